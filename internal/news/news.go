@@ -1,0 +1,198 @@
+// Package news holds the nouns shared by every part of crieur: topics,
+// subscribers, articles, alerts and deliveries. It does no I/O.
+package news
+
+import "time"
+
+// Frequency is how often a subscriber receives a digest.
+type Frequency string
+
+// The digest frequencies.
+const (
+	Daily  Frequency = "daily"
+	Weekly Frequency = "weekly"
+)
+
+// Valid reports whether f is a known frequency.
+func (f Frequency) Valid() bool { return f == Daily || f == Weekly }
+
+// Period is how far back a first digest of this frequency looks.
+func (f Frequency) Period() time.Duration {
+	if f == Weekly {
+		return 7 * 24 * time.Hour
+	}
+	return 24 * time.Hour
+}
+
+// Lang is a reader's language. Only the languages with strings in
+// templates/ are accepted.
+type Lang string
+
+// The supported languages.
+const (
+	French  Lang = "fr"
+	English Lang = "en"
+)
+
+// Valid reports whether l is a supported language.
+func (l Lang) Valid() bool { return l == French || l == English }
+
+// Status is where a subscriber stands in the double opt-in lifecycle.
+type Status string
+
+// Subscriber statuses. Erased subscribers leave no row, only a suppression
+// hash.
+const (
+	Pending      Status = "pending"
+	Confirmed    Status = "confirmed"
+	Unsubscribed Status = "unsubscribed"
+)
+
+// Valid reports whether s is a known status.
+func (s Status) Valid() bool { return s == Pending || s == Confirmed || s == Unsubscribed }
+
+// Topic is a section of the publication readers can follow.
+type Topic struct {
+	ID   int64
+	Slug string
+	Name string
+}
+
+// Subscriber is one reader who gave an email address.
+type Subscriber struct {
+	ID          int64
+	Email       string
+	Status      Status
+	Frequency   Frequency
+	Lang        Lang
+	Alerts      bool // also wants breaking-news alerts by email
+	Paused      bool
+	Topics      []string // slugs
+	CreatedAt   time.Time
+	ConfirmedAt time.Time // zero when not confirmed
+	UpdatedAt   time.Time
+}
+
+// Article is one story that can go into digests.
+type Article struct {
+	ID          int64
+	GUID        string
+	URL         string
+	Title       string
+	Summary     string
+	ImageURL    string
+	Author      string
+	Topics      []string // slugs
+	PublishedAt time.Time
+	CreatedAt   time.Time
+}
+
+// Urgency is the RFC 8030 urgency of a push message.
+type Urgency string
+
+// Valid reports whether u is one of RFC 8030's urgencies.
+func (u Urgency) Valid() bool {
+	switch u {
+	case "very-low", "low", "normal", "high":
+		return true
+	}
+	return false
+}
+
+// AlertState is where an alert stands.
+type AlertState string
+
+// Alert states.
+const (
+	AlertScheduled AlertState = "scheduled"
+	AlertSending   AlertState = "sending"
+	AlertDone      AlertState = "done"
+	AlertCancelled AlertState = "cancelled"
+	AlertFailed    AlertState = "failed"
+)
+
+// Alert is a breaking-news notification sent by web push (and optionally
+// by email) to the readers of some topics.
+type Alert struct {
+	ID          int64
+	Title       string
+	Body        string
+	URL         string
+	ImageURL    string
+	Topics      []string
+	TTL         time.Duration
+	Urgency     Urgency
+	TopicHeader string // RFC 8030 Topic: same value for an alert and its updates
+	Email       bool
+	Replaces    int64
+	State       AlertState
+	SendAt      time.Time // embargo; zero means now
+	CreatedBy   string
+	CreatedAt   time.Time
+	Targeted    int64
+	Delivered   int64
+	Failed      int64
+	Expired     int64
+	Emails      int64
+}
+
+// RunState is where a digest run stands.
+type RunState string
+
+// Digest run states.
+const (
+	RunRunning RunState = "running"
+	RunDone    RunState = "done"
+	RunFailed  RunState = "failed"
+)
+
+// DigestRun is one sending of a daily or weekly digest.
+type DigestRun struct {
+	ID           int64
+	Frequency    Frequency
+	ScheduledAt  time.Time
+	State        RunState
+	Recipients   int64
+	Sent         int64
+	Failed       int64
+	SkippedEmpty int64
+	Error        string
+	CreatedAt    time.Time
+	FinishedAt   time.Time
+}
+
+// MailKind says what an email delivery is.
+type MailKind string
+
+// The kinds of email crieur sends.
+const (
+	MailConfirm MailKind = "confirm"
+	MailDigest  MailKind = "digest"
+	MailAlert   MailKind = "alert"
+	MailPreview MailKind = "preview"
+)
+
+// DeliveryState is where one queued message stands.
+type DeliveryState string
+
+// Delivery states. A delivery moves pending → sending → sent|failed, or back
+// to pending for a retry; cancelled ones never leave.
+const (
+	DeliveryPending   DeliveryState = "pending"
+	DeliverySending   DeliveryState = "sending"
+	DeliverySent      DeliveryState = "sent"
+	DeliveryFailed    DeliveryState = "failed"
+	DeliveryExpired   DeliveryState = "expired"
+	DeliveryCancelled DeliveryState = "cancelled"
+)
+
+// PushSubscription is one browser that opted in to alerts.
+type PushSubscription struct {
+	ID        int64
+	Endpoint  string
+	P256dh    string
+	Auth      string
+	Lang      Lang
+	Topics    []string
+	CreatedAt time.Time
+}

@@ -1,0 +1,272 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/crieur/crieur/internal/news"
+)
+
+// CreateAlert stores an alert; its deliveries are written by EnqueueAlert.
+func (s *Store) CreateAlert(ctx context.Context, a news.Alert, topicIDs []int64) (int64, error) {
+	var id int64
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if err := tx.QueryRowContext(ctx, s.query("InsertAlert"), a.Title, a.Body, a.URL, a.ImageURL, strings.Join(a.Topics, ","),
+			int64(a.TTL/time.Second), string(a.Urgency), a.TopicHeader, b2i(a.Email), nullID(a.Replaces), string(a.State),
+			ms(a.SendAt), a.CreatedBy, ms(a.CreatedAt)).Scan(&id); err != nil {
+			return err
+		}
+		for _, t := range topicIDs {
+			if _, err := tx.ExecContext(ctx, s.query("InsertAlertTopic"), id, t); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, fmt.Errorf("create alert: %w", err)
+	}
+	return id, nil
+}
+
+// AlertInfo is an alert with its enqueuing progress.
+type AlertInfo struct {
+	news.Alert
+	Enqueued     bool
+	EnqueueAfter int64
+	EmailAfter   int64
+	Error        string
+	// EmailSent and EmailFailed count the alert's emails.
+	EmailSent, EmailFailed int64
+}
+
+func scanAlert(r rowScanner) (AlertInfo, error) {
+	var a AlertInfo
+	var topics, urgency, state string
+	var ttl, email, enq int64
+	var replaces, sendAt, created sql.NullInt64
+	if err := r.Scan(&a.ID, &a.Title, &a.Body, &a.URL, &a.ImageURL, &topics, &ttl, &urgency, &a.TopicHeader, &email, &replaces,
+		&state, &sendAt, &enq, &a.EnqueueAfter, &a.EmailAfter, &a.Targeted, &a.Emails, &a.Error, &a.CreatedBy, &created); err != nil {
+		return a, err
+	}
+	if topics != "" {
+		a.Topics = strings.Split(topics, ",")
+	}
+	a.TTL, a.Urgency, a.Email, a.Replaces = time.Duration(ttl)*time.Second, news.Urgency(urgency), email != 0, replaces.Int64
+	a.State, a.SendAt, a.Enqueued, a.CreatedAt = news.AlertState(state), fromMS(sendAt), enq != 0, fromMS(created)
+	return a, nil
+}
+
+// Alert returns an alert with live counts.
+func (s *Store) Alert(ctx context.Context, id int64) (AlertInfo, error) {
+	a, err := scanAlert(s.db.QueryRowContext(ctx, s.query("GetAlert"), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, ErrNotFound
+	}
+	if err != nil {
+		return a, fmt.Errorf("get alert: %w", err)
+	}
+	return a, s.fillAlertCounts(ctx, &a)
+}
+
+// AlertBare returns an alert without counting its deliveries (for senders).
+func (s *Store) AlertBare(ctx context.Context, id int64) (AlertInfo, error) {
+	a, err := scanAlert(s.db.QueryRowContext(ctx, s.query("GetAlert"), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return a, ErrNotFound
+	}
+	if err != nil {
+		return a, fmt.Errorf("get alert: %w", err)
+	}
+	return a, nil
+}
+
+func (s *Store) fillAlertCounts(ctx context.Context, a *AlertInfo) error {
+	c, err := s.groupCounts(ctx, "AlertPushCounts", a.ID)
+	if err != nil {
+		return err
+	}
+	a.Delivered, a.Failed, a.Expired = c[news.DeliverySent], c[news.DeliveryFailed], c[news.DeliveryExpired]+c[news.DeliveryCancelled]
+	e, err := s.groupCounts(ctx, "AlertEmailCounts", a.ID)
+	if err != nil {
+		return err
+	}
+	a.EmailSent, a.EmailFailed = e[news.DeliverySent], e[news.DeliveryFailed]
+	return nil
+}
+
+// Alerts lists the latest alerts with their counts.
+func (s *Store) Alerts(ctx context.Context, limit int) ([]AlertInfo, error) {
+	rows, err := s.db.QueryContext(ctx, s.query("ListAlerts"), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list alerts: %w", err)
+	}
+	var out []AlertInfo
+	for rows.Next() {
+		a, err := scanAlert(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, a)
+	}
+	rows.Close()
+	for i := range out {
+		if err := s.fillAlertCounts(ctx, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// AlertsToEnqueue lists alerts due (embargo passed) whose deliveries are
+// not all written, marking scheduled ones as sending.
+func (s *Store) AlertsToEnqueue(ctx context.Context, now time.Time) ([]int64, error) {
+	ids, err := s.ids(ctx, "AlertsToEnqueue", ms(now))
+	if err != nil {
+		return nil, err
+	}
+	for _, id := range ids {
+		if _, err := s.db.ExecContext(ctx, s.query("StartAlert"), id); err != nil {
+			return nil, fmt.Errorf("start alert: %w", err)
+		}
+	}
+	return ids, nil
+}
+
+// EnqueueAlertWindow writes the push deliveries (then, when the alert asks
+// for email, the email deliveries) of the next window of at most size
+// subscriptions. done reports that nothing is left to write.
+func (s *Store) EnqueueAlertWindow(ctx context.Context, id int64, size int, now time.Time) (added int64, done bool, err error) {
+	a, err := s.AlertBare(ctx, id)
+	if err != nil {
+		return 0, false, err
+	}
+	if a.Enqueued {
+		return 0, true, nil
+	}
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var end sql.NullInt64
+		if err := tx.QueryRowContext(ctx, s.query("PushWindowEnd"), a.EnqueueAfter, size).Scan(&end); err != nil {
+			return err
+		}
+		if end.Valid {
+			res, err := tx.ExecContext(ctx, s.query("EnqueuePushWindow"), id, ms(now), ms(now), a.EnqueueAfter, end.Int64, id, id)
+			if err != nil {
+				return err
+			}
+			added, _ = res.RowsAffected()
+			_, err = tx.ExecContext(ctx, s.query("AdvanceAlertPush"), end.Int64, added, id, a.EnqueueAfter)
+			return err
+		}
+		if a.Email {
+			if err := tx.QueryRowContext(ctx, s.query("EmailWindowEnd"), a.EmailAfter, size).Scan(&end); err != nil {
+				return err
+			}
+			if end.Valid {
+				res, err := tx.ExecContext(ctx, s.query("EnqueueEmailWindow"), id, ms(now), ms(now), a.EmailAfter, end.Int64, id, id)
+				if err != nil {
+					return err
+				}
+				added, _ = res.RowsAffected()
+				_, err = tx.ExecContext(ctx, s.query("AdvanceAlertEmail"), end.Int64, added, id, a.EmailAfter)
+				return err
+			}
+		}
+		done = true
+		_, err := tx.ExecContext(ctx, s.query("FinishAlertEnqueue"), id)
+		return err
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("enqueue alert %d: %w", id, err)
+	}
+	return added, done, nil
+}
+
+// CancelAlert stops what of an alert has not gone out yet.
+func (s *Store) CancelAlert(ctx context.Context, id int64, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.query("CancelAlert"), ms(now), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			var x int64
+			if err := tx.QueryRowContext(ctx, s.query("GetAlert"), id).Scan(&x); errors.Is(err, sql.ErrNoRows) {
+				return ErrNotFound
+			}
+			return ErrConflict
+		}
+		if _, err := tx.ExecContext(ctx, s.query("CancelAlertPush"), id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.query("CancelAlertEmail"), id)
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("cancel alert: %w", err)
+	}
+	return nil
+}
+
+// CloseFinishedAlerts marks done every fully enqueued alert with nothing
+// left to send.
+func (s *Store) CloseFinishedAlerts(ctx context.Context, now time.Time) ([]int64, error) {
+	ids, err := s.ids(ctx, "OpenAlerts")
+	if err != nil {
+		return nil, err
+	}
+	var closed []int64
+	for _, id := range ids {
+		p, err := s.groupCounts(ctx, "AlertPushCounts", id)
+		if err != nil {
+			return closed, err
+		}
+		e, err := s.groupCounts(ctx, "AlertEmailCounts", id)
+		if err != nil {
+			return closed, err
+		}
+		if p[news.DeliveryPending]+p[news.DeliverySending]+e[news.DeliveryPending]+e[news.DeliverySending] > 0 {
+			continue
+		}
+		res, err := s.db.ExecContext(ctx, s.query("FinishAlert"), string(news.AlertDone), ms(now), id)
+		if err != nil {
+			return closed, fmt.Errorf("finish alert: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			closed = append(closed, id)
+		}
+	}
+	return closed, nil
+}
+
+// AlertTopicHeader returns the RFC 8030 Topic of an earlier alert, so that
+// an update replaces it on devices.
+func (s *Store) AlertTopicHeader(ctx context.Context, id int64) (string, error) {
+	var t string
+	err := s.db.QueryRowContext(ctx, s.query("AlertTopicHeader"), id).Scan(&t)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("alert topic: %w", err)
+	}
+	return t, nil
+}
+
+// Audience counts the browsers and the email readers an alert on these
+// topics would reach (no topics: everyone who opted in).
+func (s *Store) Audience(ctx context.Context, topics []string) (browsers, emails int64, err error) {
+	list := strings.Join(topics, ",")
+	if err := s.db.QueryRowContext(ctx, s.query("PushAudience"), len(topics), list).Scan(&browsers); err != nil {
+		return 0, 0, fmt.Errorf("push audience: %w", err)
+	}
+	if err := s.db.QueryRowContext(ctx, s.query("EmailAudience"), len(topics), list).Scan(&emails); err != nil {
+		return 0, 0, fmt.Errorf("email audience: %w", err)
+	}
+	return browsers, emails, nil
+}

@@ -1,0 +1,188 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crieur/crieur/internal/news"
+)
+
+// Delivery is one claimed email to send.
+type Delivery struct {
+	ID           int64
+	Kind         news.MailKind
+	RunID        int64
+	AlertID      int64
+	SubscriberID int64
+	Rcpt         string  // set for messages to someone who is not a subscriber (previews)
+	Articles     []int64 // a digest's articles, newest first
+	More         int     // articles beyond those listed
+	Attempts     int
+}
+
+func (s *Store) insertDelivery(ctx context.Context, q querier, kind news.MailKind, subscriberID int64, now time.Time) error {
+	_, err := q.ExecContext(ctx, s.query("InsertDelivery"), string(kind), nil, nil, subscriberID, "", "", 0, 0, ms(now), ms(now))
+	return err
+}
+
+// EnqueuePreview queues a one-off digest preview for an editor's address.
+func (s *Store) EnqueuePreview(ctx context.Context, rcpt string, subscriberID int64, articles []int64, more int, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.query("InsertDelivery"), string(news.MailPreview), nil, nil, nullID(subscriberID), rcpt, joinIDs(articles), more, 0, ms(now), ms(now))
+	if err != nil {
+		return fmt.Errorf("enqueue preview: %w", err)
+	}
+	return nil
+}
+
+func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id != 0} }
+
+// ClaimDeliveries takes up to limit due emails for owner, marking them
+// sending. Rows a crashed owner left in sending come back through
+// RescueDeliveries.
+func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time, limit int) ([]Delivery, error) {
+	rows, err := s.db.QueryContext(ctx, s.query("ClaimDeliveries"), ms(now), owner, ms(now), limit)
+	if err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	defer rows.Close()
+	var out []Delivery
+	for rows.Next() {
+		var d Delivery
+		var kind, arts string
+		var run, alert, sub sql.NullInt64
+		if err := rows.Scan(&d.ID, &kind, &run, &alert, &sub, &d.Rcpt, &arts, &d.More, &d.Attempts); err != nil {
+			return nil, fmt.Errorf("claim deliveries: %w", err)
+		}
+		d.Kind, d.RunID, d.AlertID, d.SubscriberID = news.MailKind(kind), run.Int64, alert.Int64, sub.Int64
+		d.Articles = splitIDs(arts)
+		out = append(out, d)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim deliveries: %w", err)
+	}
+	return out, nil
+}
+
+// Result is what happened to one claimed message.
+type Result struct {
+	ID    int64
+	State news.DeliveryState // sent, failed, expired, cancelled, or pending for a retry
+	// NextAttempt is when a retry is due (State pending).
+	NextAttempt time.Time
+	// Release returns the message to the queue untouched (shutdown).
+	Release bool
+	Status  int // push service status code
+	Error   string
+}
+
+// RecordDeliveries stores the outcomes of sent emails in one transaction.
+func (s *Store) RecordDeliveries(ctx context.Context, results []Result, now time.Time) error {
+	return s.record(ctx, results, now, "MarkDeliverySent", "MarkDeliveryRetry", "MarkDeliveryFailed", "ReleaseDelivery", false)
+}
+
+// RecordPush stores the outcomes of push messages in one transaction.
+func (s *Store) RecordPush(ctx context.Context, results []Result, now time.Time) error {
+	return s.record(ctx, results, now, "MarkPushSent", "MarkPushRetry", "MarkPushFailed", "ReleasePush", true)
+}
+
+func (s *Store) record(ctx context.Context, results []Result, now time.Time, sent, retry, failed, release string, push bool) error {
+	if len(results) == 0 {
+		return nil
+	}
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for _, r := range results {
+			var err error
+			switch {
+			case r.Release:
+				_, err = tx.ExecContext(ctx, s.query(release), r.ID)
+			case r.State == news.DeliverySent && push:
+				_, err = tx.ExecContext(ctx, s.query(sent), r.Status, ms(now), r.ID)
+			case r.State == news.DeliverySent:
+				_, err = tx.ExecContext(ctx, s.query(sent), ms(now), r.ID)
+			case r.State == news.DeliveryPending && push:
+				_, err = tx.ExecContext(ctx, s.query(retry), r.Status, ms(r.NextAttempt), r.Error, r.ID)
+			case r.State == news.DeliveryPending:
+				_, err = tx.ExecContext(ctx, s.query(retry), ms(r.NextAttempt), r.Error, r.ID)
+			case push:
+				_, err = tx.ExecContext(ctx, s.query(failed), string(r.State), r.Status, r.Error, r.ID)
+			default:
+				_, err = tx.ExecContext(ctx, s.query(failed), string(r.State), r.Error, r.ID)
+			}
+			if err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("record %d outcomes: %w", len(results), err)
+	}
+	return nil
+}
+
+// RescueDeliveries returns to the queue emails and push messages claimed
+// before lockedBefore and never recorded: their owner died.
+func (s *Store) RescueDeliveries(ctx context.Context, lockedBefore time.Time) (int64, error) {
+	var total int64
+	for _, q := range []string{"RescueDeliveries", "RescuePush"} {
+		res, err := s.db.ExecContext(ctx, s.query(q), ms(lockedBefore))
+		if err != nil {
+			return total, fmt.Errorf("rescue deliveries: %w", err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}
+
+// NextDue returns when the earliest pending email (mail=true) or push
+// message is due; zero when none is pending.
+func (s *Store) NextDue(ctx context.Context, mail bool) (time.Time, error) {
+	q := "NextPushDue"
+	if mail {
+		q = "NextDeliveryDue"
+	}
+	var v sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, s.query(q)).Scan(&v); err != nil {
+		return time.Time{}, fmt.Errorf("next due: %w", err)
+	}
+	return fromMS(v), nil
+}
+
+// PendingEmails counts emails not yet sent or given up.
+func (s *Store) PendingEmails(ctx context.Context) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, s.query("PendingDeliveries")).Scan(&n); err != nil {
+		return 0, fmt.Errorf("pending deliveries: %w", err)
+	}
+	return n, nil
+}
+
+func joinIDs(ids []int64) string {
+	var b strings.Builder
+	for i, id := range ids {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		b.WriteString(strconv.FormatInt(id, 10))
+	}
+	return b.String()
+}
+
+func splitIDs(s string) []int64 {
+	if s == "" {
+		return nil
+	}
+	parts := strings.Split(s, ",")
+	out := make([]int64, 0, len(parts))
+	for _, p := range parts {
+		if id, err := strconv.ParseInt(p, 10, 64); err == nil {
+			out = append(out, id)
+		}
+	}
+	return out
+}

@@ -1,0 +1,307 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/crieur/crieur/internal/news"
+)
+
+// CreateRun creates the digest run of a frequency for one scheduled time,
+// or returns the existing one: several instances whose cron fired at the
+// same tick get one run. created reports whether this call made it.
+func (s *Store) CreateRun(ctx context.Context, f news.Frequency, scheduledAt time.Time, createdBy string) (id int64, created bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var maxID int64
+		if err := tx.QueryRowContext(ctx, s.query("MaxArticleID")).Scan(&maxID); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.query("InsertRun"), string(f), ms(scheduledAt), maxID, createdBy, ms(time.Now()))
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		created = n > 0
+		return tx.QueryRowContext(ctx, s.query("RunByKey"), string(f), ms(scheduledAt)).Scan(&id)
+	})
+	if err != nil {
+		return 0, false, fmt.Errorf("create digest run: %w", err)
+	}
+	return id, created, nil
+}
+
+// RunInfo is a digest run with what the enqueuer needs.
+type RunInfo struct {
+	news.DigestRun
+	MaxArticleID int64
+	EnqueueAfter int64
+	Enqueued     bool
+}
+
+func scanRun(r rowScanner) (RunInfo, error) {
+	var ri RunInfo
+	var freq, state string
+	var sched, created, finished sql.NullInt64
+	var enq int64
+	if err := r.Scan(&ri.ID, &freq, &sched, &state, &ri.MaxArticleID, &ri.EnqueueAfter, &enq, &ri.Recipients, &ri.SkippedEmpty, &ri.Error, &created, &finished); err != nil {
+		return ri, err
+	}
+	ri.Frequency, ri.State, ri.Enqueued = news.Frequency(freq), news.RunState(state), enq != 0
+	ri.ScheduledAt, ri.CreatedAt, ri.FinishedAt = fromMS(sched), fromMS(created), fromMS(finished)
+	return ri, nil
+}
+
+// Run returns a digest run with live counts.
+func (s *Store) Run(ctx context.Context, id int64) (RunInfo, error) {
+	ri, err := scanRun(s.db.QueryRowContext(ctx, s.query("GetRun"), id))
+	if errors.Is(err, sql.ErrNoRows) {
+		return ri, ErrNotFound
+	}
+	if err != nil {
+		return ri, fmt.Errorf("get run: %w", err)
+	}
+	return ri, s.fillRunCounts(ctx, &ri)
+}
+
+func (s *Store) fillRunCounts(ctx context.Context, ri *RunInfo) error {
+	counts, err := s.groupCounts(ctx, "RunDeliveryCounts", ri.ID)
+	if err != nil {
+		return err
+	}
+	ri.Sent = counts[news.DeliverySent]
+	ri.Failed = counts[news.DeliveryFailed] + counts[news.DeliveryCancelled] + counts[news.DeliveryExpired]
+	return nil
+}
+
+func (s *Store) groupCounts(ctx context.Context, name string, id int64) (map[news.DeliveryState]int64, error) {
+	rows, err := s.db.QueryContext(ctx, s.query(name), id)
+	if err != nil {
+		return nil, fmt.Errorf("count %s: %w", name, err)
+	}
+	defer rows.Close()
+	out := map[news.DeliveryState]int64{}
+	for rows.Next() {
+		var st string
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[news.DeliveryState(st)] = n
+	}
+	return out, rows.Err()
+}
+
+// Runs lists the latest runs with their counts.
+func (s *Store) Runs(ctx context.Context, limit int) ([]RunInfo, error) {
+	rows, err := s.db.QueryContext(ctx, s.query("ListRuns"), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list runs: %w", err)
+	}
+	var out []RunInfo
+	for rows.Next() {
+		ri, err := scanRun(rows)
+		if err != nil {
+			rows.Close()
+			return nil, err
+		}
+		out = append(out, ri)
+	}
+	rows.Close()
+	for i := range out {
+		if err := s.fillRunCounts(ctx, &out[i]); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// LastScheduled returns the scheduled time of the latest run of f.
+func (s *Store) LastScheduled(ctx context.Context, f news.Frequency) (time.Time, error) {
+	var v sql.NullInt64
+	if err := s.db.QueryRowContext(ctx, s.query("LastRunOf"), string(f)).Scan(&v); err != nil {
+		return time.Time{}, fmt.Errorf("last run: %w", err)
+	}
+	return fromMS(v), nil
+}
+
+// RunsToEnqueue lists runs whose deliveries are not all written yet.
+func (s *Store) RunsToEnqueue(ctx context.Context) ([]int64, error) {
+	return s.ids(ctx, "RunsToEnqueue")
+}
+
+func (s *Store) ids(ctx context.Context, name string, args ...any) ([]int64, error) {
+	rows, err := s.db.QueryContext(ctx, s.query(name), args...)
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", name, err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var id int64
+		if err := rows.Scan(&id); err != nil {
+			return nil, err
+		}
+		out = append(out, id)
+	}
+	return out, rows.Err()
+}
+
+// Eligible is a subscriber due a digest, as the enqueuer sees it.
+type Eligible struct {
+	ID       int64
+	Cursor   int64
+	TopicIDs []int64
+}
+
+// EligibleBatch returns up to limit subscribers of f due a digest, with id
+// above afterID, in id order.
+func (s *Store) EligibleBatch(ctx context.Context, f news.Frequency, afterID int64, limit int) ([]Eligible, error) {
+	rows, err := s.db.QueryContext(ctx, s.query("EligibleBatch"), string(f), afterID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("eligible subscribers: %w", err)
+	}
+	defer rows.Close()
+	var out []Eligible
+	for rows.Next() {
+		var id, cursor int64
+		var topic sql.NullInt64
+		if err := rows.Scan(&id, &cursor, &topic); err != nil {
+			return nil, fmt.Errorf("eligible subscribers: %w", err)
+		}
+		if n := len(out); n == 0 || out[n-1].ID != id {
+			out = append(out, Eligible{ID: id, Cursor: cursor})
+		}
+		if topic.Valid {
+			e := &out[len(out)-1]
+			e.TopicIDs = append(e.TopicIDs, topic.Int64)
+		}
+	}
+	return out, rows.Err()
+}
+
+// DigestItem is one digest to queue.
+type DigestItem struct {
+	SubscriberID int64
+	Articles     []int64
+	More         int
+}
+
+// EnqueueDigestBatch writes one batch of a run in one transaction: the
+// deliveries, each listed subscriber's cursor (so no article is ever
+// chosen for them twice) and the run's progress. prevAfter must be the
+// progress the batch was computed from; if another instance moved it, the
+// batch is dropped and ok is false.
+func (s *Store) EnqueueDigestBatch(ctx context.Context, run RunInfo, prevAfter, lastID int64, items []DigestItem, cursorIDs []int64, skipped int, now time.Time) (ok bool, err error) {
+	err = s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.query("AdvanceRun"), lastID, len(items)+skipped, skipped, run.ID, prevAfter)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return nil
+		}
+		ok = true
+		if err := s.insertDigestDeliveries(ctx, tx, run.ID, items, now); err != nil {
+			return err
+		}
+		return s.advanceCursors(ctx, tx, cursorIDs, run.MaxArticleID)
+	})
+	if err != nil {
+		return false, fmt.Errorf("enqueue digest batch: %w", err)
+	}
+	return ok, nil
+}
+
+const insertChunk = 200
+
+func (s *Store) insertDigestDeliveries(ctx context.Context, tx *sql.Tx, runID int64, items []DigestItem, now time.Time) error {
+	for start := 0; start < len(items); start += insertChunk {
+		end := min(start+insertChunk, len(items))
+		var b strings.Builder
+		b.WriteString("INSERT INTO deliveries (kind, run_id, subscriber_id, articles, more, priority, state, next_attempt_at, created_at) VALUES ")
+		args := make([]any, 0, (end-start)*5)
+		for i, it := range items[start:end] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteString("('digest', ?, ?, ?, ?, 1, 'pending', ?, ?)")
+			args = append(args, runID, it.SubscriberID, joinIDs(it.Articles), it.More, ms(now), ms(now))
+		}
+		b.WriteString(" ON CONFLICT DO NOTHING")
+		if _, err := tx.ExecContext(ctx, s.rebind(b.String()), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (s *Store) advanceCursors(ctx context.Context, tx *sql.Tx, ids []int64, cursor int64) error {
+	for start := 0; start < len(ids); start += 500 {
+		end := min(start+500, len(ids))
+		var b strings.Builder
+		b.WriteString("UPDATE subscribers SET digest_cursor = ? WHERE digest_cursor < ? AND id IN (")
+		args := make([]any, 0, end-start+2)
+		args = append(args, cursor, cursor)
+		for i, id := range ids[start:end] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('?')
+			args = append(args, id)
+		}
+		b.WriteByte(')')
+		if _, err := tx.ExecContext(ctx, s.rebind(b.String()), args...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// FinishEnqueue marks a run's deliveries all written.
+func (s *Store) FinishEnqueue(ctx context.Context, runID int64) error {
+	if _, err := s.db.ExecContext(ctx, s.query("FinishEnqueue"), runID); err != nil {
+		return fmt.Errorf("finish enqueue: %w", err)
+	}
+	return nil
+}
+
+// FailRun records why a run cannot go on (for example the SMTP server
+// refused our credentials). Its queued deliveries stay queued: when the
+// cause is fixed they go out and the run completes.
+func (s *Store) FailRun(ctx context.Context, runID int64, reason string) error {
+	if _, err := s.db.ExecContext(ctx, s.query("FailRun"), reason, runID); err != nil {
+		return fmt.Errorf("fail run: %w", err)
+	}
+	return nil
+}
+
+// CloseFinishedRuns marks done every fully enqueued run with nothing left
+// to send, and returns their ids.
+func (s *Store) CloseFinishedRuns(ctx context.Context, now time.Time) ([]int64, error) {
+	ids, err := s.ids(ctx, "ActiveRuns")
+	if err != nil {
+		return nil, err
+	}
+	var closed []int64
+	for _, id := range ids {
+		counts, err := s.groupCounts(ctx, "RunDeliveryCounts", id)
+		if err != nil {
+			return closed, err
+		}
+		if counts[news.DeliveryPending]+counts[news.DeliverySending] > 0 {
+			continue
+		}
+		res, err := s.db.ExecContext(ctx, s.query("CloseRun"), string(news.RunDone), ms(now), id)
+		if err != nil {
+			return closed, fmt.Errorf("close run: %w", err)
+		}
+		if n, _ := res.RowsAffected(); n > 0 {
+			closed = append(closed, id)
+		}
+	}
+	return closed, nil
+}

@@ -1,0 +1,85 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/crieur/crieur/internal/news"
+)
+
+// ImportRow is one validated line of a subscriber import.
+type ImportRow struct {
+	Line   int
+	Email  string
+	Hash   string // keyed hash of the address, checked against suppressions
+	Prefs  Prefs
+	Status news.Status // pending or confirmed
+}
+
+// ImportOutcome is what happened to one row.
+type ImportOutcome int
+
+// Import outcomes.
+const (
+	Imported ImportOutcome = iota
+	ImportedPending
+	SkippedExisting
+	SkippedSuppressed
+)
+
+// ImportBatch writes a batch of rows in one transaction. Pending rows get
+// a confirmation email queued; confirmed rows are readers whose consent the
+// publisher already holds; suppressed addresses are never re-imported and
+// existing subscribers are left as they are.
+func (s *Store) ImportBatch(ctx context.Context, rows []ImportRow, now time.Time) ([]ImportOutcome, error) {
+	out := make([]ImportOutcome, len(rows))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		for i, r := range rows {
+			var n int
+			if err := tx.QueryRowContext(ctx, s.query("IsSuppressed"), r.Hash).Scan(&n); err != nil {
+				return err
+			}
+			if n > 0 {
+				out[i] = SkippedSuppressed
+				continue
+			}
+			var id int64
+			err := tx.QueryRowContext(ctx, s.query("GetSubscriberByEmail"), r.Email).Scan(&id, new(string), new(string), new(string), new(string), new(int64), new(int64), new(sql.NullInt64), new(sql.NullInt64), new(sql.NullInt64))
+			if err == nil {
+				out[i] = SkippedExisting
+				continue
+			}
+			if !errors.Is(err, sql.ErrNoRows) {
+				return err
+			}
+			confirmedAt := sql.NullInt64{}
+			if r.Status == news.Confirmed {
+				confirmedAt = sql.NullInt64{Int64: ms(now), Valid: true}
+			}
+			if err := tx.QueryRowContext(ctx, s.query("InsertSubscriber"), r.Email, string(r.Status), string(r.Prefs.Frequency), string(r.Prefs.Lang),
+				b2i(r.Prefs.Alerts), ms(now), confirmedAt, ms(now)).Scan(&id); err != nil {
+				return err
+			}
+			for _, t := range r.Prefs.TopicIDs {
+				if _, err := tx.ExecContext(ctx, s.query("InsertSubscriberTopic"), id, t); err != nil {
+					return err
+				}
+			}
+			out[i] = Imported
+			if r.Status == news.Pending {
+				out[i] = ImportedPending
+				if err := s.insertDelivery(ctx, tx, news.MailConfirm, id, now); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("import batch: %w", err)
+	}
+	return out, nil
+}

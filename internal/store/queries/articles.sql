@@ -1,0 +1,33 @@
+-- name: ArticleByGUID
+SELECT id FROM articles WHERE guid = ?
+
+-- name: ArticleByURL
+SELECT id FROM articles WHERE url = ? ORDER BY id LIMIT 1
+
+-- name: InsertArticle
+INSERT INTO articles (guid, url, title, summary, image_url, author, published_at, created_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING id
+
+-- name: InsertArticleTopic
+INSERT INTO article_topics (article_id, topic_id) VALUES (?, ?) ON CONFLICT DO NOTHING
+
+-- name: MaxArticleID
+SELECT COALESCE(MAX(id), 0) FROM articles
+
+-- name: ArticlesWindow
+SELECT a.id, a.guid, a.url, a.title, a.summary, a.image_url, a.author, a.published_at, a.created_at, t.slug
+FROM articles a LEFT JOIN article_topics at ON at.article_id = a.id LEFT JOIN topics t ON t.id = at.topic_id
+WHERE a.id > ? AND a.id <= ? AND a.created_at >= ?
+ORDER BY a.id
+
+-- name: ArticleByID
+SELECT a.id, a.guid, a.url, a.title, a.summary, a.image_url, a.author, a.published_at, a.created_at, t.slug
+FROM articles a LEFT JOIN article_topics at ON at.article_id = a.id LEFT JOIN topics t ON t.id = at.topic_id
+WHERE a.id = ?
+
+-- name: RecentArticles
+SELECT a.id, a.guid, a.url, a.title, a.summary, a.image_url, a.author, a.published_at, a.created_at, t.slug
+FROM articles a LEFT JOIN article_topics at ON at.article_id = a.id LEFT JOIN topics t ON t.id = at.topic_id
+WHERE a.created_at >= ?
+ORDER BY a.id DESC

@@ -1,0 +1,55 @@
+-- name: InsertRun
+INSERT INTO digest_runs (frequency, scheduled_at, state, max_article_id, created_by, created_at)
+VALUES (?, ?, 'running', ?, ?, ?)
+ON CONFLICT (frequency, scheduled_at) DO NOTHING
+
+-- name: RunByKey
+SELECT id FROM digest_runs WHERE frequency = ? AND scheduled_at = ?
+
+-- name: GetRun
+SELECT id, frequency, scheduled_at, state, max_article_id, enqueue_after, enqueued, recipients, skipped_empty, error, created_at, finished_at
+FROM digest_runs WHERE id = ?
+
+-- name: ListRuns
+SELECT id, frequency, scheduled_at, state, max_article_id, enqueue_after, enqueued, recipients, skipped_empty, error, created_at, finished_at
+FROM digest_runs ORDER BY id DESC LIMIT ?
+
+-- name: RunsToEnqueue
+SELECT id FROM digest_runs WHERE state IN ('running', 'failed') AND enqueued = 0 ORDER BY id
+
+-- name: RunDeliveryCounts
+SELECT state, COUNT(*) FROM deliveries WHERE run_id = ? GROUP BY state
+
+-- name: LastRunOf
+SELECT MAX(scheduled_at) FROM digest_runs WHERE frequency = ?
+
+-- name: EligibleBatch
+SELECT s.id, s.digest_cursor, st.topic_id
+FROM (
+    SELECT id, digest_cursor FROM subscribers
+    WHERE frequency = ? AND status = 'confirmed' AND paused = 0 AND id > ?
+    ORDER BY id LIMIT ?
+) s LEFT JOIN subscriber_topics st ON st.subscriber_id = s.id
+ORDER BY s.id
+
+-- name: AdvanceRun
+UPDATE digest_runs SET enqueue_after = ?, recipients = recipients + ?, skipped_empty = skipped_empty + ?
+WHERE id = ? AND enqueue_after = ? AND enqueued = 0
+
+-- name: FinishEnqueue
+UPDATE digest_runs SET enqueued = 1 WHERE id = ? AND enqueued = 0
+
+-- name: FinishRun
+UPDATE digest_runs SET state = ?, finished_at = ? WHERE id = ? AND state = 'running'
+
+-- name: FailRun
+UPDATE digest_runs SET error = ?, state = 'failed' WHERE id = ?
+
+-- name: ActiveRuns
+SELECT id FROM digest_runs WHERE state IN ('running', 'failed') AND enqueued = 1 AND finished_at IS NULL
+
+-- name: ReopenRunsWithPending
+SELECT id FROM digest_runs WHERE state = 'failed' AND finished_at IS NULL
+
+-- name: CloseRun
+UPDATE digest_runs SET state = ?, finished_at = ? WHERE id = ? AND finished_at IS NULL

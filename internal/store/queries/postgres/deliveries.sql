@@ -1,0 +1,24 @@
+-- PostgreSQL: several instances claim from one queue; SKIP LOCKED lets
+-- each take rows the others are not already taking.
+
+-- name: ClaimDeliveries
+UPDATE deliveries SET state = 'sending', locked_at = ?, locked_by = ?, attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM deliveries
+    WHERE state = 'pending' AND next_attempt_at <= ?
+    ORDER BY priority, next_attempt_at, id
+    LIMIT ?
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, kind, run_id, alert_id, subscriber_id, rcpt, articles, more, attempts
+
+-- name: ClaimPush
+UPDATE push_deliveries SET state = 'sending', locked_at = ?, locked_by = ?, attempts = attempts + 1
+WHERE id IN (
+    SELECT id FROM push_deliveries
+    WHERE state = 'pending' AND next_attempt_at <= ?
+    ORDER BY next_attempt_at, id
+    LIMIT ?
+    FOR UPDATE SKIP LOCKED
+)
+RETURNING id, alert_id, subscription_id, attempts

@@ -1,0 +1,51 @@
+-- name: PushByEndpoint
+SELECT id FROM push_subscriptions WHERE endpoint = ?
+
+-- name: InsertPush
+INSERT INTO push_subscriptions (endpoint, p256dh, auth, lang, created_at, updated_at)
+VALUES (?, ?, ?, ?, ?, ?)
+RETURNING id
+
+-- name: UpdatePush
+UPDATE push_subscriptions SET p256dh = ?, auth = ?, lang = ?, updated_at = ? WHERE id = ?
+
+-- name: DeletePushTopics
+DELETE FROM push_subscription_topics WHERE subscription_id = ?
+
+-- name: InsertPushTopic
+INSERT INTO push_subscription_topics (subscription_id, topic_id) VALUES (?, ?) ON CONFLICT DO NOTHING
+
+-- name: DeletePushByEndpoint
+DELETE FROM push_subscriptions WHERE endpoint = ?
+
+-- name: DeletePushByID
+DELETE FROM push_subscriptions WHERE id = ?
+
+-- name: CountPush
+SELECT COUNT(*) FROM push_subscriptions
+
+-- name: PushByTopic
+SELECT t.slug, COUNT(*) FROM push_subscription_topics pst JOIN topics t ON t.id = pst.topic_id GROUP BY t.slug
+
+-- name: FeedLease
+UPDATE feeds SET lease_holder = ?, lease_until = ?
+WHERE url = ? AND next_poll_at <= ? AND (lease_until < ? OR lease_holder = ?)
+
+-- name: InsertFeed
+INSERT INTO feeds (url) VALUES (?) ON CONFLICT (url) DO NOTHING
+
+-- name: GetFeed
+SELECT url, etag, last_modified, last_polled_at, next_poll_at, last_error, failures, items FROM feeds WHERE url = ?
+
+-- name: ListFeeds
+SELECT url, etag, last_modified, last_polled_at, next_poll_at, last_error, failures, items FROM feeds ORDER BY url
+
+-- name: SaveFeed
+UPDATE feeds SET etag = ?, last_modified = ?, last_polled_at = ?, next_poll_at = ?, last_error = ?, failures = ?, items = ?, lease_holder = '', lease_until = 0
+WHERE url = ?
+
+-- name: DeleteFeed
+DELETE FROM feeds WHERE url = ?
+
+-- name: FeedDueNow
+UPDATE feeds SET next_poll_at = 0 WHERE url = ?

@@ -1,0 +1,72 @@
+-- name: GetSubscriberByEmail
+SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at
+FROM subscribers WHERE email = ?
+
+-- name: GetSubscriberByID
+SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at
+FROM subscribers WHERE id = ?
+
+-- name: SubscriberTopics
+SELECT t.slug FROM subscriber_topics st JOIN topics t ON t.id = st.topic_id
+WHERE st.subscriber_id = ? ORDER BY t.slug
+
+-- name: InsertSubscriber
+INSERT INTO subscribers (email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at)
+VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)
+RETURNING id
+
+-- name: UpdateSubscriberPrefs
+UPDATE subscribers SET frequency = ?, lang = ?, alerts = ?, paused = ?, updated_at = ? WHERE id = ?
+
+-- name: ResetPending
+UPDATE subscribers SET status = 'pending', frequency = ?, lang = ?, alerts = ?, paused = 0,
+    created_at = ?, confirmed_at = NULL, updated_at = ?
+WHERE id = ?
+
+-- name: DeleteSubscriberTopics
+DELETE FROM subscriber_topics WHERE subscriber_id = ?
+
+-- name: InsertSubscriberTopic
+INSERT INTO subscriber_topics (subscriber_id, topic_id) VALUES (?, ?) ON CONFLICT DO NOTHING
+
+-- name: ConfirmSubscriber
+UPDATE subscribers SET status = 'confirmed', confirmed_at = ?, updated_at = ? WHERE id = ? AND status = 'pending'
+
+-- name: SetSubscriberStatus
+UPDATE subscribers SET status = ?, updated_at = ? WHERE id = ?
+
+-- name: DeleteSubscriber
+DELETE FROM subscribers WHERE id = ?
+
+-- name: CancelSubscriberDeliveries
+UPDATE deliveries SET state = 'cancelled', last_error = ? WHERE subscriber_id = ? AND state IN ('pending', 'sending')
+
+-- name: ExpirePending
+DELETE FROM subscribers WHERE status = 'pending' AND created_at < ?
+
+-- name: IsSuppressed
+SELECT COUNT(*) FROM suppressions WHERE hash = ?
+
+-- name: Suppress
+INSERT INTO suppressions (hash, reason, created_at) VALUES (?, ?, ?) ON CONFLICT (hash) DO NOTHING
+
+-- name: Unsuppress
+DELETE FROM suppressions WHERE hash = ?
+
+-- name: ListSuppressions
+SELECT hash, reason, created_at FROM suppressions ORDER BY created_at DESC LIMIT ?
+
+-- name: CountSubscribersByStatus
+SELECT status, COUNT(*) FROM subscribers GROUP BY status
+
+-- name: ExportSubscribers
+SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at
+FROM subscribers WHERE id > ? ORDER BY id LIMIT ?
+
+-- name: SearchSubscribers
+SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at
+FROM subscribers WHERE email LIKE ? ORDER BY email LIMIT ?
+
+-- name: SubscriberHistory
+SELECT d.id, d.kind, d.run_id, d.alert_id, d.state, d.attempts, d.last_error, d.created_at, d.sent_at
+FROM deliveries d WHERE d.subscriber_id = ? ORDER BY d.id DESC LIMIT ?

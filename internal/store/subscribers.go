@@ -1,0 +1,401 @@
+package store
+
+import (
+	"context"
+	"database/sql"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/crieur/crieur/internal/news"
+)
+
+type rowScanner interface{ Scan(dest ...any) error }
+
+func scanSubscriber(r rowScanner) (news.Subscriber, error) {
+	var (
+		sub                         news.Subscriber
+		status, freq, lang          string
+		alerts, paused              int64
+		created, confirmed, updated sql.NullInt64
+	)
+	if err := r.Scan(&sub.ID, &sub.Email, &status, &freq, &lang, &alerts, &paused, &created, &confirmed, &updated); err != nil {
+		return sub, err
+	}
+	sub.Status, sub.Frequency, sub.Lang = news.Status(status), news.Frequency(freq), news.Lang(lang)
+	sub.Alerts, sub.Paused = alerts != 0, paused != 0
+	sub.CreatedAt, sub.ConfirmedAt, sub.UpdatedAt = fromMS(created), fromMS(confirmed), fromMS(updated)
+	return sub, nil
+}
+
+func (s *Store) subscriberTopics(ctx context.Context, q querier, id int64) ([]string, error) {
+	rows, err := q.QueryContext(ctx, s.query("SubscriberTopics"), id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := []string{}
+	for rows.Next() {
+		var slug string
+		if err := rows.Scan(&slug); err != nil {
+			return nil, err
+		}
+		out = append(out, slug)
+	}
+	return out, rows.Err()
+}
+
+// querier is what *sql.DB and *sql.Tx share.
+type querier interface {
+	QueryContext(ctx context.Context, q string, args ...any) (*sql.Rows, error)
+	QueryRowContext(ctx context.Context, q string, args ...any) *sql.Row
+	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
+}
+
+// SubscriberByEmail returns a subscriber with topics; ErrNotFound if none.
+func (s *Store) SubscriberByEmail(ctx context.Context, email string) (news.Subscriber, error) {
+	return s.subscriber(ctx, s.db, "GetSubscriberByEmail", email)
+}
+
+// SubscriberByID returns a subscriber with topics; ErrNotFound if none.
+func (s *Store) SubscriberByID(ctx context.Context, id int64) (news.Subscriber, error) {
+	return s.subscriber(ctx, s.db, "GetSubscriberByID", id)
+}
+
+func (s *Store) subscriber(ctx context.Context, q querier, name string, arg any) (news.Subscriber, error) {
+	sub, err := scanSubscriber(q.QueryRowContext(ctx, s.query(name), arg))
+	if errors.Is(err, sql.ErrNoRows) {
+		return sub, ErrNotFound
+	}
+	if err != nil {
+		return sub, fmt.Errorf("get subscriber: %w", err)
+	}
+	sub.Topics, err = s.subscriberTopics(ctx, q, sub.ID)
+	if err != nil {
+		return sub, fmt.Errorf("get subscriber topics: %w", err)
+	}
+	return sub, nil
+}
+
+// Prefs are the choices a reader makes.
+type Prefs struct {
+	Frequency news.Frequency
+	Lang      news.Lang
+	Alerts    bool
+	Paused    bool
+	TopicIDs  []int64
+}
+
+// SubscribeOutcome says what a subscription request did.
+type SubscribeOutcome int
+
+// What a subscription request can do to a stored subscriber.
+const (
+	// SubscribeNew created a pending subscriber and queued a confirmation.
+	SubscribeNew SubscribeOutcome = iota
+	// SubscribeResent refreshed a pending (or formerly unsubscribed)
+	// subscriber and queued a new confirmation.
+	SubscribeResent
+	// SubscribeAlreadyConfirmed changed nothing: the reader is confirmed.
+	SubscribeAlreadyConfirmed
+)
+
+// Subscribe records a double opt-in request and queues its confirmation
+// email in the same transaction, so that a crash cannot leave one without
+// the other.
+func (s *Store) Subscribe(ctx context.Context, email string, p Prefs, now time.Time) (int64, SubscribeOutcome, error) {
+	var id int64
+	var outcome SubscribeOutcome
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		sub, err := s.subscriber(ctx, tx, "GetSubscriberByEmail", email)
+		switch {
+		case errors.Is(err, ErrNotFound):
+			err = tx.QueryRowContext(ctx, s.query("InsertSubscriber"), email, string(news.Pending), string(p.Frequency), string(p.Lang),
+				b2i(p.Alerts), ms(now), sql.NullInt64{}, ms(now)).Scan(&id)
+			if err != nil {
+				return err
+			}
+			outcome = SubscribeNew
+		case err != nil:
+			return err
+		case sub.Status == news.Confirmed:
+			id, outcome = sub.ID, SubscribeAlreadyConfirmed
+			return nil
+		default:
+			id, outcome = sub.ID, SubscribeResent
+			if _, err := tx.ExecContext(ctx, s.query("ResetPending"), string(p.Frequency), string(p.Lang), b2i(p.Alerts), ms(now), ms(now), id); err != nil {
+				return err
+			}
+		}
+		if err := s.setTopics(ctx, tx, id, p.TopicIDs); err != nil {
+			return err
+		}
+		return s.insertDelivery(ctx, tx, news.MailConfirm, id, now)
+	})
+	if err != nil {
+		return 0, 0, fmt.Errorf("subscribe: %w", err)
+	}
+	return id, outcome, nil
+}
+
+func (s *Store) setTopics(ctx context.Context, tx *sql.Tx, id int64, topicIDs []int64) error {
+	if _, err := tx.ExecContext(ctx, s.query("DeleteSubscriberTopics"), id); err != nil {
+		return err
+	}
+	for _, t := range topicIDs {
+		if _, err := tx.ExecContext(ctx, s.query("InsertSubscriberTopic"), id, t); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Confirm marks a pending subscriber confirmed. It reports whether the
+// subscriber was pending; confirming twice is harmless.
+func (s *Store) Confirm(ctx context.Context, id int64, suppressionHash string, now time.Time) (bool, error) {
+	var changed bool
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.query("ConfirmSubscriber"), ms(now), ms(now), id)
+		if err != nil {
+			return err
+		}
+		n, _ := res.RowsAffected()
+		changed = n > 0
+		if changed {
+			// The reader consented again: the address may be mailed.
+			_, err = tx.ExecContext(ctx, s.query("Unsuppress"), suppressionHash)
+		}
+		return err
+	})
+	if err != nil {
+		return false, fmt.Errorf("confirm subscriber: %w", err)
+	}
+	return changed, nil
+}
+
+// UpdatePrefs replaces a subscriber's preferences and topics.
+func (s *Store) UpdatePrefs(ctx context.Context, id int64, p Prefs, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.query("UpdateSubscriberPrefs"), string(p.Frequency), string(p.Lang), b2i(p.Alerts), b2i(p.Paused), ms(now), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		return s.setTopics(ctx, tx, id, p.TopicIDs)
+	})
+	if err != nil {
+		return fmt.Errorf("update preferences: %w", err)
+	}
+	return nil
+}
+
+// Unsubscribe marks a subscriber unsubscribed, cancels what was queued for
+// them and puts the address's hash on the suppression list.
+func (s *Store) Unsubscribe(ctx context.Context, id int64, suppressionHash, reason string, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		res, err := tx.ExecContext(ctx, s.query("SetSubscriberStatus"), string(news.Unsubscribed), ms(now), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		if _, err := tx.ExecContext(ctx, s.query("CancelSubscriberDeliveries"), reason, id); err != nil {
+			return err
+		}
+		_, err = tx.ExecContext(ctx, s.query("Suppress"), suppressionHash, reason, ms(now))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("unsubscribe: %w", err)
+	}
+	return nil
+}
+
+// Erase deletes a subscriber and everything that names them, keeping only
+// the keyed hash of the address on the suppression list.
+func (s *Store) Erase(ctx context.Context, id int64, suppressionHash string, now time.Time) error {
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.query("CancelSubscriberDeliveries"), "erased", id); err != nil {
+			return err
+		}
+		res, err := tx.ExecContext(ctx, s.query("DeleteSubscriber"), id)
+		if err != nil {
+			return err
+		}
+		if n, _ := res.RowsAffected(); n == 0 {
+			return ErrNotFound
+		}
+		_, err = tx.ExecContext(ctx, s.query("Suppress"), suppressionHash, "erased", ms(now))
+		return err
+	})
+	if err != nil {
+		return fmt.Errorf("erase subscriber: %w", err)
+	}
+	return nil
+}
+
+// ExpirePending deletes subscribers still unconfirmed since before.
+func (s *Store) ExpirePending(ctx context.Context, before time.Time) (int64, error) {
+	res, err := s.db.ExecContext(ctx, s.query("ExpirePending"), ms(before))
+	if err != nil {
+		return 0, fmt.Errorf("expire pending: %w", err)
+	}
+	return res.RowsAffected()
+}
+
+// Suppressed reports whether an address hash is on the suppression list.
+func (s *Store) Suppressed(ctx context.Context, hash string) (bool, error) {
+	var n int
+	if err := s.db.QueryRowContext(ctx, s.query("IsSuppressed"), hash).Scan(&n); err != nil {
+		return false, fmt.Errorf("check suppression: %w", err)
+	}
+	return n > 0, nil
+}
+
+// Suppress adds an address hash to the suppression list.
+func (s *Store) Suppress(ctx context.Context, hash, reason string, now time.Time) error {
+	if _, err := s.db.ExecContext(ctx, s.query("Suppress"), hash, reason, ms(now)); err != nil {
+		return fmt.Errorf("suppress: %w", err)
+	}
+	return nil
+}
+
+// Suppression is one entry of the suppression list.
+type Suppression struct {
+	Hash      string
+	Reason    string
+	CreatedAt time.Time
+}
+
+// Suppressions lists the latest suppression entries.
+func (s *Store) Suppressions(ctx context.Context, limit int) ([]Suppression, error) {
+	rows, err := s.db.QueryContext(ctx, s.query("ListSuppressions"), limit)
+	if err != nil {
+		return nil, fmt.Errorf("list suppressions: %w", err)
+	}
+	defer rows.Close()
+	var out []Suppression
+	for rows.Next() {
+		var e Suppression
+		var at sql.NullInt64
+		if err := rows.Scan(&e.Hash, &e.Reason, &at); err != nil {
+			return nil, err
+		}
+		e.CreatedAt = fromMS(at)
+		out = append(out, e)
+	}
+	return out, rows.Err()
+}
+
+// CountSubscribers counts subscribers by status.
+func (s *Store) CountSubscribers(ctx context.Context) (map[news.Status]int64, error) {
+	rows, err := s.db.QueryContext(ctx, s.query("CountSubscribersByStatus"))
+	if err != nil {
+		return nil, fmt.Errorf("count subscribers: %w", err)
+	}
+	defer rows.Close()
+	out := map[news.Status]int64{}
+	for rows.Next() {
+		var st string
+		var n int64
+		if err := rows.Scan(&st, &n); err != nil {
+			return nil, err
+		}
+		out[news.Status(st)] = n
+	}
+	return out, rows.Err()
+}
+
+// EachSubscriber streams every subscriber (with topics) in id order, a page
+// at a time, so that exporting a million readers holds one page in memory.
+func (s *Store) EachSubscriber(ctx context.Context, fn func(news.Subscriber) error) error {
+	const page = 1000
+	after := int64(0)
+	for {
+		rows, err := s.db.QueryContext(ctx, s.query("ExportSubscribers"), after, page)
+		if err != nil {
+			return fmt.Errorf("export subscribers: %w", err)
+		}
+		var batch []news.Subscriber
+		for rows.Next() {
+			sub, err := scanSubscriber(rows)
+			if err != nil {
+				rows.Close()
+				return err
+			}
+			batch = append(batch, sub)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
+		}
+		if len(batch) == 0 {
+			return nil
+		}
+		for i := range batch {
+			if batch[i].Topics, err = s.subscriberTopics(ctx, s.db, batch[i].ID); err != nil {
+				return err
+			}
+			if err := fn(batch[i]); err != nil {
+				return err
+			}
+		}
+		after = batch[len(batch)-1].ID
+	}
+}
+
+// SearchSubscribers finds subscribers whose address contains q.
+func (s *Store) SearchSubscribers(ctx context.Context, q string, limit int) ([]news.Subscriber, error) {
+	rows, err := s.db.QueryContext(ctx, s.query("SearchSubscribers"), "%"+q+"%", limit)
+	if err != nil {
+		return nil, fmt.Errorf("search subscribers: %w", err)
+	}
+	defer rows.Close()
+	var out []news.Subscriber
+	for rows.Next() {
+		sub, err := scanSubscriber(rows)
+		if err != nil {
+			return nil, err
+		}
+		out = append(out, sub)
+	}
+	return out, rows.Err()
+}
+
+// HistoryEntry is one message queued for a subscriber.
+type HistoryEntry struct {
+	DeliveryID int64
+	Kind       news.MailKind
+	RunID      int64
+	AlertID    int64
+	State      news.DeliveryState
+	Attempts   int
+	LastError  string
+	CreatedAt  time.Time
+	SentAt     time.Time
+}
+
+// History lists what was queued for a subscriber, newest first.
+func (s *Store) History(ctx context.Context, subscriberID int64, limit int) ([]HistoryEntry, error) {
+	rows, err := s.db.QueryContext(ctx, s.query("SubscriberHistory"), subscriberID, limit)
+	if err != nil {
+		return nil, fmt.Errorf("subscriber history: %w", err)
+	}
+	defer rows.Close()
+	out := []HistoryEntry{}
+	for rows.Next() {
+		var h HistoryEntry
+		var kind, state string
+		var run, alert, created, sent sql.NullInt64
+		if err := rows.Scan(&h.DeliveryID, &kind, &run, &alert, &state, &h.Attempts, &h.LastError, &created, &sent); err != nil {
+			return nil, err
+		}
+		h.Kind, h.State, h.RunID, h.AlertID = news.MailKind(kind), news.DeliveryState(state), run.Int64, alert.Int64
+		h.CreatedAt, h.SentAt = fromMS(created), fromMS(sent)
+		out = append(out, h)
+	}
+	return out, rows.Err()
+}
