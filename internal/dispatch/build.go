@@ -1,0 +1,194 @@
+package dispatch
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/crieur/crieur/internal/compose"
+	"github.com/crieur/crieur/internal/mail"
+	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/subscribe"
+)
+
+// MessageBuilder composes each kind of email from the store, the
+// templates and the reader's signed links, and signs it when DKIM is set.
+type MessageBuilder struct {
+	Store     *store.Store
+	Composer  *compose.Composer
+	Subscribe *subscribe.Service
+	DKIM      *mail.DKIM // nil: unsigned
+	From      string
+	// ListID is `Name <digest.example.com>`; FeedbackBrand names the sender
+	// in Feedback-ID.
+	ListID        string
+	FeedbackBrand string
+	Location      *time.Location
+	Now           func() time.Time
+
+	articles sync.Map // id → news.Article; articles never change once stored
+	topics   topicCache
+	alerts   sync.Map // id → store.AlertInfo
+}
+
+type topicCache struct {
+	mu   sync.Mutex
+	at   time.Time
+	list []news.Topic
+}
+
+func (b *MessageBuilder) topicList(ctx context.Context) ([]news.Topic, error) {
+	b.topics.mu.Lock()
+	defer b.topics.mu.Unlock()
+	if b.topics.list != nil && time.Since(b.topics.at) < 30*time.Second {
+		return b.topics.list, nil
+	}
+	ts, err := b.Store.Topics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	b.topics.list, b.topics.at = ts, time.Now()
+	return ts, nil
+}
+
+func (b *MessageBuilder) now() time.Time {
+	if b.Now != nil {
+		return b.Now()
+	}
+	return time.Now()
+}
+
+func (b *MessageBuilder) article(ctx context.Context, id int64) (news.Article, error) {
+	if a, ok := b.articles.Load(id); ok {
+		return a.(news.Article), nil
+	}
+	a, err := b.Store.Article(ctx, id)
+	if err != nil {
+		return a, err
+	}
+	b.articles.Store(id, a)
+	return a, nil
+}
+
+func (b *MessageBuilder) alert(ctx context.Context, id int64) (store.AlertInfo, error) {
+	if a, ok := b.alerts.Load(id); ok {
+		return a.(store.AlertInfo), nil
+	}
+	a, err := b.Store.AlertBare(ctx, id)
+	if err != nil {
+		return a, err
+	}
+	b.alerts.Store(id, a)
+	return a, nil
+}
+
+// namedTopics turns slugs into topics, in the given order.
+func namedTopics(all []news.Topic, slugs []string) []news.Topic {
+	out := make([]news.Topic, 0, len(slugs))
+	for _, s := range slugs {
+		for _, t := range all {
+			if t.Slug == s {
+				out = append(out, t)
+				break
+			}
+		}
+	}
+	return out
+}
+
+// Build composes one claimed delivery.
+func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, []byte, error) {
+	var sub news.Subscriber
+	if d.SubscriberID != 0 {
+		var err error
+		sub, err = b.Store.SubscriberByID(ctx, d.SubscriberID)
+		if err != nil {
+			return "", nil, err
+		}
+	}
+	topics, err := b.topicList(ctx)
+	if err != nil {
+		return "", nil, err
+	}
+	links := b.Subscribe.LinksFor(sub.ID)
+	msg := mail.Message{From: b.From, To: sub.Email, Date: b.now()}
+	var email compose.Email
+	switch d.Kind {
+	case news.MailConfirm:
+		if sub.Status != news.Pending {
+			return "", nil, ErrNotDeliverable
+		}
+		email, err = b.Composer.Confirm(compose.ConfirmData{Lang: sub.Lang, ConfirmURL: links.Confirm,
+			Topics: namedTopics(topics, sub.Topics), Frequency: sub.Frequency})
+	case news.MailDigest, news.MailPreview:
+		if d.Kind == news.MailDigest && sub.Status != news.Confirmed {
+			return "", nil, ErrNotDeliverable
+		}
+		arts := make([]news.Article, 0, len(d.Articles))
+		for _, id := range d.Articles {
+			a, err := b.article(ctx, id)
+			if err != nil {
+				continue // deleted since: send the rest
+			}
+			arts = append(arts, a)
+		}
+		if len(arts) == 0 {
+			return "", nil, fmt.Errorf("digest %d: %w", d.ID, ErrNotDeliverable)
+		}
+		lang, freq, subTopics := sub.Lang, sub.Frequency, sub.Topics
+		if d.Kind == news.MailPreview {
+			msg.To = d.Rcpt
+			if sub.ID == 0 {
+				lang, freq = news.French, news.Daily
+				links = subscribe.Links{Preferences: b.Subscribe.LinksFor(0).Preferences, Unsubscribe: b.Subscribe.LinksFor(0).Unsubscribe}
+			}
+		}
+		email, err = b.Composer.Digest(compose.DigestData{Lang: lang, Frequency: freq, Articles: arts, More: d.More,
+			Topics: namedTopics(topics, subTopics), PreferencesURL: links.Preferences, UnsubscribeURL: links.Unsubscribe,
+			Date: b.now().In(b.location())})
+		msg.ListUnsubscribe = links.Unsubscribe
+		msg.ListID = b.ListID
+		msg.FeedbackID = "digest-" + string(freq) + ":" + strconv.FormatInt(d.RunID, 10) + ":" + b.FeedbackBrand + ":crieur"
+		msg.Bulk = true
+	case news.MailAlert:
+		if sub.Status != news.Confirmed || !sub.Alerts {
+			return "", nil, ErrNotDeliverable
+		}
+		a, err2 := b.alert(ctx, d.AlertID)
+		if err2 != nil {
+			return "", nil, err2
+		}
+		email, err = b.Composer.Alert(compose.AlertData{Lang: sub.Lang, Title: a.Title, Body: a.Body, URL: a.URL, ImageURL: a.ImageURL,
+			PreferencesURL: links.Preferences, UnsubscribeURL: links.Unsubscribe})
+		msg.ListUnsubscribe = links.Unsubscribe
+		msg.ListID = b.ListID
+		msg.FeedbackID = "alert:" + strconv.FormatInt(d.AlertID, 10) + ":" + b.FeedbackBrand + ":crieur"
+		msg.Bulk = true
+	default:
+		return "", nil, fmt.Errorf("unknown delivery kind %q", d.Kind)
+	}
+	if err != nil {
+		return "", nil, err
+	}
+	msg.Subject, msg.Text, msg.HTML = email.Subject, email.Text, email.HTML
+	raw, err := msg.Bytes()
+	if err != nil {
+		return "", nil, err
+	}
+	if b.DKIM != nil {
+		if raw, err = b.DKIM.Sign(raw); err != nil {
+			return "", nil, err
+		}
+	}
+	return msg.To, raw, nil
+}
+
+func (b *MessageBuilder) location() *time.Location {
+	if b.Location != nil {
+		return b.Location
+	}
+	return time.UTC
+}

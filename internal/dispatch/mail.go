@@ -1,0 +1,247 @@
+package dispatch
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/crieur/crieur/internal/mail"
+	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/store"
+)
+
+// Builder composes the bytes of one claimed email.
+type Builder interface {
+	Build(ctx context.Context, d store.Delivery) (rcpt string, raw []byte, err error)
+}
+
+// Bouncer reacts to a permanent failure for one address.
+type Bouncer interface {
+	Unsubscribe(ctx context.Context, id int64, reason string) error
+}
+
+// Observer counts outcomes for metrics; nil-safe.
+type Observer interface {
+	EmailSent(kind news.MailKind)
+	EmailFailed(kind news.MailKind, reason string)
+}
+
+// MailConfig tunes the email pipeline.
+type MailConfig struct {
+	Store     *store.Store
+	Transport mail.Transport
+	Builder   Builder
+	Bouncer   Bouncer
+	Observer  Observer
+	Log       *slog.Logger
+	// EnvelopeFrom is the SMTP return path.
+	EnvelopeFrom string
+	// Owner names this instance in lock columns.
+	Owner string
+	// Connections is the number of parallel SMTP connections (default 4).
+	Connections int
+	// RatePerSecond caps messages per second (0: unlimited).
+	RatePerSecond float64
+	// MaxAttempts before a temporary failure becomes final (default 10).
+	MaxAttempts int
+	// RetryBase is the first retry delay (default 5s).
+	RetryBase time.Duration
+	// SendTimeout bounds one message (default 60s).
+	SendTimeout time.Duration
+	// Now is the clock (default time.Now).
+	Now func() time.Time
+}
+
+// Mailer sends queued emails.
+type Mailer struct {
+	cfg     MailConfig
+	p       pipeline[store.Delivery]
+	limiter *rate.Limiter
+	mu      sync.Mutex
+	senders []mail.Sender
+}
+
+// NewMailer returns a Mailer; Start runs it.
+func NewMailer(cfg MailConfig) *Mailer {
+	if cfg.Connections <= 0 {
+		cfg.Connections = 4
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 10
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 5 * time.Second
+	}
+	if cfg.SendTimeout <= 0 {
+		cfg.SendTimeout = 60 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	m := &Mailer{cfg: cfg, senders: make([]mail.Sender, cfg.Connections)}
+	if cfg.RatePerSecond > 0 {
+		m.limiter = rate.NewLimiter(rate.Limit(cfg.RatePerSecond), max(1, int(cfg.RatePerSecond/10)))
+	}
+	m.p = pipeline[store.Delivery]{
+		name:    "email",
+		log:     cfg.Log,
+		workers: cfg.Connections,
+		batch:   max(16, cfg.Connections*8),
+		claim: func(ctx context.Context, n int) ([]store.Delivery, error) {
+			return cfg.Store.ClaimDeliveries(ctx, cfg.Owner, cfg.Now(), n)
+		},
+		work:    m.send,
+		release: func(d store.Delivery) store.Result { return store.Result{ID: d.ID, Release: true} },
+		record: func(ctx context.Context, rs []store.Result) error {
+			return cfg.Store.RecordDeliveries(ctx, rs, cfg.Now())
+		},
+		closeWorker: func(w int) {
+			m.mu.Lock()
+			defer m.mu.Unlock()
+			if m.senders[w] != nil {
+				m.senders[w].Close()
+				m.senders[w] = nil
+			}
+		},
+	}
+	m.p.init()
+	return m
+}
+
+// Start runs the workers until Stop.
+func (m *Mailer) Start(ctx context.Context) { m.p.Start(ctx) }
+
+// Stop stops claiming, waits up to grace for messages on the wire, returns
+// the rest to the queue and records every outcome.
+func (m *Mailer) Stop(grace time.Duration) { m.p.Stop(grace) }
+
+// Wake makes the workers look for work now.
+func (m *Mailer) Wake() { m.p.Wake() }
+
+func (m *Mailer) sender(ctx context.Context, w int) (mail.Sender, error) {
+	m.mu.Lock()
+	s := m.senders[w]
+	m.mu.Unlock()
+	if s != nil {
+		return s, nil
+	}
+	s, err := m.cfg.Transport.NewSender(ctx)
+	if err != nil {
+		return nil, err
+	}
+	m.mu.Lock()
+	m.senders[w] = s
+	m.mu.Unlock()
+	return s, nil
+}
+
+func (m *Mailer) dropSender(w int) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.senders[w] != nil {
+		m.senders[w].Close()
+		m.senders[w] = nil
+	}
+}
+
+// send delivers one email and decides what its outcome means.
+func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result {
+	now := m.cfg.Now()
+	rcpt, raw, err := m.cfg.Builder.Build(ctx, d)
+	if err != nil {
+		if errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrNotDeliverable) {
+			// The reader erased themselves or unsubscribed meanwhile.
+			return store.Result{ID: d.ID, State: news.DeliveryCancelled, Error: "recipient gone: " + err.Error()}
+		}
+		if ctx.Err() != nil {
+			return store.Result{ID: d.ID, Release: true}
+		}
+		m.cfg.Log.Error("compose email failed", "delivery_id", d.ID, "kind", d.Kind, "err", err)
+		return m.retryOrFail(d, now, "compose: "+err.Error())
+	}
+	if m.limiter != nil {
+		if err := m.limiter.Wait(ctx); err != nil {
+			return store.Result{ID: d.ID, Release: true}
+		}
+	}
+	sctx, cancel := context.WithTimeout(ctx, m.cfg.SendTimeout)
+	defer cancel()
+	s, err := m.sender(sctx, w)
+	if err == nil {
+		err = s.Send(sctx, m.cfg.EnvelopeFrom, rcpt, raw)
+	}
+	if err == nil {
+		m.observeSent(d.Kind)
+		return store.Result{ID: d.ID, State: news.DeliverySent}
+	}
+	if ctx.Err() != nil {
+		// Shutting down mid-send: the server did not confirm, so the
+		// message goes back to the queue.
+		m.dropSender(w)
+		return store.Result{ID: d.ID, Release: true}
+	}
+	se := mail.Classify(err)
+	m.observeFailed(d.Kind, se.Kind.String())
+	switch se.Kind {
+	case mail.Recipient:
+		m.cfg.Log.Warn("recipient refused", "delivery_id", d.ID, "kind", d.Kind, "code", se.Code, "enhanced", se.Enhanced)
+		if d.SubscriberID != 0 && m.cfg.Bouncer != nil {
+			if err := m.cfg.Bouncer.Unsubscribe(ctx, d.SubscriberID, "bounce"); err != nil && !errors.Is(err, store.ErrNotFound) {
+				m.cfg.Log.Error("suppress bounced address failed", "subscriber_id", d.SubscriberID, "err", err)
+			}
+		}
+		return store.Result{ID: d.ID, State: news.DeliveryFailed, Error: shortErr(se)}
+	case mail.Server:
+		// Every further message would fail the same way: stop sending, say
+		// why, and keep the message queued for when it is fixed.
+		m.dropSender(w)
+		m.p.pause(time.Minute)
+		m.cfg.Log.Error("mail server refuses us; sending paused", "code", se.Code, "stage", se.Stage, "err", se.Err)
+		if d.RunID != 0 {
+			if err := m.cfg.Store.FailRun(context.Background(), d.RunID, "mail server refused: "+shortErr(se)); err != nil {
+				m.cfg.Log.Error("record run failure", "run_id", d.RunID, "err", err)
+			}
+		}
+		return store.Result{ID: d.ID, Release: true}
+	default:
+		m.dropSender(w)
+		return m.retryOrFail(d, now, shortErr(se))
+	}
+}
+
+func (m *Mailer) retryOrFail(d store.Delivery, now time.Time, reason string) store.Result {
+	if d.Attempts >= m.cfg.MaxAttempts {
+		return store.Result{ID: d.ID, State: news.DeliveryFailed, Error: fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, reason)}
+	}
+	next := now.Add(Backoff(d.Attempts, m.cfg.RetryBase, 30*time.Minute))
+	return store.Result{ID: d.ID, State: news.DeliveryPending, NextAttempt: next, Error: reason}
+}
+
+func shortErr(se *mail.SendError) string {
+	s := se.Error()
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	return s
+}
+
+func (m *Mailer) observeSent(k news.MailKind) {
+	if m.cfg.Observer != nil {
+		m.cfg.Observer.EmailSent(k)
+	}
+}
+
+func (m *Mailer) observeFailed(k news.MailKind, reason string) {
+	if m.cfg.Observer != nil {
+		m.cfg.Observer.EmailFailed(k, reason)
+	}
+}
+
+// ErrNotDeliverable says a queued email must not go out any more (the
+// reader unsubscribed or is no longer confirmed).
+var ErrNotDeliverable = errors.New("recipient no longer subscribed")

@@ -1,0 +1,230 @@
+// Package dispatch is the delivery queue: workers claim due messages
+// (emails and push messages) from the store, send them, and record the
+// outcome; a retry waits with exponential back-off and jitter; rows whose
+// worker died are rescued after their lease.
+//
+// Every pipeline has the same shape: one claimer goroutine takes small
+// batches from the store into a bounded channel, N workers send, one
+// recorder commits outcomes in small group transactions. Few messages are
+// ever claimed but unrecorded, so a kill -9 re-sends at most those.
+package dispatch
+
+import (
+	"context"
+	"log/slog"
+	"math/rand/v2"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/crieur/crieur/internal/store"
+)
+
+// pipeline runs claim → work → record for one kind of message.
+type pipeline[J any] struct {
+	name    string
+	log     *slog.Logger
+	workers int
+	batch   int
+	poll    time.Duration
+	claim   func(ctx context.Context, n int) ([]J, error)
+	// work sends one job with worker w's resources and says what happened.
+	work    func(ctx context.Context, w int, j J) store.Result
+	release func(j J) store.Result
+	record  func(ctx context.Context, rs []store.Result) error
+	// closeWorker releases worker w's resources when it stops.
+	closeWorker func(w int)
+
+	wake       chan struct{}
+	pauseUntil atomic.Int64 // unix nanos; claiming stops until then
+
+	stopClaim context.CancelFunc
+	cancel    context.CancelFunc
+	done      chan struct{}
+}
+
+func (p *pipeline[J]) init() {
+	p.wake = make(chan struct{}, 1)
+	if p.poll <= 0 {
+		p.poll = time.Second
+	}
+}
+
+// Wake makes the claimer look for work now.
+func (p *pipeline[J]) Wake() {
+	select {
+	case p.wake <- struct{}{}:
+	default:
+	}
+}
+
+// pause stops claiming for d (the server refused us: do not burn the list).
+func (p *pipeline[J]) pause(d time.Duration) {
+	p.pauseUntil.Store(time.Now().Add(d).UnixNano())
+}
+
+// Start runs the pipeline until Stop.
+func (p *pipeline[J]) Start(ctx context.Context) {
+	ctx, p.cancel = context.WithCancel(ctx)
+	claimCtx, stopClaim := context.WithCancel(ctx)
+	p.stopClaim = stopClaim
+	p.done = make(chan struct{})
+	jobs := make(chan J, p.batch)
+	results := make(chan store.Result, p.batch*2)
+
+	var workers sync.WaitGroup
+	for w := range p.workers {
+		workers.Add(1)
+		go func() {
+			defer workers.Done()
+			if p.closeWorker != nil {
+				defer p.closeWorker(w)
+			}
+			for j := range jobs {
+				if claimCtx.Err() != nil && ctx.Err() != nil {
+					results <- p.release(j)
+					continue
+				}
+				results <- p.work(ctx, w, j)
+			}
+		}()
+	}
+	recorded := make(chan struct{})
+	go func() {
+		defer close(recorded)
+		p.recordLoop(results)
+	}()
+	go func() {
+		defer close(p.done)
+		p.claimLoop(claimCtx, jobs)
+		close(jobs)
+		workers.Wait()
+		close(results)
+		<-recorded
+	}()
+}
+
+// Stop stops claiming, lets in-flight sends finish for up to grace, then
+// cancels the rest (returned to the queue), and waits for the outcomes to
+// be recorded.
+func (p *pipeline[J]) Stop(grace time.Duration) {
+	if p.done == nil {
+		return
+	}
+	p.stopClaim()
+	select {
+	case <-p.done:
+	case <-time.After(grace):
+		p.cancel()
+		<-p.done
+	}
+	p.cancel()
+}
+
+func (p *pipeline[J]) claimLoop(ctx context.Context, jobs chan<- J) {
+	timer := time.NewTimer(0)
+	defer timer.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-timer.C:
+		case <-p.wake:
+		}
+		if until := p.pauseUntil.Load(); until > time.Now().UnixNano() {
+			resetTimer(timer, time.Duration(until-time.Now().UnixNano()))
+			continue
+		}
+		// Claim only what the workers can take soon, so that few rows sit
+		// claimed but unsent.
+		room := cap(jobs) - len(jobs)
+		if room < cap(jobs)/2 {
+			resetTimer(timer, 2*time.Millisecond)
+			continue
+		}
+		js, err := p.claim(ctx, room)
+		if err != nil {
+			if ctx.Err() == nil {
+				p.log.Error("claim failed", "queue", p.name, "err", err)
+			}
+			resetTimer(timer, p.poll)
+			continue
+		}
+		for _, j := range js {
+			jobs <- j
+		}
+		if len(js) == room {
+			resetTimer(timer, 0)
+		} else {
+			resetTimer(timer, p.poll)
+		}
+	}
+}
+
+func resetTimer(t *time.Timer, d time.Duration) {
+	t.Stop()
+	select {
+	case <-t.C:
+	default:
+	}
+	t.Reset(d)
+}
+
+// recordLoop commits outcomes as they come, a few at a time: a short
+// transaction per group keeps the window of sent-but-unrecorded messages
+// small.
+func (p *pipeline[J]) recordLoop(results <-chan store.Result) {
+	buf := make([]store.Result, 0, 64)
+	flush := func() {
+		if len(buf) == 0 {
+			return
+		}
+		// Record even while shutting down: these messages went out.
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		for attempt := 0; ; attempt++ {
+			err := p.record(ctx, buf)
+			if err == nil {
+				break
+			}
+			p.log.Error("record outcomes failed", "queue", p.name, "count", len(buf), "err", err)
+			if attempt >= 5 || ctx.Err() != nil {
+				// Left in "sending": the rescuer returns them to the queue.
+				break
+			}
+			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+		}
+		buf = buf[:0]
+	}
+	for r := range results {
+		buf = append(buf, r)
+		// Take whatever else is ready without waiting.
+	more:
+		for len(buf) < cap(buf) {
+			select {
+			case r, ok := <-results:
+				if !ok {
+					break more
+				}
+				buf = append(buf, r)
+			default:
+				break more
+			}
+		}
+		flush()
+	}
+	flush()
+}
+
+// Backoff returns the wait before retry number attempt (1-based): base
+// doubled each time, capped, with ±20% jitter so retries do not arrive in
+// lockstep.
+func Backoff(attempt int, base, maxWait time.Duration) time.Duration {
+	d := base
+	for i := 1; i < attempt && d < maxWait; i++ {
+		d *= 2
+	}
+	d = min(d, maxWait)
+	jitter := 0.8 + 0.4*rand.Float64()
+	return time.Duration(float64(d) * jitter)
+}

@@ -1,0 +1,220 @@
+package dispatch
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/push"
+	"github.com/crieur/crieur/internal/store"
+)
+
+// PushSender sends one push message; *push.Sender is one.
+type PushSender interface {
+	Send(ctx context.Context, sub push.Subscription, m push.Message) push.Result
+}
+
+// PushObserver counts push outcomes for metrics; nil-safe.
+type PushObserver interface {
+	PushDone(outcome string)
+}
+
+// PushConfig tunes the push pipeline.
+type PushConfig struct {
+	Store    *store.Store
+	Sender   PushSender
+	Observer PushObserver
+	Log      *slog.Logger
+	Owner    string
+	// Concurrency is the number of requests in flight (default 64).
+	Concurrency int
+	// MaxAttempts before a retryable failure becomes final (default 8).
+	MaxAttempts int
+	// RetryBase is the first retry delay when the push service gives no
+	// Retry-After (default 2s: the contract wants a first retry within 10s).
+	RetryBase time.Duration
+	// Icon is the notification icon URL, if any.
+	Icon string
+	Now  func() time.Time
+}
+
+// Pusher fans alerts out to browsers.
+type Pusher struct {
+	cfg    PushConfig
+	p      pipeline[store.PushTarget]
+	alerts sync.Map // id → *alertMsg
+}
+
+// alertMsg is an alert's push message, built once and shared by every
+// worker (the payload is never modified).
+type alertMsg struct {
+	msg      push.Message
+	deadline time.Time // past it the message has expired (TTL)
+	state    news.AlertState
+	loaded   time.Time
+}
+
+// Payload is the JSON a service worker receives.
+type Payload struct {
+	Title   string `json:"title"`
+	Body    string `json:"body"`
+	URL     string `json:"url"`
+	Icon    string `json:"icon,omitempty"`
+	Image   string `json:"image,omitempty"`
+	AlertID string `json:"alert_id"`
+	Tag     string `json:"tag,omitempty"`
+}
+
+// NewPusher returns a Pusher; Start runs it.
+func NewPusher(cfg PushConfig) *Pusher {
+	if cfg.Concurrency <= 0 {
+		cfg.Concurrency = 64
+	}
+	if cfg.MaxAttempts <= 0 {
+		cfg.MaxAttempts = 8
+	}
+	if cfg.RetryBase <= 0 {
+		cfg.RetryBase = 2 * time.Second
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	p := &Pusher{cfg: cfg}
+	p.p = pipeline[store.PushTarget]{
+		name:    "push",
+		log:     cfg.Log,
+		workers: cfg.Concurrency,
+		batch:   max(256, cfg.Concurrency*4),
+		poll:    500 * time.Millisecond,
+		claim: func(ctx context.Context, n int) ([]store.PushTarget, error) {
+			return cfg.Store.ClaimPush(ctx, cfg.Owner, cfg.Now(), n)
+		},
+		work:    p.send,
+		release: func(t store.PushTarget) store.Result { return store.Result{ID: t.DeliveryID, Release: true} },
+		record: func(ctx context.Context, rs []store.Result) error {
+			return cfg.Store.RecordPush(ctx, rs, cfg.Now())
+		},
+	}
+	p.p.init()
+	return p
+}
+
+// Start runs the workers until Stop.
+func (p *Pusher) Start(ctx context.Context) { p.p.Start(ctx) }
+
+// Stop stops claiming, waits up to grace for requests in flight, returns
+// the rest to the queue and records every outcome.
+func (p *Pusher) Stop(grace time.Duration) { p.p.Stop(grace) }
+
+// Wake makes the workers look for work now.
+func (p *Pusher) Wake() { p.p.Wake() }
+
+func (p *Pusher) message(ctx context.Context, id int64) (*alertMsg, error) {
+	if v, ok := p.alerts.Load(id); ok {
+		m := v.(*alertMsg)
+		// Re-read now and then so a cancel made on another instance is seen.
+		if time.Since(m.loaded) < 2*time.Second {
+			return m, nil
+		}
+	}
+	a, err := p.cfg.Store.AlertBare(ctx, id)
+	if err != nil {
+		return nil, err
+	}
+	payload, err := json.Marshal(Payload{Title: a.Title, Body: a.Body, URL: a.URL, Icon: p.cfg.Icon, Image: a.ImageURL,
+		AlertID: strconv.FormatInt(a.ID, 10), Tag: a.TopicHeader})
+	if err != nil {
+		return nil, err
+	}
+	start := a.SendAt
+	if start.IsZero() || start.Before(a.CreatedAt) {
+		start = a.CreatedAt
+	}
+	m := &alertMsg{
+		msg:      push.Message{Payload: payload[:len(payload):len(payload)], TTL: a.TTL, Urgency: string(a.Urgency), Topic: a.TopicHeader},
+		deadline: start.Add(a.TTL),
+		state:    a.State,
+		loaded:   time.Now(),
+	}
+	p.alerts.Store(id, m)
+	return m, nil
+}
+
+func (p *Pusher) send(ctx context.Context, _ int, t store.PushTarget) store.Result {
+	now := p.cfg.Now()
+	if t.SubscriptionID == 0 || t.Endpoint == "" {
+		return store.Result{ID: t.DeliveryID, State: news.DeliveryExpired, Error: "subscription removed"}
+	}
+	m, err := p.message(ctx, t.AlertID)
+	if err != nil {
+		if ctx.Err() != nil {
+			return store.Result{ID: t.DeliveryID, Release: true}
+		}
+		return store.Result{ID: t.DeliveryID, State: news.DeliveryFailed, Error: "load alert: " + err.Error()}
+	}
+	if m.state == news.AlertCancelled {
+		return store.Result{ID: t.DeliveryID, State: news.DeliveryCancelled, Error: "alert cancelled"}
+	}
+	msg := m.msg
+	if m.deadline.Before(now) {
+		p.observe("expired")
+		return store.Result{ID: t.DeliveryID, State: news.DeliveryExpired, Error: "TTL passed before delivery"}
+	}
+	// What is left of the TTL, so a retried message does not outlive it.
+	if left := m.deadline.Sub(now); left < msg.TTL {
+		msg.TTL = left
+	}
+	res := p.cfg.Sender.Send(ctx, push.Subscription{Endpoint: t.Endpoint, P256dh: t.P256dh, Auth: t.Auth}, msg)
+	switch res.Outcome {
+	case push.Delivered:
+		p.observe("delivered")
+		return store.Result{ID: t.DeliveryID, State: news.DeliverySent, Status: res.Status}
+	case push.Gone:
+		p.observe("gone")
+		if err := p.cfg.Store.DeletePushSubscriptionByID(context.WithoutCancel(ctx), t.SubscriptionID); err != nil {
+			p.cfg.Log.Error("delete gone subscription", "subscription_id", t.SubscriptionID, "err", err)
+		}
+		return store.Result{ID: t.DeliveryID, State: news.DeliveryExpired, Status: res.Status, Error: "subscription gone"}
+	case push.Retry:
+		if ctx.Err() != nil {
+			return store.Result{ID: t.DeliveryID, Release: true}
+		}
+		p.observe("retry")
+		wait := max(res.RetryAfter, Backoff(t.Attempts, p.cfg.RetryBase, 10*time.Minute))
+		next := now.Add(wait)
+		reason := errText(res.Err)
+		if t.Attempts >= p.cfg.MaxAttempts {
+			return store.Result{ID: t.DeliveryID, State: news.DeliveryFailed, Status: res.Status, Error: fmt.Sprintf("gave up after %d attempts: %s", t.Attempts, reason)}
+		}
+		if next.After(m.deadline) {
+			return store.Result{ID: t.DeliveryID, State: news.DeliveryExpired, Status: res.Status, Error: "TTL passes before the next try: " + reason}
+		}
+		return store.Result{ID: t.DeliveryID, State: news.DeliveryPending, NextAttempt: next, Status: res.Status, Error: reason}
+	default:
+		p.observe("failed")
+		p.cfg.Log.Warn("push refused", "alert_id", t.AlertID, "subscription_id", t.SubscriptionID, "status", res.Status, "err", errText(res.Err))
+		return store.Result{ID: t.DeliveryID, State: news.DeliveryFailed, Status: res.Status, Error: errText(res.Err)}
+	}
+}
+
+func (p *Pusher) observe(outcome string) {
+	if p.cfg.Observer != nil {
+		p.cfg.Observer.PushDone(outcome)
+	}
+}
+
+func errText(err error) string {
+	if err == nil {
+		return ""
+	}
+	s := err.Error()
+	if len(s) > 300 {
+		s = s[:300]
+	}
+	return s
+}

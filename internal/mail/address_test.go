@@ -1,0 +1,46 @@
+package mail_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+
+	"github.com/crieur/crieur/internal/mail"
+)
+
+func TestValidateAddress(t *testing.T) {
+	t.Parallel()
+	ok := map[string]string{
+		"reader@example.org":             "reader@example.org",
+		"  Reader@Example.ORG ":          "Reader@example.org",
+		"first.last+news@sub.example.fr": "first.last+news@sub.example.fr",
+		"o'brien@example.ie":             "o'brien@example.ie",
+		"x@a-b.example.com":              "x@a-b.example.com",
+	}
+	for in, want := range ok {
+		got, err := mail.ValidateAddress(in)
+		if err != nil || got != want {
+			t.Errorf("ValidateAddress(%q) = %q, %v; want %q", in, got, err, want)
+		}
+	}
+	bad := []string{
+		"", "plain", "@example.org", "reader@", "reader@localhost", "a@b@example.org",
+		"Reader <reader@example.org>", "<reader@example.org>", "reader @example.org",
+		"reader@exa mple.org", "reader@example..org", "reader@.example.org", "reader@example.org.",
+		"reader@-example.org", "reader@[127.0.0.1]", `"quoted"@example.org`, "élodie@example.fr",
+		"reader@exämple.fr", "a..b@example.org", ".a@example.org",
+		strings.Repeat("a", 65) + "@example.org",
+		"a@" + strings.Repeat("b", 250) + ".org",
+	}
+	for _, in := range bad {
+		if got, err := mail.ValidateAddress(in); !errors.Is(err, mail.ErrInvalidAddress) {
+			t.Errorf("ValidateAddress(%q) = %q, %v; want ErrInvalidAddress", in, got, err)
+		}
+	}
+	for _, in := range []string{"a@example.org\r\nBcc: b@example.org", "a@example.org\x00", "a\n@example.org"} {
+		_, err := mail.ValidateAddress(in)
+		if !errors.Is(err, mail.ErrInvalidAddress) || !errors.Is(err, mail.ErrHeaderInjection) {
+			t.Errorf("ValidateAddress(%q): err = %v, want ErrInvalidAddress and ErrHeaderInjection", in, err)
+		}
+	}
+}

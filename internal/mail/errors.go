@@ -1,0 +1,188 @@
+package mail
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/textproto"
+	"strings"
+)
+
+// ErrHeaderInjection is wrapped by every error about a CR, LF, NUL or other
+// control character in a value that would reach a header. Such values are
+// rejected, never silently cleaned.
+var ErrHeaderInjection = errors.New("control character in header value")
+
+// ErrInvalidAddress is wrapped by every error about a malformed email address.
+var ErrInvalidAddress = errors.New("invalid email address")
+
+// ErrInvalidHeader is wrapped by errors about header values that are
+// malformed for another reason than control characters (a List-Unsubscribe
+// that is not an http(s) URL, a Feedback-ID that is not ASCII, …).
+var ErrInvalidHeader = errors.New("invalid header value")
+
+// Kind says what a delivery failure means for the caller.
+type Kind int
+
+const (
+	// Temporary failures (4xx replies, dropped connections, timeouts, dial
+	// failures) should be retried later; the message was not accepted.
+	Temporary Kind = iota + 1
+	// Recipient failures (5xx on RCPT or DATA) concern this address only:
+	// mark the delivery failed and suppress the address.
+	Recipient
+	// Server failures (authentication refused, TLS required but unavailable,
+	// a certificate that does not verify, 5xx on the greeting, HELO or MAIL
+	// FROM) mean every further message would fail the same way: stop the run
+	// instead of burning the list.
+	Server
+)
+
+// String returns the lower-case name of the kind, for logs and metrics.
+func (k Kind) String() string {
+	switch k {
+	case Temporary:
+		return "temporary"
+	case Recipient:
+		return "recipient"
+	case Server:
+		return "server"
+	default:
+		return fmt.Sprintf("kind(%d)", int(k))
+	}
+}
+
+// SendError is the error every Sender returns. Match it with errors.As or
+// [Classify]; never parse its text.
+type SendError struct {
+	// Kind tells the caller what to do about the failure.
+	Kind Kind
+	// Code is the SMTP reply code (e.g. 550), 0 when the failure was not an
+	// SMTP reply (network error, timeout, TLS failure).
+	Code int
+	// Enhanced is the RFC 3463 enhanced status code of the reply (e.g.
+	// "5.1.1") when the server sent one.
+	Enhanced string
+	// Stage names the step that failed: "connect", "mail", "rcpt", "data",
+	// "write", "end-of-data" or "" when unknown.
+	Stage string
+	// Err is the underlying error.
+	Err error
+}
+
+// Error describes the failure; it never contains credentials.
+func (e *SendError) Error() string {
+	var b strings.Builder
+	b.WriteString("send (")
+	b.WriteString(e.Kind.String())
+	if e.Stage != "" {
+		b.WriteString(", ")
+		b.WriteString(e.Stage)
+	}
+	b.WriteString(")")
+	if e.Err != nil {
+		b.WriteString(": ")
+		b.WriteString(e.Err.Error())
+	}
+	return b.String()
+}
+
+// Unwrap returns the underlying error.
+func (e *SendError) Unwrap() error { return e.Err }
+
+// Classify returns err as a *SendError: the one it wraps if any, else a new
+// one classified from the error's type (an SMTP reply by its code, network
+// errors and timeouts as Temporary, invalid addresses and header values as
+// Recipient). It returns nil for a nil error. Unknown errors are Temporary:
+// retrying is safer than dropping a subscriber or stopping a run.
+func Classify(err error) *SendError {
+	if err == nil {
+		return nil
+	}
+	var se *SendError
+	if errors.As(err, &se) {
+		return se
+	}
+	return classify("", err)
+}
+
+// classify builds a SendError for err raised at stage.
+func classify(stage string, err error) *SendError {
+	se := &SendError{Stage: stage, Err: err}
+	var te *textproto.Error
+	switch {
+	case errors.As(err, &te):
+		se.Code = te.Code
+		se.Enhanced = enhancedCode(te.Msg)
+		se.Kind = kindForReply(stage, te.Code)
+	case errors.Is(err, ErrInvalidAddress), errors.Is(err, ErrHeaderInjection), errors.Is(err, ErrInvalidHeader):
+		se.Kind = Recipient
+	case isTransient(err):
+		se.Kind = Temporary
+	case stage == "connect":
+		// The connection was made but the handshake failed for a reason that
+		// is not an SMTP reply nor a network error: STARTTLS not offered,
+		// certificate not trusted, no usable AUTH mechanism. Retrying will
+		// not help.
+		se.Kind = Server
+	default:
+		se.Kind = Temporary
+	}
+	return se
+}
+
+// kindForReply maps an SMTP reply code seen at stage to a Kind.
+func kindForReply(stage string, code int) Kind {
+	switch {
+	case code >= 400 && code < 500:
+		return Temporary
+	case code == 530 || code == 534 || code == 535 || code == 538:
+		// Authentication required, too weak, refused, or encryption
+		// required for the mechanism.
+		return Server
+	case code >= 500 && code < 600:
+		switch stage {
+		case "rcpt", "data", "end-of-data", "":
+			return Recipient
+		default: // connect (greeting, HELO, AUTH), mail
+			return Server
+		}
+	default:
+		return Temporary
+	}
+}
+
+// isTransient reports whether err is a network-level failure worth retrying.
+func isTransient(err error) bool {
+	var certErr *tls.CertificateVerificationError
+	var unknownAuth x509.UnknownAuthorityError
+	var hostErr x509.HostnameError
+	var recErr tls.RecordHeaderError
+	if errors.As(err, &certErr) || errors.As(err, &unknownAuth) || errors.As(err, &hostErr) || errors.As(err, &recErr) {
+		return false
+	}
+	var netErr net.Error
+	return errors.As(err, &netErr) ||
+		errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, net.ErrClosed) ||
+		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
+}
+
+// enhancedCode returns the RFC 3463 status code that starts msg, or "".
+func enhancedCode(msg string) string {
+	tok, _, _ := strings.Cut(strings.TrimSpace(msg), " ")
+	tok, _, _ = strings.Cut(tok, "\n")
+	parts := strings.Split(tok, ".")
+	if len(parts) != 3 || (parts[0] != "2" && parts[0] != "4" && parts[0] != "5") {
+		return ""
+	}
+	for _, p := range parts[1:] {
+		if p == "" || len(p) > 3 || strings.Trim(p, "0123456789") != "" {
+			return ""
+		}
+	}
+	return tok
+}

@@ -1,0 +1,399 @@
+package mail
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/textproto"
+	"net/url"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	gomail "github.com/wneessen/go-mail"
+	gosmtp "github.com/wneessen/go-mail/smtp"
+)
+
+// TLSMode is how an SMTP connection is secured, from the URL's tls parameter.
+type TLSMode string
+
+const (
+	// TLSNone sends in clear text (a relay on localhost, tests). AUTH is
+	// then allowed over the clear connection: the operator asked for it.
+	TLSNone TLSMode = "none"
+	// TLSStartTLS upgrades with STARTTLS, which is mandatory: a server that
+	// does not offer it is a Server error, never a silent clear-text
+	// fallback. The default; port 587 when the URL names none.
+	TLSStartTLS TLSMode = "starttls"
+	// TLSImplicit speaks TLS from the first byte (SMTPS); port 465 by
+	// default.
+	TLSImplicit TLSMode = "tls"
+)
+
+// DefaultTimeout bounds dialling and each message's SMTP exchange when
+// SMTPOptions.Timeout is zero.
+const DefaultTimeout = 30 * time.Second
+
+// SMTPOptions tunes an SMTP transport; the zero value is usable.
+type SMTPOptions struct {
+	// Timeout bounds the dial and handshake, and each message's whole
+	// exchange (MAIL to end of DATA). Zero means DefaultTimeout.
+	Timeout time.Duration
+	// HELO is the name announced in EHLO; empty means the host name.
+	HELO string
+	// TLSConfig overrides the TLS settings (root CAs in tests); its
+	// ServerName defaults to the URL's host.
+	TLSConfig *tls.Config
+	// Logger receives connection events (dials, redials); nil discards them.
+	Logger *slog.Logger
+}
+
+// SMTP is a Transport delivering through an SMTP server with go-mail. Each
+// Sender holds one connection. It is safe for concurrent use.
+type SMTP struct {
+	addr   string
+	mode   TLSMode
+	opts   SMTPOptions
+	tls    *tls.Config
+	client *gomail.Client
+	log    *slog.Logger
+}
+
+// NewSMTP parses an smtp://[user:pass@]host[:port][?tls=none|starttls|tls]
+// URL (smtps:// means tls=tls) and returns a transport for it. It does not
+// connect; NewSender does. With a user name, AUTH PLAIN (or LOGIN when the
+// server offers only that) is required on every connection.
+func NewSMTP(rawURL string, opts SMTPOptions) (*SMTP, error) {
+	u, err := url.Parse(rawURL)
+	if err != nil {
+		// url.Parse errors quote the URL, password included.
+		return nil, errors.New("smtp url: cannot parse")
+	}
+	mode := TLSStartTLS
+	switch u.Scheme {
+	case "smtp":
+	case "smtps":
+		mode = TLSImplicit
+	default:
+		return nil, fmt.Errorf("smtp url: scheme %q, want smtp or smtps", u.Scheme)
+	}
+	q := u.Query()
+	for k := range q {
+		if k != "tls" {
+			return nil, fmt.Errorf("smtp url: unknown parameter %q", k)
+		}
+	}
+	if v := q.Get("tls"); v != "" {
+		switch m := TLSMode(v); m {
+		case TLSNone, TLSStartTLS, TLSImplicit:
+			mode = m
+		default:
+			return nil, fmt.Errorf("smtp url: tls=%q, want none, starttls or tls", v)
+		}
+	}
+	host := u.Hostname()
+	if host == "" {
+		return nil, errors.New("smtp url: no host")
+	}
+	port := map[TLSMode]int{TLSNone: 25, TLSStartTLS: 587, TLSImplicit: 465}[mode]
+	if p := u.Port(); p != "" {
+		if port, err = strconv.Atoi(p); err != nil || port < 1 || port > 65535 {
+			return nil, fmt.Errorf("smtp url: bad port %q", p)
+		}
+	}
+	if opts.Timeout <= 0 {
+		opts.Timeout = DefaultTimeout
+	}
+	logger := opts.Logger
+	if logger == nil {
+		logger = slog.New(slog.DiscardHandler)
+	}
+	tlsConf := &tls.Config{MinVersion: tls.VersionTLS12}
+	if opts.TLSConfig != nil {
+		tlsConf = opts.TLSConfig.Clone()
+	}
+	if tlsConf.ServerName == "" {
+		tlsConf.ServerName = host
+	}
+	s := &SMTP{
+		addr: net.JoinHostPort(host, strconv.Itoa(port)),
+		mode: mode,
+		opts: opts,
+		tls:  tlsConf,
+		log:  logger.With("smtp_server", net.JoinHostPort(host, strconv.Itoa(port))),
+	}
+	// NOOP before and RSET after every message cost two round trips;
+	// Sender.Send issues the commands itself and resets only after a
+	// failure. TLS for tls=tls is done in our dialer, so go-mail's own
+	// STARTTLS logic is off in that mode.
+	gopts := []gomail.Option{
+		gomail.WithPort(port),
+		gomail.WithTimeout(opts.Timeout),
+		gomail.WithTLSConfig(tlsConf),
+		gomail.WithDialContextFunc(s.dial),
+		gomail.WithoutNoop(),
+		gomail.WithoutRset(),
+		gomail.WithTLSPolicy(map[TLSMode]gomail.TLSPolicy{
+			TLSNone: gomail.NoTLS, TLSStartTLS: gomail.TLSMandatory, TLSImplicit: gomail.NoTLS,
+		}[mode]),
+	}
+	if opts.HELO != "" {
+		gopts = append(gopts, gomail.WithHELO(opts.HELO))
+	}
+	if u.User != nil && u.User.Username() != "" {
+		pass, _ := u.User.Password()
+		gopts = append(gopts, gomail.WithSMTPAuthCustom(&plainOrLogin{
+			user: u.User.Username(), pass: pass, host: host, allowClear: mode == TLSNone,
+		}))
+	}
+	if s.client, err = gomail.NewClient(host, gopts...); err != nil {
+		return nil, fmt.Errorf("smtp: %w", err)
+	}
+	return s, nil
+}
+
+// Addr returns host:port of the server.
+func (s *SMTP) Addr() string { return s.addr }
+
+// Mode returns how connections are secured.
+func (s *SMTP) Mode() TLSMode { return s.mode }
+
+// connHolderKey carries a *connHolder through go-mail's dial context so the
+// Sender gets hold of the net.Conn go-mail dialled.
+type connHolderKey struct{}
+
+type connHolder struct{ conn net.Conn }
+
+// dial is go-mail's DialContextFunc: TCP, then TLS for tls=tls.
+func (s *SMTP) dial(ctx context.Context, network, addr string) (net.Conn, error) {
+	d := net.Dialer{Timeout: s.opts.Timeout}
+	conn, err := d.DialContext(ctx, network, addr)
+	if err != nil {
+		return nil, err
+	}
+	if s.mode == TLSImplicit {
+		tc := tls.Client(conn, s.tls)
+		if err := tc.HandshakeContext(ctx); err != nil {
+			_ = conn.Close()
+			return nil, err
+		}
+		conn = tc
+	}
+	if h, ok := ctx.Value(connHolderKey{}).(*connHolder); ok {
+		h.conn = conn
+	}
+	return conn, nil
+}
+
+// NewSender dials the server (EHLO, STARTTLS, AUTH) and returns a Sender
+// holding that connection; a failure is a *SendError (Server for a refused
+// handshake, Temporary for a network failure).
+func (s *SMTP) NewSender(ctx context.Context) (Sender, error) {
+	snd := &smtpSender{t: s}
+	if err := snd.connect(ctx); err != nil {
+		return nil, err
+	}
+	return snd, nil
+}
+
+// smtpSender is one go-mail connection, reused for many messages and
+// re-dialled after it drops.
+type smtpSender struct {
+	t    *SMTP
+	mu   sync.Mutex
+	c    *gosmtp.Client
+	conn net.Conn
+}
+
+func (s *smtpSender) connect(ctx context.Context) error {
+	h := &connHolder{}
+	c, err := s.t.client.DialToSMTPClientWithContext(context.WithValue(ctx, connHolderKey{}, h))
+	if err != nil {
+		// go-mail leaves the connection open when EHLO or STARTTLS fails.
+		if h.conn != nil {
+			_ = h.conn.Close()
+		}
+		se := classify("connect", err)
+		s.t.log.WarnContext(ctx, "smtp connect failed", "kind", se.Kind.String(), "code", se.Code, "error", err)
+		return se
+	}
+	s.c, s.conn = c, h.conn
+	s.t.log.DebugContext(ctx, "smtp connected")
+	return nil
+}
+
+// drop closes the connection without QUIT; the next Send re-dials.
+func (s *smtpSender) drop() {
+	if s.c != nil {
+		_ = s.c.Close()
+	}
+	s.c, s.conn = nil, nil
+}
+
+// Send delivers raw. A connection found dead at MAIL FROM (closed by the
+// server while idle) is re-dialled and the message retried once,
+// transparently; a failure later in the exchange is returned as is and the
+// next Send re-dials.
+func (s *smtpSender) Send(ctx context.Context, envelopeFrom, rcpt string, raw []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if err := ctx.Err(); err != nil {
+		return &SendError{Kind: Temporary, Err: err}
+	}
+	for attempt := 0; ; attempt++ {
+		fresh := false
+		if s.c == nil {
+			if err := s.connect(ctx); err != nil {
+				return err
+			}
+			fresh = true
+		}
+		err, stale := s.sendOnce(ctx, envelopeFrom, rcpt, raw)
+		if err == nil {
+			return nil
+		}
+		if stale && !fresh && attempt == 0 && ctx.Err() == nil {
+			s.t.log.DebugContext(ctx, "smtp connection went stale; redialling", "error", err)
+			continue
+		}
+		return err
+	}
+}
+
+// sendOnce runs one MAIL/RCPT/DATA exchange. stale reports that the
+// connection was found dead before anything was accepted, so that a retry
+// on a new connection is safe.
+func (s *smtpSender) sendOnce(ctx context.Context, from, rcpt string, raw []byte) (err *SendError, stale bool) {
+	c := s.c
+	// The connection deadline is the per-message timeout; a context
+	// deadline or cancellation interrupts through AfterFunc, so the error
+	// then reports the context's cause.
+	deadline := time.Now().Add(s.t.opts.Timeout)
+	if s.conn != nil {
+		if e := s.conn.SetDeadline(deadline); e != nil {
+			s.drop()
+			return &SendError{Kind: Temporary, Stage: "mail", Err: e}, true
+		}
+		// Unblock a pending read or write as soon as ctx is cancelled.
+		conn := s.conn
+		stop := context.AfterFunc(ctx, func() { _ = conn.SetDeadline(time.Now()) })
+		defer stop()
+	} else if e := c.UpdateDeadline(time.Until(deadline)); e != nil {
+		s.drop()
+		return &SendError{Kind: Temporary, Stage: "mail", Err: e}, true
+	}
+
+	// fail classifies e at stage, then leaves the connection usable (RSET
+	// inside a transaction) or drops it (network error, 421).
+	fail := func(stage string, e error, inTransaction bool) *SendError {
+		se := classify(stage, e)
+		if ctxErr := ctx.Err(); ctxErr != nil {
+			se = &SendError{Kind: Temporary, Stage: stage, Err: fmt.Errorf("%w: %w", ctxErr, e)}
+		}
+		var te *textproto.Error
+		switch {
+		case !errors.As(e, &te) || te.Code == 421:
+			s.drop()
+		case inTransaction:
+			if rerr := c.Reset(); rerr != nil {
+				s.drop()
+			}
+		}
+		return se
+	}
+	if e := c.Mail(from); e != nil {
+		var te *textproto.Error
+		isReply := errors.As(e, &te)
+		return fail("mail", e, true), !isReply || te.Code == 421
+	}
+	if e := c.Rcpt(rcpt); e != nil {
+		return fail("rcpt", e, true), false
+	}
+	w, e := c.Data()
+	if e != nil {
+		return fail("data", e, true), false
+	}
+	if _, e := w.Write(raw); e != nil {
+		return fail("write", e, false), false
+	}
+	if e := w.Close(); e != nil {
+		// The reply to the final dot ends the transaction: no RSET needed.
+		return fail("end-of-data", e, false), false
+	}
+	return nil, false
+}
+
+// Close ends the session with QUIT and closes the connection.
+func (s *smtpSender) Close() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.c == nil {
+		return nil
+	}
+	c := s.c
+	s.c, s.conn = nil, nil
+	_ = c.UpdateDeadline(5 * time.Second)
+	if err := c.Quit(); err != nil {
+		_ = c.Close()
+		if errors.Is(err, io.EOF) || errors.Is(err, net.ErrClosed) {
+			return nil
+		}
+		return fmt.Errorf("smtp quit: %w", err)
+	}
+	return nil
+}
+
+// plainOrLogin authenticates with PLAIN, or LOGIN when the server offers only
+// that. It is stateless, because go-mail shares one smtp.Auth between all
+// the connections a Client dials concurrently. Credentials go only over TLS
+// (or to localhost) unless the transport was configured with tls=none.
+type plainOrLogin struct {
+	user, pass, host string
+	allowClear       bool
+}
+
+// ErrNoAuthMechanism is wrapped when credentials were configured but the
+// server offers neither AUTH PLAIN nor AUTH LOGIN.
+var ErrNoAuthMechanism = errors.New("smtp server offers neither AUTH PLAIN nor AUTH LOGIN")
+
+// ErrClearTextAuth is wrapped when credentials would cross an unencrypted
+// connection to a remote server without tls=none.
+var ErrClearTextAuth = errors.New("refusing to send SMTP credentials over an unencrypted connection")
+
+// Start picks the mechanism and sends PLAIN's initial response.
+func (a *plainOrLogin) Start(info *gosmtp.ServerInfo) (string, []byte, error) {
+	local := info.Name == "localhost" || net.ParseIP(info.Name).IsLoopback()
+	if !info.TLS && !a.allowClear && !local {
+		return "", nil, ErrClearTextAuth
+	}
+	switch {
+	case slices.Contains(info.Auth, "PLAIN"):
+		return "PLAIN", []byte("\x00" + a.user + "\x00" + a.pass), nil
+	case slices.Contains(info.Auth, "LOGIN"):
+		return "LOGIN", nil, nil
+	default:
+		return "", nil, ErrNoAuthMechanism
+	}
+}
+
+// Next answers LOGIN's "Username:" and "Password:" prompts; PLAIN expects
+// none.
+func (a *plainOrLogin) Next(fromServer []byte, more bool) ([]byte, error) {
+	if !more {
+		return nil, nil
+	}
+	switch prompt := strings.ToLower(string(fromServer)); {
+	case strings.Contains(prompt, "user"):
+		return []byte(a.user), nil
+	case strings.Contains(prompt, "pass"):
+		return []byte(a.pass), nil
+	default:
+		return nil, fmt.Errorf("smtp auth: unexpected server challenge %q", fromServer)
+	}
+}

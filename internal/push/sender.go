@@ -1,0 +1,183 @@
+package push
+
+import (
+	"bytes"
+	"context"
+	"crypto/ecdh"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/crieur/crieur/internal/netguard"
+)
+
+// Config configures a Sender.
+type Config struct {
+	// PrivateKey and PublicKey are the VAPID key pair, base64url as
+	// GenerateVAPIDKeys returns them (padding and the standard alphabet are
+	// accepted too).
+	PrivateKey, PublicKey string
+	// Subject is the VAPID contact: "mailto:ops@example.com" or an https URL.
+	Subject string
+	// Client sends the requests; nil means netguard.Policy{}.HTTPClient, which
+	// refuses plain http and private addresses. Share one tuned client.
+	Client *http.Client
+	// Timeout bounds each request; 0 means 15 s.
+	Timeout time.Duration
+	// Now is the clock for VAPID expiry and Retry-After dates; nil means
+	// time.Now.
+	Now func() time.Time
+}
+
+// defaultTimeout bounds a request when Config.Timeout is 0.
+const defaultTimeout = 15 * time.Second
+
+// Sender sends push messages. It is safe for concurrent use by many
+// goroutines; create one per VAPID key and share it.
+type Sender struct {
+	client  *http.Client
+	timeout time.Duration
+	now     func() time.Time
+	vapid   *vapid
+}
+
+// NewSender checks cfg, parses the VAPID key once and returns a Sender.
+func NewSender(cfg Config) (*Sender, error) {
+	if err := validateSubject(cfg.Subject); err != nil {
+		return nil, fmt.Errorf("new push sender: %w", err)
+	}
+	key, err := parseVAPIDKeys(cfg.PrivateKey, cfg.PublicKey)
+	if err != nil {
+		return nil, fmt.Errorf("new push sender: %w", err)
+	}
+	pub, err := key.PublicKey.Bytes()
+	if err != nil {
+		return nil, fmt.Errorf("new push sender: %w", err)
+	}
+	s := &Sender{
+		client:  cfg.Client,
+		timeout: cfg.Timeout,
+		now:     cfg.Now,
+	}
+	if s.timeout <= 0 {
+		s.timeout = defaultTimeout
+	}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.client == nil {
+		s.client = netguard.Policy{}.HTTPClient(s.timeout)
+	}
+	s.vapid = &vapid{
+		key:     key,
+		pubB64:  base64.RawURLEncoding.EncodeToString(pub),
+		subject: cfg.Subject,
+		now:     s.now,
+	}
+	return s, nil
+}
+
+// ErrInvalidMessage is wrapped by errors about a Message the Sender refuses
+// to send (negative TTL, bad Urgency or Topic).
+var ErrInvalidMessage = errors.New("push: invalid message")
+
+// Body sizes read from a push service's answer: the start is kept for
+// StatusError, the rest drained (bounded) so the connection can be reused.
+const (
+	errBodyLen   = 512
+	maxDrainBody = 64 << 10
+)
+
+// Send encrypts m for sub and posts it to the subscription's push service.
+// It never panics on bad input: an invalid message, subscription keys or
+// endpoint yields a Failed result. The request is bounded by Config.Timeout
+// and by ctx.
+func (s *Sender) Send(ctx context.Context, sub Subscription, m Message) Result {
+	ctx, cancel := context.WithTimeout(ctx, s.timeout)
+	defer cancel()
+	req, err := s.request(ctx, sub, m)
+	if err != nil {
+		return Result{Outcome: Failed, Err: err}
+	}
+	resp, err := s.client.Do(req)
+	if err != nil {
+		if errors.Is(err, netguard.ErrNotAllowed) {
+			return Result{Outcome: Failed, Err: fmt.Errorf("push: %w", err)}
+		}
+		return Result{Outcome: Retry, Err: fmt.Errorf("push: %w", err)}
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode >= 200 && resp.StatusCode < 300 {
+		_, _ = io.CopyN(io.Discard, resp.Body, maxDrainBody)
+		return Result{Outcome: Delivered, Status: resp.StatusCode}
+	}
+	var head [errBodyLen]byte
+	n, _ := io.ReadFull(resp.Body, head[:])
+	_, _ = io.CopyN(io.Discard, resp.Body, maxDrainBody)
+	return classify(resp.StatusCode, resp.Header, head[:n], s.now())
+}
+
+// request validates m and sub and builds the encrypted, signed request.
+func (s *Sender) request(ctx context.Context, sub Subscription, m Message) (*http.Request, error) {
+	if m.TTL < 0 {
+		return nil, fmt.Errorf("%w: negative TTL %v", ErrInvalidMessage, m.TTL)
+	}
+	if m.Urgency != "" && !ValidUrgency(m.Urgency) {
+		return nil, fmt.Errorf("%w: urgency %q", ErrInvalidMessage, m.Urgency)
+	}
+	if m.Topic != "" && !ValidTopic(m.Topic) {
+		return nil, fmt.Errorf("%w: topic %q (use TopicFor)", ErrInvalidMessage, m.Topic)
+	}
+	padTo, err := paddedLen(len(m.Payload))
+	if err != nil {
+		return nil, err
+	}
+	ua, auth, err := parseSubscriptionKeys(sub.P256dh, sub.Auth)
+	if err != nil {
+		return nil, err
+	}
+	// A fresh ephemeral key and salt for every message (RFC 8291 §2, RFC 8188).
+	eph, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("push: ephemeral key: %w", err)
+	}
+	var salt [saltLen]byte
+	if _, err := rand.Read(salt[:]); err != nil {
+		return nil, fmt.Errorf("push: salt: %w", err)
+	}
+	body, err := encrypt(m.Payload, ua, auth, eph, salt[:], padTo)
+	if err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.Endpoint, bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("push: endpoint: %w", err)
+	}
+	if (req.URL.Scheme != "https" && req.URL.Scheme != "http") || req.URL.Host == "" {
+		return nil, fmt.Errorf("push: endpoint %q: not an http(s) URL", sub.Endpoint)
+	}
+	auth2, err := s.vapid.header(req.URL.Scheme + "://" + req.URL.Host)
+	if err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	// Canonical keys set directly: no per-request canonicalisation.
+	h := http.Header{
+		"Authorization":    {auth2},
+		"Content-Encoding": {"aes128gcm"},
+		"Content-Type":     {"application/octet-stream"},
+		"Ttl":              {strconv.FormatInt(int64(m.TTL/time.Second), 10)},
+	}
+	if m.Urgency != "" {
+		h["Urgency"] = []string{m.Urgency}
+	}
+	if m.Topic != "" {
+		h["Topic"] = []string{m.Topic}
+	}
+	req.Header = h
+	return req, nil
+}

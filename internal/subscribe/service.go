@@ -1,0 +1,343 @@
+// Package subscribe is the reader lifecycle: double opt-in, signed link
+// tokens, the preference center, one-click unsubscribe, data export and
+// erasure, CSV import and export.
+package subscribe
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"strings"
+	"time"
+
+	"github.com/crieur/crieur/internal/mail"
+	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/store"
+)
+
+// ConfirmTTL is how long a confirmation link works and how long an
+// unconfirmed address is kept.
+const ConfirmTTL = 7 * 24 * time.Hour
+
+// Config wires a Service.
+type Config struct {
+	Store   *store.Store
+	Tokens  *Tokens
+	HashKey []byte // keys the suppression-list hash of addresses
+	BaseURL string
+	Log     *slog.Logger
+	Now     func() time.Time
+	// Wake tells the mail workers that something was queued.
+	Wake func()
+	// PerAddress and PerClient limit subscription requests; nil: defaults.
+	PerAddress, PerClient *Limiter
+}
+
+// Service runs the reader lifecycle. Its methods return *news.Error for
+// what the reader did wrong.
+type Service struct {
+	st         *store.Store
+	tokens     *Tokens
+	hashKey    []byte
+	base       string
+	log        *slog.Logger
+	now        func() time.Time
+	wake       func()
+	perAddress *Limiter
+	perClient  *Limiter
+}
+
+// New returns a Service.
+func New(cfg Config) *Service {
+	s := &Service{st: cfg.Store, tokens: cfg.Tokens, hashKey: cfg.HashKey, base: strings.TrimRight(cfg.BaseURL, "/"),
+		log: cfg.Log, now: cfg.Now, wake: cfg.Wake, perAddress: cfg.PerAddress, perClient: cfg.PerClient}
+	if s.now == nil {
+		s.now = time.Now
+	}
+	if s.wake == nil {
+		s.wake = func() {}
+	}
+	if s.log == nil {
+		s.log = slog.Default()
+	}
+	if s.perAddress == nil {
+		// Three confirmation emails at once, then one every ten minutes.
+		s.perAddress = NewLimiter(10*time.Minute, 3, 100_000)
+	}
+	if s.perClient == nil {
+		s.perClient = NewLimiter(6*time.Second, 20, 100_000)
+	}
+	return s
+}
+
+// Tokens returns the link signer.
+func (s *Service) Tokens() *Tokens { return s.tokens }
+
+// Hash returns the keyed hash of an address kept on the suppression list.
+func (s *Service) Hash(email string) string {
+	m := hmac.New(sha256.New, s.hashKey)
+	m.Write([]byte(strings.ToLower(strings.TrimSpace(email))))
+	return hex.EncodeToString(m.Sum(nil))
+}
+
+// Links are the URLs a reader's emails carry.
+type Links struct {
+	Confirm, Preferences, Unsubscribe string
+}
+
+// LinksFor returns the signed links of a subscriber.
+func (s *Service) LinksFor(id int64) Links {
+	return Links{
+		Confirm:     s.base + "/confirm/" + s.tokens.Sign(PurposeConfirm, id, ConfirmTTL),
+		Preferences: s.base + "/preferences/" + s.tokens.Sign(PurposePreferences, id, 0),
+		Unsubscribe: s.base + "/unsubscribe/" + s.tokens.Sign(PurposeUnsubscribe, id, 0),
+	}
+}
+
+// Request is a subscription request from the form or the API.
+type Request struct {
+	Email     string
+	Topics    []string
+	Frequency news.Frequency
+	Lang      news.Lang
+	Alerts    bool
+	// Client identifies the requester (its IP address) for rate limiting.
+	Client string
+}
+
+// Subscribe records a double opt-in request and queues one confirmation
+// email. It answers the same whether the address was unknown, pending or
+// already confirmed, so that nothing about a reader leaks.
+func (s *Service) Subscribe(ctx context.Context, r Request) error {
+	email, err := mail.ValidateAddress(r.Email)
+	if err != nil {
+		return &news.Error{Code: news.CodeInvalidEmail, Field: "email", Message: "The email address is not valid.", Err: err}
+	}
+	prefs, err := s.prefs(ctx, r.Topics, r.Frequency, r.Lang, r.Alerts, false)
+	if err != nil {
+		return err
+	}
+	now := s.now()
+	if ok, wait := s.perClient.Allow("client:"+r.Client, now); !ok {
+		return &news.Error{Code: news.CodeRateLimited, Message: "Too many requests; try again later.", RetryAfter: wait}
+	}
+	if ok, wait := s.perAddress.Allow(s.Hash(email), now); !ok {
+		return &news.Error{Code: news.CodeRateLimited, Message: "Too many requests for this address; try again later.", RetryAfter: wait}
+	}
+	_, outcome, err := s.st.Subscribe(ctx, email, prefs, now)
+	if err != nil {
+		return err
+	}
+	if outcome != store.SubscribeAlreadyConfirmed {
+		s.wake()
+	}
+	return nil
+}
+
+// prefs validates reader choices; empty frequency and language take
+// defaults (daily, French) unless strict.
+func (s *Service) prefs(ctx context.Context, topics []string, f news.Frequency, l news.Lang, alerts, paused bool) (store.Prefs, error) {
+	if f == "" {
+		f = news.Daily
+	}
+	if l == "" {
+		l = news.French
+	}
+	if !f.Valid() {
+		return store.Prefs{}, news.FieldError(news.CodeInvalid, "frequency", "frequency must be daily or weekly")
+	}
+	if !l.Valid() {
+		return store.Prefs{}, news.FieldError(news.CodeInvalid, "lang", "lang must be fr or en")
+	}
+	if len(topics) > 200 {
+		return store.Prefs{}, news.FieldError(news.CodeInvalid, "topics", "too many topics")
+	}
+	ids, unknown, err := s.st.TopicIDs(ctx, topics)
+	if err != nil {
+		return store.Prefs{}, err
+	}
+	if len(unknown) > 0 {
+		return store.Prefs{}, news.FieldError(news.CodeUnknownTopic, "topics", "unknown topic %q", truncate(unknown[0], 64))
+	}
+	return store.Prefs{Frequency: f, Lang: l, Alerts: alerts, Paused: paused, TopicIDs: ids}, nil
+}
+
+func truncate(s string, n int) string {
+	if len(s) <= n {
+		return s
+	}
+	return s[:n]
+}
+
+// tokenError turns a token failure into what the reader sees.
+func tokenError(err error) error {
+	switch {
+	case errors.Is(err, ErrTokenExpired):
+		return &news.Error{Code: news.CodeExpiredToken, Message: "This link has expired.", Err: err}
+	case errors.Is(err, ErrTokenInvalid), errors.Is(err, ErrTokenPurpose):
+		return &news.Error{Code: news.CodeInvalidToken, Message: "This link is not valid.", Err: err}
+	}
+	return err
+}
+
+// Confirm follows a confirmation link.
+func (s *Service) Confirm(ctx context.Context, token string) (news.Subscriber, error) {
+	id, err := s.tokens.Verify(token, PurposeConfirm)
+	if err != nil {
+		return news.Subscriber{}, tokenError(err)
+	}
+	sub, err := s.st.SubscriberByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return sub, &news.Error{Code: news.CodeInvalidToken, Message: "This link is no longer valid.", Err: err}
+	}
+	if err != nil {
+		return sub, err
+	}
+	if sub.Status == news.Unsubscribed {
+		// A link older than an unsubscribe must not undo it.
+		return sub, &news.Error{Code: news.CodeExpiredToken, Message: "This link is no longer valid: subscribe again."}
+	}
+	if _, err := s.st.Confirm(ctx, id, s.Hash(sub.Email), s.now()); err != nil {
+		return sub, err
+	}
+	return s.st.SubscriberByID(ctx, id)
+}
+
+// Lookup returns the subscriber a token names, for purpose.
+func (s *Service) Lookup(ctx context.Context, token string, p Purpose) (news.Subscriber, error) {
+	id, err := s.tokens.Verify(token, p)
+	if err != nil {
+		return news.Subscriber{}, tokenError(err)
+	}
+	sub, err := s.st.SubscriberByID(ctx, id)
+	if errors.Is(err, store.ErrNotFound) {
+		return sub, &news.Error{Code: news.CodeInvalidToken, Message: "This link is no longer valid.", Err: err}
+	}
+	return sub, err
+}
+
+// PrefsUpdate is what the preference center submits.
+type PrefsUpdate struct {
+	Topics    []string
+	Frequency news.Frequency
+	Lang      news.Lang
+	Alerts    bool
+	Paused    bool
+}
+
+// UpdatePrefs saves a reader's choices.
+func (s *Service) UpdatePrefs(ctx context.Context, id int64, u PrefsUpdate) error {
+	p, err := s.prefs(ctx, u.Topics, u.Frequency, u.Lang, u.Alerts, u.Paused)
+	if err != nil {
+		return err
+	}
+	return s.st.UpdatePrefs(ctx, id, p, s.now())
+}
+
+// Unsubscribe stops every email to a subscriber at once.
+func (s *Service) Unsubscribe(ctx context.Context, id int64, reason string) error {
+	sub, err := s.st.SubscriberByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if sub.Status == news.Unsubscribed {
+		return nil
+	}
+	if err := s.st.Unsubscribe(ctx, id, s.Hash(sub.Email), reason, s.now()); err != nil {
+		return err
+	}
+	s.log.Info("subscriber unsubscribed", "subscriber_id", id, "reason", reason)
+	return nil
+}
+
+// Erase deletes a subscriber's personal data for real; only a keyed hash
+// of the address stays, on the suppression list.
+func (s *Service) Erase(ctx context.Context, id int64) error {
+	sub, err := s.st.SubscriberByID(ctx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.st.Erase(ctx, id, s.Hash(sub.Email), s.now()); err != nil {
+		return err
+	}
+	s.log.Info("subscriber erased", "subscriber_id", id)
+	return nil
+}
+
+// Data is everything crieur holds about a reader, for download.
+type Data struct {
+	Email       string     `json:"email"`
+	Status      string     `json:"status"`
+	Topics      []string   `json:"topics"`
+	Frequency   string     `json:"frequency"`
+	Lang        string     `json:"lang"`
+	Alerts      bool       `json:"alerts"`
+	Paused      bool       `json:"paused"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ConfirmedAt *time.Time `json:"confirmed_at"`
+	Sent        []Sent     `json:"sent"`
+}
+
+// Sent is one email queued for the reader.
+type Sent struct {
+	Kind   string     `json:"kind"`
+	State  string     `json:"state"`
+	Queued time.Time  `json:"queued_at"`
+	SentAt *time.Time `json:"sent_at,omitempty"`
+}
+
+// Export returns a reader's data.
+func (s *Service) Export(ctx context.Context, id int64) (Data, error) {
+	sub, err := s.st.SubscriberByID(ctx, id)
+	if err != nil {
+		return Data{}, err
+	}
+	hist, err := s.st.History(ctx, id, 1000)
+	if err != nil {
+		return Data{}, err
+	}
+	d := Data{Email: sub.Email, Status: string(sub.Status), Topics: sub.Topics, Frequency: string(sub.Frequency),
+		Lang: string(sub.Lang), Alerts: sub.Alerts, Paused: sub.Paused, CreatedAt: sub.CreatedAt, Sent: []Sent{}}
+	if !sub.ConfirmedAt.IsZero() {
+		t := sub.ConfirmedAt
+		d.ConfirmedAt = &t
+	}
+	for _, h := range hist {
+		e := Sent{Kind: string(h.Kind), State: string(h.State), Queued: h.CreatedAt}
+		if !h.SentAt.IsZero() {
+			t := h.SentAt
+			e.SentAt = &t
+		}
+		d.Sent = append(d.Sent, e)
+	}
+	return d, nil
+}
+
+// ByEmail finds a subscriber by address (for editors).
+func (s *Service) ByEmail(ctx context.Context, email string) (news.Subscriber, error) {
+	addr, err := mail.ValidateAddress(email)
+	if err != nil {
+		return news.Subscriber{}, &news.Error{Code: news.CodeInvalidEmail, Field: "email", Message: "The email address is not valid.", Err: err}
+	}
+	sub, err := s.st.SubscriberByEmail(ctx, addr)
+	if errors.Is(err, store.ErrNotFound) {
+		return sub, news.Errorf(news.CodeNotFound, "No subscriber with this address.")
+	}
+	return sub, err
+}
+
+// ExpirePending deletes addresses never confirmed within ConfirmTTL.
+func (s *Service) ExpirePending(ctx context.Context) error {
+	n, err := s.st.ExpirePending(ctx, s.now().Add(-ConfirmTTL))
+	if err != nil {
+		return fmt.Errorf("expire pending subscribers: %w", err)
+	}
+	if n > 0 {
+		s.log.Info("expired unconfirmed subscribers", "count", n)
+	}
+	return nil
+}

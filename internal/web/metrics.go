@@ -1,0 +1,94 @@
+package web
+
+import (
+	"context"
+	"net/http"
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/crieur/crieur/internal/store"
+)
+
+// Metrics are crieur's Prometheus metrics. Labels never carry addresses,
+// tokens or URLs with tokens: routes are labelled by their pattern.
+type Metrics struct {
+	reg        *prometheus.Registry
+	requests   *prometheus.CounterVec
+	duration   *prometheus.HistogramVec
+	EmailsSent *prometheus.CounterVec
+	EmailsFail *prometheus.CounterVec
+	PushSent   prometheus.Counter
+	PushFail   *prometheus.CounterVec
+}
+
+// NewMetrics registers every metric; subscribers by status are read from
+// the store at scrape time.
+func NewMetrics(st *store.Store) *Metrics {
+	reg := prometheus.NewRegistry()
+	m := &Metrics{
+		reg: reg,
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crieur_http_requests_total", Help: "HTTP requests by route pattern, method and status.",
+		}, []string{"route", "method", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "crieur_http_request_duration_seconds", Help: "HTTP request latency by route pattern.",
+			Buckets: prometheus.DefBuckets,
+		}, []string{"route"}),
+		EmailsSent: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crieur_emails_sent_total", Help: "Emails accepted by the mail server, by kind.",
+		}, []string{"kind"}),
+		EmailsFail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crieur_emails_failed_total", Help: "Email attempts that failed, by kind and reason (temporary, recipient, server).",
+		}, []string{"kind", "reason"}),
+		PushSent: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "crieur_push_delivered_total", Help: "Push messages accepted by push services.",
+		}),
+		PushFail: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "crieur_push_failed_total", Help: "Push attempts that did not deliver, by outcome (retry, gone, failed, expired).",
+		}, []string{"outcome"}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.EmailsSent, m.EmailsFail, m.PushSent, m.PushFail,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	if st != nil {
+		reg.MustRegister(&subscriberCollector{st: st, desc: prometheus.NewDesc("crieur_subscribers",
+			"Subscribers by status.", []string{"status"}, nil)})
+	}
+	return m
+}
+
+// ObserveRequest counts one HTTP request.
+func (m *Metrics) ObserveRequest(pattern, method string, status int, d time.Duration) {
+	if pattern == "" {
+		pattern = "unmatched"
+	}
+	m.requests.WithLabelValues(pattern, method, strconv.Itoa(status)).Inc()
+	m.duration.WithLabelValues(pattern).Observe(d.Seconds())
+}
+
+// Handler serves the metrics in the Prometheus text format.
+func (m *Metrics) Handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+type subscriberCollector struct {
+	st   *store.Store
+	desc *prometheus.Desc
+}
+
+func (c *subscriberCollector) Describe(ch chan<- *prometheus.Desc) { ch <- c.desc }
+
+func (c *subscriberCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	counts, err := c.st.CountSubscribers(ctx)
+	if err != nil {
+		return
+	}
+	for _, st := range []string{"pending", "confirmed", "unsubscribed"} {
+		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[newsStatus(st)]), st)
+	}
+}

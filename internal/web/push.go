@@ -1,0 +1,114 @@
+package web
+
+import (
+	"io/fs"
+	"net/http"
+
+	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/templates"
+)
+
+func (s *Server) pushKey(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, 200, map[string]string{"public_key": s.d.VAPIDPublicKey})
+}
+
+type pushSubJSON struct {
+	Subscription struct {
+		Endpoint       string  `json:"endpoint"`
+		ExpirationTime *uint64 `json:"expirationTime"`
+		Keys           struct {
+			P256dh string `json:"p256dh"`
+			Auth   string `json:"auth"`
+		} `json:"keys"`
+	} `json:"subscription"`
+	Topics []string `json:"topics"`
+	Lang   string   `json:"lang"`
+}
+
+func (s *Server) pushSubscribe(w http.ResponseWriter, r *http.Request) {
+	var in pushSubJSON
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	ep := in.Subscription.Endpoint
+	if ep == "" || len(ep) > 2000 {
+		s.fail(w, r, news.FieldError(news.CodeEndpointNotAllowed, "subscription.endpoint", "endpoint is missing or too long"))
+		return
+	}
+	if err := s.d.CheckEndpoint(r.Context(), ep); err != nil {
+		s.fail(w, r, &news.Error{Code: news.CodeEndpointNotAllowed, Field: "subscription.endpoint",
+			Message: "This push endpoint is not allowed: it must be https on a public address.", Err: err})
+		return
+	}
+	if err := s.d.ValidateKeys(in.Subscription.Keys.P256dh, in.Subscription.Keys.Auth); err != nil {
+		s.fail(w, r, &news.Error{Code: news.CodeInvalidKeys, Field: "subscription.keys",
+			Message: "p256dh must be a P-256 public key and auth 16 bytes, base64url.", Err: err})
+		return
+	}
+	lang := news.Lang(in.Lang)
+	if lang == "" {
+		lang = news.French
+	}
+	if !lang.Valid() {
+		s.fail(w, r, news.FieldError(news.CodeInvalid, "lang", "lang must be fr or en"))
+		return
+	}
+	ids, unknown, err := s.d.Store.TopicIDs(r.Context(), in.Topics)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if len(unknown) > 0 {
+		s.fail(w, r, news.FieldError(news.CodeUnknownTopic, "topics", "unknown topic %q", unknown[0]))
+		return
+	}
+	_, created, err := s.d.Store.SavePushSubscription(r.Context(), news.PushSubscription{Endpoint: ep,
+		P256dh: in.Subscription.Keys.P256dh, Auth: in.Subscription.Keys.Auth, Lang: lang}, ids, s.d.Now())
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	status := 200
+	if created {
+		status = 201
+	}
+	writeJSON(w, status, map[string]string{"status": "subscribed"})
+}
+
+func (s *Server) pushUnsubscribe(w http.ResponseWriter, r *http.Request) {
+	var in struct {
+		Endpoint string `json:"endpoint"`
+	}
+	if err := decodeJSON(w, r, &in); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	if in.Endpoint == "" {
+		s.fail(w, r, news.FieldError(news.CodeInvalid, "endpoint", "endpoint is required"))
+		return
+	}
+	if err := s.d.Store.DeletePushSubscription(r.Context(), in.Endpoint); err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	w.WriteHeader(http.StatusNoContent)
+}
+
+// staticFile serves an embedded asset. The service worker may be imported
+// from the publisher's origin, hence the permissive CORS on it.
+func (s *Server) staticFile(name, ctype string) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, err := fs.ReadFile(templates.FS, name)
+		if err != nil {
+			http.NotFound(w, r)
+			return
+		}
+		h := w.Header()
+		h.Set("Content-Type", ctype)
+		h.Set("Cache-Control", "public, max-age=300")
+		h.Set("Access-Control-Allow-Origin", "*")
+		h.Set("Cross-Origin-Resource-Policy", "cross-origin")
+		w.Write(b)
+	}
+}

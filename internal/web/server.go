@@ -1,0 +1,324 @@
+// Package web is crieur's HTTP face: the reader pages (subscribe form,
+// confirmation, preference center, unsubscribe), the JSON API for readers
+// and editors, the push widget and service worker, the operator endpoints
+// and the editors' admin UI. Handlers stay thin over the same services.
+package web
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net"
+	"net/http"
+	"net/url"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crieur/crieur/internal/compose"
+	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/subscribe"
+)
+
+// MaxBody is the largest request body accepted (contract: 413 above 1 MiB).
+const MaxBody = 1 << 20
+
+// Deps is what the HTTP layer needs.
+type Deps struct {
+	Store     *store.Store
+	Subscribe *subscribe.Service
+	Alerts    Alerts
+	Digests   Digests
+	Feeds     Feeds
+	Composer  *compose.Composer
+	Metrics   *Metrics
+	Log       *slog.Logger
+	BaseURL   string
+	// AllowedOrigins may call the reader routes from a browser ("*": any).
+	AllowedOrigins []string
+	VAPIDPublicKey string
+	// PushAllowPrivate accepts push endpoints on private addresses.
+	PushAllowPrivate bool
+	// CheckEndpoint validates a push endpoint (SSRF rules).
+	CheckEndpoint func(ctx context.Context, endpoint string) error
+	// ValidateKeys validates push subscription keys.
+	ValidateKeys func(p256dh, auth string) error
+	// TrustProxy takes the client address from X-Forwarded-For.
+	TrustProxy bool
+	Now        func() time.Time
+	SiteName   string
+}
+
+// Alerts is the alert service the editors' routes and the admin UI share.
+type Alerts interface {
+	Send(ctx context.Context, req AlertRequest) (int64, error)
+	Get(ctx context.Context, id int64) (store.AlertInfo, error)
+	Cancel(ctx context.Context, id int64) error
+}
+
+// AlertRequest is a breaking alert as an editor sends it.
+type AlertRequest struct {
+	Title, Body, URL, ImageURL string
+	Topics                     []string
+	TTLSeconds                 *int
+	Urgency                    news.Urgency
+	Email                      bool
+	Replaces                   int64
+	SendAt                     time.Time
+	CreatedBy                  string
+}
+
+// Digests starts digest runs.
+type Digests interface {
+	RunNow(ctx context.Context, f news.Frequency, by string) (int64, error)
+}
+
+// Feeds lets editors poll a feed at once.
+type Feeds interface {
+	PollNow(ctx context.Context, url string) error
+}
+
+// Server is the HTTP handler.
+type Server struct {
+	d       Deps
+	mux     *http.ServeMux
+	origins map[string]bool
+	anyOrig bool
+}
+
+// New builds the handler with every route.
+func New(d Deps) (*Server, error) {
+	if d.Now == nil {
+		d.Now = time.Now
+	}
+	if d.Log == nil {
+		d.Log = slog.Default()
+	}
+	s := &Server{d: d, mux: http.NewServeMux(), origins: map[string]bool{}}
+	for _, o := range d.AllowedOrigins {
+		if o == "*" {
+			s.anyOrig = true
+		}
+		s.origins[strings.TrimRight(o, "/")] = true
+	}
+	s.routes()
+	return s, nil
+}
+
+// ServeHTTP serves a request through the common middleware.
+func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	start := time.Now()
+	sw := &statusWriter{ResponseWriter: w, status: 200}
+	h := w.Header()
+	h.Set("X-Content-Type-Options", "nosniff")
+	h.Set("Referrer-Policy", "no-referrer")
+	defer func() {
+		if v := recover(); v != nil {
+			s.d.Log.Error("panic serving request", "path", safePath(r), "panic", fmt.Sprint(v))
+			if !sw.wrote {
+				writeError(sw, &news.Error{Code: "internal", Message: "Something went wrong on our side."}, 500)
+			}
+		}
+		if s.d.Metrics != nil {
+			_, pattern := s.mux.Handler(r)
+			s.d.Metrics.ObserveRequest(pattern, r.Method, sw.status, time.Since(start))
+		}
+	}()
+	s.mux.ServeHTTP(sw, r)
+}
+
+// safePath is the request path with link tokens cut off, for logs.
+func safePath(r *http.Request) string {
+	p := r.URL.Path
+	for _, pre := range []string{"/confirm/", "/preferences/", "/unsubscribe/"} {
+		if strings.HasPrefix(p, pre) {
+			return pre + "…"
+		}
+	}
+	return p
+}
+
+type statusWriter struct {
+	http.ResponseWriter
+	status int
+	wrote  bool
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if !w.wrote {
+		w.status, w.wrote = code, true
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	w.wrote = true
+	return w.ResponseWriter.Write(b)
+}
+
+func (w *statusWriter) Flush() {
+	if f, ok := w.ResponseWriter.(http.Flusher); ok {
+		f.Flush()
+	}
+}
+
+// statusFor maps a user-facing error code to its HTTP status, in one place.
+func statusFor(code news.Code) int {
+	switch code {
+	case news.CodeInvalid, news.CodeInvalidEmail, news.CodeUnknownTopic, news.CodeEndpointNotAllowed, news.CodeInvalidKeys, news.CodeInvalidToken:
+		return http.StatusBadRequest
+	case news.CodeExpiredToken:
+		return http.StatusGone
+	case news.CodeUnauthorized:
+		return http.StatusUnauthorized
+	case news.CodeForbidden:
+		return http.StatusForbidden
+	case news.CodeNotFound:
+		return http.StatusNotFound
+	case news.CodeConflict:
+		return http.StatusConflict
+	case news.CodeTooLarge:
+		return http.StatusRequestEntityTooLarge
+	case news.CodeUnsupportedMedia:
+		return http.StatusUnsupportedMediaType
+	case news.CodeRateLimited:
+		return http.StatusTooManyRequests
+	}
+	return http.StatusInternalServerError
+}
+
+// fail writes err as the contract's JSON error; unexpected errors are
+// logged and answered with a generic 500.
+func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+	if e, ok := news.AsError(err); ok {
+		writeError(w, e, statusFor(e.Code))
+		return
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		writeError(w, news.Errorf(news.CodeNotFound, "Not found."), 404)
+		return
+	}
+	if errors.Is(err, store.ErrConflict) {
+		writeError(w, news.Errorf(news.CodeConflict, "That conflicts with what exists."), 409)
+		return
+	}
+	if errors.Is(err, context.Canceled) {
+		return
+	}
+	s.d.Log.Error("request failed", "method", r.Method, "path", safePath(r), "err", err)
+	writeError(w, &news.Error{Code: "internal", Message: "Something went wrong on our side."}, 500)
+}
+
+func writeError(w http.ResponseWriter, e *news.Error, status int) {
+	if e.RetryAfter > 0 {
+		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
+	}
+	body := map[string]any{"code": e.Code, "message": e.Message}
+	if e.Field != "" {
+		body["field"] = e.Field
+	}
+	writeJSON(w, status, map[string]any{"error": body})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("Cache-Control", "no-store")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(true)
+	_ = enc.Encode(v)
+}
+
+// decodeJSON reads a JSON body into v: 415 when not JSON, 413 over
+// MaxBody, 400 naming the field on malformed input, unknown fields refused.
+func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	ct := r.Header.Get("Content-Type")
+	mt, _, err := mime.ParseMediaType(ct)
+	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
+		return news.Errorf(news.CodeUnsupportedMedia, "Send JSON with Content-Type: application/json.")
+	}
+	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
+	dec := json.NewDecoder(r.Body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		return jsonError(err)
+	}
+	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
+		return news.Errorf(news.CodeInvalid, "The body must hold one JSON value.")
+	}
+	return nil
+}
+
+func jsonError(err error) error {
+	var mbe *http.MaxBytesError
+	var ute *json.UnmarshalTypeError
+	var se *json.SyntaxError
+	switch {
+	case errors.As(err, &mbe):
+		return news.Errorf(news.CodeTooLarge, "The body is larger than 1 MiB.")
+	case errors.As(err, &ute):
+		return news.FieldError(news.CodeInvalid, ute.Field, "Field %q must be %s.", ute.Field, ute.Type.String())
+	case errors.As(err, &se):
+		return news.Errorf(news.CodeInvalid, "Malformed JSON at byte %d.", se.Offset)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return news.Errorf(news.CodeInvalid, "The JSON body is empty or cut short.")
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+		return news.FieldError(news.CodeInvalid, f, "Unknown field %q.", f)
+	}
+	return news.Errorf(news.CodeInvalid, "Malformed JSON.")
+}
+
+// clientIP is the requester's address for rate limiting.
+func (s *Server) clientIP(r *http.Request) string {
+	if s.d.TrustProxy {
+		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
+			first, _, _ := strings.Cut(xff, ",")
+			return strings.TrimSpace(first)
+		}
+	}
+	host, _, err := net.SplitHostPort(r.RemoteAddr)
+	if err != nil {
+		return r.RemoteAddr
+	}
+	return host
+}
+
+// cors wraps a reader route so publisher pages may call it from the
+// browser, answering preflight requests.
+func (s *Server) cors(h http.HandlerFunc) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		origin := r.Header.Get("Origin")
+		if origin != "" && (s.anyOrig || s.origins[origin]) {
+			hd := w.Header()
+			hd.Set("Access-Control-Allow-Origin", origin)
+			hd.Add("Vary", "Origin")
+			hd.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
+			hd.Set("Access-Control-Allow-Headers", "Content-Type")
+			hd.Set("Access-Control-Max-Age", "600")
+		}
+		if r.Method == http.MethodOptions {
+			w.WriteHeader(http.StatusNoContent)
+			return
+		}
+		h(w, r)
+	}
+}
+
+// originOf returns scheme://host of a URL.
+func originOf(raw string) string {
+	u, err := url.Parse(raw)
+	if err != nil {
+		return ""
+	}
+	return u.Scheme + "://" + u.Host
+}
+
+// OriginOf returns the origin (scheme://host[:port]) of a URL, the default
+// of CRIEUR_ALLOWED_ORIGINS.
+func OriginOf(raw string) string { return originOf(raw) }
