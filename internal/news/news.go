@@ -196,3 +196,16 @@ type PushSubscription struct {
 	Topics    []string
 	CreatedAt time.Time
 }
+
+// AlertRequest is a breaking alert as an editor asks for it, before
+// validation and defaults.
+type AlertRequest struct {
+	Title, Body, URL, ImageURL string
+	Topics                     []string
+	TTLSeconds                 *int
+	Urgency                    Urgency
+	Email                      bool
+	Replaces                   int64
+	SendAt                     time.Time
+	CreatedBy                  string
+}

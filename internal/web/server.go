@@ -62,16 +62,7 @@ type Alerts interface {
 }
 
 // AlertRequest is a breaking alert as an editor sends it.
-type AlertRequest struct {
-	Title, Body, URL, ImageURL string
-	Topics                     []string
-	TTLSeconds                 *int
-	Urgency                    news.Urgency
-	Email                      bool
-	Replaces                   int64
-	SendAt                     time.Time
-	CreatedBy                  string
-}
+type AlertRequest = news.AlertRequest
 
 // Digests starts digest runs.
 type Digests interface {
@@ -89,6 +80,7 @@ type Server struct {
 	mux     *http.ServeMux
 	origins map[string]bool
 	anyOrig bool
+	pages   *pageSet // the reader pages, parsed once by pageRoutes
 }
 
 // New builds the handler with every route.

@@ -30,3 +30,40 @@ INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)
 
 -- name: ListAudit
 SELECT id, at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?
+
+-- name: InsertUser
+INSERT INTO users (email, role, password_hash, created_at) VALUES (?, ?, ?, ?)
+
+-- name: UserByEmail
+SELECT id, email, role, password_hash, created_at, disabled_at FROM users WHERE email = ?
+
+-- name: UserByID
+SELECT id, email, role, password_hash, created_at, disabled_at FROM users WHERE id = ?
+
+-- name: ListUsers
+SELECT id, email, role, password_hash, created_at, disabled_at FROM users ORDER BY email
+
+-- name: SetUserPassword
+UPDATE users SET password_hash = ? WHERE id = ?
+
+-- name: SetUserRole
+UPDATE users SET role = ? WHERE id = ?
+
+-- name: DisableUser
+UPDATE users SET disabled_at = ? WHERE id = ?
+
+-- name: InsertSession
+INSERT INTO sessions (hash, user_id, csrf, created_at, expires_at) VALUES (?, ?, ?, ?, ?)
+
+-- name: SessionByHash
+SELECT s.user_id, s.csrf, s.expires_at, u.email, u.role, u.disabled_at
+FROM sessions s JOIN users u ON u.id = s.user_id WHERE s.hash = ?
+
+-- name: DeleteSession
+DELETE FROM sessions WHERE hash = ?
+
+-- name: DeleteUserSessions
+DELETE FROM sessions WHERE user_id = ?
+
+-- name: DeleteExpiredSessions
+DELETE FROM sessions WHERE expires_at < ?

@@ -1,0 +1,362 @@
+package main
+
+import (
+	"context"
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/crieur/crieur/internal/alert"
+	"github.com/crieur/crieur/internal/compose"
+	"github.com/crieur/crieur/internal/digest"
+	"github.com/crieur/crieur/internal/dispatch"
+	"github.com/crieur/crieur/internal/feed"
+	"github.com/crieur/crieur/internal/mail"
+	"github.com/crieur/crieur/internal/netguard"
+	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/push"
+	"github.com/crieur/crieur/internal/schedule"
+	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/subscribe"
+	"github.com/crieur/crieur/internal/web"
+	"github.com/crieur/crieur/templates"
+)
+
+// App is the wired daemon. Main builds one per command; end-to-end tests
+// build one on 127.0.0.1:0 and call Run.
+type App struct {
+	cfg   Config
+	log   *slog.Logger
+	loc   *time.Location
+	owner string
+
+	Store     *store.Store
+	Subscribe *subscribe.Service
+	Composer  *compose.Composer
+	Mailer    *dispatch.Mailer
+	Pusher    *dispatch.Pusher
+	Alerts    *alert.Service
+	Digests   *digest.Runner
+	Poller    *feed.Poller
+	Metrics   *web.Metrics
+	Handler   *web.Server
+	VAPIDPub  string
+
+	ln net.Listener
+}
+
+// NewApp opens and migrates the database, loads or creates the secrets and
+// builds every service. It binds nothing.
+func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
+	a := &App{cfg: cfg, log: log}
+	a.loc, _ = time.LoadLocation(cfg.Timezone)
+	host, _ := os.Hostname()
+	a.owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(4))
+
+	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxConns: cfg.DBMaxConns})
+	if err != nil {
+		return nil, err
+	}
+	a.Store = st
+	if _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	secret := cfg.SecretKey
+	if secret == "" {
+		secret, err = st.SettingOrCreate(ctx, "secret_key", func() (string, error) { return randomHex(32), nil })
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	if len(secret) < 32 {
+		st.Close()
+		return nil, errors.New("CRIEUR_SECRET_KEY must be at least 32 characters")
+	}
+	tokens, err := subscribe.NewTokens(derive(secret, "link-tokens"), nil)
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	vpriv, vpub := cfg.VAPIDPrivateKey, cfg.VAPIDPublicKey
+	if vpriv == "" || vpub == "" {
+		vpriv, vpub, err = vapidKeys(ctx, st)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	a.VAPIDPub = vpub
+
+	siteURL := strings.TrimRight(cfg.BaseURL, "/")
+	a.Composer, err = compose.New(templates.FS, compose.Site{Name: cfg.SiteName, URL: siteURL, ListID: "digest." + domainOf(cfg.mailAddress())})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	a.Metrics = web.NewMetrics(st)
+
+	var transport mail.Transport
+	if cfg.SMTPURL == "" {
+		transport = mail.NewFileTransport(cfg.MailOutbox)
+	} else {
+		transport, err = mail.NewSMTP(cfg.SMTPURL, mail.SMTPOptions{Logger: log})
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	var dkim *mail.DKIM
+	if cfg.DKIMDomain != "" {
+		dkim, err = mail.LoadDKIM(cfg.DKIMDomain, cfg.DKIMSelector, cfg.DKIMKeyFile)
+		if err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+
+	var mailerWake, pushWake func()
+	wakeMail := func() { mailerWake() }
+	wakePush := func() { pushWake() }
+	a.Subscribe = subscribe.New(subscribe.Config{Store: st, Tokens: tokens, HashKey: derive(secret, "suppression"),
+		BaseURL: siteURL, Log: log, Wake: wakeMail})
+	builder := &dispatch.MessageBuilder{Store: st, Composer: a.Composer, Subscribe: a.Subscribe, DKIM: dkim, From: cfg.MailFrom,
+		ListID: cfg.SiteName + " <digest." + domainOf(cfg.mailAddress()) + ">", FeedbackBrand: "crieur", Location: a.loc}
+	obs := metricsObserver{a.Metrics}
+	a.Mailer = dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: transport, Builder: builder, Bouncer: a.Subscribe,
+		Observer: obs, Log: log, EnvelopeFrom: cfg.mailAddress(), Owner: a.owner, Connections: cfg.SMTPConnections,
+		RatePerSecond: cfg.SMTPRate, RetryBase: cfg.RetryBase})
+	mailerWake = a.Mailer.Wake
+
+	pushPolicy := netguard.Policy{AllowPrivate: cfg.PushAllowPrivate}
+	subject := cfg.VAPIDSubject
+	if subject == "" {
+		subject = "mailto:" + cfg.mailAddress()
+	}
+	sender, err := push.NewSender(push.Config{PrivateKey: vpriv, PublicKey: vpub, Subject: subject, Client: pushPolicy.HTTPClient(15 * time.Second)})
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("push sender (CRIEUR_VAPID_SUBJECT?): %w", err)
+	}
+	a.Pusher = dispatch.NewPusher(dispatch.PushConfig{Store: st, Sender: sender, Observer: obs, Log: log, Owner: a.owner,
+		Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase})
+	pushWake = a.Pusher.Wake
+	a.Alerts = alert.New(st, log, nil, wakePush, wakeMail)
+	a.Digests = digest.NewRunner(st, log, nil, wakeMail)
+
+	feedPolicy := netguard.Policy{AllowPrivate: cfg.FeedsAllowPriv}
+	fetcher := &feed.Fetcher{Client: feedPolicy.HTTPClient(30 * time.Second), UserAgent: "crieur/1 (+" + siteURL + ")"}
+	a.Poller = feed.NewPoller(feedStore{st}, fetcher, cfg.Feeds, cfg.FeedInterval, log, nil)
+
+	origins := cfg.AllowedOrigins
+	if len(origins) == 0 {
+		origins = []string{web.OriginOf(siteURL)}
+	}
+	a.Handler, err = web.New(web.Deps{Store: st, Subscribe: a.Subscribe, Alerts: a.Alerts, Digests: a.Digests, Feeds: a.Poller,
+		Composer: a.Composer, Metrics: a.Metrics, Log: log, BaseURL: siteURL, AllowedOrigins: origins, VAPIDPublicKey: vpub,
+		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: pushPolicy.CheckURL, ValidateKeys: push.ValidateSubscriptionKeys,
+		TrustProxy: cfg.TrustProxy, SiteName: cfg.SiteName})
+	if err != nil {
+		st.Close()
+		return nil, err
+	}
+	return a, nil
+}
+
+// Listen binds the HTTP address (":0" in tests) before Run.
+func (a *App) Listen() (net.Addr, error) {
+	ln, err := net.Listen("tcp", a.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
+	}
+	a.ln = ln
+	return ln.Addr(), nil
+}
+
+// Run serves until ctx is done, then drains: the HTTP server stops taking
+// requests, the schedulers stop, in-flight sends finish (or go back to the
+// queue) and every outcome is recorded.
+func (a *App) Run(ctx context.Context) error {
+	if a.ln == nil {
+		if _, err := a.Listen(); err != nil {
+			return err
+		}
+	}
+	if a.cfg.SMTPURL == "" {
+		a.log.Warn("CRIEUR_SMTP_URL is not set: no email leaves this machine; messages are written as .eml files", "dir", a.cfg.MailOutbox)
+	}
+	if a.Store.Dialect() == store.SQLite {
+		// One process owns a SQLite queue: whatever a previous process left
+		// claimed was cut off by its death and goes back to the queue now.
+		if n, err := a.Store.RescueDeliveries(ctx, time.Now().Add(time.Second)); err != nil {
+			return err
+		} else if n > 0 {
+			a.log.Info("returned interrupted deliveries to the queue", "count", n)
+		}
+	}
+	sched, err := schedule.New(a.cfg.DigestDaily, a.cfg.DigestWeekly, a.loc, a.Digests, a.log)
+	if err != nil {
+		return err
+	}
+	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
+	defer stopWork()
+	a.Mailer.Start(work)
+	a.Pusher.Start(work)
+	a.Alerts.Start(work)
+	a.Digests.Start(work)
+	a.Poller.Start(work)
+	sched.Start()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		a.janitor(work)
+	}()
+
+	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+	serveErr := make(chan error, 1)
+	go func() { serveErr <- srv.Serve(a.ln) }()
+	a.log.Info("crieur serving", "addr", a.ln.Addr().String(), "base_url", a.cfg.BaseURL, "database", a.Store.Dialect(), "next_digests", fmt.Sprint(sched.Next()))
+
+	var runErr error
+	select {
+	case <-ctx.Done():
+	case err := <-serveErr:
+		runErr = err
+	}
+	a.log.Info("shutting down")
+	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	_ = srv.Shutdown(shCtx)
+	sched.Stop()
+	a.Poller.Stop()
+	a.Alerts.Stop()
+	a.Digests.Stop()
+	var stops sync.WaitGroup
+	for _, stop := range []func(time.Duration){a.Mailer.Stop, a.Pusher.Stop} {
+		stops.Add(1)
+		go func() {
+			defer stops.Done()
+			stop(a.cfg.ShutdownGrace)
+		}()
+	}
+	stops.Wait()
+	stopWork()
+	wg.Wait()
+	a.log.Info("stopped")
+	return runErr
+}
+
+// janitor rescues deliveries whose worker died (after their lease),
+// expires unconfirmed addresses and old sessions.
+func (a *App) janitor(ctx context.Context) {
+	t := time.NewTicker(max(a.cfg.Lease/4, time.Second))
+	defer t.Stop()
+	lastExpire := time.Time{}
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if n, err := a.Store.RescueDeliveries(ctx, time.Now().Add(-a.cfg.Lease)); err != nil {
+			a.log.Error("rescue deliveries", "err", err)
+		} else if n > 0 {
+			a.log.Info("rescued deliveries from a dead worker", "count", n)
+			a.Mailer.Wake()
+			a.Pusher.Wake()
+		}
+		if time.Since(lastExpire) > time.Hour {
+			lastExpire = time.Now()
+			if err := a.Subscribe.ExpirePending(ctx); err != nil {
+				a.log.Error("expire pending", "err", err)
+			}
+			_ = a.Store.DeleteExpiredSessions(ctx, time.Now())
+		}
+	}
+}
+
+// Close releases the database.
+func (a *App) Close() error { return a.Store.Close() }
+
+func randomHex(n int) string {
+	b := make([]byte, n)
+	rand.Read(b)
+	return hex.EncodeToString(b)
+}
+
+// derive gives each use of the master secret its own key.
+func derive(secret, purpose string) []byte {
+	m := hmac.New(sha256.New, []byte(secret))
+	m.Write([]byte(purpose))
+	return m.Sum(nil)
+}
+
+func domainOf(addr string) string {
+	_, d, ok := strings.Cut(addr, "@")
+	if !ok {
+		return "localhost"
+	}
+	return d
+}
+
+// vapidKeys loads the VAPID pair from the database, creating it once.
+func vapidKeys(ctx context.Context, st *store.Store) (string, string, error) {
+	pair, err := st.SettingOrCreate(ctx, "vapid_keys", func() (string, error) {
+		priv, pub, err := push.GenerateVAPIDKeys()
+		return priv + " " + pub, err
+	})
+	if err != nil {
+		return "", "", err
+	}
+	priv, pub, ok := strings.Cut(pair, " ")
+	if !ok {
+		return "", "", errors.New("stored VAPID keys are malformed")
+	}
+	return priv, pub, nil
+}
+
+// metricsObserver feeds delivery outcomes to Prometheus.
+type metricsObserver struct{ m *web.Metrics }
+
+func (o metricsObserver) EmailSent(k news.MailKind) { o.m.EmailsSent.WithLabelValues(string(k)).Inc() }
+func (o metricsObserver) EmailFailed(k news.MailKind, reason string) {
+	o.m.EmailsFail.WithLabelValues(string(k), reason).Inc()
+}
+func (o metricsObserver) PushDone(outcome string) {
+	if outcome == "delivered" {
+		o.m.PushSent.Inc()
+		return
+	}
+	o.m.PushFail.WithLabelValues(outcome).Inc()
+}
+
+// feedStore adapts the store to the poller's view of it.
+type feedStore struct{ st *store.Store }
+
+func (f feedStore) Topics(ctx context.Context) ([]news.Topic, error) { return f.st.Topics(ctx) }
+func (f feedStore) SaveArticle(ctx context.Context, a news.Article) (int64, bool, error) {
+	return f.st.SaveArticle(ctx, a)
+}
+func (f feedStore) LeaseFeed(ctx context.Context, url, holder string, now, until time.Time) (feed.State, bool, error) {
+	st, ok, err := f.st.LeaseFeed(ctx, url, holder, now, until)
+	return feed.State{ETag: st.ETag, LastModified: st.LastModified, LastPolledAt: st.LastPolledAt, NextPollAt: st.NextPollAt,
+		LastError: st.LastError, Failures: st.Failures, Items: st.Items}, ok, err
+}
+func (f feedStore) SaveFeedState(ctx context.Context, url string, s feed.State) error {
+	return f.st.SaveFeedState(ctx, url, store.FeedState{URL: url, ETag: s.ETag, LastModified: s.LastModified, LastPolledAt: s.LastPolledAt,
+		NextPollAt: s.NextPollAt, LastError: s.LastError, Failures: s.Failures, Items: s.Items})
+}

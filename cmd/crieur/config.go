@@ -1,0 +1,238 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"net/mail"
+	"net/url"
+	"os"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/crieur/crieur/internal/schedule"
+)
+
+// Config is every setting, from defaults, then the --config file, then
+// CRIEUR_* environment variables.
+type Config struct {
+	DatabaseURL      string
+	Listen           string
+	BaseURL          string
+	SMTPURL          string
+	MailFrom         string
+	MailOutbox       string
+	Timezone         string
+	DigestDaily      string
+	DigestWeekly     string
+	Feeds            []string
+	FeedInterval     time.Duration
+	FeedsAllowPriv   bool
+	PushAllowPrivate bool
+	AllowedOrigins   []string
+	VAPIDSubject     string
+	VAPIDPrivateKey  string
+	VAPIDPublicKey   string
+	SecretKey        string
+	LogFormat        string
+	LogLevel         string
+	SiteName         string
+	SMTPConnections  int
+	SMTPRate         float64
+	PushConcurrency  int
+	PushIcon         string
+	DKIMDomain       string
+	DKIMSelector     string
+	DKIMKeyFile      string
+	Lease            time.Duration
+	TrustProxy       bool
+	ShutdownGrace    time.Duration
+	RetryBase        time.Duration
+	DBMaxConns       int
+}
+
+func defaultConfig() Config {
+	return Config{
+		DatabaseURL:     "sqlite:crieur.db",
+		Listen:          "127.0.0.1:8080",
+		BaseURL:         "http://localhost:8080",
+		MailFrom:        "Newsletter <newsletter@localhost>",
+		MailOutbox:      "mail-outbox",
+		Timezone:        "UTC",
+		DigestDaily:     "0 7 * * *",
+		DigestWeekly:    "0 7 * * 1",
+		FeedInterval:    5 * time.Minute,
+		LogFormat:       "text",
+		LogLevel:        "info",
+		SiteName:        "Newsletter",
+		SMTPConnections: 4,
+		PushConcurrency: 64,
+		Lease:           2 * time.Minute,
+		ShutdownGrace:   8 * time.Second,
+	}
+}
+
+// loadConfig reads the optional KEY=VALUE file, then the environment.
+func loadConfig(file string, env func(string) (string, bool)) (Config, error) {
+	c := defaultConfig()
+	vals := map[string]string{}
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return c, fmt.Errorf("config file: %w", err)
+		}
+		defer f.Close()
+		sc := bufio.NewScanner(f)
+		n := 0
+		for sc.Scan() {
+			n++
+			line := strings.TrimSpace(sc.Text())
+			if line == "" || strings.HasPrefix(line, "#") {
+				continue
+			}
+			k, v, ok := strings.Cut(line, "=")
+			if !ok {
+				return c, fmt.Errorf("config file %s line %d: want KEY=VALUE", file, n)
+			}
+			vals[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"'`)
+		}
+		if err := sc.Err(); err != nil {
+			return c, fmt.Errorf("config file: %w", err)
+		}
+	}
+	get := func(k string) (string, bool) {
+		if v, ok := env(k); ok {
+			return v, true
+		}
+		v, ok := vals[k]
+		return v, ok
+	}
+	var errs []string
+	str := func(k string, dst *string) {
+		if v, ok := get(k); ok {
+			*dst = v
+		}
+	}
+	boolean := func(k string, dst *bool) {
+		if v, ok := get(k); ok && v != "" {
+			b, err := strconv.ParseBool(v)
+			if err != nil {
+				errs = append(errs, k+" must be true or false")
+			}
+			*dst = b
+		}
+	}
+	dur := func(k string, dst *time.Duration) {
+		if v, ok := get(k); ok && v != "" {
+			d, err := time.ParseDuration(v)
+			if err != nil || d <= 0 {
+				errs = append(errs, k+" must be a positive duration such as 5m")
+			}
+			*dst = d
+		}
+	}
+	integer := func(k string, dst *int) {
+		if v, ok := get(k); ok && v != "" {
+			n, err := strconv.Atoi(v)
+			if err != nil || n < 0 {
+				errs = append(errs, k+" must be a positive integer")
+			}
+			*dst = n
+		}
+	}
+	str("CRIEUR_DATABASE_URL", &c.DatabaseURL)
+	str("CRIEUR_LISTEN", &c.Listen)
+	str("CRIEUR_BASE_URL", &c.BaseURL)
+	str("CRIEUR_SMTP_URL", &c.SMTPURL)
+	str("CRIEUR_MAIL_FROM", &c.MailFrom)
+	str("CRIEUR_MAIL_OUTBOX", &c.MailOutbox)
+	str("CRIEUR_TIMEZONE", &c.Timezone)
+	str("CRIEUR_DIGEST_DAILY", &c.DigestDaily)
+	str("CRIEUR_DIGEST_WEEKLY", &c.DigestWeekly)
+	if v, ok := get("CRIEUR_FEEDS"); ok {
+		c.Feeds = strings.Fields(v)
+	}
+	dur("CRIEUR_FEED_INTERVAL", &c.FeedInterval)
+	boolean("CRIEUR_FEEDS_ALLOW_PRIVATE", &c.FeedsAllowPriv)
+	boolean("CRIEUR_PUSH_ALLOW_PRIVATE", &c.PushAllowPrivate)
+	if v, ok := get("CRIEUR_ALLOWED_ORIGINS"); ok {
+		c.AllowedOrigins = strings.Fields(v)
+	}
+	str("CRIEUR_VAPID_SUBJECT", &c.VAPIDSubject)
+	str("CRIEUR_VAPID_PRIVATE_KEY", &c.VAPIDPrivateKey)
+	str("CRIEUR_VAPID_PUBLIC_KEY", &c.VAPIDPublicKey)
+	str("CRIEUR_SECRET_KEY", &c.SecretKey)
+	str("CRIEUR_LOG_FORMAT", &c.LogFormat)
+	str("CRIEUR_LOG_LEVEL", &c.LogLevel)
+	str("CRIEUR_SITE_NAME", &c.SiteName)
+	integer("CRIEUR_SMTP_CONNECTIONS", &c.SMTPConnections)
+	if v, ok := get("CRIEUR_SMTP_RATE"); ok && v != "" {
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || f < 0 {
+			errs = append(errs, "CRIEUR_SMTP_RATE must be messages per second (0: no limit)")
+		}
+		c.SMTPRate = f
+	}
+	integer("CRIEUR_PUSH_CONCURRENCY", &c.PushConcurrency)
+	str("CRIEUR_PUSH_ICON", &c.PushIcon)
+	str("CRIEUR_DKIM_DOMAIN", &c.DKIMDomain)
+	str("CRIEUR_DKIM_SELECTOR", &c.DKIMSelector)
+	str("CRIEUR_DKIM_KEY_FILE", &c.DKIMKeyFile)
+	dur("CRIEUR_LEASE", &c.Lease)
+	boolean("CRIEUR_TRUST_PROXY", &c.TrustProxy)
+	dur("CRIEUR_SHUTDOWN_GRACE", &c.ShutdownGrace)
+	dur("CRIEUR_RETRY_BASE", &c.RetryBase)
+	integer("CRIEUR_DB_MAX_CONNS", &c.DBMaxConns)
+	if len(errs) > 0 {
+		return c, fmt.Errorf("%s", strings.Join(errs, "; "))
+	}
+	return c, c.Validate()
+}
+
+// Validate names the first bad setting.
+func (c Config) Validate() error {
+	u, err := url.Parse(c.BaseURL)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("CRIEUR_BASE_URL must be an absolute http(s) URL")
+	}
+	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
+		return fmt.Errorf("CRIEUR_MAIL_FROM is not an address: %v", err)
+	}
+	if _, err := time.LoadLocation(c.Timezone); err != nil {
+		return fmt.Errorf("CRIEUR_TIMEZONE: unknown time zone %q", c.Timezone)
+	}
+	if _, err := schedule.Parse(c.DigestDaily); err != nil {
+		return fmt.Errorf("CRIEUR_DIGEST_DAILY: %v", err)
+	}
+	if _, err := schedule.Parse(c.DigestWeekly); err != nil {
+		return fmt.Errorf("CRIEUR_DIGEST_WEEKLY: %v", err)
+	}
+	if c.LogFormat != "text" && c.LogFormat != "json" {
+		return fmt.Errorf("CRIEUR_LOG_FORMAT must be text or json")
+	}
+	for _, f := range c.Feeds {
+		fu, err := url.Parse(f)
+		if err != nil || (fu.Scheme != "http" && fu.Scheme != "https") || fu.Host == "" {
+			return fmt.Errorf("CRIEUR_FEEDS: %q is not an http(s) URL", f)
+		}
+	}
+	if (c.DKIMDomain != "" || c.DKIMSelector != "" || c.DKIMKeyFile != "") && (c.DKIMDomain == "" || c.DKIMSelector == "" || c.DKIMKeyFile == "") {
+		return fmt.Errorf("DKIM needs CRIEUR_DKIM_DOMAIN, CRIEUR_DKIM_SELECTOR and CRIEUR_DKIM_KEY_FILE together")
+	}
+	if c.SMTPConnections == 0 {
+		return fmt.Errorf("CRIEUR_SMTP_CONNECTIONS must be at least 1")
+	}
+	if c.PushConcurrency == 0 {
+		return fmt.Errorf("CRIEUR_PUSH_CONCURRENCY must be at least 1")
+	}
+	return nil
+}
+
+// mailAddress is the bare address of CRIEUR_MAIL_FROM.
+func (c Config) mailAddress() string {
+	a, err := mail.ParseAddress(c.MailFrom)
+	if err != nil {
+		return "newsletter@localhost"
+	}
+	return a.Address
+}

@@ -1,0 +1,417 @@
+// Command crieur is a newsletter and breaking-news daemon for a news
+// publisher: subscribers and their topics, article intake from feeds and a
+// CMS API, cron-scheduled digest emails, and web push alerts. See the
+// README for the commands and settings.
+package main
+
+import (
+	"bufio"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/crieur/crieur/internal/mail"
+	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/web"
+)
+
+func main() {
+	os.Exit(Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.LookupEnv))
+}
+
+// usageError is bad command-line usage: exit status 2.
+type usageError struct{ msg string }
+
+func (e usageError) Error() string { return e.msg }
+
+const usage = `usage: crieur COMMAND [--config FILE] [args]
+
+commands:
+  serve                                    run the daemon
+  migrate                                  apply database migrations and exit
+  token create --name NAME [--role editor|admin]
+  user add --email E --role editor|admin   (password from stdin, or generated)
+  topic add SLUG NAME
+  vapid generate                           print the VAPID public key
+  alert send --title T --body B --url U [--topic S]... [--email]
+  digest run daily|weekly
+  subscribers import FILE.csv
+  subscribers export
+`
+
+// Main runs one command and returns the exit status: 0 success, 1 error
+// (one line on stderr), 2 bad usage.
+func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) (string, bool)) int {
+	err := run(ctx, args, stdin, stdout, stderr, env)
+	if err == nil {
+		return 0
+	}
+	var ue usageError
+	if errors.As(err, &ue) {
+		fmt.Fprintf(stderr, "crieur: %s\n\n%s", ue.msg, usage)
+		return 2
+	}
+	fmt.Fprintf(stderr, "crieur: %s\n", oneLine(err))
+	return 1
+}
+
+func oneLine(err error) string {
+	if e, ok := news.AsError(err); ok {
+		return e.Message
+	}
+	return strings.ReplaceAll(err.Error(), "\n", "; ")
+}
+
+func newLogger(cfg Config, w io.Writer) *slog.Logger {
+	var lvl slog.Level
+	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: lvl}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) (string, bool)) error {
+	if len(args) == 0 {
+		return usageError{"no command"}
+	}
+	cmd, rest := args[0], args[1:]
+	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+		fmt.Fprint(stdout, usage)
+		return nil
+	}
+	// Two-word commands.
+	switch cmd {
+	case "token", "user", "topic", "vapid", "alert", "digest", "subscribers":
+		if len(rest) == 0 {
+			return usageError{cmd + " needs a subcommand"}
+		}
+		cmd, rest = cmd+" "+rest[0], rest[1:]
+	}
+	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	configFile := fs.String("config", "", "settings file (KEY=VALUE lines)")
+	name := fs.String("name", "", "token name")
+	role := fs.String("role", "", "editor or admin")
+	email := fs.String("email", "", "address")
+	title := fs.String("title", "", "alert title")
+	body := fs.String("body", "", "alert body")
+	urlFlag := fs.String("url", "", "alert link")
+	image := fs.String("image", "", "alert image URL")
+	alsoEmail := fs.Bool("email-too", false, "")
+	var topics multiFlag
+	fs.Var(&topics, "topic", "topic slug (repeatable)")
+	// --email is a value for "user add" and a switch for "alert send".
+	if cmd == "alert send" {
+		fs = flag.NewFlagSet(cmd, flag.ContinueOnError)
+		fs.SetOutput(io.Discard)
+		configFile = fs.String("config", "", "")
+		title = fs.String("title", "", "")
+		body = fs.String("body", "", "")
+		urlFlag = fs.String("url", "", "")
+		image = fs.String("image", "", "")
+		fs.Var(&topics, "topic", "")
+		alsoEmail = fs.Bool("email", false, "")
+	}
+	if err := fs.Parse(interleave(rest)); err != nil {
+		return usageError{err.Error()}
+	}
+	pos := fs.Args()
+	cfg, err := loadConfig(*configFile, env)
+	if err != nil {
+		return err
+	}
+	log := newLogger(cfg, stderr)
+
+	switch cmd {
+	case "serve", "migrate", "token create", "user add", "topic add", "vapid generate", "alert send", "digest run",
+		"subscribers import", "subscribers export":
+	default:
+		return usageError{"unknown command " + strconv.Quote(cmd)}
+	}
+	if cmd == "serve" {
+		ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+		defer stop()
+		app, err := NewApp(ctx, cfg, log)
+		if err != nil {
+			return err
+		}
+		defer app.Close()
+		return app.Run(ctx)
+	}
+	// One-shot commands log only warnings, to keep stdout clean.
+	quiet := newLogger(Config{LogFormat: cfg.LogFormat, LogLevel: "warn"}, stderr)
+	app, err := NewApp(ctx, cfg, quiet)
+	if err != nil {
+		return err
+	}
+	defer app.Close()
+	switch cmd {
+	case "migrate":
+		fmt.Fprintln(stdout, "database is up to date")
+		return nil
+	case "token create":
+		if *name == "" {
+			return usageError{"token create needs --name"}
+		}
+		r := store.Role(*role)
+		if r == "" {
+			r = store.RoleEditor
+		}
+		if !r.Valid() {
+			return usageError{"--role must be editor or admin"}
+		}
+		tok := newToken()
+		if _, err := app.Store.CreateAPIToken(ctx, *name, r, web.HashToken(tok)); err != nil {
+			return err
+		}
+		_ = app.Store.Audit(ctx, "cli", "token.create", *name, string(r))
+		fmt.Fprintln(stdout, tok)
+		return nil
+	case "user add":
+		r := store.Role(*role)
+		if *email == "" || !r.Valid() {
+			return usageError{"user add needs --email and --role editor|admin"}
+		}
+		addr, err := mail.ValidateAddress(*email)
+		if err != nil {
+			return fmt.Errorf("--email: %w", err)
+		}
+		pw, generated, err := readPassword(stdin)
+		if err != nil {
+			return err
+		}
+		hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
+		if err != nil {
+			return err
+		}
+		if _, err := app.Store.CreateUser(ctx, addr, r, string(hash)); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return fmt.Errorf("a user %s already exists", addr)
+			}
+			return err
+		}
+		_ = app.Store.Audit(ctx, "cli", "user.create", addr, string(r))
+		if generated {
+			fmt.Fprintln(stdout, pw)
+		}
+		return nil
+	case "topic add":
+		if len(pos) != 2 {
+			return usageError{"topic add needs SLUG and NAME"}
+		}
+		if err := web.ValidateTopic(pos[0], pos[1]); err != nil {
+			return err
+		}
+		if _, err := app.Store.CreateTopic(ctx, pos[0], pos[1]); err != nil {
+			if errors.Is(err, store.ErrConflict) {
+				return fmt.Errorf("topic %s already exists", pos[0])
+			}
+			return err
+		}
+		_ = app.Store.Audit(ctx, "cli", "topic.create", pos[0], pos[1])
+		return nil
+	case "vapid generate":
+		fmt.Fprintln(stdout, app.VAPIDPub)
+		return nil
+	case "alert send":
+		return alertSend(ctx, app, news.AlertRequest{Title: *title, Body: *body, URL: *urlFlag, ImageURL: *image, Topics: topics,
+			Email: *alsoEmail, CreatedBy: "cli"}, stdout)
+	case "digest run":
+		if len(pos) != 1 || !news.Frequency(pos[0]).Valid() {
+			return usageError{"digest run needs daily or weekly"}
+		}
+		return digestRun(ctx, app, news.Frequency(pos[0]), stdout)
+	case "subscribers import":
+		if len(pos) != 1 {
+			return usageError{"subscribers import needs FILE.csv"}
+		}
+		return importCSV(ctx, app, pos[0], stdout)
+	case "subscribers export":
+		w := bufio.NewWriterSize(stdout, 64<<10)
+		if err := app.Subscribe.ExportCSV(ctx, w); err != nil {
+			return err
+		}
+		return w.Flush()
+	}
+	return nil
+}
+
+// interleave lets flags follow positional arguments ("topic add a A --config f").
+func interleave(args []string) []string {
+	var flags, pos []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		if strings.HasPrefix(a, "-") && a != "-" {
+			flags = append(flags, a)
+			if !strings.Contains(a, "=") && i+1 < len(args) && !isBoolFlag(a) {
+				flags = append(flags, args[i+1])
+				i++
+			}
+			continue
+		}
+		pos = append(pos, a)
+	}
+	return append(flags, pos...)
+}
+
+func isBoolFlag(a string) bool {
+	a = strings.TrimLeft(a, "-")
+	return a == "email-too"
+}
+
+type multiFlag []string
+
+func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
+func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
+
+// newToken returns an API token: a prefix that secret scanners recognise
+// and 256 random bits.
+func newToken() string {
+	b := make([]byte, 32)
+	rand.Read(b)
+	return "crieur_" + base64.RawURLEncoding.EncodeToString(b)
+}
+
+// readPassword reads one line from stdin, or generates a password when
+// stdin is a terminal or empty.
+func readPassword(stdin io.Reader) (string, bool, error) {
+	if f, ok := stdin.(*os.File); ok {
+		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
+			return generatedPassword(), true, nil
+		}
+	}
+	line, err := bufio.NewReader(io.LimitReader(stdin, 1024)).ReadString('\n')
+	if err != nil && !errors.Is(err, io.EOF) {
+		return "", false, err
+	}
+	line = strings.TrimRight(line, "\r\n")
+	if line == "" {
+		return generatedPassword(), true, nil
+	}
+	if len(line) < 10 {
+		return "", false, errors.New("password must be at least 10 characters")
+	}
+	return line, false, nil
+}
+
+func generatedPassword() string {
+	b := make([]byte, 15)
+	rand.Read(b)
+	return base64.RawURLEncoding.EncodeToString(b)
+}
+
+func alertSend(ctx context.Context, app *App, req news.AlertRequest, stdout io.Writer) error {
+	id, err := app.Alerts.Send(ctx, req)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, id)
+	// Fan out from this process too, so the command works with no daemon
+	// running; with one running, both share the queue.
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	app.Pusher.Start(ctx)
+	if req.Email {
+		app.Mailer.Start(ctx)
+	}
+	defer app.Pusher.Stop(5 * time.Second)
+	defer app.Mailer.Stop(5 * time.Second)
+	for ctx.Err() == nil {
+		if err := app.Alerts.RunOnce(ctx); err != nil {
+			return err
+		}
+		a, err := app.Store.Alert(ctx, id)
+		if err != nil {
+			return err
+		}
+		if a.State != news.AlertSending && a.State != news.AlertScheduled {
+			fmt.Fprintf(os.Stderr, "alert %d %s: targeted %d, delivered %d, failed %d, expired %d\n", id, a.State, a.Targeted, a.Delivered, a.Failed, a.Expired)
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return nil
+}
+
+func digestRun(ctx context.Context, app *App, f news.Frequency, stdout io.Writer) error {
+	id, err := app.Digests.RunNow(ctx, f, "cli")
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(stdout, id)
+	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	app.Mailer.Start(ctx)
+	defer app.Mailer.Stop(5 * time.Second)
+	for ctx.Err() == nil {
+		if err := app.Digests.RunOnce(ctx); err != nil {
+			return err
+		}
+		run, err := app.Store.Run(ctx, id)
+		if err != nil {
+			return err
+		}
+		if run.State == news.RunDone || (run.State == news.RunFailed && run.Error != "") {
+			fmt.Fprintf(stdout, "state=%s recipients=%d sent=%d failed=%d skipped_empty=%d\n", run.State, run.Recipients, run.Sent, run.Failed, run.SkippedEmpty)
+			if run.State == news.RunFailed {
+				return fmt.Errorf("digest run %d failed: %s", id, run.Error)
+			}
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+		case <-time.After(200 * time.Millisecond):
+		}
+	}
+	return ctx.Err()
+}
+
+func importCSV(ctx context.Context, app *App, path string, stdout io.Writer) error {
+	f, err := os.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	rep, err := app.Subscribe.Import(ctx, bufio.NewReaderSize(f, 256<<10))
+	if err != nil {
+		return err
+	}
+	_ = app.Store.Audit(ctx, "cli", "subscribers.import", path, fmt.Sprintf("imported=%d rejected=%d", rep.Imported, len(rep.Rejected)))
+	fmt.Fprintf(stdout, "imported %d (%d pending confirmation), already there %d, suppressed %d, rejected %d\n",
+		rep.Imported, rep.Pending, rep.Existing, rep.Suppressed, len(rep.Rejected))
+	for _, r := range rep.Rejected {
+		fmt.Fprintf(stdout, "line %d: %s\n", r.Line, r.Reason)
+	}
+	if rep.Pending > 0 {
+		// Send the confirmation emails before exiting.
+		app.Mailer.Start(ctx)
+		defer app.Mailer.Stop(10 * time.Second)
+		for ctx.Err() == nil {
+			n, err := app.Store.PendingEmails(ctx)
+			if err != nil || n == 0 {
+				return err
+			}
+			time.Sleep(200 * time.Millisecond)
+		}
+	}
+	return nil
+}

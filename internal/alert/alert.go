@@ -1,0 +1,232 @@
+// Package alert sends breaking-news alerts: it validates what an editor
+// asks for, stores the alert, and writes its push (and email) deliveries in
+// windows, waking the workers after each so the first push leaves within
+// milliseconds while the rest are still being queued.
+package alert
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"errors"
+	"log/slog"
+	"net/url"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/store"
+)
+
+// DefaultTTL is how long push services keep an alert for offline devices
+// when the editor does not say (never webpush-go's silent 0).
+const DefaultTTL = time.Hour
+
+// MaxTTL is the longest TTL accepted (4 weeks, what push services keep).
+const MaxTTL = 28 * 24 * time.Hour
+
+// window is how many subscriptions one enqueue transaction covers.
+const window = 2000
+
+// Service creates alerts and writes their deliveries.
+type Service struct {
+	st       *store.Store
+	log      *slog.Logger
+	now      func() time.Time
+	wakePush func()
+	wakeMail func()
+
+	wake chan struct{}
+	stop context.CancelFunc
+	done chan struct{}
+	mu   sync.Mutex
+}
+
+// New returns a Service; Start runs its enqueuer.
+func New(st *store.Store, log *slog.Logger, now func() time.Time, wakePush, wakeMail func()) *Service {
+	if now == nil {
+		now = time.Now
+	}
+	return &Service{st: st, log: log, now: now, wakePush: wakePush, wakeMail: wakeMail, wake: make(chan struct{}, 1)}
+}
+
+// Validate checks an alert request and fills defaults.
+func (s *Service) validate(ctx context.Context, r news.AlertRequest) (news.Alert, []int64, error) {
+	a := news.Alert{Title: strings.TrimSpace(r.Title), Body: strings.TrimSpace(r.Body), URL: strings.TrimSpace(r.URL),
+		ImageURL: strings.TrimSpace(r.ImageURL), Topics: r.Topics, Urgency: r.Urgency, Email: r.Email, Replaces: r.Replaces,
+		CreatedBy: r.CreatedBy, SendAt: r.SendAt}
+	if a.Title == "" || len([]rune(a.Title)) > 200 || strings.ContainsAny(a.Title, "\r\n\x00") {
+		return a, nil, news.FieldError(news.CodeInvalid, "title", "title must be 1 to 200 characters on one line")
+	}
+	if len([]rune(a.Body)) > 1000 || strings.ContainsRune(a.Body, 0) {
+		return a, nil, news.FieldError(news.CodeInvalid, "body", "body must be at most 1000 characters")
+	}
+	if !httpURL(a.URL) {
+		return a, nil, news.FieldError(news.CodeInvalid, "url", "url must be an absolute http(s) URL")
+	}
+	if a.ImageURL != "" && !httpURL(a.ImageURL) {
+		return a, nil, news.FieldError(news.CodeInvalid, "image_url", "image_url must be an absolute http(s) URL")
+	}
+	a.TTL = DefaultTTL
+	if r.TTLSeconds != nil {
+		if *r.TTLSeconds < 0 || time.Duration(*r.TTLSeconds)*time.Second > MaxTTL {
+			return a, nil, news.FieldError(news.CodeInvalid, "ttl_seconds", "ttl_seconds must be between 0 and %d", int(MaxTTL/time.Second))
+		}
+		a.TTL = time.Duration(*r.TTLSeconds) * time.Second
+	}
+	if a.Urgency == "" {
+		a.Urgency = "high"
+	}
+	if !a.Urgency.Valid() {
+		return a, nil, news.FieldError(news.CodeInvalid, "urgency", "urgency must be very-low, low, normal or high")
+	}
+	ids, unknown, err := s.st.TopicIDs(ctx, a.Topics)
+	if err != nil {
+		return a, nil, err
+	}
+	if len(unknown) > 0 {
+		return a, nil, news.FieldError(news.CodeUnknownTopic, "topics", "unknown topic %q", unknown[0])
+	}
+	if a.Replaces != 0 {
+		t, err := s.st.AlertTopicHeader(ctx, a.Replaces)
+		if errors.Is(err, store.ErrNotFound) {
+			return a, nil, news.FieldError(news.CodeInvalid, "replaces", "no alert %d to replace", a.Replaces)
+		}
+		if err != nil {
+			return a, nil, err
+		}
+		a.TopicHeader = t
+	} else {
+		// 16 random bytes: 22 base64url characters, a valid RFC 8030 Topic.
+		b := make([]byte, 16)
+		rand.Read(b)
+		a.TopicHeader = base64.RawURLEncoding.EncodeToString(b)
+	}
+	return a, ids, nil
+}
+
+func httpURL(raw string) bool {
+	if len(raw) > 2000 || strings.ContainsAny(raw, " \r\n\t\x00") {
+		return false
+	}
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// Preview validates a request without sending it, for the composer.
+func (s *Service) Preview(ctx context.Context, r news.AlertRequest) (news.Alert, error) {
+	a, _, err := s.validate(ctx, r)
+	return a, err
+}
+
+// Send stores an alert and starts its fan-out (at SendAt when set).
+func (s *Service) Send(ctx context.Context, r news.AlertRequest) (int64, error) {
+	a, ids, err := s.validate(ctx, r)
+	if err != nil {
+		return 0, err
+	}
+	now := s.now()
+	a.CreatedAt = now
+	a.State = news.AlertSending
+	if a.SendAt.After(now) {
+		a.State = news.AlertScheduled
+	} else {
+		a.SendAt = now
+	}
+	id, err := s.st.CreateAlert(ctx, a, ids)
+	if err != nil {
+		return 0, err
+	}
+	_ = s.st.Audit(ctx, a.CreatedBy, "alert.send", strconv.FormatInt(id, 10), a.Title)
+	s.log.Info("alert created", "alert_id", id, "topics", strings.Join(a.Topics, ","), "email", a.Email, "by", a.CreatedBy)
+	s.Wake()
+	return id, nil
+}
+
+// Get returns an alert with its live counts.
+func (s *Service) Get(ctx context.Context, id int64) (store.AlertInfo, error) {
+	return s.st.Alert(ctx, id)
+}
+
+// Cancel stops what has not gone out.
+func (s *Service) Cancel(ctx context.Context, id int64) error {
+	err := s.st.CancelAlert(ctx, id, s.now())
+	if errors.Is(err, store.ErrConflict) {
+		return news.Errorf(news.CodeConflict, "This alert is already finished.")
+	}
+	if err == nil {
+		_ = s.st.Audit(ctx, "", "alert.cancel", strconv.FormatInt(id, 10), "")
+	}
+	return err
+}
+
+// Wake makes the enqueuer look for alerts now.
+func (s *Service) Wake() {
+	select {
+	case s.wake <- struct{}{}:
+	default:
+	}
+}
+
+// Start runs the enqueuer until Stop.
+func (s *Service) Start(ctx context.Context) {
+	ctx, s.stop = context.WithCancel(ctx)
+	s.done = make(chan struct{})
+	go func() {
+		defer close(s.done)
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			if err := s.RunOnce(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("alert enqueue failed", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-s.wake:
+			case <-t.C:
+			}
+		}
+	}()
+}
+
+// Stop stops the enqueuer; progress is in the database, so a restart
+// resumes where it was.
+func (s *Service) Stop() {
+	if s.stop != nil {
+		s.stop()
+		<-s.done
+	}
+}
+
+// RunOnce writes the deliveries of every due alert and closes finished
+// ones.
+func (s *Service) RunOnce(ctx context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	ids, err := s.st.AlertsToEnqueue(ctx, s.now())
+	if err != nil {
+		return err
+	}
+	for _, id := range ids {
+		for {
+			added, done, err := s.st.EnqueueAlertWindow(ctx, id, window, s.now())
+			if err != nil {
+				return err
+			}
+			if added > 0 {
+				s.wakePush()
+				if s.wakeMail != nil {
+					s.wakeMail()
+				}
+			}
+			if done || ctx.Err() != nil {
+				break
+			}
+		}
+	}
+	_, err = s.st.CloseFinishedAlerts(ctx, s.now())
+	return err
+}
