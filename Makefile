@@ -1,0 +1,43 @@
+# crieur — make help lists the targets.
+GO      ?= go
+PKGS    := ./...
+# Short fuzzing in CI; `make fuzz FUZZTIME=5m` for a longer hunt.
+FUZZTIME ?= 4s
+
+.PHONY: help build test vet lint fuzz bench chaos docker clean
+
+help: ## list the targets
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+
+build: ## build the static binary ./crieur
+	CGO_ENABLED=0 $(GO) build -trimpath -o crieur ./cmd/crieur
+
+vet: ## go vet and gofmt
+	$(GO) vet $(PKGS)
+	@test -z "$$(gofmt -l cmd internal templates migrations)" || (gofmt -l cmd internal templates migrations; echo "gofmt needed"; exit 1)
+
+lint: vet ## vet, gofmt and govulncheck
+	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4 $(PKGS)
+
+test: vet ## the whole suite: unit, integration, browsers, PostgreSQL, short fuzzing
+	$(GO) test -race -count=1 -timeout 15m $(PKGS)
+	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
+
+fuzz: ## run every fuzz target for FUZZTIME each
+	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
+	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
+	    echo "fuzz $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null; \
+	  done; \
+	done; echo "fuzz: all targets passed"
+
+bench: ## benchmarks: digests and alerts against loopback sinks (see README)
+	$(GO) run ./cmd/crieur-bench
+
+chaos: ## fault-injection suite with figures (see README)
+	$(GO) test -count=1 -run 'Chaos' -v -timeout 30m ./internal/chaos/
+
+docker: ## build the container image
+	docker build -t crieur .
+
+clean:
+	rm -rf crieur mail-outbox

@@ -1,0 +1,266 @@
+// Package e2etest starts real `crieur serve` processes for end-to-end,
+// durability, multi-instance and chaos tests: the binary is built once per
+// test binary, each process gets its own port and log, and can be stopped
+// with SIGTERM or killed with SIGKILL like an operator or a crash would.
+package e2etest
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+var (
+	buildOnce sync.Once
+	binPath   string
+	buildErr  error
+)
+
+// Binary builds ./cmd/crieur once and returns its path.
+func Binary(tb testing.TB) string {
+	tb.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "crieur-e2e-bin")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		binPath = filepath.Join(dir, "crieur")
+		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/crieur")
+		cmd.Dir = moduleRoot()
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
+		}
+	})
+	if buildErr != nil {
+		tb.Fatal(buildErr)
+	}
+	return binPath
+}
+
+func moduleRoot() string {
+	_, file, _, _ := runtime.Caller(0)
+	return filepath.Join(filepath.Dir(file), "..", "..", "..")
+}
+
+// Env is a crieur environment: CRIEUR_* variables.
+type Env map[string]string
+
+func (e Env) list() []string {
+	out := []string{"PATH=" + os.Getenv("PATH"), "HOME=" + os.Getenv("HOME")}
+	for k, v := range e {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// NewEnv returns the environment of a test daemon with its SQLite
+// database, mail outbox and log in dir.
+func NewEnv(dir string) Env {
+	return Env{
+		"CRIEUR_DATABASE_URL":       "sqlite:" + filepath.Join(dir, "crieur.db"),
+		"CRIEUR_MAIL_OUTBOX":        filepath.Join(dir, "outbox"),
+		"CRIEUR_PUSH_ALLOW_PRIVATE": "true",
+		"CRIEUR_LOG_LEVEL":          "debug",
+		"CRIEUR_RETRY_BASE":         "200ms",
+		"CRIEUR_LEASE":              "5s",
+	}
+}
+
+// CLI runs a one-shot crieur command and returns its stdout; it fails the
+// test on a non-zero exit.
+func CLI(tb testing.TB, env Env, stdin string, args ...string) string {
+	tb.Helper()
+	out, errOut, code := RunCLI(tb, env, stdin, args...)
+	if code != 0 {
+		tb.Fatalf("crieur %s: exit %d: %s", strings.Join(args, " "), code, errOut)
+	}
+	return out
+}
+
+// RunCLI runs a crieur command and returns stdout, stderr and exit code.
+func RunCLI(tb testing.TB, env Env, stdin string, args ...string) (string, string, int) {
+	tb.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, Binary(tb), args...)
+	cmd.Env = env.list()
+	cmd.Stdin = strings.NewReader(stdin)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	err := cmd.Run()
+	code := 0
+	if ee, ok := err.(*exec.ExitError); ok {
+		code = ee.ExitCode()
+	} else if err != nil {
+		tb.Fatalf("run crieur: %v", err)
+	}
+	return out.String(), errb.String(), code
+}
+
+// Proc is one running `crieur serve`.
+type Proc struct {
+	URL  string // http://127.0.0.1:PORT
+	Env  Env
+	Log  string // path of its combined output
+	cmd  *exec.Cmd
+	done chan error
+	tb   testing.TB
+}
+
+// FreeAddr returns a free loopback address.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// Start runs `crieur serve` with env on a free port and waits until
+// /readyz answers. The process is killed at the end of the test.
+func Start(tb testing.TB, env Env, logDir string) *Proc {
+	tb.Helper()
+	addr := FreeAddr(tb)
+	e := Env{}
+	for k, v := range env {
+		e[k] = v
+	}
+	e["CRIEUR_LISTEN"] = addr
+	if _, ok := e["CRIEUR_BASE_URL"]; !ok {
+		e["CRIEUR_BASE_URL"] = "http://" + addr
+	}
+	f, err := os.CreateTemp(logDir, "crieur-*.log")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	cmd := exec.Command(Binary(tb), "serve")
+	cmd.Env = e.list()
+	cmd.Stdout, cmd.Stderr = f, f
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	p := &Proc{URL: "http://" + addr, Env: e, Log: f.Name(), cmd: cmd, done: make(chan error, 1), tb: tb}
+	go func() { p.done <- cmd.Wait(); f.Close() }()
+	tb.Cleanup(func() { p.Kill() })
+	deadline := time.Now().Add(30 * time.Second)
+	for time.Now().Before(deadline) {
+		resp, err := http.Get(p.URL + "/readyz")
+		if err == nil {
+			resp.Body.Close()
+			if resp.StatusCode == 200 {
+				return p
+			}
+		}
+		select {
+		case err := <-p.done:
+			p.done <- err
+			tb.Fatalf("crieur serve exited at start: %v\n%s", err, p.Logs())
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+	tb.Fatalf("crieur serve not ready in 30s\n%s", p.Logs())
+	return nil
+}
+
+// Logs returns what the process printed.
+func (p *Proc) Logs() string {
+	b, _ := os.ReadFile(p.Log)
+	return string(b)
+}
+
+// Kill sends SIGKILL and waits for the process to die.
+func (p *Proc) Kill() {
+	if p.cmd.ProcessState != nil {
+		return
+	}
+	_ = p.cmd.Process.Signal(syscall.SIGKILL)
+	p.wait(10 * time.Second)
+}
+
+// Term sends SIGTERM and returns the exit error after the process ends
+// (nil for exit status 0) and how long it took.
+func (p *Proc) Term(timeout time.Duration) (error, time.Duration) {
+	start := time.Now()
+	_ = p.cmd.Process.Signal(syscall.SIGTERM)
+	err := p.wait(timeout)
+	return err, time.Since(start)
+}
+
+func (p *Proc) wait(timeout time.Duration) error {
+	select {
+	case err := <-p.done:
+		p.done <- err
+		return err
+	case <-time.After(timeout):
+		_ = p.cmd.Process.Signal(syscall.SIGKILL)
+		err := <-p.done
+		p.done <- err
+		return fmt.Errorf("did not exit within %s: %v", timeout, err)
+	}
+}
+
+// Do sends a JSON request with an optional bearer token and decodes the
+// JSON answer into out (when not nil); it returns the status.
+func (p *Proc) Do(tb testing.TB, method, path, token string, body, out any) int {
+	tb.Helper()
+	var rd io.Reader
+	if body != nil {
+		b, err := json.Marshal(body)
+		if err != nil {
+			tb.Fatal(err)
+		}
+		rd = bytes.NewReader(b)
+	}
+	req, err := http.NewRequest(method, p.URL+path, rd)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	if token != "" {
+		req.Header.Set("Authorization", "Bearer "+token)
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		tb.Fatalf("%s %s: %v", method, path, err)
+	}
+	defer resp.Body.Close()
+	raw, _ := io.ReadAll(resp.Body)
+	if out != nil && len(raw) > 0 {
+		if err := json.Unmarshal(raw, out); err != nil {
+			tb.Fatalf("%s %s: decode %q: %v", method, path, raw, err)
+		}
+	}
+	return resp.StatusCode
+}
+
+// WaitFor polls cond every 50ms until it is true or timeout passes.
+func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool) {
+	tb.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		if cond() {
+			return
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	tb.Fatalf("timed out after %s waiting for %s", timeout, what)
+}
