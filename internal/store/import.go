@@ -37,9 +37,21 @@ const (
 func (s *Store) ImportBatch(ctx context.Context, rows []ImportRow, now time.Time) ([]ImportOutcome, error) {
 	out := make([]ImportOutcome, len(rows))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		// Prepared once per batch: re-preparing each statement per row
+		// costs more than running it.
+		names := []string{"IsSuppressed", "GetSubscriberByEmail", "InsertSubscriber", "InsertSubscriberTopic", "InsertDelivery"}
+		st := make(map[string]*sql.Stmt, len(names))
+		for _, n := range names {
+			p, err := tx.PrepareContext(ctx, s.query(n))
+			if err != nil {
+				return err
+			}
+			defer p.Close()
+			st[n] = p
+		}
 		for i, r := range rows {
 			var n int
-			if err := tx.QueryRowContext(ctx, s.query("IsSuppressed"), r.Hash).Scan(&n); err != nil {
+			if err := st["IsSuppressed"].QueryRowContext(ctx, r.Hash).Scan(&n); err != nil {
 				return err
 			}
 			if n > 0 {
@@ -47,7 +59,7 @@ func (s *Store) ImportBatch(ctx context.Context, rows []ImportRow, now time.Time
 				continue
 			}
 			var id int64
-			err := tx.QueryRowContext(ctx, s.query("GetSubscriberByEmail"), r.Email).Scan(&id, new(string), new(string), new(string), new(string), new(int64), new(int64), new(sql.NullInt64), new(sql.NullInt64), new(sql.NullInt64))
+			err := st["GetSubscriberByEmail"].QueryRowContext(ctx, r.Email).Scan(&id, new(string), new(string), new(string), new(string), new(int64), new(int64), new(sql.NullInt64), new(sql.NullInt64), new(sql.NullInt64))
 			if err == nil {
 				out[i] = SkippedExisting
 				continue
@@ -59,19 +71,19 @@ func (s *Store) ImportBatch(ctx context.Context, rows []ImportRow, now time.Time
 			if r.Status == news.Confirmed {
 				confirmedAt = sql.NullInt64{Int64: ms(now), Valid: true}
 			}
-			if err := tx.QueryRowContext(ctx, s.query("InsertSubscriber"), r.Email, string(r.Status), string(r.Prefs.Frequency), string(r.Prefs.Lang),
+			if err := st["InsertSubscriber"].QueryRowContext(ctx, r.Email, string(r.Status), string(r.Prefs.Frequency), string(r.Prefs.Lang),
 				b2i(r.Prefs.Alerts), ms(now), confirmedAt, ms(now)).Scan(&id); err != nil {
 				return err
 			}
 			for _, t := range r.Prefs.TopicIDs {
-				if _, err := tx.ExecContext(ctx, s.query("InsertSubscriberTopic"), id, t); err != nil {
+				if _, err := st["InsertSubscriberTopic"].ExecContext(ctx, id, t); err != nil {
 					return err
 				}
 			}
 			out[i] = Imported
 			if r.Status == news.Pending {
 				out[i] = ImportedPending
-				if err := s.insertDelivery(ctx, tx, news.MailConfirm, id, now); err != nil {
+				if _, err := st["InsertDelivery"].ExecContext(ctx, string(news.MailConfirm), nil, nil, id, "", "", 0, 0, ms(now), ms(now)); err != nil {
 					return err
 				}
 			}

@@ -91,7 +91,6 @@ func (s *Service) Import(ctx context.Context, r io.Reader) (ImportReport, error)
 		if errors.Is(err, io.EOF) {
 			break
 		}
-		line, _ := cr.FieldPos(0)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
@@ -103,6 +102,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader) (ImportReport, error)
 			}
 			return rep, fmt.Errorf("read csv: %w", err)
 		}
+		line, _ := cr.FieldPos(0)
 		row, reason := parseRow(rec, cols, topicIDs)
 		if reason == "" && seen[row.Email] {
 			reason = "duplicate address in this file"

@@ -93,7 +93,7 @@ func (t *Tokens) Verify(tok string, p Purpose) (int64, error) {
 	if len(tok) == 0 || len(tok) > maxTokenLen {
 		return 0, ErrTokenInvalid
 	}
-	raw, err := base64.RawURLEncoding.DecodeString(tok)
+	raw, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	if err != nil || len(raw) < 2+2+macLen {
 		return 0, ErrTokenInvalid
 	}
