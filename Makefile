@@ -16,8 +16,8 @@ vet: ## go vet and gofmt
 	$(GO) vet $(PKGS)
 	@test -z "$$(gofmt -l cmd internal templates migrations)" || (gofmt -l cmd internal templates migrations; echo "gofmt needed"; exit 1)
 
-lint: vet ## vet, gofmt and govulncheck
-	$(GO) run golang.org/x/vuln/cmd/govulncheck@v1.1.4 $(PKGS)
+lint: vet ## vet, gofmt and govulncheck (offline database)
+	.ci/vulncheck
 
 test: vet ## the whole suite: unit, integration, browsers, PostgreSQL, short fuzzing
 	$(GO) test -race -count=1 -timeout 15m $(PKGS)
