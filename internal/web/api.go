@@ -210,7 +210,7 @@ func (s *Server) oneClickUnsubscribe(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("unsubscribed\n"))
 		return
 	}
-	s.page(w, r, 200, "message", s.messagePageLang(sub.Lang, "page.unsubscribe.done_title", "page.unsubscribe.done"))
+	s.page(w, r, 200, "message", s.messagePageLang(sub.Lang, "page.unsubscribe.done_title", "page.unsubscribe.done_body"))
 }
 
 func statusOf(err error) int {
