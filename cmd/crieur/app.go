@@ -153,11 +153,20 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase})
 	pushWake = a.Pusher.Wake
 	a.Alerts = alert.New(st, log, nil, wakePush, wakeMail)
+	a.Alerts.OnCancel(a.Pusher.Cancelled)
 	a.Digests = digest.NewRunner(st, log, nil, wakeMail)
 
 	feedPolicy := netguard.Policy{AllowPrivate: cfg.FeedsAllowPriv}
 	fetcher := &feed.Fetcher{Client: feedPolicy.HTTPClient(30 * time.Second), UserAgent: "crieur/1 (+" + siteURL + ")"}
 	a.Poller = feed.NewPoller(feedStore{st}, fetcher, cfg.Feeds, cfg.FeedInterval, log, nil)
+	a.Poller.Extra = func(ctx context.Context) ([]string, error) {
+		fs, err := st.Feeds(ctx)
+		urls := make([]string, 0, len(fs))
+		for _, f := range fs {
+			urls = append(urls, f.URL)
+		}
+		return urls, err
+	}
 
 	origins := cfg.AllowedOrigins
 	if len(origins) == 0 {
@@ -166,7 +175,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.Handler, err = web.New(web.Deps{Store: st, Subscribe: a.Subscribe, Alerts: a.Alerts, Digests: a.Digests, Feeds: a.Poller,
 		Composer: a.Composer, Metrics: a.Metrics, Log: log, BaseURL: siteURL, AllowedOrigins: origins, VAPIDPublicKey: vpub,
 		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: pushPolicy.CheckURL, ValidateKeys: push.ValidateSubscriptionKeys,
-		TrustProxy: cfg.TrustProxy, SiteName: cfg.SiteName})
+		TrustProxy: cfg.TrustProxy, SiteName: cfg.SiteName, WakeMail: wakeMail, Location: a.loc})
 	if err != nil {
 		st.Close()
 		return nil, err

@@ -63,6 +63,10 @@ type Poller struct {
 	now      func() time.Time
 	holder   string
 
+	// Extra, when set, lists feeds added at run time (the admin UI keeps
+	// them in the database); they are polled besides the configured ones.
+	Extra func(ctx context.Context) ([]string, error)
+
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
@@ -168,7 +172,20 @@ func (p *Poller) RunOnce(ctx context.Context) error {
 		errs []error
 		sem  = make(chan struct{}, parallel)
 	)
-	for _, u := range p.urls {
+	urls := p.urls
+	if p.Extra != nil {
+		extra, err := p.Extra(ctx)
+		if err != nil {
+			p.log.Error("list feeds", "err", err)
+		}
+		urls = slices.Clone(urls)
+		for _, u := range extra {
+			if !slices.Contains(urls, u) {
+				urls = append(urls, u)
+			}
+		}
+	}
+	for _, u := range urls {
 		if ctx.Err() != nil {
 			break
 		}
