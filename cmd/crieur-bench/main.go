@@ -1,0 +1,227 @@
+// Command crieur-bench measures crieur's delivery paths on this machine and
+// writes a report (stdout and bench-out/report.md), each figure next to its
+// baseline measured in the same run:
+//
+//   - digest: one daily digest run to -n readers through the real pipeline
+//     (digest.Runner, dispatch.Mailer, MessageBuilder, compose, go-mail) to a
+//     loopback SMTP sink that discards, against raw go-mail on the same sink;
+//   - assembly: choosing the articles of -assembly-n readers and writing
+//     their deliveries, without sending;
+//   - push: one alert to -push-n browser subscriptions through alert.Service
+//     and dispatch.Pusher to a loopback push service answering 201, against
+//     a plain webpush-go v1.4.0 loop and the RFC 8291 encryption floor.
+//
+// The SMTP sink and the push stub run as separate processes (this binary
+// re-executed with -sink or -push-stub), so that the CPU time and peak RSS
+// reported are crieur's alone.
+//
+//	go run ./cmd/crieur-bench                       # all three, defaults
+//	go run ./cmd/crieur-bench -only push -push-n 20000
+//	go run ./cmd/crieur-bench -db postgres://…      # PostgreSQL (wiped!)
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"runtime"
+	"runtime/pprof"
+	"strings"
+	"time"
+
+	"github.com/crieur/crieur/internal/store"
+)
+
+// options are the command-line settings.
+type options struct {
+	n, pushN, assemblyN int
+	only                string
+	articles            int
+	smtpConns           int
+	pushConc            int
+	rawN                int
+	baseN               int
+	db                  string
+	out                 string
+	profile             bool
+	dkim                bool
+	verbose             bool
+	tmp                 string
+}
+
+func main() {
+	var o options
+	var sink, stub bool
+	flag.IntVar(&o.n, "n", 100_000, "digest: readers (confirmed, daily, 2-4 of 8 topics)")
+	flag.IntVar(&o.pushN, "push-n", 100_000, "push: browser subscriptions the alert goes to")
+	flag.IntVar(&o.assemblyN, "assembly-n", 1_000_000, "assembly: readers whose digests are chosen and written")
+	flag.StringVar(&o.only, "only", "", "run one scenario: digest, push or assembly (default: all)")
+	flag.IntVar(&o.articles, "articles", 60, "articles published in the last 20 hours")
+	flag.IntVar(&o.smtpConns, "smtp-conns", 4, "SMTP connections (the daemon's default is 4)")
+	flag.IntVar(&o.pushConc, "push-concurrency", 64, "push requests in flight (the daemon's default is 64)")
+	flag.IntVar(&o.rawN, "raw-n", 0, "messages for the raw go-mail baseline (default: -n, at most 50,000)")
+	flag.IntVar(&o.baseN, "base-n", 0, "messages for each push baseline (default: -push-n, at most 50,000)")
+	flag.StringVar(&o.db, "db", "", "database: empty for a temporary SQLite file; postgres://… runs against PostgreSQL (its crieur tables are emptied)")
+	flag.StringVar(&o.out, "out", "bench-out", "directory for report.md (and CPU profiles with -profile)")
+	flag.BoolVar(&o.profile, "profile", false, "write a CPU profile of each measured phase to -out")
+	flag.BoolVar(&o.dkim, "dkim", false, "digest: DKIM-sign every message (RSA-2048), as a production setup does")
+	flag.BoolVar(&o.verbose, "v", false, "log crieur's warnings and errors to stderr")
+	flag.BoolVar(&sink, "sink", false, "internal: run as the SMTP sink process")
+	flag.BoolVar(&stub, "push-stub", false, "internal: run as the push service stub process")
+	flag.Parse()
+
+	var err error
+	switch {
+	case sink:
+		err = runSMTPSink()
+	case stub:
+		err = runPushStub()
+	default:
+		err = run(o)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "crieur-bench:", err)
+		os.Exit(1)
+	}
+}
+
+func run(o options) error {
+	switch o.only {
+	case "", "digest", "push", "assembly":
+	default:
+		return fmt.Errorf("-only %q: want digest, push or assembly", o.only)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := os.MkdirAll(o.out, 0o755); err != nil {
+		return err
+	}
+	tmp, err := os.MkdirTemp("", "crieur-bench-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	o.tmp = tmp
+
+	rep := &report{started: time.Now(), opts: o}
+	type scenario struct {
+		name string
+		fn   func(context.Context, options) (*section, error)
+	}
+	for _, sc := range []scenario{{"digest", runDigest}, {"push", runPush}, {"assembly", runAssembly}} {
+		if o.only != "" && o.only != sc.name {
+			continue
+		}
+		fmt.Fprintf(os.Stderr, "== %s\n", sc.name)
+		sec, err := sc.fn(ctx, o)
+		if err != nil {
+			return fmt.Errorf("%s: %w", sc.name, err)
+		}
+		rep.sections = append(rep.sections, sec)
+		runtime.GC()
+	}
+	md := rep.markdown()
+	fmt.Print(md)
+	path := filepath.Join(o.out, "report.md")
+	if err := os.WriteFile(path, []byte(md), 0o644); err != nil {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, "report written to", path)
+	return nil
+}
+
+// logger returns crieur's logger: silent unless -v.
+func (o options) logger() *slog.Logger {
+	if !o.verbose {
+		return slog.New(slog.DiscardHandler)
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelWarn}))
+}
+
+// openDB opens and migrates a fresh database for one scenario: a SQLite
+// file in the temporary directory, or the -db PostgreSQL database with its
+// tables emptied.
+func openDB(ctx context.Context, o options, name string) (*store.Store, error) {
+	url := "sqlite:" + filepath.Join(o.tmp, name+".db")
+	if o.db != "" {
+		url = o.db
+	}
+	st, err := store.Open(ctx, url, store.Options{})
+	if err != nil {
+		return nil, err
+	}
+	if _, err := st.Migrate(ctx); err != nil {
+		st.Close()
+		return nil, err
+	}
+	if st.Dialect() == store.Postgres {
+		if err := wipePostgres(ctx, st); err != nil {
+			st.Close()
+			return nil, err
+		}
+	}
+	return st, nil
+}
+
+// wipePostgres empties every crieur table (not the migrations' record).
+func wipePostgres(ctx context.Context, st *store.Store) error {
+	rows, err := st.DB().QueryContext(ctx, `SELECT tablename FROM pg_tables WHERE schemaname = current_schema() AND tablename <> 'schema_migrations'`)
+	if err != nil {
+		return err
+	}
+	var tables []string
+	for rows.Next() {
+		var t string
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return err
+		}
+		tables = append(tables, `"`+t+`"`)
+	}
+	rows.Close()
+	if len(tables) == 0 {
+		return errors.New("postgres: no tables after migrating")
+	}
+	_, err = st.DB().ExecContext(ctx, "TRUNCATE "+strings.Join(tables, ", ")+" RESTART IDENTITY CASCADE")
+	return err
+}
+
+// profiler writes a CPU profile of one phase when -profile is set.
+type profiler struct{ f *os.File }
+
+func startProfile(o options, name string) *profiler {
+	if !o.profile {
+		return &profiler{}
+	}
+	f, err := os.Create(filepath.Join(o.out, name+".pprof"))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		return &profiler{}
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		fmt.Fprintln(os.Stderr, "profile:", err)
+		f.Close()
+		return &profiler{}
+	}
+	return &profiler{f: f}
+}
+
+func (p *profiler) stop() {
+	if p.f == nil {
+		return
+	}
+	pprof.StopCPUProfile()
+	p.f.Close()
+	fmt.Fprintln(os.Stderr, "profile written to", p.f.Name())
+}
+
+// progress prints a line to stderr.
+func progress(format string, args ...any) {
+	fmt.Fprintf(os.Stderr, "  "+format+"\n", args...)
+}

@@ -1,0 +1,119 @@
+package main
+
+import (
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"sync/atomic"
+	"time"
+
+	"github.com/emersion/go-smtp"
+)
+
+// counters are a sink's figures since its last reset.
+type counters struct {
+	count, first, last atomic.Int64
+}
+
+func (c *counters) hit() {
+	now := time.Now().UnixNano()
+	if c.count.Add(1) == 1 {
+		c.first.Store(now)
+	}
+	c.last.Store(now)
+}
+
+// serveControl serves GET /stats and POST /reset on 127.0.0.1:0 and
+// returns its address.
+func serveControl(c *counters) (string, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return "", err
+	}
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
+		_ = json.NewEncoder(w).Encode(sinkStats{Count: c.count.Load(), FirstNS: c.first.Load(), LastNS: c.last.Load(),
+			CPUNS: int64(cpuTime())})
+	})
+	mux.HandleFunc("POST /reset", func(http.ResponseWriter, *http.Request) {
+		c.count.Store(0)
+		c.first.Store(0)
+		c.last.Store(0)
+	})
+	go func() { _ = http.Serve(ln, mux) }()
+	return ln.Addr().String(), nil
+}
+
+// runChild announces addr and ctrl on stdout and serves until stdin
+// closes (the parent stopped it or died).
+func runChild(addr, ctrl string) {
+	fmt.Printf("addr=%s ctrl=%s\n", addr, ctrl)
+	_, _ = io.Copy(io.Discard, os.Stdin)
+}
+
+// runSMTPSink is the -sink child: a go-smtp server on loopback that
+// accepts every message, reads it and throws it away.
+func runSMTPSink() error {
+	var c counters
+	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{c: &c}, nil }))
+	srv.Domain = "sink.localhost"
+	srv.MaxMessageBytes = 32 << 20
+	srv.ReadTimeout = time.Minute
+	srv.WriteTimeout = time.Minute
+	srv.AllowInsecureAuth = true
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	go func() { _ = srv.Serve(ln) }()
+	ctrl, err := serveControl(&c)
+	if err != nil {
+		return err
+	}
+	runChild(ln.Addr().String(), ctrl)
+	return srv.Close()
+}
+
+type sinkSession struct{ c *counters }
+
+func (s *sinkSession) Reset()                               {}
+func (s *sinkSession) Logout() error                        { return nil }
+func (s *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
+func (s *sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
+func (s *sinkSession) Data(r io.Reader) error {
+	if _, err := io.Copy(io.Discard, r); err != nil {
+		return err
+	}
+	s.c.hit()
+	return nil
+}
+
+// runPushStub is the -push-stub child: a plain-HTTP push service on
+// loopback answering 201 to every POST without checking or decrypting
+// (as pushtest's CountOnly), recording when the first one arrived.
+func runPushStub() error {
+	var c counters
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return err
+	}
+	srv := &http.Server{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.Method != http.MethodPost {
+			http.Error(w, "POST only", http.StatusMethodNotAllowed)
+			return
+		}
+		c.hit()
+		_, _ = io.Copy(io.Discard, io.LimitReader(r.Body, 64<<10))
+		w.WriteHeader(http.StatusCreated)
+	}), ReadHeaderTimeout: 10 * time.Second}
+	go func() { _ = srv.Serve(ln) }()
+	ctrl, err := serveControl(&c)
+	if err != nil {
+		return err
+	}
+	runChild(ln.Addr().String(), ctrl)
+	return srv.Close()
+}
