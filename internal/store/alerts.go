@@ -140,51 +140,68 @@ func (s *Store) AlertsToEnqueue(ctx context.Context, now time.Time) ([]int64, er
 
 // EnqueueAlertWindow writes the push deliveries (then, when the alert asks
 // for email, the email deliveries) of the next window of at most size
-// subscriptions. done reports that nothing is left to write.
+// subscriptions. done reports that nothing is left to write. Several
+// instances may call it for the same alert at once: each window is written
+// by exactly one of them (the others get added=0, done=false and call
+// again).
 func (s *Store) EnqueueAlertWindow(ctx context.Context, id int64, size int, now time.Time) (added int64, done bool, err error) {
-	a, err := s.AlertBare(ctx, id)
-	if err != nil {
-		return 0, false, err
-	}
-	if a.Enqueued {
-		return 0, true, nil
-	}
 	err = s.tx(ctx, func(tx *sql.Tx) error {
+		var enqueued, pushAfter, emailAfter, email int64
+		err := tx.QueryRowContext(ctx, s.query("AlertProgress"), id).Scan(&enqueued, &pushAfter, &emailAfter, &email)
+		if errors.Is(err, sql.ErrNoRows) {
+			return ErrNotFound
+		}
+		if err != nil {
+			return err
+		}
+		if enqueued != 0 {
+			done = true
+			return nil
+		}
 		var end sql.NullInt64
-		if err := tx.QueryRowContext(ctx, s.query("PushWindowEnd"), a.EnqueueAfter, size).Scan(&end); err != nil {
+		if err := tx.QueryRowContext(ctx, s.query("PushWindowEnd"), pushAfter, size).Scan(&end); err != nil {
 			return err
 		}
 		if end.Valid {
-			res, err := tx.ExecContext(ctx, s.query("EnqueuePushWindow"), id, ms(now), ms(now), a.EnqueueAfter, end.Int64, id, id)
-			if err != nil {
-				return err
-			}
-			added, _ = res.RowsAffected()
-			_, err = tx.ExecContext(ctx, s.query("AdvanceAlertPush"), end.Int64, added, id, a.EnqueueAfter)
+			added, err = s.enqueueWindow(ctx, tx, id, pushAfter, end.Int64, now, "AdvanceAlertPush", "EnqueuePushWindow", "AddAlertTargeted")
 			return err
 		}
-		if a.Email {
-			if err := tx.QueryRowContext(ctx, s.query("EmailWindowEnd"), a.EmailAfter, size).Scan(&end); err != nil {
+		if email != 0 {
+			if err := tx.QueryRowContext(ctx, s.query("EmailWindowEnd"), emailAfter, size).Scan(&end); err != nil {
 				return err
 			}
 			if end.Valid {
-				res, err := tx.ExecContext(ctx, s.query("EnqueueEmailWindow"), id, ms(now), ms(now), a.EmailAfter, end.Int64, id, id)
-				if err != nil {
-					return err
-				}
-				added, _ = res.RowsAffected()
-				_, err = tx.ExecContext(ctx, s.query("AdvanceAlertEmail"), end.Int64, added, id, a.EmailAfter)
+				added, err = s.enqueueWindow(ctx, tx, id, emailAfter, end.Int64, now, "AdvanceAlertEmail", "EnqueueEmailWindow", "AddAlertEmails")
 				return err
 			}
 		}
 		done = true
-		_, err := tx.ExecContext(ctx, s.query("FinishAlertEnqueue"), id)
+		_, err = tx.ExecContext(ctx, s.query("FinishAlertEnqueue"), id)
 		return err
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("enqueue alert %d: %w", id, err)
 	}
 	return added, done, nil
+}
+
+// enqueueWindow moves an alert's progress from after to end and, if this
+// transaction is the one that moved it, writes the window's deliveries.
+func (s *Store) enqueueWindow(ctx context.Context, tx *sql.Tx, id, after, end int64, now time.Time, advance, insert, count string) (int64, error) {
+	res, err := tx.ExecContext(ctx, s.query(advance), end, id, after)
+	if err != nil {
+		return 0, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return 0, nil // another instance wrote this window
+	}
+	res, err = tx.ExecContext(ctx, s.query(insert), id, ms(now), ms(now), after, end, id, id)
+	if err != nil {
+		return 0, err
+	}
+	added, _ := res.RowsAffected()
+	_, err = tx.ExecContext(ctx, s.query(count), added, id)
+	return added, err
 }
 
 // CancelAlert stops what of an alert has not gone out yet.

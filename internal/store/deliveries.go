@@ -81,28 +81,33 @@ type Result struct {
 
 // RecordDeliveries stores the outcomes of sent emails in one transaction.
 func (s *Store) RecordDeliveries(ctx context.Context, results []Result, now time.Time) error {
-	return s.record(ctx, results, now, "MarkDeliverySent", "MarkDeliveryRetry", "MarkDeliveryFailed", "ReleaseDelivery", false)
+	return s.record(ctx, results, now, "MarkDeliveryRetry", "MarkDeliveryFailed", "ReleaseDelivery", false)
 }
 
 // RecordPush stores the outcomes of push messages in one transaction.
 func (s *Store) RecordPush(ctx context.Context, results []Result, now time.Time) error {
-	return s.record(ctx, results, now, "MarkPushSent", "MarkPushRetry", "MarkPushFailed", "ReleasePush", true)
+	return s.record(ctx, results, now, "MarkPushRetry", "MarkPushFailed", "ReleasePush", true)
 }
 
-func (s *Store) record(ctx context.Context, results []Result, now time.Time, sent, retry, failed, release string, push bool) error {
+func (s *Store) record(ctx context.Context, results []Result, now time.Time, retry, failed, release string, push bool) error {
 	if len(results) == 0 {
 		return nil
 	}
+	table := "deliveries"
+	if push {
+		table = "push_deliveries"
+	}
+	// Sent is the common outcome: those rows are marked with one statement
+	// per push status (per batch of 500) instead of one per row.
+	sentBy := map[int][]int64{}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		for _, r := range results {
 			var err error
 			switch {
+			case r.State == news.DeliverySent && !r.Release:
+				sentBy[r.Status] = append(sentBy[r.Status], r.ID)
 			case r.Release:
 				_, err = tx.ExecContext(ctx, s.query(release), r.ID)
-			case r.State == news.DeliverySent && push:
-				_, err = tx.ExecContext(ctx, s.query(sent), r.Status, ms(now), r.ID)
-			case r.State == news.DeliverySent:
-				_, err = tx.ExecContext(ctx, s.query(sent), ms(now), r.ID)
 			case r.State == news.DeliveryPending && push:
 				_, err = tx.ExecContext(ctx, s.query(retry), r.Status, ms(r.NextAttempt), r.Error, r.ID)
 			case r.State == news.DeliveryPending:
@@ -116,10 +121,44 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, sen
 				return err
 			}
 		}
+		for status, ids := range sentBy {
+			if err := s.markSent(ctx, tx, table, push, status, ids, now); err != nil {
+				return err
+			}
+		}
 		return nil
 	})
 	if err != nil {
 		return fmt.Errorf("record %d outcomes: %w", len(results), err)
+	}
+	return nil
+}
+
+// markSent marks claimed rows sent, 500 ids per statement. It is the
+// batched form of MarkDeliverySent and MarkPushSent.
+func (s *Store) markSent(ctx context.Context, tx *sql.Tx, table string, push bool, status int, ids []int64, now time.Time) error {
+	for start := 0; start < len(ids); start += 500 {
+		end := min(start+500, len(ids))
+		var b strings.Builder
+		args := make([]any, 0, end-start+2)
+		b.WriteString("UPDATE " + table + " SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = ''")
+		args = append(args, ms(now))
+		if push {
+			b.WriteString(", status = ?")
+			args = append(args, status)
+		}
+		b.WriteString(" WHERE state = 'sending' AND id IN (")
+		for i, id := range ids[start:end] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('?')
+			args = append(args, id)
+		}
+		b.WriteByte(')')
+		if _, err := tx.ExecContext(ctx, s.rebind(b.String()), args...); err != nil {
+			return err
+		}
 	}
 	return nil
 }

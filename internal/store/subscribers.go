@@ -335,16 +335,42 @@ func (s *Store) EachSubscriber(ctx context.Context, fn func(news.Subscriber) err
 		if len(batch) == 0 {
 			return nil
 		}
+		if err := s.pageTopics(ctx, batch); err != nil {
+			return fmt.Errorf("export subscribers: %w", err)
+		}
 		for i := range batch {
-			if batch[i].Topics, err = s.subscriberTopics(ctx, s.db, batch[i].ID); err != nil {
-				return err
-			}
 			if err := fn(batch[i]); err != nil {
 				return err
 			}
 		}
 		after = batch[len(batch)-1].ID
 	}
+}
+
+// pageTopics fills the topics of a page of subscribers (in id order) with
+// one query.
+func (s *Store) pageTopics(ctx context.Context, batch []news.Subscriber) error {
+	byID := make(map[int64]*news.Subscriber, len(batch))
+	for i := range batch {
+		batch[i].Topics = []string{}
+		byID[batch[i].ID] = &batch[i]
+	}
+	rows, err := s.db.QueryContext(ctx, s.query("PageTopics"), batch[0].ID, batch[len(batch)-1].ID)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var id int64
+		var slug string
+		if err := rows.Scan(&id, &slug); err != nil {
+			return err
+		}
+		if sub := byID[id]; sub != nil {
+			sub.Topics = append(sub.Topics, slug)
+		}
+	}
+	return rows.Err()
 }
 
 // SearchSubscribers finds subscribers whose address contains q.

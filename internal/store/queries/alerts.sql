@@ -6,6 +6,9 @@ RETURNING id
 -- name: InsertAlertTopic
 INSERT INTO alert_topics (alert_id, topic_id) VALUES (?, ?) ON CONFLICT DO NOTHING
 
+-- name: AlertProgress
+SELECT enqueued, enqueue_after, email_after, email FROM alerts WHERE id = ?
+
 -- name: GetAlert
 SELECT id, title, body, url, image_url, topics, ttl_seconds, urgency, topic_header, email, replaces, state, send_at, enqueued, enqueue_after, email_after, targeted, emails, error, created_by, created_at
 FROM alerts WHERE id = ?
@@ -33,8 +36,17 @@ WHERE ps.id > ? AND ps.id <= ?
                   WHERE a2.alert_id = ? AND pst.subscription_id = ps.id))
 ON CONFLICT DO NOTHING
 
+-- Enqueuing is optimistic: a window is written only by the transaction
+-- that moves the progress column from the value it read. That update comes
+-- first, so it also holds the alert's row lock while the window is written:
+-- another instance working on the same alert waits, then finds the progress
+-- moved and writes nothing.
+
 -- name: AdvanceAlertPush
-UPDATE alerts SET enqueue_after = ?, targeted = targeted + ? WHERE id = ? AND enqueue_after = ? AND enqueued = 0
+UPDATE alerts SET enqueue_after = ? WHERE id = ? AND enqueue_after = ? AND enqueued = 0
+
+-- name: AddAlertTargeted
+UPDATE alerts SET targeted = targeted + ? WHERE id = ?
 
 -- name: EmailWindowEnd
 SELECT MAX(id) FROM (SELECT id FROM subscribers WHERE id > ? ORDER BY id LIMIT ?) w
@@ -49,7 +61,10 @@ WHERE s.id > ? AND s.id <= ? AND s.status = 'confirmed' AND s.alerts = 1 AND s.p
                   WHERE a2.alert_id = ? AND st.subscriber_id = s.id))
 
 -- name: AdvanceAlertEmail
-UPDATE alerts SET email_after = ?, emails = emails + ? WHERE id = ? AND email_after = ? AND enqueued = 0
+UPDATE alerts SET email_after = ? WHERE id = ? AND email_after = ? AND enqueued = 0
+
+-- name: AddAlertEmails
+UPDATE alerts SET emails = emails + ? WHERE id = ?
 
 -- name: FinishAlertEnqueue
 UPDATE alerts SET enqueued = 1 WHERE id = ? AND enqueued = 0

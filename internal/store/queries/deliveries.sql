@@ -12,9 +12,8 @@ WHERE id IN (
 )
 RETURNING id, kind, run_id, alert_id, subscriber_id, rcpt, articles, more, attempts
 
--- name: MarkDeliverySent
-UPDATE deliveries SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = ''
-WHERE id = ? AND state = 'sending'
+-- Marking rows sent is built in deliveries.go (markSent): one UPDATE … IN
+-- (…) per batch.
 
 -- name: MarkDeliveryRetry
 UPDATE deliveries SET state = 'pending', next_attempt_at = ?, locked_at = NULL, locked_by = NULL, last_error = ?
@@ -47,10 +46,6 @@ WHERE id IN (
     LIMIT ?
 )
 RETURNING id, alert_id, subscription_id, attempts
-
--- name: MarkPushSent
-UPDATE push_deliveries SET state = 'sent', status = ?, sent_at = ?, locked_at = NULL, last_error = ''
-WHERE id = ? AND state = 'sending'
 
 -- name: MarkPushRetry
 UPDATE push_deliveries SET state = 'pending', status = ?, next_attempt_at = ?, locked_at = NULL, locked_by = NULL, last_error = ?

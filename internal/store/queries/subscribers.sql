@@ -63,6 +63,10 @@ SELECT status, COUNT(*) FROM subscribers GROUP BY status
 SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at
 FROM subscribers WHERE id > ? ORDER BY id LIMIT ?
 
+-- name: PageTopics
+SELECT st.subscriber_id, t.slug FROM subscriber_topics st JOIN topics t ON t.id = st.topic_id
+WHERE st.subscriber_id >= ? AND st.subscriber_id <= ? ORDER BY st.subscriber_id, t.slug
+
 -- name: SearchSubscribers
 SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at
 FROM subscribers WHERE email LIKE ? ORDER BY email LIMIT ?
