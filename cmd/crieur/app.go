@@ -153,7 +153,10 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase})
 	pushWake = a.Pusher.Wake
 	a.Alerts = alert.New(st, log, nil, wakePush, wakeMail)
-	a.Alerts.OnCancel(a.Pusher.Cancelled)
+	a.Alerts.OnCancel(func(id int64) {
+		a.Pusher.Cancelled(id)
+		builder.AlertCancelled(id)
+	})
 	a.Digests = digest.NewRunner(st, log, nil, wakeMail)
 
 	feedPolicy := netguard.Policy{AllowPrivate: cfg.FeedsAllowPriv}

@@ -38,6 +38,8 @@ type Service struct {
 	wakePush func()
 	wakeMail func()
 
+	onCancel func(id int64)
+
 	wake chan struct{}
 	stop context.CancelFunc
 	done chan struct{}
@@ -158,9 +160,16 @@ func (s *Service) Cancel(ctx context.Context, id int64) error {
 	}
 	if err == nil {
 		_ = s.st.Audit(ctx, "", "alert.cancel", strconv.FormatInt(id, 10), "")
+		if s.onCancel != nil {
+			s.onCancel(id)
+		}
 	}
 	return err
 }
+
+// OnCancel sets what to call after an alert was cancelled, so that workers
+// drop the messages they already claimed. Call it before Start.
+func (s *Service) OnCancel(f func(id int64)) { s.onCancel = f }
 
 // Wake makes the enqueuer look for alerts now.
 func (s *Service) Wake() {

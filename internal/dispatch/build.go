@@ -85,6 +85,10 @@ func (b *MessageBuilder) alert(ctx context.Context, id int64) (store.AlertInfo, 
 	return a, nil
 }
 
+// AlertCancelled forgets what the builder knew of alert id, so that the
+// alert emails already claimed see the cancel and stay unsent.
+func (b *MessageBuilder) AlertCancelled(id int64) { b.alerts.Delete(id) }
+
 // namedTopics turns slugs into topics, in the given order.
 func namedTopics(all []news.Topic, slugs []string) []news.Topic {
 	out := make([]news.Topic, 0, len(slugs))
@@ -160,6 +164,9 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 		a, err2 := b.alert(ctx, d.AlertID)
 		if err2 != nil {
 			return "", nil, err2
+		}
+		if a.State == news.AlertCancelled {
+			return "", nil, fmt.Errorf("alert %d cancelled: %w", d.AlertID, ErrNotDeliverable)
 		}
 		email, err = b.Composer.Alert(compose.AlertData{Lang: sub.Lang, Title: a.Title, Body: a.Body, URL: a.URL, ImageURL: a.ImageURL,
 			PreferencesURL: links.Preferences, UnsubscribeURL: links.Unsubscribe})

@@ -117,8 +117,9 @@ func (p *Pusher) Wake() { p.p.Wake() }
 func (p *Pusher) message(ctx context.Context, id int64) (*alertMsg, error) {
 	if v, ok := p.alerts.Load(id); ok {
 		m := v.(*alertMsg)
-		// Re-read now and then so a cancel made on another instance is seen.
-		if time.Since(m.loaded) < 2*time.Second {
+		// Re-read now and then so a cancel made on another instance is seen
+		// (a cancel made here is seen at once: see Cancelled).
+		if time.Since(m.loaded) < 500*time.Millisecond {
 			return m, nil
 		}
 	}
@@ -145,6 +146,17 @@ func (p *Pusher) message(ctx context.Context, id int64) (*alertMsg, error) {
 	return m, nil
 }
 
+// Cancelled tells the workers of this instance that alert id was
+// cancelled, so that the messages they already claimed (the store cancels
+// only the unclaimed ones) do not go out either.
+func (p *Pusher) Cancelled(id int64) {
+	if v, ok := p.alerts.Load(id); ok {
+		m := *v.(*alertMsg)
+		m.state = news.AlertCancelled
+		p.alerts.Store(id, &m)
+	}
+}
+
 func (p *Pusher) send(ctx context.Context, _ int, t store.PushTarget) store.Result {
 	now := p.cfg.Now()
 	if t.SubscriptionID == 0 || t.Endpoint == "" {
@@ -165,9 +177,12 @@ func (p *Pusher) send(ctx context.Context, _ int, t store.PushTarget) store.Resu
 		p.observe("expired")
 		return store.Result{ID: t.DeliveryID, State: news.DeliveryExpired, Error: "TTL passed before delivery"}
 	}
-	// What is left of the TTL, so a retried message does not outlive it.
-	if left := m.deadline.Sub(now); left < msg.TTL {
-		msg.TTL = left
+	// A retried (or rescued) message gets what is left of the TTL, so that
+	// it does not outlive the alert, in whole seconds rounded up (the header
+	// counts seconds). A first attempt carries the alert's TTL as the editor
+	// set it: 3600, not 3599 because the fan-out took a moment.
+	if left := m.deadline.Sub(now); t.Attempts > 1 && left < msg.TTL {
+		msg.TTL = min(msg.TTL, (left + time.Second - 1).Truncate(time.Second))
 	}
 	res := p.cfg.Sender.Send(ctx, push.Subscription{Endpoint: t.Endpoint, P256dh: t.P256dh, Auth: t.Auth}, msg)
 	switch res.Outcome {

@@ -44,7 +44,11 @@ func nullID(id int64) sql.NullInt64 { return sql.NullInt64{Int64: id, Valid: id 
 // sending. Rows a crashed owner left in sending come back through
 // RescueDeliveries.
 func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time, limit int) ([]Delivery, error) {
-	rows, err := s.db.QueryContext(ctx, s.query("ClaimDeliveries"), ms(now), owner, ms(now), limit)
+	st, err := s.stmt(ctx, "ClaimDeliveries")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, ms(now), owner, ms(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim deliveries: %w", err)
 	}
@@ -101,21 +105,29 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 	// per push status (per batch of 500) instead of one per row.
 	sentBy := map[int][]int64{}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
+		exec := func(name string, args ...any) error {
+			st, err := s.txStmt(ctx, tx, name)
+			if err != nil {
+				return err
+			}
+			_, err = st.ExecContext(ctx, args...)
+			return err
+		}
 		for _, r := range results {
 			var err error
 			switch {
 			case r.State == news.DeliverySent && !r.Release:
 				sentBy[r.Status] = append(sentBy[r.Status], r.ID)
 			case r.Release:
-				_, err = tx.ExecContext(ctx, s.query(release), r.ID)
+				err = exec(release, r.ID)
 			case r.State == news.DeliveryPending && push:
-				_, err = tx.ExecContext(ctx, s.query(retry), r.Status, ms(r.NextAttempt), r.Error, r.ID)
+				err = exec(retry, r.Status, ms(r.NextAttempt), r.Error, r.ID)
 			case r.State == news.DeliveryPending:
-				_, err = tx.ExecContext(ctx, s.query(retry), ms(r.NextAttempt), r.Error, r.ID)
+				err = exec(retry, ms(r.NextAttempt), r.Error, r.ID)
 			case push:
-				_, err = tx.ExecContext(ctx, s.query(failed), string(r.State), r.Status, r.Error, r.ID)
+				err = exec(failed, string(r.State), r.Status, r.Error, r.ID)
 			default:
-				_, err = tx.ExecContext(ctx, s.query(failed), string(r.State), r.Error, r.ID)
+				err = exec(failed, string(r.State), r.Error, r.ID)
 			}
 			if err != nil {
 				return err

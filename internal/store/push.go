@@ -74,7 +74,11 @@ type PushTarget struct {
 
 // ClaimPush takes up to limit due push messages for owner.
 func (s *Store) ClaimPush(ctx context.Context, owner string, now time.Time, limit int) ([]PushTarget, error) {
-	rows, err := s.db.QueryContext(ctx, s.query("ClaimPush"), ms(now), owner, ms(now), limit)
+	st, err := s.stmt(ctx, "ClaimPush")
+	if err != nil {
+		return nil, err
+	}
+	rows, err := st.QueryContext(ctx, ms(now), owner, ms(now), limit)
 	if err != nil {
 		return nil, fmt.Errorf("claim push: %w", err)
 	}

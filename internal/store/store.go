@@ -19,6 +19,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
@@ -47,6 +48,9 @@ type Store struct {
 	db      *sql.DB
 	dialect Dialect
 	q       map[string]string
+	// stmts caches prepared hot-path statements: database/sql does not, and
+	// SQLite parsing a statement costs more than running it.
+	stmts sync.Map // name → *sql.Stmt
 }
 
 // Options tune a store.
@@ -165,7 +169,58 @@ func (s *Store) Dialect() Dialect { return s.dialect }
 func (s *Store) DB() *sql.DB { return s.db }
 
 // Close closes the database.
-func (s *Store) Close() error { return s.db.Close() }
+func (s *Store) Close() error {
+	s.stmts.Range(func(_, v any) bool {
+		v.(*sql.Stmt).Close()
+		return true
+	})
+	return s.db.Close()
+}
+
+// stmt returns the named query prepared once on the database handle.
+func (s *Store) stmt(ctx context.Context, name string) (*sql.Stmt, error) {
+	if v, ok := s.stmts.Load(name); ok {
+		return v.(*sql.Stmt), nil
+	}
+	st, err := s.db.PrepareContext(ctx, s.query(name))
+	if err != nil {
+		return nil, fmt.Errorf("prepare %s: %w", name, err)
+	}
+	if v, loaded := s.stmts.LoadOrStore(name, st); loaded {
+		st.Close()
+		return v.(*sql.Stmt), nil
+	}
+	return st, nil
+}
+
+// txStmt returns the named statement for use in tx: the cached prepared
+// one when there is one, else prepared on tx's own connection. It must
+// never prepare through s.db: on SQLite the pool's one connection is the
+// one tx holds, so that would wait forever.
+func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, name string) (*sql.Stmt, error) {
+	if v, ok := s.stmts.Load(name); ok {
+		return tx.StmtContext(ctx, v.(*sql.Stmt)), nil
+	}
+	return tx.PrepareContext(ctx, s.query(name))
+}
+
+// hotStatements are prepared once the schema exists, so that workers and
+// transactions find them cached.
+var hotStatements = []string{
+	"ClaimDeliveries", "ClaimPush", "GetSubscriberByID", "SubscriberTopics",
+	"MarkDeliveryRetry", "MarkDeliveryFailed", "ReleaseDelivery",
+	"MarkPushRetry", "MarkPushFailed", "ReleasePush",
+}
+
+// warm prepares the hot statements.
+func (s *Store) warm(ctx context.Context) error {
+	for _, name := range hotStatements {
+		if _, err := s.stmt(ctx, name); err != nil {
+			return err
+		}
+	}
+	return nil
+}
 
 // Ping checks that the database answers.
 func (s *Store) Ping(ctx context.Context) error { return s.db.PingContext(ctx) }
@@ -215,7 +270,7 @@ func (s *Store) Migrate(ctx context.Context) (int, error) {
 			return applied, fmt.Errorf("migration %s: %w", m.Path, err)
 		}
 	}
-	return applied, nil
+	return applied, s.warm(ctx)
 }
 
 // Migration is one numbered schema change.

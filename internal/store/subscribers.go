@@ -29,6 +29,13 @@ func scanSubscriber(r rowScanner) (news.Subscriber, error) {
 }
 
 func (s *Store) subscriberTopics(ctx context.Context, q querier, id int64) ([]string, error) {
+	if _, ok := q.(stmtQuerier); ok || q == querier(s.db) {
+		st, err := s.stmt(ctx, "SubscriberTopics")
+		if err != nil {
+			return nil, err
+		}
+		q = stmtQuerier{st}
+	}
 	rows, err := q.QueryContext(ctx, s.query("SubscriberTopics"), id)
 	if err != nil {
 		return nil, err
@@ -52,6 +59,23 @@ type querier interface {
 	ExecContext(ctx context.Context, q string, args ...any) (sql.Result, error)
 }
 
+// stmtQuerier runs one prepared statement whatever query text it is given:
+// it lets the helpers above take a prepared statement where they take a
+// handle.
+type stmtQuerier struct{ st *sql.Stmt }
+
+func (q stmtQuerier) QueryContext(ctx context.Context, _ string, args ...any) (*sql.Rows, error) {
+	return q.st.QueryContext(ctx, args...)
+}
+
+func (q stmtQuerier) QueryRowContext(ctx context.Context, _ string, args ...any) *sql.Row {
+	return q.st.QueryRowContext(ctx, args...)
+}
+
+func (q stmtQuerier) ExecContext(ctx context.Context, _ string, args ...any) (sql.Result, error) {
+	return q.st.ExecContext(ctx, args...)
+}
+
 // SubscriberByEmail returns a subscriber with topics; ErrNotFound if none.
 func (s *Store) SubscriberByEmail(ctx context.Context, email string) (news.Subscriber, error) {
 	return s.subscriber(ctx, s.db, "GetSubscriberByEmail", email)
@@ -63,6 +87,14 @@ func (s *Store) SubscriberByID(ctx context.Context, id int64) (news.Subscriber, 
 }
 
 func (s *Store) subscriber(ctx context.Context, q querier, name string, arg any) (news.Subscriber, error) {
+	if q == querier(s.db) {
+		// Outside a transaction this is the senders' hot path: prepared.
+		st, err := s.stmt(ctx, name)
+		if err != nil {
+			return news.Subscriber{}, err
+		}
+		q = stmtQuerier{st}
+	}
 	sub, err := scanSubscriber(q.QueryRowContext(ctx, s.query(name), arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return sub, ErrNotFound

@@ -52,6 +52,11 @@ type Deps struct {
 	TrustProxy bool
 	Now        func() time.Time
 	SiteName   string
+	// WakeMail wakes the mail workers (a digest preview was queued).
+	WakeMail func()
+	// Location is the publisher's time zone (CRIEUR_TIMEZONE): the admin
+	// UI shows times and reads embargo times in it.
+	Location *time.Location
 }
 
 // Alerts is the alert service the editors' routes and the admin UI share.
@@ -81,6 +86,7 @@ type Server struct {
 	origins map[string]bool
 	anyOrig bool
 	pages   *pageSet // the reader pages, parsed once by pageRoutes
+	admin   *adminUI // the editors' admin UI, built by adminRoutes
 }
 
 // New builds the handler with every route.

@@ -1,0 +1,657 @@
+package web_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"mime/multipart"
+	"net/http"
+	"net/http/cookiejar"
+	"net/http/httptest"
+	"net/url"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"golang.org/x/crypto/bcrypt"
+
+	"github.com/crieur/crieur/internal/alert"
+	"github.com/crieur/crieur/internal/compose"
+	"github.com/crieur/crieur/internal/digest"
+	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/subscribe"
+	"github.com/crieur/crieur/internal/web"
+	"github.com/crieur/crieur/templates"
+)
+
+// adminRouteTable is every admin route and the role it needs ("" public).
+// A route registered in admin.go without a line here fails
+// TestAdminRouteTable.
+var adminRouteTable = map[string]store.Role{
+	"GET /admin/login":         "",
+	"POST /admin/login":        "",
+	"GET /admin/static/{name}": "",
+	" /admin/":                 "",
+	"POST /admin/logout":       store.RoleEditor,
+
+	"GET /admin":          store.RoleEditor,
+	"GET /admin/{$}":      store.RoleEditor,
+	"GET /admin/articles": store.RoleEditor,
+	"GET /admin/audience": store.RoleEditor,
+
+	"GET /admin/alerts":              store.RoleEditor,
+	"GET /admin/alerts/new":          store.RoleEditor,
+	"POST /admin/alerts/new":         store.RoleEditor,
+	"POST /admin/alerts/confirm":     store.RoleEditor,
+	"POST /admin/alerts":             store.RoleEditor,
+	"GET /admin/alerts/{id}":         store.RoleEditor,
+	"GET /admin/alerts/{id}/status":  store.RoleEditor,
+	"POST /admin/alerts/{id}/cancel": store.RoleEditor,
+
+	"GET /admin/digests":                  store.RoleEditor,
+	"GET /admin/digests/preview":          store.RoleEditor,
+	"GET /admin/digests/preview/html":     store.RoleEditor,
+	"POST /admin/digests/preview/send":    store.RoleEditor,
+	"POST /admin/digests/{frequency}/run": store.RoleEditor,
+	"GET /admin/digests/runs/{id}":        store.RoleEditor,
+
+	"GET /admin/readers":             store.RoleAdmin,
+	"GET /admin/readers/export.csv":  store.RoleAdmin,
+	"POST /admin/readers/import":     store.RoleAdmin,
+	"GET /admin/readers/{id}":        store.RoleAdmin,
+	"GET /admin/readers/{id}/export": store.RoleAdmin,
+	"GET /admin/readers/{id}/erase":  store.RoleAdmin,
+	"POST /admin/readers/{id}/erase": store.RoleAdmin,
+	"GET /admin/suppressions":        store.RoleAdmin,
+	"GET /admin/topics":              store.RoleAdmin,
+	"POST /admin/topics":             store.RoleAdmin,
+	"GET /admin/feeds":               store.RoleAdmin,
+	"POST /admin/feeds":              store.RoleAdmin,
+	"POST /admin/feeds/remove":       store.RoleAdmin,
+	"POST /admin/feeds/poll":         store.RoleAdmin,
+	"GET /admin/tokens":              store.RoleAdmin,
+	"POST /admin/tokens":             store.RoleAdmin,
+	"POST /admin/tokens/{id}/revoke": store.RoleAdmin,
+	"GET /admin/users":               store.RoleAdmin,
+	"POST /admin/users":              store.RoleAdmin,
+	"POST /admin/users/{id}/role":    store.RoleAdmin,
+	"POST /admin/users/{id}/disable": store.RoleAdmin,
+	"GET /admin/audit":               store.RoleAdmin,
+}
+
+const adminXSS = `<script>alert(1)</script>`
+
+type adminEnv struct {
+	st     *store.Store
+	h      *web.Server
+	srv    *httptest.Server
+	subs   *subscribe.Service
+	editor int64
+	admin  int64
+}
+
+func setupAdmin(tb testing.TB) *adminEnv {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(tb.TempDir(), "crieur.db"), store.Options{})
+	if err != nil {
+		tb.Fatalf("open store: %v", err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		tb.Fatalf("migrate: %v", err)
+	}
+	for _, t := range [][2]string{{"politique", "Politique"}, {"afrique", "Afrique"}, {"culture", "Culture " + adminXSS}} {
+		if _, err := st.CreateTopic(ctx, t[0], t[1]); err != nil {
+			tb.Fatal(err)
+		}
+	}
+	log := slog.New(slog.DiscardHandler)
+	tokens, err := subscribe.NewTokens(bytes.Repeat([]byte{7}, 32), nil)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	subs := subscribe.New(subscribe.Config{Store: st, Tokens: tokens, HashKey: []byte("k"), BaseURL: "https://crieur.example", Log: log})
+	comp, err := compose.New(templates.FS, compose.Site{Name: "Le Journal", URL: "https://journal.example"})
+	if err != nil {
+		tb.Fatalf("composer: %v", err)
+	}
+	h, err := web.New(web.Deps{Store: st, Subscribe: subs, Composer: comp, Log: log, BaseURL: "https://crieur.example",
+		Alerts: alert.New(st, log, nil, func() {}, func() {}), Digests: digest.NewRunner(st, log, nil, nil), WakeMail: func() {}})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	e := &adminEnv{st: st, h: h, subs: subs}
+	e.srv = httptest.NewServer(h)
+	tb.Cleanup(e.srv.Close)
+	hash, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
+	if e.editor, err = st.CreateUser(ctx, "editor@journal.example", store.RoleEditor, string(hash)); err != nil {
+		tb.Fatal(err)
+	}
+	if e.admin, err = st.CreateUser(ctx, "admin@journal.example", store.RoleAdmin, string(hash)); err != nil {
+		tb.Fatal(err)
+	}
+	return e
+}
+
+// session opens a session for user straight in the store and returns its
+// cookie value and CSRF token.
+func (e *adminEnv) session(tb testing.TB, user int64) (string, string) {
+	tb.Helper()
+	sid, csrf := randHex(16), randHex(16)
+	sum := sha256.Sum256([]byte(sid))
+	if err := e.st.CreateSession(context.Background(), hex.EncodeToString(sum[:]), user, csrf, time.Now().Add(time.Hour)); err != nil {
+		tb.Fatal(err)
+	}
+	return sid, csrf
+}
+
+var randCounter int
+
+func randHex(n int) string {
+	randCounter++
+	sum := sha256.Sum256([]byte(time.Now().String() + string(rune(randCounter))))
+	return hex.EncodeToString(sum[:n])
+}
+
+// do sends a request without following redirects.
+func (e *adminEnv) do(tb testing.TB, method, path, sid string, form url.Values) (*http.Response, string) {
+	tb.Helper()
+	var body io.Reader
+	if form != nil {
+		body = strings.NewReader(form.Encode())
+	}
+	req, err := http.NewRequest(method, e.srv.URL+path, body)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	if form != nil {
+		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	}
+	if sid != "" {
+		req.AddCookie(&http.Cookie{Name: "crieur_admin", Value: sid})
+	}
+	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.Do(req)
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp, string(b)
+}
+
+func concretePath(pattern string) string {
+	r := strings.NewReplacer("{id}", "999999", "{frequency}", "daily", "{name}", "admin.css", "{$}", "")
+	return r.Replace(pattern)
+}
+
+func checkAdminHeaders(tb testing.TB, what string, resp *http.Response) {
+	tb.Helper()
+	h := resp.Header
+	if strings.HasPrefix(what, "GET /admin/digests/preview/html") && resp.StatusCode == 200 {
+		// The email shown in the preview frame: its own, stricter policy.
+		if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "sandbox") ||
+			!strings.Contains(csp, "frame-ancestors 'self'") || strings.Contains(csp, "script-src") {
+			tb.Errorf("%s: Content-Security-Policy = %q", what, csp)
+		}
+		return
+	}
+	if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'self'") || !strings.Contains(csp, "frame-ancestors 'none'") ||
+		!strings.Contains(csp, "script-src 'self'") || !strings.Contains(csp, "form-action 'self'") {
+		tb.Errorf("%s: Content-Security-Policy = %q", what, csp)
+	}
+	if h.Get("X-Frame-Options") != "DENY" || h.Get("Referrer-Policy") != "same-origin" {
+		tb.Errorf("%s: X-Frame-Options %q, Referrer-Policy %q", what, h.Get("X-Frame-Options"), h.Get("Referrer-Policy"))
+	}
+	if !strings.HasPrefix(what, "GET /admin/static/") && h.Get("Cache-Control") != "no-store" {
+		tb.Errorf("%s: Cache-Control = %q", what, h.Get("Cache-Control"))
+	}
+}
+
+func TestAdminRouteTable(t *testing.T) {
+	t.Parallel()
+	e := setupAdmin(t)
+	routes := e.h.AdminRoutes()
+	seen := map[string]bool{}
+	for _, rt := range routes {
+		key := rt.Method + " " + rt.Pattern
+		seen[key] = true
+		want, ok := adminRouteTable[key]
+		if !ok {
+			t.Errorf("route %q is registered but not in adminRouteTable: say which role it needs", key)
+			continue
+		}
+		if rt.Role != want {
+			t.Errorf("route %q needs role %q, table says %q", key, rt.Role, want)
+		}
+	}
+	for key := range adminRouteTable {
+		if !seen[key] {
+			t.Errorf("adminRouteTable lists %q, which is not registered", key)
+		}
+	}
+
+	for _, rt := range routes {
+		key := rt.Method + " " + rt.Pattern
+		path := concretePath(rt.Pattern)
+		if rt.Role == "" {
+			continue
+		}
+		t.Run(key, func(t *testing.T) {
+			var form url.Values
+			if rt.Method == "POST" {
+				form = url.Values{}
+			}
+			// Anonymous: a GET goes to the login page, anything else is refused.
+			resp, _ := e.do(t, rt.Method, path, "", form)
+			checkAdminHeaders(t, key, resp)
+			if rt.Method == "GET" {
+				if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/admin/login?next=") {
+					t.Errorf("anonymous: %d Location %q, want 303 to the login page", resp.StatusCode, resp.Header.Get("Location"))
+				}
+			} else if resp.StatusCode != http.StatusForbidden {
+				t.Errorf("anonymous POST: %d, want 403", resp.StatusCode)
+			}
+			// An editor on an admin route is refused.
+			if rt.Role == store.RoleAdmin {
+				sid, csrf := e.session(t, e.editor)
+				if form != nil {
+					form = url.Values{"csrf": {csrf}}
+				}
+				if resp, _ := e.do(t, rt.Method, path, sid, form); resp.StatusCode != http.StatusForbidden {
+					t.Errorf("editor on an admin route: %d, want 403", resp.StatusCode)
+				}
+			}
+			// The right role gets through.
+			user := e.editor
+			if rt.Role == store.RoleAdmin {
+				user = e.admin
+			}
+			sid, csrf := e.session(t, user)
+			if rt.Method == "POST" {
+				for _, bad := range []url.Values{{}, {"csrf": {"wrong"}}} {
+					if resp, _ := e.do(t, "POST", path, sid, bad); resp.StatusCode != http.StatusForbidden {
+						t.Errorf("POST with csrf %q: %d, want 403", bad.Get("csrf"), resp.StatusCode)
+					}
+				}
+				form = url.Values{"csrf": {csrf}}
+			}
+			resp, body := e.do(t, rt.Method, path, sid, form)
+			if resp.StatusCode == 401 || resp.StatusCode == 403 || resp.StatusCode >= 500 {
+				t.Errorf("role %s: %d\n%.500s", rt.Role, resp.StatusCode, body)
+			}
+			checkAdminHeaders(t, key, resp)
+		})
+	}
+
+	// Public routes.
+	if resp, body := e.do(t, "GET", "/admin/login", "", nil); resp.StatusCode != 200 || !strings.Contains(body, `name="csrf"`) {
+		t.Errorf("login page: %d", resp.StatusCode)
+	}
+	if resp, _ := e.do(t, "POST", "/admin/login", "", url.Values{"email": {"admin@journal.example"}, "password": {"correct horse"}}); resp.StatusCode != 403 {
+		t.Errorf("login without CSRF token: %d, want 403", resp.StatusCode)
+	}
+	if resp, _ := e.do(t, "GET", "/admin/static/admin.js", "", nil); resp.StatusCode != 200 {
+		t.Errorf("static: %d", resp.StatusCode)
+	}
+	if resp, _ := e.do(t, "GET", "/admin/nope", "", nil); resp.StatusCode != 404 {
+		t.Errorf("unknown admin path: %d, want 404", resp.StatusCode)
+	}
+}
+
+// browser is a cookie-keeping client that reads CSRF tokens off pages.
+type adminBrowser struct {
+	tb testing.TB
+	e  *adminEnv
+	c  *http.Client
+}
+
+func (e *adminEnv) browser(tb testing.TB, lang string) *adminBrowser {
+	jar, _ := cookiejar.New(nil)
+	return &adminBrowser{tb: tb, e: e, c: &http.Client{Jar: jar, Transport: langTransport(lang)}}
+}
+
+type langTransport string
+
+func (l langTransport) RoundTrip(r *http.Request) (*http.Response, error) {
+	r.Header.Set("Accept-Language", string(l))
+	return http.DefaultTransport.RoundTrip(r)
+}
+
+var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
+
+func (b *adminBrowser) get(path string) (*http.Response, string) {
+	b.tb.Helper()
+	resp, err := b.c.Get(b.e.srv.URL + path)
+	if err != nil {
+		b.tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+// post submits a form found on page (its CSRF token added).
+func (b *adminBrowser) post(page, path string, form url.Values) (*http.Response, string) {
+	b.tb.Helper()
+	m := csrfRE.FindStringSubmatch(page)
+	if m == nil {
+		b.tb.Fatalf("no CSRF token on the page:\n%.800s", page)
+	}
+	form.Set("csrf", m[1])
+	resp, err := b.c.PostForm(b.e.srv.URL+path, form)
+	if err != nil {
+		b.tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	body, _ := io.ReadAll(resp.Body)
+	return resp, string(body)
+}
+
+func (b *adminBrowser) login(email string) string {
+	b.tb.Helper()
+	_, page := b.get("/admin/login")
+	resp, body := b.post(page, "/admin/login", url.Values{"email": {email}, "password": {"correct horse"}})
+	if resp.StatusCode != 200 || resp.Request.URL.Path != "/admin" {
+		b.tb.Fatalf("login: %d at %s\n%.500s", resp.StatusCode, resp.Request.URL, body)
+	}
+	return body
+}
+
+func TestAdminLoginLogout(t *testing.T) {
+	t.Parallel()
+	e := setupAdmin(t)
+	b := e.browser(t, "fr")
+	_, page := b.get("/admin/login")
+	resp, body := b.post(page, "/admin/login", url.Values{"email": {"editor@journal.example"}, "password": {"wrong"}})
+	if resp.StatusCode != 401 || !strings.Contains(body, "Adresse ou mot de passe incorrect") {
+		t.Fatalf("wrong password: %d", resp.StatusCode)
+	}
+	// The session cookie is HttpOnly, SameSite=Strict, and only its hash is stored.
+	_, page = b.get("/admin/login")
+	m := csrfRE.FindStringSubmatch(page)
+	c := &http.Client{Jar: b.c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := c.PostForm(e.srv.URL+"/admin/login", url.Values{"csrf": {m[1]}, "email": {"Editor@journal.example"}, "password": {"correct horse"}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	var sess *http.Cookie
+	for _, ck := range resp.Cookies() {
+		if ck.Name == "crieur_admin" {
+			sess = ck
+		}
+	}
+	if resp.StatusCode != 303 || sess == nil || !sess.HttpOnly || sess.SameSite != http.SameSiteStrictMode || !sess.Secure || sess.MaxAge != 12*3600 {
+		t.Fatalf("login: %d, cookie %+v", resp.StatusCode, sess)
+	}
+	sum := sha256.Sum256([]byte(sess.Value))
+	if _, err := e.st.SessionByHash(context.Background(), hex.EncodeToString(sum[:]), time.Now()); err != nil {
+		t.Fatalf("session not stored by hash: %v", err)
+	}
+	if _, err := e.st.SessionByHash(context.Background(), sess.Value, time.Now()); err == nil {
+		t.Fatal("the raw session id is stored")
+	}
+	_, dash := b.get("/admin")
+	if !strings.Contains(dash, "editor@journal.example") || strings.Contains(dash, `href="/admin/users"`) {
+		t.Fatal("an editor's nav must not show admin-only entries")
+	}
+	resp, _ = b.post(dash, "/admin/logout", url.Values{})
+	if resp.Request.URL.Path != "/admin/login" {
+		t.Fatalf("logout went to %s", resp.Request.URL)
+	}
+	if _, err := e.st.SessionByHash(context.Background(), hex.EncodeToString(sum[:]), time.Now()); err == nil {
+		t.Fatal("session survives logout")
+	}
+}
+
+func TestAdminLoginRateLimited(t *testing.T) {
+	t.Parallel()
+	e := setupAdmin(t)
+	b := e.browser(t, "en")
+	_, page := b.get("/admin/login")
+	var last *http.Response
+	var body string
+	for i := 0; i < 8; i++ {
+		last, body = b.post(page, "/admin/login", url.Values{"email": {"admin@journal.example"}, "password": {"guess"}})
+	}
+	if last.StatusCode != http.StatusTooManyRequests || last.Header.Get("Retry-After") == "" || !strings.Contains(body, "Too many login attempts") {
+		t.Fatalf("after 8 attempts: %d Retry-After %q", last.StatusCode, last.Header.Get("Retry-After"))
+	}
+}
+
+func TestAdminEscapesAndDashboard(t *testing.T) {
+	t.Parallel()
+	e := setupAdmin(t)
+	ctx := context.Background()
+	if _, _, err := e.st.SaveArticle(ctx, news.Article{URL: "https://journal.example/a", Title: adminXSS, Topics: []string{"politique"},
+		PublishedAt: time.Now(), CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser(t, "en")
+	dash := b.login("admin@journal.example")
+	if strings.Contains(dash, adminXSS) || !strings.Contains(dash, "&lt;script&gt;alert(1)&lt;/script&gt;") {
+		t.Fatal("an article title is not escaped on the dashboard")
+	}
+	for _, want := range []string{"Dashboard", "Readers", "Latest alerts", "Feed health", `href="/admin/users"`} {
+		if !strings.Contains(dash, want) {
+			t.Errorf("dashboard lacks %q", want)
+		}
+	}
+	for _, p := range []string{"/admin/articles", "/admin/topics", "/admin/alerts/new"} {
+		if _, body := b.get(p); strings.Contains(body, adminXSS) {
+			t.Errorf("%s: unescaped script", p)
+		}
+	}
+}
+
+func TestAdminAlertFlow(t *testing.T) {
+	t.Parallel()
+	e := setupAdmin(t)
+	b := e.browser(t, "fr")
+	b.login("editor@journal.example")
+	_, page := b.get("/admin/alerts/new")
+	form := url.Values{"title": {"Séisme " + adminXSS}, "body": {"Un séisme a frappé."}, "url": {"https://journal.example/seisme"},
+		"topics": {"afrique"}, "urgency": {"high"}, "ttl": {"3600"}}
+	// Preview (no JS): the composer comes back with the mock filled in.
+	resp, body := b.post(page, "/admin/alerts/new", form)
+	if resp.StatusCode != 200 || !strings.Contains(body, "journal.example") || strings.Contains(body, adminXSS) {
+		t.Fatalf("preview: %d", resp.StatusCode)
+	}
+	if !strings.Contains(body, "0\u202fnavigateurs") && !strings.Contains(body, "0 navigateurs") {
+		t.Errorf("preview lacks the audience")
+	}
+	// A bad link comes back on the form, nothing sent.
+	bad := url.Values{}
+	for k, v := range form {
+		bad[k] = v
+	}
+	bad.Set("url", "javascript:alert(1)")
+	if resp, body := b.post(page, "/admin/alerts/confirm", bad); resp.StatusCode != 400 || !strings.Contains(body, `href="#f-url"`) {
+		t.Fatalf("bad url: %d", resp.StatusCode)
+	}
+	// Confirm, then send; sending the same confirmation twice sends once.
+	resp, confirm := b.post(page, "/admin/alerts/confirm", form)
+	if resp.StatusCode != 200 || !strings.Contains(confirm, "Confirmer") || !strings.Contains(confirm, `name="nonce"`) {
+		t.Fatalf("confirm: %d\n%.1000s", resp.StatusCode, confirm)
+	}
+	send := url.Values{"confirmed": {"1"}, "nonce": {regexp.MustCompile(`name="nonce" value="([^"]+)"`).FindStringSubmatch(confirm)[1]}}
+	for k, v := range form {
+		send[k] = v
+	}
+	resp, progress := b.post(confirm, "/admin/alerts", send)
+	if resp.StatusCode != 200 || !strings.HasPrefix(resp.Request.URL.Path, "/admin/alerts/") {
+		t.Fatalf("send: %d at %s", resp.StatusCode, resp.Request.URL)
+	}
+	first := resp.Request.URL.Path
+	resp2, _ := b.post(confirm, "/admin/alerts", send)
+	if resp2.Request.URL.Path != first {
+		t.Fatalf("double submit sent a second alert: %s then %s", first, resp2.Request.URL.Path)
+	}
+	if !strings.Contains(progress, `data-status="`+first+`/status"`) || !strings.Contains(progress, "Envoyer une mise à jour") {
+		t.Fatal("progress page lacks its status endpoint or update button")
+	}
+	r, st := b.get(first + "/status")
+	var s map[string]any
+	if err := json.Unmarshal([]byte(st), &s); err != nil || r.Header.Get("Content-Type") != "application/json; charset=utf-8" {
+		t.Fatalf("status: %v %s", err, st)
+	}
+	if _, ok := s["delivered"]; !ok || s["state"] == "" {
+		t.Fatalf("status JSON: %s", st)
+	}
+	// "Send an update" prefills the composer with replaces.
+	id := strings.TrimPrefix(first, "/admin/alerts/")
+	if _, upd := b.get("/admin/alerts/new?replaces=" + id); !strings.Contains(upd, `name="replaces" inputmode="numeric" pattern="#?[0-9]*" value="`+id+`"`) {
+		t.Fatal("update composer not prefilled")
+	}
+	// Cancel.
+	resp, _ = b.post(progress, first+"/cancel", url.Values{})
+	if resp.StatusCode != 200 {
+		t.Fatalf("cancel: %d", resp.StatusCode)
+	}
+	log, _ := e.st.AuditLog(context.Background(), 20)
+	var actions []string
+	for _, a := range log {
+		actions = append(actions, a.Actor+" "+a.Action)
+	}
+	if j := strings.Join(actions, ","); !strings.Contains(j, "user:editor@journal.example alert.send") || !strings.Contains(j, "user:editor@journal.example alert.cancel") {
+		t.Fatalf("audit log: %s", j)
+	}
+}
+
+func TestAdminDigestPreview(t *testing.T) {
+	t.Parallel()
+	e := setupAdmin(t)
+	ctx := context.Background()
+	if _, _, err := e.st.SaveArticle(ctx, news.Article{URL: "https://journal.example/b", Title: "Élections au Sénégal", Topics: []string{"afrique"},
+		PublishedAt: time.Now().Add(-time.Hour), CreatedAt: time.Now()}); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser(t, "en")
+	b.login("editor@journal.example")
+	resp, body := b.get("/admin/digests/preview?topics=afrique&lang=en&frequency=daily")
+	if resp.StatusCode != 200 || !strings.Contains(body, `id="preview-subject"`) || !strings.Contains(body, "Élections au Sénégal") {
+		t.Fatalf("preview: %d\n%.2000s", resp.StatusCode, body)
+	}
+	resp, html := b.get("/admin/digests/preview/html?topics=afrique&lang=en&frequency=daily")
+	if resp.StatusCode != 200 || !strings.Contains(html, "Élections au Sénégal") || !strings.Contains(resp.Header.Get("Content-Security-Policy"), "sandbox") {
+		t.Fatalf("preview html: %d %q", resp.StatusCode, resp.Header.Get("Content-Security-Policy"))
+	}
+	if _, body := b.get("/admin/digests/preview?topics=politique&lang=en&frequency=daily"); !strings.Contains(body, `id="preview-empty"`) {
+		t.Fatal("an empty preview must say so")
+	}
+	resp, _ = b.post(body, "/admin/digests/preview/send", url.Values{"topics": {"afrique"}, "lang": {"en"}, "frequency": {"daily"}})
+	if resp.StatusCode != 200 || !strings.Contains(resp.Request.URL.RawQuery, "done=preview_sent") {
+		t.Fatalf("send preview: %d %s", resp.StatusCode, resp.Request.URL)
+	}
+	n, _ := e.st.PendingEmails(ctx)
+	if n != 1 {
+		t.Fatalf("pending emails after a preview: %d", n)
+	}
+}
+
+func TestAdminReadersEraseImport(t *testing.T) {
+	t.Parallel()
+	e := setupAdmin(t)
+	ctx := context.Background()
+	b := e.browser(t, "fr")
+	page := b.login("admin@journal.example")
+
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("csrf", csrfRE.FindStringSubmatch(page)[1])
+	fw, _ := mw.CreateFormFile("file", "readers.csv")
+	io.WriteString(fw, "email,topics,frequency,lang,status\nana@example.org,afrique,daily,fr,confirmed\nnot-an-email,afrique,daily,fr,confirmed\n")
+	mw.Close()
+	resp, err := b.c.Post(e.srv.URL+"/admin/readers/import", mw.FormDataContentType(), &buf)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 200 || !strings.Contains(string(rep), "Lignes refusées") || !strings.Contains(string(rep), "<td class=\"num\">3</td>") {
+		t.Fatalf("import: %d\n%.3000s", resp.StatusCode, rep)
+	}
+	sub, err := e.st.SubscriberByEmail(ctx, "ana@example.org")
+	if err != nil {
+		t.Fatal(err)
+	}
+	id := sub.ID
+	_, search := b.get("/admin/readers?q=ana")
+	if !strings.Contains(search, "ana@example.org") {
+		t.Fatal("search does not find the reader")
+	}
+	rp := "/admin/readers/" + itoa(id)
+	_, confirm := b.get(rp + "/erase")
+	// Without confirm=yes nothing is erased.
+	b.post(confirm, rp+"/erase", url.Values{})
+	if _, err := e.st.SubscriberByEmail(ctx, "ana@example.org"); err != nil {
+		t.Fatal("erased without confirmation")
+	}
+	resp, _ = b.post(confirm, rp+"/erase", url.Values{"confirm": {"yes"}})
+	if resp.StatusCode != 200 || !strings.Contains(resp.Request.URL.RawQuery, "done=erased") {
+		t.Fatalf("erase: %d %s", resp.StatusCode, resp.Request.URL)
+	}
+	if _, err := e.st.SubscriberByEmail(ctx, "ana@example.org"); err == nil {
+		t.Fatal("reader still there after erase")
+	}
+	log, _ := e.st.AuditLog(ctx, 10)
+	var acts []string
+	for _, a := range log {
+		acts = append(acts, a.Action)
+	}
+	if j := strings.Join(acts, ","); !strings.Contains(j, "subscriber.erase") || !strings.Contains(j, "subscribers.import") {
+		t.Fatalf("audit: %s", j)
+	}
+}
+
+func itoa(n int64) string { return strconv.FormatInt(n, 10) }
+
+func TestAdminTokensAndUsers(t *testing.T) {
+	t.Parallel()
+	e := setupAdmin(t)
+	ctx := context.Background()
+	b := e.browser(t, "en")
+	page := b.login("admin@journal.example")
+	_, body := b.post(page, "/admin/tokens", url.Values{"name": {"cms"}, "role": {"editor"}})
+	tok := regexp.MustCompile(`id="new-token">(crieur_[A-Za-z0-9_-]{43})<`).FindStringSubmatch(body)
+	if tok == nil {
+		t.Fatalf("token not shown:\n%.2000s", body)
+	}
+	if got, err := e.st.LookupAPIToken(ctx, web.HashToken(tok[1])); err != nil || got.Name != "cms" {
+		t.Fatalf("token not stored by hash: %v", err)
+	}
+	if _, again := b.get("/admin/tokens"); strings.Contains(again, tok[1]) {
+		t.Fatal("the token is shown twice")
+	}
+	_, body = b.post(page, "/admin/users", url.Values{"email": {"new@journal.example"}, "role": {"editor"}})
+	pw := regexp.MustCompile(`id="new-password">([^<]+)<`).FindStringSubmatch(body)
+	if pw == nil {
+		t.Fatal("password not shown")
+	}
+	u, err := e.st.UserByEmail(ctx, "new@journal.example")
+	if err != nil || bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(pw[1])) != nil {
+		t.Fatalf("user password: %v", err)
+	}
+	if resp, _ := b.post(page, "/admin/users/"+itoa(u.ID)+"/disable", url.Values{}); resp.StatusCode != 200 {
+		t.Fatalf("disable: %d", resp.StatusCode)
+	}
+	if resp, _ := b.post(page, "/admin/users/"+itoa(e.admin)+"/disable", url.Values{}); resp.StatusCode != 400 {
+		t.Fatalf("disabling yourself: %d, want 400", resp.StatusCode)
+	}
+	_, audit := b.get("/admin/audit")
+	for _, want := range []string{"token.create", "user.create", "user.disable", "session.login"} {
+		if !strings.Contains(audit, want) {
+			t.Errorf("audit page lacks %s", want)
+		}
+	}
+}
