@@ -152,14 +152,14 @@ func (s *Service) Get(ctx context.Context, id int64) (store.AlertInfo, error) {
 	return s.st.Alert(ctx, id)
 }
 
-// Cancel stops what has not gone out.
+// Cancel stops what has not gone out. The caller audits it: it knows who
+// asked.
 func (s *Service) Cancel(ctx context.Context, id int64) error {
 	err := s.st.CancelAlert(ctx, id, s.now())
 	if errors.Is(err, store.ErrConflict) {
 		return news.Errorf(news.CodeConflict, "This alert is already finished.")
 	}
 	if err == nil {
-		_ = s.st.Audit(ctx, "", "alert.cancel", strconv.FormatInt(id, 10), "")
 		if s.onCancel != nil {
 			s.onCancel(id)
 		}

@@ -445,6 +445,7 @@ func (s *Server) cancelAlert(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
+	_ = s.d.Store.Audit(r.Context(), actorOf(r.Context()), "alert.cancel", strconv.FormatInt(id, 10), "")
 	a, err := s.d.Alerts.Get(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, err)
