@@ -34,7 +34,9 @@ bench: ## benchmarks: digests and alerts against loopback sinks (see README)
 	$(GO) run ./cmd/crieur-bench
 
 chaos: ## fault-injection suite with figures (see README)
-	$(GO) test -count=1 -run 'Chaos' -v -timeout 30m ./internal/chaos/
+	@mkdir -p bench-out
+	CRIEUR_CHAOS_N=20000 CRIEUR_CHAOS_KILLS=5 CRIEUR_CHAOS_OUTAGE=30s CRIEUR_CHAOS_REPORT=$(CURDIR)/bench-out/chaos-report.md \
+	  $(GO) test -count=1 -run Chaos -v -timeout 60m ./internal/chaos/
 
 docker: ## build the container image
 	docker build -t crieur .
