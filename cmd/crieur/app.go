@@ -136,7 +136,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	obs := metricsObserver{a.Metrics}
 	a.Mailer = dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: transport, Builder: builder, Bouncer: a.Subscribe,
 		Observer: obs, Log: log, EnvelopeFrom: cfg.mailAddress(), Owner: a.owner, Connections: cfg.SMTPConnections,
-		RatePerSecond: cfg.SMTPRate, RetryBase: cfg.RetryBase})
+		RatePerSecond: cfg.SMTPRate, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
 	mailerWake = a.Mailer.Wake
 
 	pushPolicy := netguard.Policy{AllowPrivate: cfg.PushAllowPrivate}
@@ -150,7 +150,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, fmt.Errorf("push sender (CRIEUR_VAPID_SUBJECT?): %w", err)
 	}
 	a.Pusher = dispatch.NewPusher(dispatch.PushConfig{Store: st, Sender: sender, Observer: obs, Log: log, Owner: a.owner,
-		Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase})
+		Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
 	pushWake = a.Pusher.Wake
 	a.Alerts = alert.New(st, log, nil, wakePush, wakeMail)
 	a.Alerts.OnCancel(func(id int64) {

@@ -55,6 +55,9 @@ type MailConfig struct {
 	SendTimeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// Lease is how long a claimed row may go unrenewed before another
+	// worker takes it back; the Mailer renews its rows every third of it.
+	Lease time.Duration
 }
 
 // Mailer sends queued emails.
@@ -100,6 +103,11 @@ func NewMailer(cfg MailConfig) *Mailer {
 		record: func(ctx context.Context, rs []store.Result) error {
 			return cfg.Store.RecordDeliveries(ctx, rs, cfg.Now())
 		},
+		id: func(d store.Delivery) int64 { return d.ID },
+		touch: func(ctx context.Context, ids []int64) error {
+			return cfg.Store.TouchClaims(ctx, false, cfg.Owner, ids, cfg.Now())
+		},
+		heartbeat: cfg.Lease / 3,
 		closeWorker: func(w int) {
 			m.mu.Lock()
 			defer m.mu.Unlock()

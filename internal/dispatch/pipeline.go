@@ -34,6 +34,13 @@ type pipeline[J any] struct {
 	record  func(ctx context.Context, rs []store.Result) error
 	// closeWorker releases worker w's resources when it stops.
 	closeWorker func(w int)
+	// id names a job's row; touch renews the lease of the rows still held,
+	// every heartbeat, so a slow send is not rescued from a live worker.
+	id        func(j J) int64
+	touch     func(ctx context.Context, ids []int64) error
+	heartbeat time.Duration
+
+	held sync.Map // row id → struct{}: claimed and not yet recorded
 
 	wake       chan struct{}
 	pauseUntil atomic.Int64 // unix nanos; claiming stops until then
@@ -94,6 +101,9 @@ func (p *pipeline[J]) Start(ctx context.Context) {
 		defer close(recorded)
 		p.recordLoop(results)
 	}()
+	if p.touch != nil && p.heartbeat > 0 {
+		go p.heartbeatLoop(ctx)
+	}
 	go func() {
 		defer close(p.done)
 		p.claimLoop(claimCtx, jobs)
@@ -151,6 +161,9 @@ func (p *pipeline[J]) claimLoop(ctx context.Context, jobs chan<- J) {
 			continue
 		}
 		for _, j := range js {
+			if p.id != nil {
+				p.held.Store(p.id(j), struct{}{})
+			}
 			jobs <- j
 		}
 		if len(js) == room {
@@ -194,6 +207,11 @@ func (p *pipeline[J]) recordLoop(results <-chan store.Result) {
 			}
 			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
 		}
+		// Recorded, or given up: either way no longer ours to renew (rows
+		// whose record failed are rescued after their lease).
+		for _, r := range buf {
+			p.held.Delete(r.ID)
+		}
 		buf = buf[:0]
 	}
 	for r := range results {
@@ -214,6 +232,30 @@ func (p *pipeline[J]) recordLoop(results <-chan store.Result) {
 		flush()
 	}
 	flush()
+}
+
+// heartbeatLoop renews the lease of held rows until ctx ends.
+func (p *pipeline[J]) heartbeatLoop(ctx context.Context) {
+	t := time.NewTicker(p.heartbeat)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		var ids []int64
+		p.held.Range(func(k, _ any) bool {
+			ids = append(ids, k.(int64))
+			return true
+		})
+		if len(ids) == 0 {
+			continue
+		}
+		if err := p.touch(ctx, ids); err != nil && ctx.Err() == nil {
+			p.log.Error("renew claims failed", "queue", p.name, "count", len(ids), "err", err)
+		}
+	}
 }
 
 // Backoff returns the wait before retry number attempt (1-based): base

@@ -41,6 +41,8 @@ type PushConfig struct {
 	// Icon is the notification icon URL, if any.
 	Icon string
 	Now  func() time.Time
+	// Lease: see MailConfig.Lease.
+	Lease time.Duration
 }
 
 // Pusher fans alerts out to browsers.
@@ -96,6 +98,11 @@ func NewPusher(cfg PushConfig) *Pusher {
 		},
 		work:    p.send,
 		release: func(t store.PushTarget) store.Result { return store.Result{ID: t.DeliveryID, Release: true} },
+		id:      func(t store.PushTarget) int64 { return t.DeliveryID },
+		touch: func(ctx context.Context, ids []int64) error {
+			return cfg.Store.TouchClaims(ctx, true, cfg.Owner, ids, cfg.Now())
+		},
+		heartbeat: cfg.Lease / 3,
 		record: func(ctx context.Context, rs []store.Result) error {
 			return cfg.Store.RecordPush(ctx, rs, cfg.Now())
 		},

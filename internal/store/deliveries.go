@@ -237,3 +237,32 @@ func splitIDs(s string) []int64 {
 	}
 	return out
 }
+
+// TouchClaims renews the lease of rows owner still holds (email rows, or
+// push rows when push is set), so that a send slower than the lease is not
+// taken back and sent a second time while its worker is alive.
+func (s *Store) TouchClaims(ctx context.Context, push bool, owner string, ids []int64, now time.Time) error {
+	table := "deliveries"
+	if push {
+		table = "push_deliveries"
+	}
+	for start := 0; start < len(ids); start += 500 {
+		end := min(start+500, len(ids))
+		var b strings.Builder
+		b.WriteString("UPDATE " + table + " SET locked_at = ? WHERE state = 'sending' AND locked_by = ? AND id IN (")
+		args := make([]any, 0, end-start+2)
+		args = append(args, ms(now), owner)
+		for i, id := range ids[start:end] {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('?')
+			args = append(args, id)
+		}
+		b.WriteByte(')')
+		if _, err := s.db.ExecContext(ctx, s.rebind(b.String()), args...); err != nil {
+			return fmt.Errorf("renew claims: %w", err)
+		}
+	}
+	return nil
+}
