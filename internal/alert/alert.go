@@ -10,7 +10,6 @@ import (
 	"encoding/base64"
 	"errors"
 	"log/slog"
-	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -65,10 +64,10 @@ func (s *Service) validate(ctx context.Context, r news.AlertRequest) (news.Alert
 	if len([]rune(a.Body)) > 1000 || strings.ContainsRune(a.Body, 0) {
 		return a, nil, news.FieldError(news.CodeInvalid, "body", "body must be at most 1000 characters")
 	}
-	if !httpURL(a.URL) {
+	if !news.HTTPURL(a.URL) {
 		return a, nil, news.FieldError(news.CodeInvalid, "url", "url must be an absolute http(s) URL")
 	}
-	if a.ImageURL != "" && !httpURL(a.ImageURL) {
+	if a.ImageURL != "" && !news.HTTPURL(a.ImageURL) {
 		return a, nil, news.FieldError(news.CodeInvalid, "image_url", "image_url must be an absolute http(s) URL")
 	}
 	a.TTL = DefaultTTL
@@ -107,14 +106,6 @@ func (s *Service) validate(ctx context.Context, r news.AlertRequest) (news.Alert
 		a.TopicHeader = base64.RawURLEncoding.EncodeToString(b)
 	}
 	return a, ids, nil
-}
-
-func httpURL(raw string) bool {
-	if len(raw) > 2000 || strings.ContainsAny(raw, " \r\n\t\x00") {
-		return false
-	}
-	u, err := url.Parse(raw)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 // Preview validates a request without sending it, for the composer.

@@ -2,7 +2,11 @@
 // subscribers, articles, alerts and deliveries. It does no I/O.
 package news
 
-import "time"
+import (
+	"net/url"
+	"strings"
+	"time"
+)
 
 // Frequency is how often a subscriber receives a digest.
 type Frequency string
@@ -208,4 +212,14 @@ type AlertRequest struct {
 	Replaces                   int64
 	SendAt                     time.Time
 	CreatedBy                  string
+}
+
+// HTTPURL reports whether raw is an absolute http(s) URL fit for a link
+// that leaves crieur: no spaces or control characters, at most 2,000 bytes.
+func HTTPURL(raw string) bool {
+	if len(raw) > 2000 || strings.ContainsAny(raw, " \r\n\t\x00") {
+		return false
+	}
+	u, err := url.Parse(raw)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }

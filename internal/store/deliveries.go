@@ -149,30 +149,13 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 // markSent marks claimed rows sent, 500 ids per statement. It is the
 // batched form of MarkDeliverySent and MarkPushSent.
 func (s *Store) markSent(ctx context.Context, tx *sql.Tx, table string, push bool, status int, ids []int64, now time.Time) error {
-	for start := 0; start < len(ids); start += 500 {
-		end := min(start+500, len(ids))
-		var b strings.Builder
-		args := make([]any, 0, end-start+2)
-		b.WriteString("UPDATE " + table + " SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = ''")
-		args = append(args, ms(now))
-		if push {
-			b.WriteString(", status = ?")
-			args = append(args, status)
-		}
-		b.WriteString(" WHERE state = 'sending' AND id IN (")
-		for i, id := range ids[start:end] {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteByte('?')
-			args = append(args, id)
-		}
-		b.WriteByte(')')
-		if _, err := tx.ExecContext(ctx, s.rebind(b.String()), args...); err != nil {
-			return err
-		}
+	head := "UPDATE " + table + " SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = ''"
+	args := []any{ms(now)}
+	if push {
+		head += ", status = ?"
+		args = append(args, status)
 	}
-	return nil
+	return s.execIn(ctx, tx, head+" WHERE state = 'sending' AND id", args, ids)
 }
 
 // RescueDeliveries returns to the queue emails and push messages claimed
@@ -246,23 +229,9 @@ func (s *Store) TouchClaims(ctx context.Context, push bool, owner string, ids []
 	if push {
 		table = "push_deliveries"
 	}
-	for start := 0; start < len(ids); start += 500 {
-		end := min(start+500, len(ids))
-		var b strings.Builder
-		b.WriteString("UPDATE " + table + " SET locked_at = ? WHERE state = 'sending' AND locked_by = ? AND id IN (")
-		args := make([]any, 0, end-start+2)
-		args = append(args, ms(now), owner)
-		for i, id := range ids[start:end] {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteByte('?')
-			args = append(args, id)
-		}
-		b.WriteByte(')')
-		if _, err := s.db.ExecContext(ctx, s.rebind(b.String()), args...); err != nil {
-			return fmt.Errorf("renew claims: %w", err)
-		}
+	head := "UPDATE " + table + " SET locked_at = ? WHERE state = 'sending' AND locked_by = ? AND id"
+	if err := s.execIn(ctx, s.db, head, []any{ms(now), owner}, ids); err != nil {
+		return fmt.Errorf("renew claims: %w", err)
 	}
 	return nil
 }

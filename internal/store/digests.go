@@ -240,25 +240,7 @@ func (s *Store) insertDigestDeliveries(ctx context.Context, tx *sql.Tx, runID in
 }
 
 func (s *Store) advanceCursors(ctx context.Context, tx *sql.Tx, ids []int64, cursor int64) error {
-	for start := 0; start < len(ids); start += 500 {
-		end := min(start+500, len(ids))
-		var b strings.Builder
-		b.WriteString("UPDATE subscribers SET digest_cursor = ? WHERE digest_cursor < ? AND id IN (")
-		args := make([]any, 0, end-start+2)
-		args = append(args, cursor, cursor)
-		for i, id := range ids[start:end] {
-			if i > 0 {
-				b.WriteByte(',')
-			}
-			b.WriteByte('?')
-			args = append(args, id)
-		}
-		b.WriteByte(')')
-		if _, err := tx.ExecContext(ctx, s.rebind(b.String()), args...); err != nil {
-			return err
-		}
-	}
-	return nil
+	return s.execIn(ctx, tx, "UPDATE subscribers SET digest_cursor = ? WHERE digest_cursor < ? AND id", []any{cursor, cursor}, ids)
 }
 
 // FinishEnqueue marks a run's deliveries all written.

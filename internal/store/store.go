@@ -357,6 +357,30 @@ func (s *Store) rebind(q string) string {
 	return b.String()
 }
 
+// execIn runs `head id IN (?,…)` for ids, 500 at a time (under every
+// dialect's parameter limit), with args bound before the ids.
+func (s *Store) execIn(ctx context.Context, q querier, head string, args []any, ids []int64) error {
+	for start := 0; start < len(ids); start += 500 {
+		chunk := ids[start:min(start+500, len(ids))]
+		var b strings.Builder
+		b.WriteString(head)
+		b.WriteString(" IN (")
+		all := append(make([]any, 0, len(args)+len(chunk)), args...)
+		for i, id := range chunk {
+			if i > 0 {
+				b.WriteByte(',')
+			}
+			b.WriteByte('?')
+			all = append(all, id)
+		}
+		b.WriteByte(')')
+		if _, err := q.ExecContext(ctx, s.rebind(b.String()), all...); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // ms converts a time to stored Unix milliseconds.
 func ms(t time.Time) int64 {
 	if t.IsZero() {

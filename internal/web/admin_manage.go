@@ -232,7 +232,7 @@ func (ui *adminUI) renderFeeds(w http.ResponseWriter, r *http.Request, rq *admin
 
 func (ui *adminUI) feedAdd(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	u := strings.TrimSpace(r.PostFormValue("url"))
-	if !httpURL(u) {
+	if !news.HTTPURL(u) {
 		ui.renderFeeds(w, r, rq, http.StatusBadRequest, ui.s.t(rq.Lang, "admin.feeds.invalid"))
 		return
 	}

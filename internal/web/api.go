@@ -6,7 +6,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"net/http"
-	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -267,10 +266,10 @@ func (s *Server) createArticle(w http.ResponseWriter, r *http.Request) {
 func validateArticle(in articleJSON, now time.Time) (news.Article, error) {
 	a := news.Article{GUID: strings.TrimSpace(in.GUID), URL: strings.TrimSpace(in.URL), Title: strings.TrimSpace(in.Title),
 		Summary: strings.TrimSpace(in.Summary), ImageURL: strings.TrimSpace(in.ImageURL), Author: strings.TrimSpace(in.Author), Topics: in.Topics, CreatedAt: now}
-	if !httpURL(a.URL) {
+	if !news.HTTPURL(a.URL) {
 		return a, news.FieldError(news.CodeInvalid, "url", "url must be an absolute http(s) URL")
 	}
-	if a.ImageURL != "" && !httpURL(a.ImageURL) {
+	if a.ImageURL != "" && !news.HTTPURL(a.ImageURL) {
 		return a, news.FieldError(news.CodeInvalid, "image_url", "image_url must be an absolute http(s) URL")
 	}
 	if a.Title == "" || len(a.Title) > 500 {
@@ -289,14 +288,6 @@ func validateArticle(in articleJSON, now time.Time) (news.Article, error) {
 		a.PublishedAt = t
 	}
 	return a, nil
-}
-
-func httpURL(raw string) bool {
-	if len(raw) > 2000 || strings.ContainsAny(raw, " \r\n\t\x00") {
-		return false
-	}
-	u, err := url.Parse(raw)
-	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
 }
 
 func (s *Server) runDigest(w http.ResponseWriter, r *http.Request) {
