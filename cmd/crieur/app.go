@@ -111,7 +111,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if cfg.SMTPURL == "" {
 		transport = mail.NewFileTransport(cfg.MailOutbox)
 	} else {
-		transport, err = mail.NewSMTP(cfg.SMTPURL, mail.SMTPOptions{Logger: log})
+		transport, err = mail.NewSMTP(cfg.SMTPURL, mail.SMTPOptions{Logger: log, Timeout: cfg.SMTPTimeout})
 		if err != nil {
 			st.Close()
 			return nil, err
@@ -144,7 +144,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if subject == "" {
 		subject = "mailto:" + cfg.mailAddress()
 	}
-	sender, err := push.NewSender(push.Config{PrivateKey: vpriv, PublicKey: vpub, Subject: subject, Client: pushPolicy.HTTPClient(15 * time.Second)})
+	sender, err := push.NewSender(push.Config{PrivateKey: vpriv, PublicKey: vpub, Subject: subject, Client: pushPolicy.HTTPClient(cfg.PushTimeout), Timeout: cfg.PushTimeout})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("push sender (CRIEUR_VAPID_SUBJECT?): %w", err)

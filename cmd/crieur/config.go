@@ -49,6 +49,8 @@ type Config struct {
 	ShutdownGrace    time.Duration
 	RetryBase        time.Duration
 	DBMaxConns       int
+	SMTPTimeout      time.Duration
+	PushTimeout      time.Duration
 }
 
 func defaultConfig() Config {
@@ -69,6 +71,8 @@ func defaultConfig() Config {
 		PushConcurrency: 64,
 		Lease:           2 * time.Minute,
 		ShutdownGrace:   8 * time.Second,
+		SMTPTimeout:     30 * time.Second,
+		PushTimeout:     15 * time.Second,
 	}
 }
 
@@ -183,6 +187,8 @@ func loadConfig(file string, env func(string) (string, bool)) (Config, error) {
 	dur("CRIEUR_SHUTDOWN_GRACE", &c.ShutdownGrace)
 	dur("CRIEUR_RETRY_BASE", &c.RetryBase)
 	integer("CRIEUR_DB_MAX_CONNS", &c.DBMaxConns)
+	dur("CRIEUR_SMTP_TIMEOUT", &c.SMTPTimeout)
+	dur("CRIEUR_PUSH_TIMEOUT", &c.PushTimeout)
 	if len(errs) > 0 {
 		return c, fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
@@ -221,6 +227,10 @@ func (c Config) Validate() error {
 	}
 	if c.SMTPConnections == 0 {
 		return fmt.Errorf("CRIEUR_SMTP_CONNECTIONS must be at least 1")
+	}
+	if c.Lease < 3*time.Second {
+		// Claims are renewed every third of the lease.
+		return fmt.Errorf("CRIEUR_LEASE must be at least 3s")
 	}
 	if c.PushConcurrency == 0 {
 		return fmt.Errorf("CRIEUR_PUSH_CONCURRENCY must be at least 1")

@@ -47,7 +47,9 @@ type MailConfig struct {
 	Connections int
 	// RatePerSecond caps messages per second (0: unlimited).
 	RatePerSecond float64
-	// MaxAttempts before a temporary failure becomes final (default 10).
+	// MaxAttempts before a temporary failure becomes final (default 16:
+	// with the default 5s base doubling to a 30 min cap, about four hours,
+	// so a mail server down for the morning does not cost a digest).
 	MaxAttempts int
 	// RetryBase is the first retry delay (default 5s).
 	RetryBase time.Duration
@@ -75,7 +77,7 @@ func NewMailer(cfg MailConfig) *Mailer {
 		cfg.Connections = 4
 	}
 	if cfg.MaxAttempts <= 0 {
-		cfg.MaxAttempts = 10
+		cfg.MaxAttempts = 16
 	}
 	if cfg.RetryBase <= 0 {
 		cfg.RetryBase = 5 * time.Second
