@@ -84,6 +84,7 @@ type Server struct {
 	d       Deps
 	mux     *http.ServeMux
 	origins map[string]bool
+	api     []RouteRole
 	anyOrig bool
 	pages   *pageSet // the reader pages, parsed once by pageRoutes
 	admin   *adminUI // the editors' admin UI, built by adminRoutes

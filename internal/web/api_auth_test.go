@@ -1,0 +1,120 @@
+package web_test
+
+import (
+	"context"
+	"net/http/httptest"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/web"
+)
+
+// apiRouteTable is every Bearer-token route, the role it needs and a path
+// to call it on. A route registered without an entry here fails the test.
+var apiRouteTable = []struct {
+	pattern, path string
+	role          store.Role
+}{
+	{"POST /api/v1/topics", "/api/v1/topics", store.RoleEditor},
+	{"POST /api/v1/articles", "/api/v1/articles", store.RoleEditor},
+	{"POST /api/v1/digests/{frequency}/run", "/api/v1/digests/daily/run", store.RoleEditor},
+	{"GET /api/v1/digests/runs/{id}", "/api/v1/digests/runs/1", store.RoleEditor},
+	{"POST /api/v1/alerts", "/api/v1/alerts", store.RoleEditor},
+	{"GET /api/v1/alerts/{id}", "/api/v1/alerts/1", store.RoleEditor},
+	{"POST /api/v1/alerts/{id}/cancel", "/api/v1/alerts/1/cancel", store.RoleEditor},
+	{"GET /api/v1/subscribers/{email}", "/api/v1/subscribers/a@example.com", store.RoleEditor},
+	{"DELETE /api/v1/subscribers/{email}", "/api/v1/subscribers/a@example.com", store.RoleEditor},
+}
+
+func TestAPIRoutesRefuseBadTokens(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st := newStore(t)
+	h, err := web.New(web.Deps{Store: st, BaseURL: "https://crieur.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	registered := map[string]store.Role{}
+	for _, r := range h.APIRoutes() {
+		registered[r.Pattern] = r.Role
+	}
+	if len(registered) != len(apiRouteTable) {
+		t.Errorf("%d routes registered, %d in the table", len(registered), len(apiRouteTable))
+	}
+	tokens := map[string]string{}
+	for _, role := range []store.Role{store.RoleEditor, store.RoleAdmin} {
+		tok := "crieur_test-" + string(role) + strings.Repeat("x", 30)
+		if _, err := st.CreateAPIToken(ctx, string(role), role, web.HashToken(tok)); err != nil {
+			t.Fatal(err)
+		}
+		tokens[string(role)] = tok
+	}
+	revoked := "crieur_test-revoked" + strings.Repeat("x", 30)
+	id, err := st.CreateAPIToken(ctx, "old", store.RoleAdmin, web.HashToken(revoked))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.RevokeAPIToken(ctx, id); err != nil {
+		t.Fatal(err)
+	}
+	for _, rt := range apiRouteTable {
+		need, ok := registered[rt.pattern]
+		if !ok {
+			t.Errorf("%s: in the table but not registered", rt.pattern)
+			continue
+		}
+		if need != rt.role {
+			t.Errorf("%s: registered with role %s, table says %s", rt.pattern, need, rt.role)
+		}
+		method, _, _ := strings.Cut(rt.pattern, " ")
+		call := func(auth string) int {
+			req := httptest.NewRequest(method, rt.path, strings.NewReader(`{}`))
+			req.Header.Set("Content-Type", "application/json")
+			if auth != "" {
+				req.Header.Set("Authorization", auth)
+			}
+			rec := httptest.NewRecorder()
+			h.ServeHTTP(rec, req)
+			return rec.Code
+		}
+		for name, auth := range map[string]string{
+			"missing": "", "not bearer": "Basic " + tokens["admin"], "unknown": "Bearer crieur_nope",
+			"revoked": "Bearer " + revoked, "empty": "Bearer ",
+		} {
+			if got := call(auth); got != 401 {
+				t.Errorf("%s with a %s token: %d, want 401", rt.pattern, name, got)
+			}
+		}
+		if rt.role == store.RoleAdmin {
+			if got := call("Bearer " + tokens["editor"]); got != 403 {
+				t.Errorf("%s with an editor token: %d, want 403", rt.pattern, got)
+			}
+		}
+	}
+	for p := range registered {
+		found := false
+		for _, rt := range apiRouteTable {
+			found = found || rt.pattern == p
+		}
+		if !found {
+			t.Errorf("%s is registered but missing from the route table: add it with its role", p)
+		}
+	}
+}
+
+// newStore opens a migrated SQLite store in a temp dir.
+func newStore(tb testing.TB) *store.Store {
+	tb.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(tb.TempDir(), "crieur.db"), store.Options{})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		tb.Fatal(err)
+	}
+	return st
+}
