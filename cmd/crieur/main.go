@@ -113,7 +113,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	body := fs.String("body", "", "alert body")
 	urlFlag := fs.String("url", "", "alert link")
 	image := fs.String("image", "", "alert image URL")
-	alsoEmail := fs.Bool("email-too", false, "")
+	var alsoEmail *bool
 	var topics multiFlag
 	fs.Var(&topics, "topic", "topic slug (repeatable)")
 	// --email is a value for "user add" and a switch for "alert send".
@@ -128,7 +128,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fs.Var(&topics, "topic", "")
 		alsoEmail = fs.Bool("email", false, "")
 	}
-	if err := fs.Parse(interleave(rest)); err != nil {
+	if err := fs.Parse(interleave(fs, rest)); err != nil {
 		return usageError{err.Error()}
 	}
 	pos := fs.Args()
@@ -252,14 +252,19 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	return nil
 }
 
-// interleave lets flags follow positional arguments ("topic add a A --config f").
-func interleave(args []string) []string {
+// interleave lets flags follow positional arguments ("topic add a A
+// --config f"), which the flag package alone does not.
+func interleave(fs *flag.FlagSet, args []string) []string {
 	var flags, pos []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
+		if a == "--" {
+			pos = append(pos, args[i+1:]...)
+			break
+		}
 		if strings.HasPrefix(a, "-") && a != "-" {
 			flags = append(flags, a)
-			if !strings.Contains(a, "=") && i+1 < len(args) && !isBoolFlag(a) {
+			if !strings.Contains(a, "=") && i+1 < len(args) && !isBoolFlag(fs, a) {
 				flags = append(flags, args[i+1])
 				i++
 			}
@@ -270,9 +275,14 @@ func interleave(args []string) []string {
 	return append(flags, pos...)
 }
 
-func isBoolFlag(a string) bool {
-	a = strings.TrimLeft(a, "-")
-	return a == "email-too"
+// isBoolFlag reports whether the flag named by arg takes no value.
+func isBoolFlag(fs *flag.FlagSet, arg string) bool {
+	f := fs.Lookup(strings.TrimLeft(arg, "-"))
+	if f == nil {
+		return false
+	}
+	b, ok := f.Value.(interface{ IsBoolFlag() bool })
+	return ok && b.IsBoolFlag()
 }
 
 type multiFlag []string

@@ -6,6 +6,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -142,6 +143,16 @@ func TestServeOnEphemeralPort(t *testing.T) {
 			t.Errorf("GET %s: %d", p, resp.StatusCode)
 		}
 	}
+	// The database holds the secrets: nobody but its owner may read it.
+	for _, f := range []string{"c.db", "c.db-wal"} {
+		fi, err := os.Stat(filepath.Join(dir, f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if fi.Mode().Perm()&0o077 != 0 {
+			t.Errorf("%s mode %v: readable by others", f, fi.Mode().Perm())
+		}
+	}
 	start := time.Now()
 	cancel()
 	select {
@@ -153,4 +164,23 @@ func TestServeOnEphemeralPort(t *testing.T) {
 		t.Fatal("idle daemon did not stop within 10 s")
 	}
 	t.Logf("idle shutdown took %s", time.Since(start))
+}
+
+func TestAlertSendFlagsInAnyOrder(t *testing.T) {
+	t.Parallel()
+	env := envFor(t)
+	if code, _, errOut := runMain(t, env, "", "topic", "add", "afrique", "Afrique"); code != 0 {
+		t.Fatal(errOut)
+	}
+	code, out, errOut := runMain(t, env, "", "alert", "send", "--title", "Séisme", "--email", "--topic", "afrique",
+		"--body", "Un séisme a frappé", "--url", "https://journal.example/seisme")
+	if code != 0 {
+		t.Fatalf("exit %d: %s", code, errOut)
+	}
+	if strings.TrimSpace(out) != "1" {
+		t.Fatalf("stdout = %q, want the alert id", out)
+	}
+	if code, _, _ := runMain(t, env, "", "alert", "send", "--title", "x", "--url", "https://a.example", "--topic", "sport"); code != 1 {
+		t.Fatalf("unknown topic: exit %d", code)
+	}
 }
