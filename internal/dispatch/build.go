@@ -3,7 +3,9 @@ package dispatch
 import (
 	"context"
 	"fmt"
+	"net/url"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -146,8 +148,7 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 		if d.Kind == news.MailPreview {
 			msg.To = d.Rcpt
 			if sub.ID == 0 {
-				lang, freq = news.French, news.Daily
-				links = subscribe.Links{Preferences: b.Subscribe.LinksFor(0).Preferences, Unsubscribe: b.Subscribe.LinksFor(0).Unsubscribe}
+				lang, freq, subTopics = sampleReader(d.Meta)
 			}
 		}
 		email, err = b.Composer.Digest(compose.DigestData{Lang: lang, Frequency: freq, Articles: arts, More: d.More,
@@ -191,6 +192,24 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 		}
 	}
 	return msg.To, raw, nil
+}
+
+// sampleReader reads a preview's sample-reader settings; missing or bad
+// values fall back to a French daily reader of every topic.
+func sampleReader(meta string) (news.Lang, news.Frequency, []string) {
+	v, _ := url.ParseQuery(meta)
+	lang, freq := news.Lang(v.Get("lang")), news.Frequency(v.Get("frequency"))
+	if !lang.Valid() {
+		lang = news.French
+	}
+	if !freq.Valid() {
+		freq = news.Daily
+	}
+	var topics []string
+	if t := v.Get("topics"); t != "" {
+		topics = strings.Split(t, ",")
+	}
+	return lang, freq, topics
 }
 
 func (b *MessageBuilder) location() *time.Location {

@@ -22,6 +22,9 @@ type Delivery struct {
 	Articles     []int64 // a digest's articles, newest first
 	More         int     // articles beyond those listed
 	Attempts     int
+	// Meta is a preview's sample-reader settings (lang, frequency, topics
+	// as a query string); empty otherwise.
+	Meta string
 }
 
 func (s *Store) insertDelivery(ctx context.Context, q querier, kind news.MailKind, subscriberID int64, now time.Time) error {
@@ -29,9 +32,11 @@ func (s *Store) insertDelivery(ctx context.Context, q querier, kind news.MailKin
 	return err
 }
 
-// EnqueuePreview queues a one-off digest preview for an editor's address.
-func (s *Store) EnqueuePreview(ctx context.Context, rcpt string, subscriberID int64, articles []int64, more int, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.query("InsertDelivery"), string(news.MailPreview), nil, nil, nullID(subscriberID), rcpt, joinIDs(articles), more, 0, ms(now), ms(now))
+// EnqueuePreview queues a one-off digest preview for an editor's address,
+// as subscriberID would get it, or (subscriberID 0) as a sample reader
+// described by meta.
+func (s *Store) EnqueuePreview(ctx context.Context, rcpt string, subscriberID int64, articles []int64, more int, meta string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.query("InsertPreview"), nullID(subscriberID), rcpt, joinIDs(articles), more, ms(now), ms(now), meta)
 	if err != nil {
 		return fmt.Errorf("enqueue preview: %w", err)
 	}
@@ -58,7 +63,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time
 		var d Delivery
 		var kind, arts string
 		var run, alert, sub sql.NullInt64
-		if err := rows.Scan(&d.ID, &kind, &run, &alert, &sub, &d.Rcpt, &arts, &d.More, &d.Attempts); err != nil {
+		if err := rows.Scan(&d.ID, &kind, &run, &alert, &sub, &d.Rcpt, &arts, &d.More, &d.Attempts, &d.Meta); err != nil {
 			return nil, fmt.Errorf("claim deliveries: %w", err)
 		}
 		d.Kind, d.RunID, d.AlertID, d.SubscriberID = news.MailKind(kind), run.Int64, alert.Int64, sub.Int64

@@ -168,6 +168,15 @@ func (ui *adminUI) digestPreviewHTML(w http.ResponseWriter, r *http.Request, rq 
 	_, _ = w.Write([]byte(d.html))
 }
 
+// sampleMeta describes a sample reader for the mailed preview.
+func (d digestPreviewData) sampleMeta() string {
+	v := url.Values{"lang": {string(d.Lang)}, "frequency": {string(d.Frequency)}}
+	if len(d.Topics) > 0 {
+		v.Set("topics", strings.Join(d.Topics, ","))
+	}
+	return v.Encode()
+}
+
 // digestPreviewSend queues the preview to the editor's own address; the
 // mail workers send it like any email.
 func (ui *adminUI) digestPreviewSend(w http.ResponseWriter, r *http.Request, rq *adminReq) {
@@ -180,7 +189,7 @@ func (ui *adminUI) digestPreviewSend(w http.ResponseWriter, r *http.Request, rq 
 		ui.message(w, r, rq, http.StatusConflict, "admin.digests.preview_title", "admin.digests.empty")
 		return
 	}
-	if err := ui.s.d.Store.EnqueuePreview(r.Context(), rq.Session.Email, d.subscriberID, d.ids, d.More, ui.s.d.Now()); err != nil {
+	if err := ui.s.d.Store.EnqueuePreview(r.Context(), rq.Session.Email, d.subscriberID, d.ids, d.More, d.sampleMeta(), ui.s.d.Now()); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}

@@ -2,6 +2,10 @@
 INSERT INTO deliveries (kind, run_id, alert_id, subscriber_id, rcpt, articles, more, priority, state, next_attempt_at, created_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
 
+-- name: InsertPreview
+INSERT INTO deliveries (kind, subscriber_id, rcpt, articles, more, priority, state, next_attempt_at, created_at, meta)
+VALUES ('preview', ?, ?, ?, ?, 0, 'pending', ?, ?, ?)
+
 -- name: ClaimDeliveries
 UPDATE deliveries SET state = 'sending', locked_at = ?, locked_by = ?, attempts = attempts + 1
 WHERE id IN (
@@ -10,7 +14,7 @@ WHERE id IN (
     ORDER BY priority, next_attempt_at, id
     LIMIT ?
 )
-RETURNING id, kind, run_id, alert_id, subscriber_id, rcpt, articles, more, attempts
+RETURNING id, kind, run_id, alert_id, subscriber_id, rcpt, articles, more, attempts, meta
 
 -- Marking rows sent is built in deliveries.go (markSent): one UPDATE … IN
 -- (…) per batch.

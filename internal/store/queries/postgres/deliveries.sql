@@ -10,7 +10,7 @@ WHERE id IN (
     LIMIT ?
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, kind, run_id, alert_id, subscriber_id, rcpt, articles, more, attempts
+RETURNING id, kind, run_id, alert_id, subscriber_id, rcpt, articles, more, attempts, meta
 
 -- name: ClaimPush
 UPDATE push_deliveries SET state = 'sending', locked_at = ?, locked_by = ?, attempts = attempts + 1

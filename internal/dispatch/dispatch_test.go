@@ -1,0 +1,143 @@
+package dispatch_test
+
+import (
+	"context"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/emersion/go-smtp"
+
+	"github.com/crieur/crieur/internal/compose"
+	"github.com/crieur/crieur/internal/dispatch"
+	"github.com/crieur/crieur/internal/mail"
+	"github.com/crieur/crieur/internal/mail/mailtest"
+	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/subscribe"
+	"github.com/crieur/crieur/templates"
+)
+
+type fixture struct {
+	st     *store.Store
+	svc    *subscribe.Service
+	sink   *mailtest.Server
+	mailer *dispatch.Mailer
+}
+
+func setup(t *testing.T, opts ...mailtest.Option) *fixture {
+	t.Helper()
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "c.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for _, tp := range [][2]string{{"politique", "Politique"}, {"afrique", "Afrique"}} {
+		if _, err := st.CreateTopic(ctx, tp[0], tp[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	log := slog.New(slog.DiscardHandler)
+	tokens, _ := subscribe.NewTokens([]byte(strings.Repeat("k", 32)), nil)
+	svc := subscribe.New(subscribe.Config{Store: st, Tokens: tokens, HashKey: []byte("h"), BaseURL: "https://news.example", Log: log})
+	comp, err := compose.New(templates.FS, compose.Site{Name: "Le Journal", URL: "https://news.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	sink := mailtest.NewServer(t, opts...)
+	tr, err := mail.NewSMTP(sink.URL(), mail.SMTPOptions{Timeout: 5 * time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &dispatch.MessageBuilder{Store: st, Composer: comp, Subscribe: svc, From: "Le Journal <news@news.example>",
+		ListID: "Le Journal <digest.news.example>", FeedbackBrand: "journal"}
+	m := dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: tr, Builder: b, Bouncer: svc, Log: log,
+		EnvelopeFrom: "bounces@news.example", Owner: "test", Connections: 2, RetryBase: 50 * time.Millisecond, Lease: 3 * time.Second})
+	m.Start(ctx)
+	t.Cleanup(func() { m.Stop(5 * time.Second) })
+	return &fixture{st: st, svc: svc, sink: sink, mailer: m}
+}
+
+func TestPreviewAsSampleReaderKeepsItsLanguage(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	id, _, err := f.st.SaveArticle(ctx, news.Article{GUID: "g", URL: "https://news.example/a", Title: "Election day", Topics: []string{"afrique"}, PublishedAt: time.Now()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := f.st.EnqueuePreview(ctx, "editor@news.example", 0, []int64{id}, 0, "lang=en&frequency=weekly&topics=afrique", time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	f.mailer.Wake()
+	msgs := f.sink.Wait(1, 10*time.Second)
+	if len(msgs) != 1 || msgs[0].To[0] != "editor@news.example" {
+		t.Fatalf("got %+v", msgs)
+	}
+	if txt := msgs[0].Text(); !strings.Contains(txt, "Election day") || !strings.Contains(strings.ToLower(txt), "week") {
+		t.Fatalf("not an English weekly digest:\n%s", txt)
+	}
+}
+
+func TestRetryThenBounce(t *testing.T) {
+	t.Parallel()
+	var mu sync.Mutex
+	tries := map[string]int{}
+	f := setup(t, mailtest.WithRcptHook(func(rcpt string, n int) *smtp.SMTPError {
+		mu.Lock()
+		defer mu.Unlock()
+		tries[rcpt]++
+		switch {
+		case strings.HasPrefix(rcpt, "busy") && tries[rcpt] <= 2:
+			return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 2, 2}, Message: "try later"}
+		case strings.HasPrefix(rcpt, "gone"):
+			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}
+		}
+		return nil
+	}))
+	ctx := context.Background()
+	for _, e := range []string{"busy@example.com", "gone@example.com"} {
+		if err := f.svc.Subscribe(ctx, subscribe.Request{Email: e, Topics: []string{"afrique"}, Client: e}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f.mailer.Wake()
+	msgs := f.sink.Wait(1, 10*time.Second)
+	if len(msgs) != 1 || msgs[0].To[0] != "busy@example.com" {
+		t.Fatalf("got %+v", msgs)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for time.Now().Before(deadline) {
+		sub, err := f.st.SubscriberByEmail(ctx, "gone@example.com")
+		if err == nil && sub.Status == news.Unsubscribed {
+			if ok, _ := f.st.Suppressed(ctx, f.svc.Hash("gone@example.com")); !ok {
+				t.Fatal("bounced address not suppressed")
+			}
+			return
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	t.Fatal("a 550 did not unsubscribe the address")
+}
+
+func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
+	t.Parallel()
+	prev := time.Duration(0)
+	for a := 1; a <= 20; a++ {
+		d := dispatch.Backoff(a, time.Second, time.Minute)
+		if d < 800*time.Millisecond || d > 72*time.Second {
+			t.Fatalf("attempt %d: %s out of bounds", a, d)
+		}
+		if a <= 5 && d < prev/2 {
+			t.Fatalf("attempt %d: %s shrank from %s", a, d, prev)
+		}
+		prev = d
+	}
+}
