@@ -192,7 +192,7 @@ func pushSlow(t *testing.T, sz sizes, v *verdict) {
 	if g := log.gaps(slow); len(g) > 0 {
 		v.row.Recovery = g[len(g)-1]
 	}
-	v.note("%d requests held 20s; no CRIEUR_ knob for the push timeout (15s in cmd/crieur/app.go), recovery is that timeout", len(slow))
+	v.note("%d requests held 20s; recovery is the push timeout (CRIEUR_PUSH_TIMEOUT, default 15s)", len(slow))
 }
 
 // pushReset resets the connection of 10% of the endpoints' first request.

@@ -144,7 +144,7 @@ func smtpStall(t *testing.T, sz sizes, v *verdict) {
 		}
 		v.row.Recovery = max(v.row.Recovery, got.Sub(at))
 	}
-	v.note("%d replies withheld; no CRIEUR_ knob for the SMTP timeout (mail.DefaultTimeout 30s), recovery is that timeout", len(stalled))
+	v.note("%d replies withheld; recovery is the SMTP timeout (CRIEUR_SMTP_TIMEOUT, default 30s)", len(stalled))
 }
 
 // smtpSlowLease answers the first two DATA commands after 8 s, well within
