@@ -4,7 +4,7 @@ PKGS    := ./...
 # Short fuzzing in CI; `make fuzz FUZZTIME=5m` for a longer hunt.
 FUZZTIME ?= 4s
 
-.PHONY: help build test vet lint fuzz bench chaos docker clean
+.PHONY: help build test vet lint fuzz bench bench-postgres chaos docker clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
@@ -30,8 +30,12 @@ fuzz: ## run every fuzz target for FUZZTIME each
 	  done; \
 	done; echo "fuzz: all targets passed"
 
-bench: ## benchmarks: digests and alerts against loopback sinks (see README)
+bench: ## benchmarks: SQLite, then PostgreSQL with 1 and 2 instances (see README)
 	$(GO) run ./cmd/crieur-bench
+	$(MAKE) --no-print-directory bench-postgres
+
+bench-postgres: ## digests and an alert on a throwaway PostgreSQL, 1 and 2 instances
+	$(GO) run ./cmd/crieur-bench -db postgres -only instances -instances 1,2 -n 50000 -push-n 50000 -out bench-out/postgres
 
 chaos: ## fault-injection suite with figures (see README)
 	@mkdir -p bench-out

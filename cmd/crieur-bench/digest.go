@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/rsa"
@@ -66,7 +67,7 @@ func newDigestPipeline(st *store.Store, o options, smtpURL string) (*digestPipel
 	}
 	p.tr = &countingTransport{t: smtp}
 	p.mailer = dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: p.tr, Builder: p.builder, Bouncer: p.sub, Log: log,
-		EnvelopeFrom: "bounces@news.example.com", Owner: "bench", Connections: o.smtpConns})
+		EnvelopeFrom: "bounces@news.example.com", Owner: cmp.Or(o.owner, "bench"), Connections: o.smtpConns})
 	p.runner = digest.NewRunner(st, log, nil, p.mailer.Wake)
 	return p, nil
 }

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"errors"
+	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -54,6 +55,7 @@ type instanceResult struct {
 	hasDB     bool
 	rss       []int64  // peak RSS of each worker
 	split     []string // messages per instance, from locked_by
+	top       []string // the statements that took the most database time
 }
 
 func (r instanceResult) rate() float64 { return rate(r.msgs, r.wall) }
@@ -99,13 +101,11 @@ func runInstances(ctx context.Context, o options) (*section, error) {
 	}
 	var digests, pushes []instanceResult
 	for _, c := range configs {
-		if o.only == "" || o.only == "instances" || o.only == "digest" {
-			r, err := measureInstances(ctx, o, "digest", c.pg, c.n)
-			if err != nil {
-				return nil, fmt.Errorf("digest, %d instances: %w", c.n, err)
-			}
-			digests = append(digests, r)
+		r, err := measureInstances(ctx, o, "digest", c.pg, c.n)
+		if err != nil {
+			return nil, fmt.Errorf("digest, %d instances: %w", c.n, err)
 		}
+		digests = append(digests, r)
 	}
 	for _, c := range configs {
 		r, err := measureInstances(ctx, o, "push", c.pg, c.n)
@@ -124,6 +124,7 @@ func runInstances(ctx context.Context, o options) (*section, error) {
 		"PostgreSQL: " + o.pgNote + "; tables emptied, seeded, then VACUUM ANALYZE before each measurement.",
 		fmt.Sprintf("Everything shares this machine's %d cores: the instances, the database, the sink and the stub compete for them, so the rates are a floor and the CPU per message (not the wall time) is what extrapolates.", o.cores),
 	}
+	sec.head = []string{"scenario, database, instances", "messages/s (n in wall time)", "CPU per message", "check; work per instance; peak RSS per instance"}
 	table := func(kind string, rs []instanceResult) {
 		for _, r := range rs {
 			share := "in process"
@@ -158,6 +159,17 @@ func runInstances(ctx context.Context, o options) (*section, error) {
 			perCore := 1e6 / r.perMsg(r.dbCPU)
 			sec.note("- %s, %d instance%s: %.0f µs of database CPU per message → one database core carries ≈ %.0f %s/s; a dedicated 8-core server at 70%% ≈ %.0f/s (%.1f million an hour).",
 				kind, r.instances, plural(r.instances), r.perMsg(r.dbCPU), perCore, kind, 8*0.7*perCore, 8*0.7*perCore*3600/1e6)
+		}
+	}
+	for i, rs := range [][]instanceResult{digests, pushes} {
+		for _, r := range rs {
+			if len(r.top) == 0 {
+				continue
+			}
+			sec.note("\nStatements that took the most database time, %s, %d instance%s (pg_stat_statements, measured phase):\n", []string{"digest", "push"}[i], r.instances, plural(r.instances))
+			for _, t := range r.top {
+				sec.note("- %s", t)
+			}
 		}
 	}
 	return sec, nil
@@ -298,6 +310,9 @@ func measureInstances(ctx context.Context, o options, kind string, pg bool, n in
 		return res, err
 	}
 
+	if pg {
+		_, _ = st.DB().ExecContext(ctx, "SELECT pg_stat_statements_reset()")
+	}
 	c0 := workersCPU()
 	d0, err := dbCPU()
 	if err != nil {
@@ -359,6 +374,9 @@ func measureInstances(ctx context.Context, o options, kind string, pg bool, n in
 		res.rss = append(res.rss, peakRSS(strconv.Itoa(w.cmd.Process.Pid)))
 	}
 
+	if pg {
+		res.top = topStatements(ctx, st.DB(), 5)
+	}
 	res.msgs = int(total)
 	if kind == "digest" {
 		run, err := st.Run(ctx, id)
@@ -443,6 +461,26 @@ func (w *worker) stop() {
 		_ = w.cmd.Process.Kill()
 		<-w.done
 	}
+}
+
+// workerMain parses a worker's command line (as measureInstances builds
+// it) and runs it.
+func workerMain(args []string) error {
+	var o options
+	var kind string
+	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
+	fs.StringVar(&kind, "worker", "", "digest or push")
+	fs.StringVar(&o.db, "db", "", "database URL")
+	fs.StringVar(&o.owner, "owner", "bench", "the pipeline's Owner")
+	fs.StringVar(&o.smtpURL, "smtp", "", "SMTP URL (digest)")
+	fs.IntVar(&o.smtpConns, "smtp-conns", 4, "SMTP connections")
+	fs.IntVar(&o.pushConc, "push-concurrency", 64, "push requests in flight")
+	fs.BoolVar(&o.dkim, "dkim", false, "DKIM-sign every digest")
+	fs.BoolVar(&o.verbose, "v", false, "log warnings and errors")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	return runWorker(o, kind)
 }
 
 // runWorker is the -worker process: one crieur instance's digest or push

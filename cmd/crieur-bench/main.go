@@ -18,6 +18,8 @@
 //	go run ./cmd/crieur-bench                       # all three, defaults
 //	go run ./cmd/crieur-bench -only push -push-n 20000
 //	go run ./cmd/crieur-bench -db postgres://…      # PostgreSQL (wiped!)
+//	go run ./cmd/crieur-bench -db postgres -only instances -instances 1,2
+//	                                  # throwaway PostgreSQL, 1 then 2 instances
 package main
 
 import (
@@ -53,9 +55,25 @@ type options struct {
 	dkim                bool
 	verbose             bool
 	tmp                 string
+
+	// The instances scenario (instances.go) and its -worker processes.
+	instances  string // -instances: "1", "2" or "1,2"
+	noSQLite   bool   // skip the SQLite comparison row
+	owner      string // -worker: the pipeline's Owner
+	smtpURL    string // -worker digest: the sink
+	pgNote     string // how the PostgreSQL server was set up, for the report
+	postmaster int    // pid of the throwaway cluster's postmaster
+	cores      int
 }
 
 func main() {
+	if len(os.Args) > 1 && os.Args[1] == "-worker" {
+		if err := workerMain(os.Args[1:]); err != nil {
+			fmt.Fprintln(os.Stderr, "crieur-bench worker:", err)
+			os.Exit(1)
+		}
+		return
+	}
 	var o options
 	var sink, stub bool
 	flag.IntVar(&o.n, "n", 100_000, "digest: readers (confirmed, daily, 2-4 of 8 topics)")
@@ -67,7 +85,10 @@ func main() {
 	flag.IntVar(&o.pushConc, "push-concurrency", 64, "push requests in flight (the daemon's default is 64)")
 	flag.IntVar(&o.rawN, "raw-n", 0, "messages for the raw go-mail baseline (default: -n, at most 50,000)")
 	flag.IntVar(&o.baseN, "base-n", 0, "messages for each push baseline (default: -push-n, at most 50,000)")
-	flag.StringVar(&o.db, "db", "", "database: empty for a temporary SQLite file; postgres://… runs against PostgreSQL (its crieur tables are emptied)")
+	flag.StringVar(&o.db, "db", "", "database: empty for a temporary SQLite file; \"postgres\" starts a throwaway PostgreSQL cluster; postgres://… runs against that server (its crieur tables are emptied)")
+	flag.StringVar(&o.instances, "instances", "", "instances scenario: crieur instances sharing the -db PostgreSQL database, e.g. 1, 2 or 1,2 (each a separate process)")
+	flag.BoolVar(&o.noSQLite, "no-sqlite", false, "instances scenario: skip the 1-instance SQLite comparison")
+
 	flag.StringVar(&o.out, "out", "bench-out", "directory for report.md (and CPU profiles with -profile)")
 	flag.BoolVar(&o.profile, "profile", false, "write a CPU profile of each measured phase to -out")
 	flag.BoolVar(&o.dkim, "dkim", false, "digest: DKIM-sign every message (RSA-2048), as a production setup does")
@@ -93,9 +114,27 @@ func main() {
 
 func run(o options) error {
 	switch o.only {
-	case "", "digest", "push", "assembly":
+	case "", "digest", "push", "assembly", "instances":
 	default:
-		return fmt.Errorf("-only %q: want digest, push or assembly", o.only)
+		return fmt.Errorf("-only %q: want digest, push, assembly or instances", o.only)
+	}
+	o.cores = runtime.NumCPU()
+	if o.db == "postgres" {
+		fmt.Fprintln(os.Stderr, "== starting a throwaway PostgreSQL cluster")
+		c, err := startPgCluster()
+		if err != nil {
+			return err
+		}
+		defer c.Stop()
+		if err := pgExec(c.URL("postgres"), "CREATE DATABASE crieur_bench"); err != nil {
+			return err
+		}
+		// For the hot statements in the report; the bench works without.
+		_ = pgExec(c.URL("crieur_bench"), "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+		o.db, o.postmaster = c.URL("crieur_bench"), c.Pid()
+		o.pgNote = fmt.Sprintf("throwaway cluster (%s, fsync=off, synchronous_commit=off, full_page_writes=off, shared_buffers=256MB) on loopback TCP", filepath.Base(filepath.Dir(c.bin)))
+	} else if o.db != "" {
+		o.pgNote = "the server at -db"
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -114,7 +153,11 @@ func run(o options) error {
 		name string
 		fn   func(context.Context, options) (*section, error)
 	}
-	for _, sc := range []scenario{{"digest", runDigest}, {"push", runPush}, {"assembly", runAssembly}} {
+	scenarios := []scenario{{"digest", runDigest}, {"push", runPush}, {"assembly", runAssembly}}
+	if o.instances != "" {
+		scenarios = append(scenarios, scenario{"instances", runInstances})
+	}
+	for _, sc := range scenarios {
 		if o.only != "" && o.only != sc.name {
 			continue
 		}

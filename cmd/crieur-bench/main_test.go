@@ -5,11 +5,19 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+
+	"github.com/crieur/crieur/internal/testenv"
 )
 
 // TestMain lets the test binary play the sink and stub children, as the
 // bench binary does when re-executed with -sink or -push-stub.
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == "-worker" {
+		if err := workerMain(os.Args[1:]); err != nil {
+			os.Exit(1)
+		}
+		os.Exit(0)
+	}
 	for _, a := range os.Args[1:] {
 		switch a {
 		case "-sink":
@@ -48,5 +56,38 @@ func TestSmallRun(t *testing.T) {
 		if !strings.Contains(md, want) {
 			t.Errorf("report lacks %q:\n%s", want, md)
 		}
+	}
+}
+
+// TestInstancesPostgres runs the instances scenario at a tiny size on a
+// throwaway PostgreSQL cluster: every message delivered with one and with
+// two instance processes, and the database's CPU measured.
+func TestInstancesPostgres(t *testing.T) {
+	t.Parallel()
+	if _, err := findPgBin(); err != nil {
+		testenv.Missing(t, "PostgreSQL server")
+	}
+	out := t.TempDir()
+	o := options{n: 200, pushN: 200, articles: 30, smtpConns: 2, pushConc: 8, out: out, only: "instances", instances: "1,2", db: "postgres"}
+	if err := run(o); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(b)
+	for _, want := range []string{
+		"## D. Several instances on one database",
+		"| digest, SQLite, 1 instance |", "| digest, PostgreSQL, 1 instance |", "| digest, PostgreSQL, 2 instances |",
+		"| push, SQLite, 1 instance |", "| push, PostgreSQL, 1 instance |", "| push, PostgreSQL, 2 instances |",
+		"µs database; database share",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	if strings.Contains(md, "**missed**") {
+		t.Errorf("a message was lost:\n%s", md)
 	}
 }

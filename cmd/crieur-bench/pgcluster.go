@@ -114,7 +114,8 @@ func (c *pgCluster) start() error {
 	cmd := exec.Command(filepath.Join(c.bin, "postgres"),
 		"-D", filepath.Join(c.dir, "data"), "-k", c.dir, "-p", strconv.Itoa(c.port), "-h", "127.0.0.1", "-F",
 		"-c", "fsync=off", "-c", "synchronous_commit=off", "-c", "full_page_writes=off",
-		"-c", "max_connections=300", "-c", "shared_buffers=256MB", "-c", "log_min_messages=warning")
+		"-c", "max_connections=300", "-c", "shared_buffers=256MB", "-c", "log_min_messages=warning",
+		"-c", "shared_preload_libraries=pg_stat_statements", "-c", "pg_stat_statements.track=all")
 	cmd.Dir = c.dir
 	logf, err := os.OpenFile(filepath.Join(c.dir, "postgres.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
@@ -269,4 +270,31 @@ func findPostmaster(ctx context.Context, db *sql.DB) int {
 		return 0
 	}
 	return pid
+}
+
+// topStatements returns the n statements that took the most execution time
+// since the last pg_stat_statements_reset(), as "mean µs × calls: query"
+// lines; nil when the extension is not there.
+func topStatements(ctx context.Context, db *sql.DB, n int) []string {
+	rows, err := db.QueryContext(ctx, `SELECT calls, total_exec_time, query FROM pg_stat_statements
+		WHERE query NOT LIKE '%pg_stat_statements%' ORDER BY total_exec_time DESC LIMIT $1`, n)
+	if err != nil {
+		return nil
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var calls int64
+		var total float64
+		var q string
+		if err := rows.Scan(&calls, &total, &q); err != nil {
+			return out
+		}
+		q = strings.Join(strings.Fields(q), " ")
+		if len(q) > 110 {
+			q = q[:110] + "…"
+		}
+		out = append(out, fmt.Sprintf("%.0f ms in %d calls (%.0f µs each): `%s`", total, calls, 1000*total/float64(max(calls, 1)), q))
+	}
+	return out
 }

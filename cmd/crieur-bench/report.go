@@ -20,6 +20,7 @@ type section struct {
 	title string
 	setup []string    // how it was measured
 	rows  [][4]string // metric, value, target, verdict
+	head  []string    // column names, when not metric/value/target/verdict
 	notes []string
 }
 
@@ -54,7 +55,11 @@ func (r *report) markdown() string {
 		for _, l := range s.setup {
 			fmt.Fprintf(&b, "- %s\n", l)
 		}
-		b.WriteString("\n| metric | value | target | |\n| --- | --- | --- | --- |\n")
+		head := s.head
+		if head == nil {
+			head = []string{"metric", "value", "target", ""}
+		}
+		fmt.Fprintf(&b, "\n| %s |\n| --- | --- | --- | --- |\n", strings.Join(head, " | "))
 		for _, row := range s.rows {
 			fmt.Fprintf(&b, "| %s | %s | %s | %s |\n", row[0], row[1], row[2], row[3])
 		}
