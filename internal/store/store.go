@@ -207,7 +207,7 @@ func (s *Store) txStmt(ctx context.Context, tx *sql.Tx, name string) (*sql.Stmt,
 // hotStatements are prepared once the schema exists, so that workers and
 // transactions find them cached.
 var hotStatements = []string{
-	"ClaimDeliveries", "ClaimPush", "GetSubscriberByID", "SubscriberTopics",
+	"ClaimDeliveries", "ClaimPush", "GetSubscriberWithTopics",
 	"MarkDeliveryRetry", "MarkDeliveryFailed", "ReleaseDelivery",
 	"MarkPushRetry", "MarkPushFailed", "ReleasePush",
 }

@@ -5,6 +5,8 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"sort"
+	"strings"
 	"time"
 
 	"github.com/crieur/crieur/internal/news"
@@ -82,9 +84,36 @@ func (s *Store) SubscriberByEmail(ctx context.Context, email string) (news.Subsc
 }
 
 // SubscriberByID returns a subscriber with topics; ErrNotFound if none.
+// It is the mail builders' hot path: one prepared statement, topics
+// aggregated in SQL.
 func (s *Store) SubscriberByID(ctx context.Context, id int64) (news.Subscriber, error) {
-	return s.subscriber(ctx, s.db, "GetSubscriberByID", id)
+	st, err := s.stmt(ctx, "GetSubscriberWithTopics")
+	if err != nil {
+		return news.Subscriber{}, err
+	}
+	var topics string
+	sub, err := scanSubscriber(extraCol{st.QueryRowContext(ctx, id), &topics})
+	if errors.Is(err, sql.ErrNoRows) {
+		return sub, ErrNotFound
+	}
+	if err != nil {
+		return sub, fmt.Errorf("get subscriber: %w", err)
+	}
+	sub.Topics = []string{}
+	if topics != "" {
+		sub.Topics = strings.Split(topics, ",")
+		sort.Strings(sub.Topics)
+	}
+	return sub, nil
 }
+
+// extraCol scans one more column after a subscriber's.
+type extraCol struct {
+	r     rowScanner
+	extra any
+}
+
+func (e extraCol) Scan(dest ...any) error { return e.r.Scan(append(dest, e.extra)...) }
 
 func (s *Store) subscriber(ctx context.Context, q querier, name string, arg any) (news.Subscriber, error) {
 	if q == querier(s.db) {

@@ -74,3 +74,9 @@ FROM subscribers WHERE email LIKE ? ORDER BY email LIMIT ?
 -- name: SubscriberHistory
 SELECT d.id, d.kind, d.run_id, d.alert_id, d.state, d.attempts, d.last_error, d.created_at, d.sent_at
 FROM deliveries d WHERE d.subscriber_id = ? ORDER BY d.id DESC LIMIT ?
+
+-- name: GetSubscriberWithTopics
+SELECT s.id, s.email, s.status, s.frequency, s.lang, s.alerts, s.paused, s.created_at, s.confirmed_at, s.updated_at,
+    COALESCE((SELECT group_concat(t.slug, ',') FROM subscriber_topics st JOIN topics t ON t.id = st.topic_id
+              WHERE st.subscriber_id = s.id), '')
+FROM subscribers s WHERE s.id = ?
