@@ -214,19 +214,26 @@ func (p *pipeline[J]) recordLoop(results <-chan store.Result) {
 		}
 		buf = buf[:0]
 	}
+	// Gather for at most gatherWindow after the first outcome: under load
+	// one transaction then records dozens of messages instead of one or two,
+	// and the window of sent-but-unrecorded messages stays a few
+	// milliseconds (and at most cap(buf)) wide.
+	const gatherWindow = 2 * time.Millisecond
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
 	for r := range results {
 		buf = append(buf, r)
-		// Take whatever else is ready without waiting.
-	more:
+		resetTimer(timer, gatherWindow)
+	gather:
 		for len(buf) < cap(buf) {
 			select {
 			case r, ok := <-results:
 				if !ok {
-					break more
+					break gather
 				}
 				buf = append(buf, r)
-			default:
-				break more
+			case <-timer.C:
+				break gather
 			}
 		}
 		flush()
