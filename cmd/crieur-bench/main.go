@@ -125,14 +125,14 @@ func run(o options) error {
 		if err != nil {
 			return err
 		}
-		defer c.Stop()
+		defer c.Remove()
 		if err := pgExec(c.URL("postgres"), "CREATE DATABASE crieur_bench"); err != nil {
 			return err
 		}
 		// For the hot statements in the report; the bench works without.
 		_ = pgExec(c.URL("crieur_bench"), "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
 		o.db, o.postmaster = c.URL("crieur_bench"), c.Pid()
-		o.pgNote = fmt.Sprintf("throwaway cluster (%s, fsync=off, synchronous_commit=off, full_page_writes=off, shared_buffers=256MB) on loopback TCP", filepath.Base(filepath.Dir(c.bin)))
+		o.pgNote = fmt.Sprintf("throwaway cluster (%s, fsync=off, synchronous_commit=off, full_page_writes=off, shared_buffers=256MB) on loopback TCP", c.Version())
 	} else if o.db != "" {
 		o.pgNote = "the server at -db"
 	}

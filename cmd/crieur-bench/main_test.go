@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crieur/crieur/internal/store/pgcluster"
 	"github.com/crieur/crieur/internal/testenv"
 )
 
@@ -64,7 +65,7 @@ func TestSmallRun(t *testing.T) {
 // two instance processes, and the database's CPU measured.
 func TestInstancesPostgres(t *testing.T) {
 	t.Parallel()
-	if _, err := findPgBin(); err != nil {
+	if !pgcluster.Available() {
 		testenv.Missing(t, "PostgreSQL server")
 	}
 	out := t.TempDir()

@@ -10,5 +10,5 @@ func Dir() string {
 	if local == nil {
 		return ""
 	}
-	return local.dir
+	return local.Dir()
 }
