@@ -55,10 +55,7 @@ func flowSetup(t *testing.T, extra map[string]string, topics ...string) *flow {
 	for _, slug := range topics {
 		e2etest.CLI(t, env, "", "topic", "add", slug, strings.ToUpper(slug[:1])+slug[1:])
 	}
-	f.token = strings.TrimSpace(e2etest.CLI(t, env, "", "token", "create", "--name", "e2e", "--role", "admin"))
-	if f.token == "" || strings.ContainsAny(f.token, " \n") {
-		t.Fatalf("token create printed %q", f.token)
-	}
+	f.token = e2etest.Token(t, env, "e2e", "admin")
 	return f
 }
 

@@ -103,7 +103,7 @@ func firefoxPush(t *testing.T) {
 	})
 	e2etest.CLI(t, crieur.Env, "", "topic", "add", "politique", "Politique")
 	e2etest.CLI(t, crieur.Env, "", "topic", "add", "afrique", "Afrique")
-	token := strings.TrimSpace(e2etest.CLI(t, crieur.Env, "", "token", "create", "--name", "e2e-firefox", "--role", "editor"))
+	token := e2etest.Token(t, crieur.Env, "e2e-firefox", "editor")
 	pub.crieur.Store(crieur.URL)
 
 	began := time.Now()

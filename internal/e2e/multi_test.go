@@ -62,7 +62,7 @@ func newCluster(t *testing.T, instances int) *cluster {
 		c.env[k] = v
 	}
 	e2etest.CLI(t, c.env, "", "migrate")
-	c.token = strings.TrimSpace(e2etest.CLI(t, c.env, "", "token", "create", "--name", "e2e", "--role", "admin"))
+	c.token = e2etest.Token(t, c.env, "e2e", "admin")
 	e2etest.CLI(t, c.env, "", "topic", "add", "monde", "Monde")
 	for range instances {
 		c.procs = append(c.procs, e2etest.Start(t, c.env, c.dir))

@@ -37,7 +37,7 @@ func TestAdminInBrowser(t *testing.T) {
 	e2etest.CLI(t, env, "", "topic", "add", "politique", "Politique")
 	const password = "une phrase de passe assez longue"
 	e2etest.CLI(t, env, password+"\n", "user", "add", "--email", "redaction@journal.example", "--role", "admin")
-	token := strings.TrimSpace(e2etest.CLI(t, env, "", "token", "create", "--name", "cms", "--role", "editor"))
+	token := e2etest.Token(t, env, "cms", "editor")
 	csv := filepath.Join(dir, "readers.csv")
 	if err := os.WriteFile(csv, []byte("email,topics,frequency,lang,status\nlectrice@example.org,afrique,daily,fr,confirmed\n"), 0o600); err != nil {
 		t.Fatal(err)

@@ -264,3 +264,14 @@ func WaitFor(tb testing.TB, timeout time.Duration, what string, cond func() bool
 	}
 	tb.Fatalf("timed out after %s waiting for %s", timeout, what)
 }
+
+// Token creates an API token with `crieur token create` and checks that
+// the command printed exactly one token.
+func Token(tb testing.TB, env Env, name, role string) string {
+	tb.Helper()
+	tok := strings.TrimSpace(CLI(tb, env, "", "token", "create", "--name", name, "--role", role))
+	if tok == "" || strings.ContainsAny(tok, " \n") {
+		tb.Fatalf("token create printed %q", tok)
+	}
+	return tok
+}
