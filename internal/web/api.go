@@ -38,6 +38,9 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /push/sw.js", s.staticFile("static/push/sw.js", "text/javascript; charset=utf-8"))
 	m.HandleFunc("POST /unsubscribe/{token}", s.oneClickUnsubscribe)
 	s.pageRoutes()
+	// Unknown API paths (and known ones called with the wrong method)
+	// answer in the API's JSON error shape.
+	m.HandleFunc("/api/v1/", s.apiFallback)
 
 	// Editors (Bearer token). The contract lists every one of these as an
 	// editor route: any valid token may call them.
@@ -68,6 +71,25 @@ func (s *Server) apiRoute(pattern string, need store.Role, h http.HandlerFunc) {
 
 // APIRoutes lists the Bearer-token routes as registered.
 func (s *Server) APIRoutes() []RouteRole { return append([]RouteRole(nil), s.api...) }
+
+// apiFallback answers 405 (with Allow) when the path exists for another
+// method, else 404.
+func (s *Server) apiFallback(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/api/v1/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		writeError(w, &news.Error{Code: "method_not_allowed", Message: "This route does not take " + r.Method + "."}, http.StatusMethodNotAllowed)
+		return
+	}
+	writeError(w, news.Errorf(news.CodeNotFound, "No such API route."), http.StatusNotFound)
+}
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)

@@ -118,3 +118,29 @@ func newStore(tb testing.TB) *store.Store {
 	}
 	return st
 }
+
+func TestUnknownAPIRouteAnswersJSON(t *testing.T) {
+	t.Parallel()
+	h, err := web.New(web.Deps{Store: newStore(t), BaseURL: "https://crieur.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/nothing/here", nil))
+	if rec.Code != 404 || !strings.Contains(rec.Body.String(), `"code":"not_found"`) {
+		t.Fatalf("%d %s", rec.Code, rec.Body.String())
+	}
+}
+
+func TestWrongMethodAnswers405JSON(t *testing.T) {
+	t.Parallel()
+	h, err := web.New(web.Deps{Store: newStore(t), BaseURL: "https://crieur.example"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, httptest.NewRequest("PUT", "/api/v1/subscriptions", nil))
+	if rec.Code != 405 || !strings.Contains(rec.Header().Get("Allow"), "POST") || !strings.Contains(rec.Body.String(), `"error"`) {
+		t.Fatalf("%d %v %s", rec.Code, rec.Header(), rec.Body.String())
+	}
+}
