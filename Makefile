@@ -7,7 +7,7 @@ FUZZTIME ?= 4s
 .PHONY: help build test vet lint fuzz bench bench-postgres chaos docker clean
 
 help: ## list the targets
-	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-8s %s\n", $$1, $$2}'
+	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
 
 build: ## build the static binary ./crieur
 	CGO_ENABLED=0 $(GO) build -trimpath -o crieur ./cmd/crieur
