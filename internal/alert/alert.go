@@ -211,22 +211,41 @@ func (s *Service) RunOnce(ctx context.Context) error {
 		return err
 	}
 	for _, id := range ids {
-		for {
-			added, done, err := s.st.EnqueueAlertWindow(ctx, id, window, s.now())
-			if err != nil {
-				return err
-			}
-			if added > 0 {
-				s.wakePush()
-				if s.wakeMail != nil {
-					s.wakeMail()
-				}
-			}
-			if done || ctx.Err() != nil {
-				break
-			}
+		// One instance writes an alert's deliveries; the others send them.
+		release, ok, err := s.st.LockEnqueue(ctx, store.LockAlert, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		err = s.enqueue(ctx, id)
+		release()
+		if err != nil {
+			return err
 		}
 	}
 	_, err = s.st.CloseFinishedAlerts(ctx, s.now())
 	return err
+}
+
+// enqueue writes an alert's remaining windows, waking the workers after
+// each.
+func (s *Service) enqueue(ctx context.Context, id int64) error {
+	for ctx.Err() == nil {
+		added, done, err := s.st.EnqueueAlertWindow(ctx, id, window, s.now())
+		if err != nil {
+			return err
+		}
+		if added > 0 {
+			s.wakePush()
+			if s.wakeMail != nil {
+				s.wakeMail()
+			}
+		}
+		if done {
+			return nil
+		}
+	}
+	return ctx.Err()
 }

@@ -108,7 +108,17 @@ func (r *Runner) RunOnce(ctx context.Context) error {
 		return err
 	}
 	for _, id := range ids {
-		if err := r.enqueue(ctx, id); err != nil {
+		// One instance writes a run's deliveries; the others send them.
+		release, ok, err := r.st.LockEnqueue(ctx, store.LockRun, id)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			continue
+		}
+		err = r.enqueue(ctx, id)
+		release()
+		if err != nil {
 			return fmt.Errorf("run %d: %w", id, err)
 		}
 	}

@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"database/sql"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"strings"
@@ -286,4 +287,44 @@ func (s *Store) CloseFinishedRuns(ctx context.Context, now time.Time) ([]int64, 
 		}
 	}
 	return closed, nil
+}
+
+// Enqueuing kinds for LockEnqueue.
+const (
+	LockRun   = 1
+	LockAlert = 2
+)
+
+// LockEnqueue lets one instance at a time write the deliveries of a run
+// (kind LockRun) or an alert (LockAlert); the others go on sending. It
+// returns ok=false when another instance holds it. On PostgreSQL it is a
+// session advisory lock, released by release or when the holder's
+// connection dies; SQLite has one process, so it is always granted.
+func (s *Store) LockEnqueue(ctx context.Context, kind int, id int64) (release func(), ok bool, err error) {
+	if s.dialect != Postgres {
+		return func() {}, true, nil
+	}
+	conn, err := s.db.Conn(ctx)
+	if err != nil {
+		return nil, false, fmt.Errorf("lock enqueue: %w", err)
+	}
+	var got bool
+	if err := conn.QueryRowContext(ctx, "SELECT pg_try_advisory_lock($1, $2)", kind, id).Scan(&got); err != nil {
+		conn.Close()
+		return nil, false, fmt.Errorf("lock enqueue: %w", err)
+	}
+	if !got {
+		conn.Close()
+		return nil, false, nil
+	}
+	return func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		defer cancel()
+		if _, err := conn.ExecContext(ctx, "SELECT pg_advisory_unlock($1, $2)", kind, id); err != nil {
+			// A session that cannot unlock must not go back to the pool
+			// still holding the lock.
+			conn.Raw(func(any) error { return driver.ErrBadConn })
+		}
+		conn.Close()
+	}, true, nil
 }
