@@ -221,6 +221,10 @@ func (a *App) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
+	// A morning digest is not lost because no instance ran at 07:00.
+	if err := sched.CatchUp(ctx, time.Now(), 6*time.Hour, a.Store.LastScheduled); err != nil {
+		a.log.Error("catch up missed digests", "err", err)
+	}
 	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
 	defer stopWork()
 	a.Mailer.Start(work)

@@ -21,8 +21,11 @@ type Creator interface {
 
 // Scheduler owns the cron loop.
 type Scheduler struct {
-	c   *cron.Cron
-	log *slog.Logger
+	c     *cron.Cron
+	log   *slog.Logger
+	loc   *time.Location
+	runs  Creator
+	specs map[news.Frequency]cron.Schedule
 }
 
 // Parse checks a five-field cron spec.
@@ -37,10 +40,13 @@ func Parse(spec string) (cron.Schedule, error) {
 // New schedules the daily and weekly digests in loc.
 func New(daily, weekly string, loc *time.Location, runs Creator, log *slog.Logger) (*Scheduler, error) {
 	c := cron.New(cron.WithLocation(loc))
+	specs := map[news.Frequency]cron.Schedule{}
 	for f, spec := range map[news.Frequency]string{news.Daily: daily, news.Weekly: weekly} {
-		if _, err := Parse(spec); err != nil {
+		parsed, err := Parse(spec)
+		if err != nil {
 			return nil, err
 		}
+		specs[f] = parsed
 		f := f
 		if _, err := c.AddFunc(spec, func() {
 			// Cron fires on the minute: truncating gives every instance the
@@ -55,7 +61,46 @@ func New(daily, weekly string, loc *time.Location, runs Creator, log *slog.Logge
 			return nil, fmt.Errorf("schedule %s digest: %w", f, err)
 		}
 	}
-	return &Scheduler{c: c, log: log}, nil
+	return &Scheduler{c: c, log: log, loc: loc, runs: runs, specs: specs}, nil
+}
+
+// Previous returns the last firing of sched at or before now and after
+// now-lookback, or the zero time.
+func Previous(sched cron.Schedule, now time.Time, lookback time.Duration) time.Time {
+	var last time.Time
+	for t := now.Add(-lookback); ; {
+		next := sched.Next(t)
+		if next.IsZero() || next.After(now) {
+			return last
+		}
+		last, t = next, next
+	}
+}
+
+// CatchUp creates the run of a tick missed while no instance was running
+// (a restart across 07:00), when it is at most lookback old and the
+// schedule has run before (lastRun says when): a newly installed daemon
+// does not send a digest at its first start. The runs' unique key makes it
+// harmless when the tick's run exists.
+func (s *Scheduler) CatchUp(ctx context.Context, now time.Time, lookback time.Duration, lastRun func(context.Context, news.Frequency) (time.Time, error)) error {
+	for f, sched := range s.specs {
+		prev := Previous(sched, now.In(s.loc), lookback)
+		if prev.IsZero() {
+			continue
+		}
+		last, err := lastRun(ctx, f)
+		if err != nil {
+			return err
+		}
+		if last.IsZero() || !last.Before(prev) {
+			continue
+		}
+		s.log.Warn("digest tick missed while not running: sending it now", "frequency", f, "scheduled_at", prev)
+		if _, err := s.runs.Create(ctx, f, prev.Truncate(time.Minute), "schedule (catch-up)"); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // Start runs the schedule.
