@@ -267,6 +267,8 @@ func jsonError(err error) error {
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
 		return news.Errorf(news.CodeInvalid, "The JSON body is empty or cut short.")
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// encoding/json reports DisallowUnknownFields with an untyped
+		// error; its text is the only way to name the field for the user.
 		f := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
 		return news.FieldError(news.CodeInvalid, f, "Unknown field %q.", f)
 	}
