@@ -351,7 +351,8 @@ func alertSend(ctx context.Context, app *App, req news.AlertRequest, stdout io.W
 			return err
 		}
 		if a.State != news.AlertSending && a.State != news.AlertScheduled {
-			fmt.Fprintf(os.Stderr, "alert %d %s: targeted %d, delivered %d, failed %d, expired %d\n", id, a.State, a.Targeted, a.Delivered, a.Failed, a.Expired)
+			fmt.Fprintf(os.Stderr, "alert %d %s: browsers targeted %d, delivered %d, failed %d, expired %d; emails %d, sent %d, failed %d\n",
+				id, a.State, a.Targeted, a.Delivered, a.Failed, a.Expired, a.Emails, a.EmailSent, a.EmailFailed)
 			return nil
 		}
 		select {
