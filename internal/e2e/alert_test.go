@@ -291,7 +291,7 @@ func (f *flow) subscribeConfirmed(sink *mailtest.Server, email string, topics []
 	if link == "" {
 		f.t.Fatalf("no confirm link in:\n%s", msg.Text())
 	}
-	resp, err := http.Get(link)
+	resp, err := e2etest.HTTPClient().Get(link)
 	if err != nil {
 		f.t.Fatal(err)
 	}

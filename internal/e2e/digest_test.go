@@ -6,7 +6,6 @@ import (
 	"crypto/rsa"
 	"crypto/x509"
 	"encoding/pem"
-	"net/http"
 	"net/mail"
 	"net/url"
 	"os"
@@ -19,6 +18,7 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/emersion/go-smtp"
 
+	"github.com/crieur/crieur/internal/e2e/e2etest"
 	crmail "github.com/crieur/crieur/internal/mail"
 	"github.com/crieur/crieur/internal/mail/mailtest"
 )
@@ -328,7 +328,7 @@ func oneClick(t *testing.T, f *flow, email string, m mailtest.Msg) {
 	if forged == u {
 		forged = u[:len(u)-3] + "BBB"
 	}
-	if resp, err := http.Post(forged, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click")); err != nil {
+	if resp, err := e2etest.HTTPClient().Post(forged, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click")); err != nil {
 		t.Fatal(err)
 	} else {
 		resp.Body.Close()
@@ -336,7 +336,7 @@ func oneClick(t *testing.T, f *flow, email string, m mailtest.Msg) {
 			t.Errorf("one-click with an altered token: %d, want 4xx", resp.StatusCode)
 		}
 	}
-	resp, err := http.Get(u)
+	resp, err := e2etest.HTTPClient().Get(u)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -347,7 +347,7 @@ func oneClick(t *testing.T, f *flow, email string, m mailtest.Msg) {
 	if s, _ := f.subscriber(email); s.Status != "confirmed" {
 		t.Fatalf("after a GET of the unsubscribe link (or a forged POST) %s is %q, want still confirmed", email, s.Status)
 	}
-	resp, err = http.Post(u, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	resp, err = e2etest.HTTPClient().Post(u, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
 	if err != nil {
 		t.Fatal(err)
 	}

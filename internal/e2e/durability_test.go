@@ -532,7 +532,7 @@ func subscribeAll(t *testing.T, p *e2etest.Proc, b *pushtest.Browser, endpoints 
 				body := map[string]any{"subscription": map[string]any{"endpoint": ep,
 					"keys": map[string]string{"p256dh": b.P256dh, "auth": b.Auth}}, "topics": topics, "lang": "fr"}
 				raw, _ := json.Marshal(body)
-				resp, err := http.Post(p.URL+"/api/v1/push/subscriptions", "application/json", bytes.NewReader(raw))
+				resp, err := e2etest.HTTPClient().Post(p.URL+"/api/v1/push/subscriptions", "application/json", bytes.NewReader(raw))
 				if err != nil {
 					errs <- fmt.Sprintf("%s: %v", ep, err)
 					continue

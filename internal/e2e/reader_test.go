@@ -42,7 +42,7 @@ func rawDo(t *testing.T, method, u, ctype string, body []byte) rawResp {
 	if ctype != "" {
 		req.Header.Set("Content-Type", ctype)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := e2etest.HTTPClient().Do(req)
 	if err != nil {
 		t.Fatalf("%s %s: %v", method, u, err)
 	}

@@ -161,7 +161,7 @@ func Start(tb testing.TB, env Env, logDir string) *Proc {
 	tb.Cleanup(func() { p.Kill() })
 	deadline := time.Now().Add(30 * time.Second)
 	for time.Now().Before(deadline) {
-		resp, err := http.Get(p.URL + "/readyz")
+		resp, err := HTTPClient().Get(p.URL + "/readyz")
 		if err == nil {
 			resp.Body.Close()
 			if resp.StatusCode == 200 {
@@ -238,7 +238,7 @@ func (p *Proc) Do(tb testing.TB, method, path, token string, body, out any) int 
 	if token != "" {
 		req.Header.Set("Authorization", "Bearer "+token)
 	}
-	resp, err := http.DefaultClient.Do(req)
+	resp, err := HTTPClient().Do(req)
 	if err != nil {
 		tb.Fatalf("%s %s: %v", method, path, err)
 	}
@@ -274,4 +274,12 @@ func Token(tb testing.TB, env Env, name, role string) string {
 		tb.Fatalf("token create printed %q", tok)
 	}
 	return tok
+}
+
+// HTTPClient returns a client with a transport of its own, without
+// keep-alives. Tests must not use http.DefaultClient: every
+// httptest.Server.Close, in any parallel test, closes the default
+// transport's idle connections, and a POST that picked one up fails.
+func HTTPClient() *http.Client {
+	return &http.Client{Timeout: time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
 }

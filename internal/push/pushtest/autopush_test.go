@@ -119,7 +119,11 @@ func newSender(t *testing.T) (*push.Sender, string) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, err := push.NewSender(push.Config{PrivateKey: priv, PublicKey: pub, Subject: "mailto:ops@example.com", Client: &http.Client{}})
+	// A transport of its own: httptest.Server.Close in a parallel test
+	// closes http.DefaultTransport's idle connections under our requests.
+	client := &http.Client{Transport: &http.Transport{}}
+	t.Cleanup(client.CloseIdleConnections)
+	s, err := push.NewSender(push.Config{PrivateKey: priv, PublicKey: pub, Subject: "mailto:ops@example.com", Client: client})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -195,7 +199,7 @@ func TestAutopushRefusesOtherVAPIDKey(t *testing.T) {
 	if r.Status != 401 || len(ap.Errors()) != 1 || len(ap.Sent()) != 0 {
 		t.Fatalf("%+v, errors %v", r, ap.Errors())
 	}
-	resp, err := http.Post(ap.URL()+"/wpush/no-such-channel", "application/octet-stream", strings.NewReader("x"))
+	resp, err := (&http.Client{Transport: &http.Transport{DisableKeepAlives: true}}).Post(ap.URL()+"/wpush/no-such-channel", "application/octet-stream", strings.NewReader("x"))
 	if err != nil {
 		t.Fatal(err)
 	}
