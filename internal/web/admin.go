@@ -399,7 +399,10 @@ type adminView struct {
 	OtherLang, OtherLangLabel string
 	LangHref                  string // this page in the other language
 	SiteInitial               string // the notification mock's icon
-	Page                      any
+	// Refresh, when positive, reloads the page every so many seconds (a
+	// run in progress, without JavaScript).
+	Refresh int
+	Page    any
 }
 
 // adminPair hands a shared table template the view and its rows.

@@ -236,5 +236,9 @@ func (ui *adminUI) digestRunPage(w http.ResponseWriter, r *http.Request, rq *adm
 		ui.fail(w, r, rq, err)
 		return
 	}
-	ui.render(w, r, rq, http.StatusOK, "digest_run", "admin.digests.run_title", digestRunData{Run: run, Failures: fails})
+	var live []func(*adminView)
+	if run.State == news.RunRunning {
+		live = append(live, func(v *adminView) { v.Refresh = 2 })
+	}
+	ui.render(w, r, rq, http.StatusOK, "digest_run", "admin.digests.run_title", digestRunData{Run: run, Failures: fails}, live...)
 }
