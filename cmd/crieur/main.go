@@ -176,7 +176,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if !r.Valid() {
 			return usageError{"--role must be editor or admin"}
 		}
-		tok := newToken()
+		tok := web.NewAPIToken()
 		if _, err := app.Store.CreateAPIToken(ctx, *name, r, web.HashToken(tok)); err != nil {
 			return err
 		}
@@ -289,14 +289,6 @@ type multiFlag []string
 
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
-
-// newToken returns an API token: a prefix that secret scanners recognise
-// and 256 random bits.
-func newToken() string {
-	b := make([]byte, 32)
-	rand.Read(b)
-	return "crieur_" + base64.RawURLEncoding.EncodeToString(b)
-}
 
 // readPassword reads one line from stdin, or generates a password when
 // stdin is a terminal or empty.

@@ -299,8 +299,8 @@ func (ui *adminUI) renderTokens(w http.ResponseWriter, r *http.Request, rq *admi
 	ui.render(w, r, rq, status, "tokens", "admin.tokens.title", d, opts...)
 }
 
-// tokenCreate makes a token ("crieur_" + 32 random bytes, the format of
-// `crieur token create`), stores its hash and shows it once.
+// tokenCreate makes a token (NewAPIToken, as `crieur token create`),
+// stores its hash and shows it once.
 func (ui *adminUI) tokenCreate(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	role := store.Role(r.PostFormValue("role"))
@@ -308,7 +308,7 @@ func (ui *adminUI) tokenCreate(w http.ResponseWriter, r *http.Request, rq *admin
 		ui.renderTokens(w, r, rq, http.StatusBadRequest, tokensData{Name: name}, ui.s.t(rq.Lang, "admin.tokens.invalid"))
 		return
 	}
-	tok := "crieur_" + randomToken(32)
+	tok := NewAPIToken()
 	if _, err := ui.s.d.Store.CreateAPIToken(r.Context(), name, role, HashToken(tok)); err != nil {
 		ui.fail(w, r, rq, err)
 		return

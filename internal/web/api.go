@@ -111,6 +111,10 @@ func actorOf(ctx context.Context) string {
 	return "unknown"
 }
 
+// NewAPIToken returns a new API token: a prefix that secret scanners can
+// recognise and 256 random bits. Only its HashToken is stored.
+func NewAPIToken() string { return "crieur_" + randomToken(32) }
+
 // HashToken is how API tokens are stored: their SHA-256, so a database
 // leak reveals no usable token.
 func HashToken(tok string) string {
