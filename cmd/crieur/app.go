@@ -256,7 +256,13 @@ func (a *App) Run(ctx context.Context) error {
 	a.log.Info("shutting down")
 	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
-	_ = srv.Shutdown(shCtx)
+	// The HTTP server drains while the workers stop claiming: a SIGTERM
+	// should not let the queue run on for the seconds a slow client takes.
+	httpDone := make(chan struct{})
+	go func() {
+		defer close(httpDone)
+		_ = srv.Shutdown(shCtx)
+	}()
 	sched.Stop()
 	a.Poller.Stop()
 	a.Alerts.Stop()
@@ -270,6 +276,7 @@ func (a *App) Run(ctx context.Context) error {
 		}()
 	}
 	stops.Wait()
+	<-httpDone
 	stopWork()
 	wg.Wait()
 	a.log.Info("stopped")
