@@ -24,11 +24,7 @@ test: vet ## the whole suite: unit, integration, browsers, PostgreSQL, short fuz
 	$(MAKE) --no-print-directory fuzz FUZZTIME=$(FUZZTIME)
 
 fuzz: ## run every fuzz target for FUZZTIME each
-	@set -e; for pkg in $$($(GO) list $(PKGS)); do \
-	  for t in $$($(GO) test -list '^Fuzz' $$pkg 2>/dev/null | grep '^Fuzz' || true); do \
-	    echo "fuzz $$pkg $$t"; $(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg >/dev/null; \
-	  done; \
-	done; echo "fuzz: all targets passed"
+	FUZZTIME=$(FUZZTIME) .ci/fuzz
 
 bench: ## benchmarks: SQLite, then PostgreSQL with 1 and 2 instances (see README)
 	$(GO) run ./cmd/crieur-bench
