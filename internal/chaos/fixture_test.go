@@ -1,12 +1,9 @@
 package chaos_test
 
 import (
-	"bytes"
 	"database/sql"
 	"encoding/json"
 	"fmt"
-	"io"
-	"net/http"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -195,54 +192,19 @@ func (f *fixture) subscriberStatus(email string) string {
 // openDB opens a separate connection to the daemon's database.
 func (f *fixture) openDB() *sql.DB {
 	f.t.Helper()
-	dsn := f.env["CRIEUR_DATABASE_URL"]
-	var db *sql.DB
-	var err error
-	if strings.HasPrefix(dsn, "postgres") {
-		db, err = sql.Open("pgx", dsn)
-	} else {
-		db, err = sql.Open("sqlite", "file:"+strings.TrimPrefix(dsn, "sqlite:")+"?_pragma=busy_timeout(10000)")
-	}
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	return db
+	return e2etest.OpenDB(f.t, f.env)
 }
 
 // count runs a COUNT query on the daemon's database.
 func (f *fixture) count(query string) int {
 	f.t.Helper()
-	db := f.openDB()
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(query).Scan(&n); err != nil {
-		f.t.Fatalf("%s: %v", query, err)
-	}
-	return n
+	return e2etest.Count(f.t, f.env, query)
 }
 
 // column runs a query returning one text column.
 func (f *fixture) column(query string) []string {
 	f.t.Helper()
-	db := f.openDB()
-	defer db.Close()
-	rows, err := db.Query(query)
-	if err != nil {
-		f.t.Fatalf("%s: %v", query, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			f.t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		f.t.Fatal(err)
-	}
-	return out
+	return e2etest.Column(f.t, f.env, query)
 }
 
 // sink is an SMTP sink that remembers the recipient and time of every
@@ -365,51 +327,8 @@ func newPushFixture(t *testing.T, n, concurrency int, extra map[string]string) *
 	for i := range pf.endpoints {
 		pf.endpoints[i] = ps.Endpoint(b)
 	}
-	subscribeAll(t, f.p, b, pf.endpoints)
+	e2etest.SubscribePush(t, f.p, b.P256dh, b.Auth, pf.endpoints, nil)
 	return pf
-}
-
-// subscribeAll registers endpoints (all with b's keys) through the public
-// API, a few requests at a time.
-func subscribeAll(t *testing.T, p *e2etest.Proc, b *pushtest.Browser, endpoints []string) {
-	t.Helper()
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var errs []string
-	next := make(chan string)
-	client := &http.Client{Timeout: 30 * time.Second}
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ep := range next {
-				raw, _ := json.Marshal(map[string]any{"subscription": map[string]any{"endpoint": ep,
-					"keys": map[string]string{"p256dh": b.P256dh, "auth": b.Auth}}, "lang": "fr"})
-				resp, err := client.Post(p.URL+"/api/v1/push/subscriptions", "application/json", bytes.NewReader(raw))
-				if err != nil {
-					mu.Lock()
-					errs = append(errs, err.Error())
-					mu.Unlock()
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 201 {
-					mu.Lock()
-					errs = append(errs, fmt.Sprintf("%s: %d", ep, resp.StatusCode))
-					mu.Unlock()
-				}
-			}
-		}()
-	}
-	for _, ep := range endpoints {
-		next <- ep
-	}
-	close(next)
-	wg.Wait()
-	if len(errs) > 0 {
-		t.Fatalf("push subscribe: %d failed, first: %s", len(errs), errs[0])
-	}
 }
 
 // receivedFor lists the endpoints that received alert id.
@@ -442,45 +361,12 @@ func waitUntil(timeout time.Duration, cond func() bool) bool {
 	}
 }
 
-// settle waits until count stops changing for 200 ms (messages that were
-// inside the sink when the client died are still being counted).
-func settle(count func() int) int {
-	last := count()
-	stable := 0
-	for stable < 4 {
-		time.Sleep(50 * time.Millisecond)
-		c := count()
-		if c == last {
-			stable++
-		} else {
-			stable, last = 0, c
-		}
-	}
-	return last
-}
-
-// overlap counts the items of b that occur in a.
-func overlap(a, b []string) int {
-	set := make(map[string]bool, len(a))
-	for _, x := range a {
-		set[x] = true
-	}
-	n := 0
-	for _, x := range b {
-		if set[x] {
-			n++
-		}
-	}
-	return n
-}
-
-// tail is the end of a long log.
-func tail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
-}
-
 // tally is chaos.Tally.
 var tally = chaos.Tally
+
+// Shared with the durability tests.
+var (
+	settle  = e2etest.Settle
+	overlap = e2etest.Overlap
+	tail    = e2etest.Tail
+)

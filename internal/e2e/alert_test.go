@@ -239,7 +239,7 @@ func TestAlertCancel(t *testing.T) {
 	for i := range eps {
 		eps[i] = ps.Endpoint(b)
 	}
-	subscribeAll(t, f.p, b, eps, nil)
+	e2etest.SubscribePush(t, f.p, b.P256dh, b.Auth, eps, nil)
 	id := f.sendAlert(map[string]any{"title": "Alerte", "body": "b", "url": "https://gazette.example/x"})
 	if _, err := ps.Wait(2, 10*time.Second); err != nil {
 		t.Fatal(err)

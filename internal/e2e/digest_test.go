@@ -399,5 +399,5 @@ func TestDigestAuthRefused(t *testing.T) {
 // WAL lets a second reader in).
 func (f *flow) countRowsLive(state string) int {
 	f.t.Helper()
-	return f.countRows("SELECT COUNT(*) FROM deliveries WHERE state = '" + state + "'")
+	return e2etest.Count(f.t, f.env, "SELECT COUNT(*) FROM deliveries WHERE state = '"+state+"'")
 }

@@ -1,18 +1,13 @@
 package e2e_test
 
 import (
-	"bytes"
-	"database/sql"
-	"encoding/json"
 	"fmt"
-	"io"
 	"math/rand/v2"
 	"net/http"
 	"os"
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -135,7 +130,7 @@ func (f *flow) waitRun(id string, timeout time.Duration) runJSON {
 // failed (a wait timed out): the log says why.
 func (f *flow) logOnFailure(what func() string) {
 	if f.t.Failed() && f.p != nil {
-		f.t.Logf("%s\ndaemon log:\n%s", what(), logTail(f.p.Logs(), 6000))
+		f.t.Logf("%s\ndaemon log:\n%s", what(), e2etest.Tail(f.p.Logs(), 6000))
 	}
 }
 
@@ -160,65 +155,6 @@ func (f *flow) waitAlert(id string, timeout time.Duration, what string, cond fun
 		return cond(a)
 	})
 	return a
-}
-
-// countRows runs a COUNT query on the fixture's SQLite database (while the
-// daemon is down, to read what the dead process had recorded).
-func (f *flow) countRows(query string) int {
-	f.t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(f.dir, "crieur.db"))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer db.Close()
-	var n int
-	if err := db.QueryRow(query).Scan(&n); err != nil {
-		f.t.Fatalf("%s: %v", query, err)
-	}
-	return n
-}
-
-// strings runs a query returning one text column on the fixture's
-// database.
-func (f *flow) strings(query string) []string {
-	f.t.Helper()
-	db, err := sql.Open("sqlite", filepath.Join(f.dir, "crieur.db"))
-	if err != nil {
-		f.t.Fatal(err)
-	}
-	defer db.Close()
-	rows, err := db.Query(query)
-	if err != nil {
-		f.t.Fatalf("%s: %v", query, err)
-	}
-	defer rows.Close()
-	var out []string
-	for rows.Next() {
-		var s string
-		if err := rows.Scan(&s); err != nil {
-			f.t.Fatal(err)
-		}
-		out = append(out, s)
-	}
-	if err := rows.Err(); err != nil {
-		f.t.Fatal(err)
-	}
-	return out
-}
-
-// overlap counts the items of b that occur in a.
-func overlap(a, b []string) int {
-	set := make(map[string]bool, len(a))
-	for _, x := range a {
-		set[x] = true
-	}
-	n := 0
-	for _, x := range b {
-		if set[x] {
-			n++
-		}
-	}
-	return n
 }
 
 // durabilityN is the number of readers (and push subscriptions) of the
@@ -310,20 +246,6 @@ func sinkRecipients(sink *mailtest.Server) []string {
 	return out
 }
 
-// waitSettled waits until count stops changing for a moment (messages
-// already inside the sink when the client died are still being recorded).
-func waitSettled(count func() int) int {
-	last := count()
-	for {
-		time.Sleep(50 * time.Millisecond)
-		c := count()
-		if c == last {
-			return c
-		}
-		last = c
-	}
-}
-
 // logScenario prints and logs one scenario's figures.
 func logScenario(t *testing.T, name string, expected, delivered, duplicated, lost int, crashes []crash, total time.Duration) {
 	t.Helper()
@@ -356,10 +278,10 @@ func TestDurabilityDigestKill(t *testing.T) {
 		sink.Wait(target, 60*time.Second)
 		f.p.Kill()
 		killed := time.Now()
-		at := waitSettled(sink.Count)
-		sent := f.countRows("SELECT COUNT(*) FROM deliveries WHERE kind = 'digest' AND state = 'sent'")
-		sending := f.strings("SELECT s.email FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE d.state = 'sending'")
-		c := crash{atSink: at, unrecorded: overlap(sinkRecipients(sink), sending)}
+		at := e2etest.Settle(sink.Count)
+		sent := e2etest.Count(f.t, f.env, "SELECT COUNT(*) FROM deliveries WHERE kind = 'digest' AND state = 'sent'")
+		sending := e2etest.Column(f.t, f.env, "SELECT s.email FROM deliveries d JOIN subscribers s ON s.id = d.subscriber_id WHERE d.state = 'sending'")
+		c := crash{atSink: at, unrecorded: e2etest.Overlap(sinkRecipients(sink), sending)}
 		t.Logf("kill %d: %d at the sink, %d recorded sent, %d claimed (sending), %d of them at the sink", k+1, at, sent, len(sending), c.unrecorded)
 		if sent > at {
 			t.Errorf("kill %d: %d recorded sent but only %d at the sink", k+1, sent, at)
@@ -404,12 +326,12 @@ func TestDurabilityDigestTerm(t *testing.T) {
 	sink.Wait(n/4+rand.IntN(n/4), 60*time.Second)
 	err, took := f.p.Term(15 * time.Second)
 	if err != nil {
-		t.Fatalf("SIGTERM mid-run: %v after %v\n%s", err, took, logTail(f.p.Logs(), 3000))
+		t.Fatalf("SIGTERM mid-run: %v after %v\n%s", err, took, e2etest.Tail(f.p.Logs(), 3000))
 	}
 	stopped := time.Now()
 	at := sink.Count()
-	sent := f.countRows("SELECT COUNT(*) FROM deliveries WHERE kind = 'digest' AND state = 'sent'")
-	sending := f.countRows("SELECT COUNT(*) FROM deliveries WHERE state = 'sending'")
+	sent := e2etest.Count(f.t, f.env, "SELECT COUNT(*) FROM deliveries WHERE kind = 'digest' AND state = 'sent'")
+	sending := e2etest.Count(f.t, f.env, "SELECT COUNT(*) FROM deliveries WHERE state = 'sending'")
 	if at != sent || sending != 0 {
 		t.Errorf("after SIGTERM: %d at the sink, %d recorded sent, %d left sending; want equal and 0", at, sent, sending)
 	}
@@ -451,7 +373,7 @@ func TestDurabilityAlertKill(t *testing.T) {
 	for i := range endpoints {
 		endpoints[i] = ps.Endpoint(b)
 	}
-	subscribeAll(t, f.p, b, endpoints, nil)
+	e2etest.SubscribePush(t, f.p, b.P256dh, b.Auth, endpoints, nil)
 
 	begin := time.Now()
 	var out struct{ ID string }
@@ -469,10 +391,10 @@ func TestDurabilityAlertKill(t *testing.T) {
 		}
 		f.p.Kill()
 		killed := time.Now()
-		at := waitSettled(ps.Count)
-		sent := f.countRows("SELECT COUNT(*) FROM push_deliveries WHERE state = 'sent'")
-		sending := f.strings("SELECT s.endpoint FROM push_deliveries d JOIN push_subscriptions s ON s.id = d.subscription_id WHERE d.state = 'sending'")
-		c := crash{atSink: at, unrecorded: overlap(receivedEndpoints(ps), sending)}
+		at := e2etest.Settle(ps.Count)
+		sent := e2etest.Count(f.t, f.env, "SELECT COUNT(*) FROM push_deliveries WHERE state = 'sent'")
+		sending := e2etest.Column(f.t, f.env, "SELECT s.endpoint FROM push_deliveries d JOIN push_subscriptions s ON s.id = d.subscription_id WHERE d.state = 'sending'")
+		c := crash{atSink: at, unrecorded: e2etest.Overlap(receivedEndpoints(ps), sending)}
 		t.Logf("kill %d: %d at the push service, %d recorded sent, %d claimed (sending), %d of them delivered", k+1, at, sent, len(sending), c.unrecorded)
 		if sent > at {
 			t.Errorf("kill %d: %d recorded sent but only %d at the push service", k+1, sent, at)
@@ -515,51 +437,4 @@ func receivedEndpoints(ps *pushtest.Server) []string {
 		out = append(out, r.Endpoint)
 	}
 	return out
-}
-
-// subscribeAll registers endpoints (all with b's keys) through the public
-// API, a few requests at a time.
-func subscribeAll(t *testing.T, p *e2etest.Proc, b *pushtest.Browser, endpoints []string, topics []string) {
-	t.Helper()
-	var wg sync.WaitGroup
-	errs := make(chan string, len(endpoints))
-	next := make(chan string)
-	for range 4 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for ep := range next {
-				body := map[string]any{"subscription": map[string]any{"endpoint": ep,
-					"keys": map[string]string{"p256dh": b.P256dh, "auth": b.Auth}}, "topics": topics, "lang": "fr"}
-				raw, _ := json.Marshal(body)
-				resp, err := e2etest.HTTPClient().Post(p.URL+"/api/v1/push/subscriptions", "application/json", bytes.NewReader(raw))
-				if err != nil {
-					errs <- fmt.Sprintf("%s: %v", ep, err)
-					continue
-				}
-				_, _ = io.Copy(io.Discard, resp.Body)
-				resp.Body.Close()
-				if resp.StatusCode != 201 {
-					errs <- fmt.Sprintf("%s: %d", ep, resp.StatusCode)
-				}
-			}
-		}()
-	}
-	for _, ep := range endpoints {
-		next <- ep
-	}
-	close(next)
-	wg.Wait()
-	close(errs)
-	for e := range errs {
-		t.Fatalf("push subscribe %s", e)
-	}
-}
-
-// logTail is the end of a long log.
-func logTail(s string, n int) string {
-	if len(s) > n {
-		return "…" + s[len(s)-n:]
-	}
-	return s
 }

@@ -294,6 +294,6 @@ func TestReaderFlow(t *testing.T) {
 		}
 	}
 	if !strings.Contains(logs, "crieur serving") {
-		t.Errorf("the log looks empty:\n%s", logTail(logs, 2000))
+		t.Errorf("the log looks empty:\n%s", e2etest.Tail(logs, 2000))
 	}
 }
