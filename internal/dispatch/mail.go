@@ -102,6 +102,7 @@ func NewMailer(cfg MailConfig) *Mailer {
 		},
 		work:    m.send,
 		release: func(d store.Delivery) store.Result { return store.Result{ID: d.ID, Release: true} },
+		nextDue: func(ctx context.Context) (time.Time, error) { return cfg.Store.NextDue(ctx, true) },
 		record: func(ctx context.Context, rs []store.Result) error {
 			return cfg.Store.RecordDeliveries(ctx, rs, cfg.Now())
 		},

@@ -32,6 +32,9 @@ type pipeline[J any] struct {
 	work    func(ctx context.Context, w int, j J) store.Result
 	release func(j J) store.Result
 	record  func(ctx context.Context, rs []store.Result) error
+	// nextDue, when set, says when the earliest queued message is due, so
+	// that an idle claimer wakes for a retry then rather than a poll later.
+	nextDue func(ctx context.Context) (time.Time, error)
 	// closeWorker releases worker w's resources when it stops.
 	closeWorker func(w int)
 	// id names a job's row; touch renews the lease of the rows still held,
@@ -169,9 +172,22 @@ func (p *pipeline[J]) claimLoop(ctx context.Context, jobs chan<- J) {
 		if len(js) == room {
 			resetTimer(timer, 0)
 		} else {
-			resetTimer(timer, p.poll)
+			resetTimer(timer, p.idleWait(ctx))
 		}
 	}
+}
+
+// idleWait is how long an idle claimer sleeps: the poll interval, or less
+// when a queued retry falls due sooner.
+func (p *pipeline[J]) idleWait(ctx context.Context) time.Duration {
+	if p.nextDue == nil {
+		return p.poll
+	}
+	next, err := p.nextDue(ctx)
+	if err != nil || next.IsZero() {
+		return p.poll
+	}
+	return min(p.poll, max(time.Until(next), time.Millisecond))
 }
 
 func resetTimer(t *time.Timer, d time.Duration) {

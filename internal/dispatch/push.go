@@ -103,6 +103,7 @@ func NewPusher(cfg PushConfig) *Pusher {
 			return cfg.Store.TouchClaims(ctx, true, cfg.Owner, ids, cfg.Now())
 		},
 		heartbeat: cfg.Lease / 3,
+		nextDue:   func(ctx context.Context) (time.Time, error) { return cfg.Store.NextDue(ctx, false) },
 		record: func(ctx context.Context, rs []store.Result) error {
 			return cfg.Store.RecordPush(ctx, rs, cfg.Now())
 		},
