@@ -94,7 +94,9 @@ func (t *Tokens) Verify(tok string, p Purpose) (int64, error) {
 		return 0, ErrTokenInvalid
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(tok)
-	if err != nil || len(raw) < 2+2+macLen {
+	// The decoder skips '\r' and '\n' even in strict mode; a token with
+	// them would be a second spelling of a valid one.
+	if err != nil || len(raw) < 2+2+macLen || base64.RawURLEncoding.EncodedLen(len(raw)) != len(tok) {
 		return 0, ErrTokenInvalid
 	}
 	body, sum := raw[:len(raw)-macLen], raw[len(raw)-macLen:]
