@@ -18,6 +18,7 @@ import (
 	"github.com/crieur/crieur/internal/alert"
 	"github.com/crieur/crieur/internal/digest"
 	"github.com/crieur/crieur/internal/dispatch"
+	"github.com/crieur/crieur/internal/gcpolicy"
 	"github.com/crieur/crieur/internal/netguard"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/push"
@@ -480,6 +481,7 @@ func workerMain(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
+	gcpolicy.Apply(os.Getenv) // a worker is a crieur instance: paced as serve is
 	return runWorker(o, kind)
 }
 

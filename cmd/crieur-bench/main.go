@@ -37,6 +37,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crieur/crieur/internal/gcpolicy"
 	"github.com/crieur/crieur/internal/store"
 )
 
@@ -49,6 +50,7 @@ type options struct {
 	pushConc            int
 	rawN                int
 	baseN               int
+	reps                int
 	db                  string
 	out                 string
 	profile             bool
@@ -85,6 +87,7 @@ func main() {
 	flag.IntVar(&o.pushConc, "push-concurrency", 64, "push requests in flight (the daemon's default is 64)")
 	flag.IntVar(&o.rawN, "raw-n", 0, "messages for the raw go-mail baseline (default: -n, at most 50,000)")
 	flag.IntVar(&o.baseN, "base-n", 0, "messages for each push baseline (default: -push-n, at most 50,000)")
+	flag.IntVar(&o.reps, "reps", 3, "push: repetitions of every measurement; the report gives medians")
 	flag.StringVar(&o.db, "db", "", "database: empty for a temporary SQLite file; \"postgres\" starts a throwaway PostgreSQL cluster; postgres://… runs against that server (its crieur tables are emptied)")
 	flag.StringVar(&o.instances, "instances", "", "instances scenario: crieur instances sharing the -db PostgreSQL database, e.g. 1, 2 or 1,2 (each a separate process)")
 	flag.BoolVar(&o.noSQLite, "no-sqlite", false, "instances scenario: skip the 1-instance SQLite comparison")
@@ -96,6 +99,10 @@ func main() {
 	flag.BoolVar(&sink, "sink", false, "internal: run as the SMTP sink process")
 	flag.BoolVar(&stub, "push-stub", false, "internal: run as the push service stub process")
 	flag.Parse()
+	// The collector paced as `crieur serve` paces it; GOGC and GOMEMLIMIT
+	// still win. The baselines run in this process too, under the same pace.
+	gcpolicy.Apply(os.Getenv)
+	o.reps = max(o.reps, 1)
 
 	var err error
 	switch {

@@ -13,6 +13,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"time"
 
 	webpush "github.com/SherClockHolmes/webpush-go"
@@ -23,6 +24,7 @@ import (
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/push"
 	"github.com/crieur/crieur/internal/push/pushtest"
+	"github.com/crieur/crieur/internal/store"
 )
 
 // The alert every push run sends.
@@ -82,47 +84,30 @@ func runPush(ctx context.Context, o options) (*section, error) {
 	prof := startProfile(o, "push")
 	work, stopWork := context.WithCancel(ctx)
 	defer stopWork()
-	cpu0 := cpuTime()
 	pusher.Start(work)
 	alerts.Start(work)
-	if err := stub.Reset(); err != nil {
-		return nil, err
+	// The same alert, sent o.reps times to every subscription: each time a
+	// new alert with its own deliveries, measured alone.
+	o.reps = max(o.reps, 1)
+	runs := make([]pipeRun, 0, o.reps)
+	var lastID int64
+	for r := range o.reps {
+		run, id, err := sendOnce(ctx, o, stub, st, alerts)
+		if err != nil {
+			return nil, err
+		}
+		progress("pipeline run %d/%d: %.0f deliveries/s, %.1f µs CPU/msg (push stub %.1f µs), first push %v", r+1, o.reps,
+			run.rate, us(run.cpuPer), us(run.stubPer), dur(run.first))
+		runs = append(runs, run)
+		lastID = id
 	}
-	t0 := time.Now()
-	id, err := alerts.Send(ctx, benchAlert)
-	if err != nil {
-		return nil, err
-	}
-	sendCall := time.Since(t0)
-	if err := waitFor(ctx, 30*time.Minute, func() (bool, error) {
-		ss, err := stub.Stats()
-		return ss.Count >= int64(o.pushN), err
-	}); err != nil {
-		return nil, err
-	}
-	atStub := time.Since(t0)
-	var info struct{ delivered, failed, expired int64 }
-	if err := waitFor(ctx, time.Minute, func() (bool, error) {
-		a, err := st.Alert(ctx, id)
-		info.delivered, info.failed, info.expired = a.Delivered, a.Failed, a.Expired
-		return a.Delivered+a.Failed+a.Expired >= int64(o.pushN), err
-	}); err != nil {
-		return nil, err
-	}
-	elapsed := time.Since(t0)
 	alerts.Stop()
 	pusher.Stop(10 * time.Second)
-	cpu := cpuTime() - cpu0
 	prof.stop()
 	rss := peakRSS("self")
-	ss, err := stub.Stats()
-	if err != nil {
-		return nil, err
-	}
-	first := time.Duration(ss.FirstNS - t0.UnixNano())
 
 	// Baselines, same stub, same payload.
-	a, err := st.AlertBare(ctx, id)
+	a, err := st.AlertBare(ctx, lastID)
 	if err != nil {
 		return nil, err
 	}
@@ -147,16 +132,15 @@ func runPush(ctx context.Context, o options) (*section, error) {
 		return send
 	}
 	msg := push.Message{Payload: payload, TTL: time.Hour, Urgency: push.UrgencyHigh, Topic: a.TopicHeader}
-	progress("baselines: crieur Sender alone, webpush-go, encryption floor (%d messages each)…", baseN)
-	senderOnly := pushtest.Measure(ctx, baseN, o.pushConc, warm(func(ctx context.Context, i int) error {
+	senderSend := warm(func(ctx context.Context, i int) error {
 		r := sender.Send(ctx, subs[i%len(subs)], msg)
 		if r.Outcome != push.Delivered {
 			return fmt.Errorf("%v: %w", r.Outcome, r.Err)
 		}
 		return nil
-	}))
+	})
 	wpClient := netguard.Policy{AllowPrivate: true}.HTTPClient(15 * time.Second)
-	wp := pushtest.Measure(ctx, baseN, o.pushConc, warm(func(ctx context.Context, i int) error {
+	wpSend := warm(func(ctx context.Context, i int) error {
 		s := subs[i%len(subs)]
 		resp, err := webpush.SendNotificationWithContext(ctx, payload,
 			&webpush.Subscription{Endpoint: s.Endpoint, Keys: webpush.Keys{P256dh: s.P256dh, Auth: s.Auth}},
@@ -171,13 +155,21 @@ func runPush(ctx context.Context, o options) (*section, error) {
 			return fmt.Errorf("status %d", resp.StatusCode)
 		}
 		return nil
-	}))
+	})
 	floorN := min(baseN, 20_000)
 	ua := browsers[0].Key.PublicKey()
-	floor := pushtest.Measure(ctx, floorN, 1, warm(func(context.Context, int) error {
+	floorSend := warm(func(context.Context, int) error {
 		_, err := encryptFloor(payload, ua, browsers[0].AuthSecret)
 		return err
-	}))
+	})
+	// Interleaved, so that a slow spell of the machine touches all three.
+	var senderRuns, wpRuns, floorRuns []pushtest.Stats
+	for r := range o.reps {
+		progress("baselines %d/%d: crieur Sender alone, webpush-go, encryption floor (%d messages each)…", r+1, o.reps, baseN)
+		senderRuns = append(senderRuns, pushtest.Measure(ctx, baseN, o.pushConc, senderSend))
+		wpRuns = append(wpRuns, pushtest.Measure(ctx, baseN, o.pushConc, wpSend))
+		floorRuns = append(floorRuns, pushtest.Measure(ctx, floorN, 1, floorSend))
+	}
 
 	sec := &section{title: fmt.Sprintf("C. One alert to %d push subscriptions (issue 4)", o.pushN)}
 	sec.setup = []string{
@@ -185,28 +177,135 @@ func runPush(ctx context.Context, o options) (*section, error) {
 		fmt.Sprintf("Real path: alert.Service.Send → enqueuer (windows of 2,000) → dispatch.Pusher (claim, send, record; concurrency %d) → push.Sender on netguard.Policy{AllowPrivate: true}.HTTPClient.", o.pushConc),
 		fmt.Sprintf("Payload %d bytes (the Pusher's JSON for this alert), TTL 1 h, urgency high, Topic header.", len(payload)),
 		fmt.Sprintf("Baselines, same stub and payload, %d messages each: crieur's push.Sender alone (no queue) and webpush-go v1.4.0 with one shared netguard client, both at concurrency %d; the RFC 8291 encryption floor (fresh P-256 key, salt, ECDH, HKDF, AES-GCM) on one goroutine, %d messages.", baseN, o.pushConc, floorN),
+		fmt.Sprintf("Every measurement is repeated %d times (the alert sent again as a new alert; the baselines interleaved) and each figure is the median of its repetitions, with the range in brackets: this machine's speed varies by ±10%% from one minute to the next.", o.reps),
 	}
-	pipeRate := rate(o.pushN, elapsed)
-	cpuPer := cpu / time.Duration(o.pushN)
-	ratio := pipeRate / wp.MsgsPerSec()
-	cpuRatio := float64(cpuPer) / float64(floor.CPUPerMsg())
-	sec.row("deliveries (sent / failed / expired)", fmt.Sprintf("%d / %d / %d", info.delivered, info.failed, info.expired), "", ptr(info.delivered == int64(o.pushN)))
-	sec.row("wall time, Send → last outcome recorded", fmt.Sprintf("%v (last push at the stub %v; the Send call itself %v)", dur(elapsed), dur(atStub), dur(sendCall)), "", nil)
-	sec.row("**deliveries/second** (end to end)", fmt.Sprintf("%.0f", pipeRate), "", nil)
-	sec.row("crieur push.Sender alone (no queue)", fmt.Sprintf("%.0f msg/s, %.1f µs CPU/msg", senderOnly.MsgsPerSec(), us(senderOnly.CPUPerMsg())), "", nil)
-	sec.row("webpush-go v1.4.0 loop, shared client", fmt.Sprintf("%.0f msg/s, %.1f µs CPU/msg", wp.MsgsPerSec(), us(wp.CPUPerMsg())), "", nil)
+	med := func(f func(pipeRun) float64) (float64, string) {
+		vs := make([]float64, len(runs))
+		for i, r := range runs {
+			vs[i] = f(r)
+		}
+		return median(vs), spread(vs)
+	}
+	medStats := func(ss []pushtest.Stats, f func(pushtest.Stats) float64) (float64, string) {
+		vs := make([]float64, len(ss))
+		for i, st := range ss {
+			vs[i] = f(st)
+		}
+		return median(vs), spread(vs)
+	}
+	msgsPerSec := func(st pushtest.Stats) float64 { return st.MsgsPerSec() }
+	cpuPerMsg := func(st pushtest.Stats) float64 { return us(st.CPUPerMsg()) }
+
+	pipeRate, pipeRateR := med(func(r pipeRun) float64 { return r.rate })
+	cpuPer, cpuPerR := med(func(r pipeRun) float64 { return us(r.cpuPer) })
+	first, firstR := med(func(r pipeRun) float64 { return float64(r.first.Milliseconds()) })
+	sRate, sRateR := medStats(senderRuns, msgsPerSec)
+	sCPU, sCPUR := medStats(senderRuns, cpuPerMsg)
+	wRate, wRateR := medStats(wpRuns, msgsPerSec)
+	wCPU, wCPUR := medStats(wpRuns, cpuPerMsg)
+	fCPU, fCPUR := medStats(floorRuns, cpuPerMsg)
+	ratio := pipeRate / wRate
+	cpuRatio := cpuPer / fCPU
+	allSent := true
+	var errs int
+	for _, r := range runs {
+		allSent = allSent && r.delivered == int64(o.pushN)
+	}
+	for i := range senderRuns {
+		errs += senderRuns[i].Errors + wpRuns[i].Errors + floorRuns[i].Errors
+	}
+	last := runs[len(runs)-1]
+	sec.row("deliveries (sent / failed / expired)", fmt.Sprintf("%d / %d / %d", last.delivered, last.failed, last.expired), "", ptr(allSent))
+	sec.row("wall time, Send → last outcome recorded (last run)", fmt.Sprintf("%v (last push at the stub %v; the Send call itself %v)", dur(last.elapsed), dur(last.atStub), dur(last.sendCall)), "", nil)
+	sec.row("**deliveries/second** (end to end)", fmt.Sprintf("%.0f %s", pipeRate, pipeRateR), "", nil)
+	sec.row("crieur push.Sender alone (no queue)", fmt.Sprintf("%.0f msg/s %s, %.1f µs CPU/msg %s", sRate, sRateR, sCPU, sCPUR), "", nil)
+	sec.row("webpush-go v1.4.0 loop, shared client", fmt.Sprintf("%.0f msg/s %s, %.1f µs CPU/msg %s", wRate, wRateR, wCPU, wCPUR), "", nil)
 	sec.row("**pipeline / webpush-go**", fmt.Sprintf("%.2f×", ratio), "≥ 1.8×", ptr(ratio >= 1.8))
-	sec.row("CPU per message (pipeline)", fmt.Sprintf("%.1f µs", us(cpuPer)), "", nil)
-	sec.row("RFC 8291 encryption floor", fmt.Sprintf("%.1f µs CPU/msg", us(floor.CPUPerMsg())), "", nil)
+	sec.row("CPU per message (pipeline)", fmt.Sprintf("%.1f µs %s", cpuPer, cpuPerR), "", nil)
+	sec.row("RFC 8291 encryption floor", fmt.Sprintf("%.1f µs CPU/msg %s", fCPU, fCPUR), "", nil)
 	sec.row("**CPU per message / floor**", fmt.Sprintf("%.2f×", cpuRatio), "≤ 1.7×", ptr(cpuRatio <= 1.7))
-	sec.row("**first push** after the Send call", dur(first), "≤ 100 ms", ptr(first <= 100*time.Millisecond))
+	sec.row("**first push** after the Send call", fmt.Sprintf("%.0f ms %s", first, firstR), "≤ 100 ms", ptr(first <= 100))
 	sec.row("peak RSS", mb(rss)+resetNote(rssReset), "< 200 MB", ptr(rss < 200<<20))
-	if senderOnly.Errors+wp.Errors+floor.Errors > 0 {
-		sec.note("Baseline errors: Sender %d, webpush-go %d, floor %d.", senderOnly.Errors, wp.Errors, floor.Errors)
+	if errs > 0 {
+		sec.note("Baseline errors: %d.", errs)
 	}
-	sec.note("Queue overhead: the pipeline runs at %.0f%% of the Sender alone and spends %.1f µs CPU/msg more.",
-		100*pipeRate/senderOnly.MsgsPerSec(), us(cpuPer)-us(senderOnly.CPUPerMsg()))
+	sec.note("Queue overhead: the pipeline runs at %.0f%% of the Sender alone and spends %.1f µs CPU/msg more (medians).",
+		100*pipeRate/sRate, cpuPer-sCPU)
 	return sec, nil
+}
+
+// pipeRun is one alert's trip through the real pipeline.
+type pipeRun struct {
+	delivered, failed, expired int64
+	elapsed, atStub, sendCall  time.Duration
+	first                      time.Duration // Send call → first push at the stub
+	cpuPer                     time.Duration
+	stubPer                    time.Duration // the push stub's CPU per message
+	rate                       float64       // deliveries per second, Send → last outcome recorded
+}
+
+// sendOnce sends benchAlert through alerts and waits until every outcome is
+// recorded.
+func sendOnce(ctx context.Context, o options, stub *child, st *store.Store, alerts *alert.Service) (pipeRun, int64, error) {
+	var run pipeRun
+	if err := stub.Reset(); err != nil {
+		return run, 0, err
+	}
+	cpu0, stub0 := cpuTime(), procCPU(stub.cmd.Process.Pid)
+	t0 := time.Now()
+	id, err := alerts.Send(ctx, benchAlert)
+	if err != nil {
+		return run, 0, err
+	}
+	run.sendCall = time.Since(t0)
+	if err := waitFor(ctx, 30*time.Minute, func() (bool, error) {
+		ss, err := stub.Stats()
+		return ss.Count >= int64(o.pushN), err
+	}); err != nil {
+		return run, 0, err
+	}
+	run.atStub = time.Since(t0)
+	if err := waitFor(ctx, time.Minute, func() (bool, error) {
+		a, err := st.Alert(ctx, id)
+		run.delivered, run.failed, run.expired = a.Delivered, a.Failed, a.Expired
+		return a.Delivered+a.Failed+a.Expired >= int64(o.pushN), err
+	}); err != nil {
+		return run, 0, err
+	}
+	run.elapsed = time.Since(t0)
+	run.cpuPer = (cpuTime() - cpu0) / time.Duration(o.pushN)
+	run.stubPer = (procCPU(stub.cmd.Process.Pid) - stub0) / time.Duration(o.pushN)
+	run.rate = rate(o.pushN, run.elapsed)
+	ss, err := stub.Stats()
+	if err != nil {
+		return run, 0, err
+	}
+	run.first = time.Duration(ss.FirstNS - t0.UnixNano())
+	return run, id, nil
+}
+
+// median returns the middle value of vs (the mean of the two middle ones
+// for an even count).
+func median(vs []float64) float64 {
+	s := slices.Clone(vs)
+	slices.Sort(s)
+	n := len(s)
+	if n%2 == 1 {
+		return s[n/2]
+	}
+	return (s[n/2-1] + s[n/2]) / 2
+}
+
+// spread shows the range of repeated measurements: "[min–max]".
+func spread(vs []float64) string {
+	if len(vs) < 2 {
+		return ""
+	}
+	lo, hi := slices.Min(vs), slices.Max(vs)
+	if hi >= 100 {
+		return fmt.Sprintf("[%.0f–%.0f]", lo, hi)
+	}
+	return fmt.Sprintf("[%.1f–%.1f]", lo, hi)
 }
 
 func us(d time.Duration) float64 { return float64(d.Nanoseconds()) / 1e3 }

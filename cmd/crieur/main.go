@@ -23,6 +23,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/crieur/crieur/internal/gcpolicy"
 	"github.com/crieur/crieur/internal/mail"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
@@ -147,6 +148,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	if cmd == "serve" {
 		ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
+		percent, limit := gcpolicy.Apply(func(k string) string { v, _ := env(k); return v })
+		log.Debug("garbage collector", "gogc", percent, "memory_limit", limit, "note", "0: set by GOGC/GOMEMLIMIT")
 		app, err := NewApp(ctx, cfg, log)
 		if err != nil {
 			return err

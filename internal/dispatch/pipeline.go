@@ -233,7 +233,10 @@ func (p *pipeline[J]) recordLoop(results <-chan store.Result) {
 	// Gather for at most gatherWindow after the first outcome: under load
 	// one transaction then records dozens of messages instead of one or two,
 	// and the window of sent-but-unrecorded messages stays a few
-	// milliseconds (and at most cap(buf)) wide.
+	// milliseconds (and at most cap(buf)) wide. On SQLite a commit costs
+	// about 50 µs whatever its size: measured with the store's queue
+	// benchmark, marking push messages sent costs 3.9 µs each in groups
+	// of 24 (2 ms at 12,000 a second) and 2.9 µs in groups of 64.
 	const gatherWindow = 2 * time.Millisecond
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()

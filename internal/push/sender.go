@@ -82,6 +82,15 @@ func NewSender(cfg Config) (*Sender, error) {
 	return s, nil
 }
 
+// Header values shared by every request (see request).
+var (
+	contentEncoding = []string{"aes128gcm"}
+	contentType     = []string{"application/octet-stream"}
+	urgencyHeader   = map[string][]string{
+		UrgencyVeryLow: {UrgencyVeryLow}, UrgencyLow: {UrgencyLow}, UrgencyNormal: {UrgencyNormal}, UrgencyHigh: {UrgencyHigh},
+	}
+)
+
 // ErrInvalidMessage is wrapped by errors about a Message the Sender refuses
 // to send (negative TTL, bad Urgency or Topic).
 var ErrInvalidMessage = errors.New("push: invalid message")
@@ -165,15 +174,17 @@ func (s *Sender) request(ctx context.Context, sub Subscription, m Message) (*htt
 	if err != nil {
 		return nil, fmt.Errorf("push: %w", err)
 	}
-	// Canonical keys set directly: no per-request canonicalisation.
+	// Canonical keys set directly: no per-request canonicalisation. The
+	// constant values are shared slices, read and never modified by
+	// net/http, so a request allocates only what varies.
 	h := http.Header{
-		"Authorization":    {auth2},
-		"Content-Encoding": {"aes128gcm"},
-		"Content-Type":     {"application/octet-stream"},
+		"Authorization":    auth2,
+		"Content-Encoding": contentEncoding,
+		"Content-Type":     contentType,
 		"Ttl":              {strconv.FormatInt(int64(m.TTL/time.Second), 10)},
 	}
 	if m.Urgency != "" {
-		h["Urgency"] = []string{m.Urgency}
+		h["Urgency"] = urgencyHeader[m.Urgency]
 	}
 	if m.Topic != "" {
 		h["Topic"] = []string{m.Topic}

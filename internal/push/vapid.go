@@ -36,7 +36,7 @@ type vapid struct {
 
 // vapidToken is a signed Authorization header value and when to replace it.
 type vapidToken struct {
-	header    string
+	header    []string // the Authorization header's value, shared by requests
 	refreshAt time.Time
 }
 
@@ -91,9 +91,9 @@ func validateSubject(sub string) error {
 	return nil
 }
 
-// header returns the Authorization header for origin (scheme://host[:port]),
+// header returns the Authorization header's value for origin (scheme://host[:port]),
 // signing a new token when the cached one is missing or close to expiry.
-func (v *vapid) header(origin string) (string, error) {
+func (v *vapid) header(origin string) ([]string, error) {
 	now := v.now()
 	if t, ok := v.cache.Load(origin); ok && now.Before(t.(*vapidToken).refreshAt) {
 		return t.(*vapidToken).header, nil
@@ -110,10 +110,10 @@ func (v *vapid) header(origin string) (string, error) {
 		"sub": v.subject,
 	}).SignedString(v.key)
 	if err != nil {
-		return "", fmt.Errorf("sign vapid jwt: %w", err)
+		return nil, fmt.Errorf("sign vapid jwt: %w", err)
 	}
 	t := &vapidToken{
-		header:    "vapid t=" + tok + ", k=" + v.pubB64,
+		header:    []string{"vapid t=" + tok + ", k=" + v.pubB64},
 		refreshAt: exp.Add(-tokenRefresh),
 	}
 	v.cache.Store(origin, t)

@@ -239,15 +239,11 @@ func (s *Store) CloseFinishedAlerts(ctx context.Context, now time.Time) ([]int64
 	}
 	var closed []int64
 	for _, id := range ids {
-		p, err := s.groupCounts(ctx, "AlertPushCounts", id)
-		if err != nil {
-			return closed, err
+		var busy bool
+		if err := s.db.QueryRowContext(ctx, s.query("AlertBusy"), id, id, id).Scan(&busy); err != nil {
+			return closed, fmt.Errorf("alert busy: %w", err)
 		}
-		e, err := s.groupCounts(ctx, "AlertEmailCounts", id)
-		if err != nil {
-			return closed, err
-		}
-		if p[news.DeliveryPending]+p[news.DeliverySending]+e[news.DeliveryPending]+e[news.DeliverySending] > 0 {
+		if busy {
 			continue
 		}
 		res, err := s.db.ExecContext(ctx, s.query("FinishAlert"), string(news.AlertDone), ms(now), id)

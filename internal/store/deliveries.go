@@ -102,12 +102,8 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 	if len(results) == 0 {
 		return nil
 	}
-	table := "deliveries"
-	if push {
-		table = "push_deliveries"
-	}
 	// Sent is the common outcome: those rows are marked with one statement
-	// per push status (per batch of 500) instead of one per row.
+	// per push status instead of one per row.
 	sentBy := map[int][]int64{}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		exec := func(name string, args ...any) error {
@@ -139,7 +135,7 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 			}
 		}
 		for status, ids := range sentBy {
-			if err := s.markSent(ctx, tx, table, push, status, ids, now); err != nil {
+			if err := s.markSent(ctx, tx, push, status, ids, now); err != nil {
 				return err
 			}
 		}
@@ -151,16 +147,40 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 	return nil
 }
 
-// markSent marks claimed rows sent, 500 ids per statement. It is the
-// batched form of MarkDeliverySent and MarkPushSent.
-func (s *Store) markSent(ctx context.Context, tx *sql.Tx, table string, push bool, status int, ids []int64, now time.Time) error {
-	head := "UPDATE " + table + " SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = ''"
-	args := []any{ms(now)}
+// markSent marks claimed rows sent with one prepared statement per batch.
+func (s *Store) markSent(ctx context.Context, tx *sql.Tx, push bool, status int, ids []int64, now time.Time) error {
 	if push {
-		head += ", status = ?"
-		args = append(args, status)
+		st, err := s.txStmt(ctx, tx, "MarkPushSent")
+		if err != nil {
+			return err
+		}
+		_, err = st.ExecContext(ctx, ms(now), status, s.idList(ids))
+		return err
 	}
-	return s.execIn(ctx, tx, head+" WHERE state = 'sending' AND id", args, ids)
+	st, err := s.txStmt(ctx, tx, "MarkDeliveriesSent")
+	if err != nil {
+		return err
+	}
+	_, err = st.ExecContext(ctx, ms(now), s.idList(ids))
+	return err
+}
+
+// idList spells ids as one bound value: a JSON array for SQLite's
+// json_each, an array literal for PostgreSQL's bigint[].
+func (s *Store) idList(ids []int64) string {
+	b := make([]byte, 0, 2+len(ids)*8)
+	open, close := byte('['), byte(']')
+	if s.dialect == Postgres {
+		open, close = '{', '}'
+	}
+	b = append(b, open)
+	for i, id := range ids {
+		if i > 0 {
+			b = append(b, ',')
+		}
+		b = strconv.AppendInt(b, id, 10)
+	}
+	return string(append(b, close))
 }
 
 // RescueDeliveries returns to the queue emails and push messages claimed

@@ -271,11 +271,11 @@ func (s *Store) CloseFinishedRuns(ctx context.Context, now time.Time) ([]int64, 
 	}
 	var closed []int64
 	for _, id := range ids {
-		counts, err := s.groupCounts(ctx, "RunDeliveryCounts", id)
-		if err != nil {
-			return closed, err
+		var busy bool
+		if err := s.db.QueryRowContext(ctx, s.query("RunBusy"), id).Scan(&busy); err != nil {
+			return closed, fmt.Errorf("run busy: %w", err)
 		}
-		if counts[news.DeliveryPending]+counts[news.DeliverySending] > 0 {
+		if busy {
 			continue
 		}
 		res, err := s.db.ExecContext(ctx, s.query("CloseRun"), string(news.RunDone), ms(now), id)

@@ -5,7 +5,6 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/crieur/crieur/internal/news"
@@ -102,25 +101,24 @@ func (s *Store) ClaimPush(ctx context.Context, owner string, now time.Time, limi
 	}
 	// One query for the keys of the whole batch.
 	byID := make(map[int64][]int, len(out))
-	var b strings.Builder
-	b.WriteString("SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE id IN (")
-	args := make([]any, 0, len(out))
+	ids := make([]int64, 0, len(out))
 	for i, t := range out {
 		if t.SubscriptionID == 0 {
 			continue
 		}
-		byID[t.SubscriptionID] = append(byID[t.SubscriptionID], i)
-		if len(args) > 0 {
-			b.WriteByte(',')
+		if _, ok := byID[t.SubscriptionID]; !ok {
+			ids = append(ids, t.SubscriptionID)
 		}
-		b.WriteByte('?')
-		args = append(args, t.SubscriptionID)
+		byID[t.SubscriptionID] = append(byID[t.SubscriptionID], i)
 	}
-	b.WriteByte(')')
-	if len(args) == 0 {
+	if len(ids) == 0 {
 		return out, nil
 	}
-	krows, err := s.db.QueryContext(ctx, s.rebind(b.String()), args...)
+	kst, err := s.stmt(ctx, "PushKeys")
+	if err != nil {
+		return nil, err
+	}
+	krows, err := kst.QueryContext(ctx, s.idList(ids))
 	if err != nil {
 		return nil, fmt.Errorf("claim push keys: %w", err)
 	}

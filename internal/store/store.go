@@ -214,6 +214,7 @@ var hotStatements = []string{
 	"ClaimDeliveries", "ClaimPush", "GetSubscriberWithTopics",
 	"MarkDeliveryRetry", "MarkDeliveryFailed", "ReleaseDelivery",
 	"MarkPushRetry", "MarkPushFailed", "ReleasePush",
+	"MarkDeliveriesSent", "MarkPushSent", "PushKeys",
 }
 
 // warm prepares the hot statements.

@@ -105,3 +105,15 @@ WHERE s.status = 'confirmed' AND s.alerts = 1 AND s.paused = 0
   AND (? = 0
        OR NOT EXISTS (SELECT 1 FROM subscriber_topics x WHERE x.subscriber_id = s.id)
        OR EXISTS (SELECT 1 FROM subscriber_topics st JOIN topics t ON t.id = st.topic_id WHERE st.subscriber_id = s.id AND (',' || ? || ',') LIKE ('%,' || t.slug || ',%')))
+
+-- name: AlertBusy
+-- Whether an alert still has messages to send. For push messages the unary
+-- plus keeps the planner off the per-alert index, which would walk every
+-- row of the alert: the queue's partial indexes hold only pending and
+-- claimed rows, and in push_deliveries those belong to the few alerts
+-- going out now, so the scan stops at once. Emails share their table with
+-- digests, whose pending rows can be millions: those go by the alert's
+-- index.
+SELECT EXISTS (SELECT 1 FROM push_deliveries WHERE state = 'pending' AND +alert_id = ?)
+    OR EXISTS (SELECT 1 FROM push_deliveries WHERE state = 'sending' AND +alert_id = ?)
+    OR EXISTS (SELECT 1 FROM deliveries WHERE alert_id = ? AND state IN ('pending', 'sending'))

@@ -16,8 +16,15 @@ WHERE id IN (
 )
 RETURNING id, kind, run_id, alert_id, subscriber_id, rcpt, articles, more, attempts, meta
 
--- Marking rows sent is built in deliveries.go (markSent): one UPDATE … IN
--- (…) per batch.
+-- name: MarkDeliveriesSent
+-- One statement for a batch of ids (a JSON array, see idList), so that it
+-- is prepared once rather than once per batch size.
+UPDATE deliveries SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = ''
+WHERE state = 'sending' AND id IN (SELECT value FROM json_each(?))
+
+-- name: MarkPushSent
+UPDATE push_deliveries SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = '', status = ?
+WHERE state = 'sending' AND id IN (SELECT value FROM json_each(?))
 
 -- name: MarkDeliveryRetry
 UPDATE deliveries SET state = 'pending', next_attempt_at = ?, locked_at = NULL, locked_by = NULL, last_error = ?

@@ -53,3 +53,7 @@ SELECT id FROM digest_runs WHERE state = 'failed' AND finished_at IS NULL
 
 -- name: CloseRun
 UPDATE digest_runs SET state = ?, finished_at = ? WHERE id = ? AND finished_at IS NULL
+
+-- name: RunBusy
+-- Whether a run still has messages to send; stops at the first one.
+SELECT EXISTS (SELECT 1 FROM deliveries WHERE run_id = ? AND state IN ('pending', 'sending'))

@@ -49,3 +49,7 @@ DELETE FROM feeds WHERE url = ?
 
 -- name: FeedDueNow
 UPDATE feeds SET next_poll_at = 0 WHERE url = ?
+
+-- name: PushKeys
+-- The keys of a claimed batch, the ids as one value (see idList).
+SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE id IN (SELECT value FROM json_each(?))

@@ -22,3 +22,15 @@ WHERE id IN (
     FOR UPDATE SKIP LOCKED
 )
 RETURNING id, alert_id, subscription_id, attempts
+
+-- name: MarkDeliveriesSent
+-- The ids as an array literal (see idList).
+UPDATE deliveries SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = ''
+WHERE state = 'sending' AND id = ANY (?::bigint[])
+
+-- name: MarkPushSent
+UPDATE push_deliveries SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = '', status = ?
+WHERE state = 'sending' AND id = ANY (?::bigint[])
+
+-- name: PushKeys
+SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE id = ANY (?::bigint[])
