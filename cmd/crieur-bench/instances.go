@@ -515,7 +515,7 @@ func runWorker(o options, kind string) error {
 			return errors.New("worker: " + envVAPID + " not set")
 		}
 		sender, err := push.NewSender(push.Config{PrivateKey: priv, PublicKey: pub, Subject: "mailto:ops@news.example.com",
-			Client: netguard.Policy{AllowPrivate: true}.HTTPClient(15 * time.Second)})
+			Client: push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0)})
 		if err != nil {
 			return err
 		}

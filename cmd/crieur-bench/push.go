@@ -73,7 +73,7 @@ func runPush(ctx context.Context, o options) (*section, error) {
 	log := o.logger()
 	// As cmd/crieur wires it: one shared netguard client, one Sender.
 	sender, err := push.NewSender(push.Config{PrivateKey: vpriv, PublicKey: vpub, Subject: "mailto:ops@news.example.com",
-		Client: netguard.Policy{AllowPrivate: true}.HTTPClient(15 * time.Second)})
+		Client: push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0)})
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +139,7 @@ func runPush(ctx context.Context, o options) (*section, error) {
 		}
 		return nil
 	})
-	wpClient := netguard.Policy{AllowPrivate: true}.HTTPClient(15 * time.Second)
+	wpClient := push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0) // the same client as crieur's
 	wpSend := warm(func(ctx context.Context, i int) error {
 		s := subs[i%len(subs)]
 		resp, err := webpush.SendNotificationWithContext(ctx, payload,
@@ -174,9 +174,9 @@ func runPush(ctx context.Context, o options) (*section, error) {
 	sec := &section{title: fmt.Sprintf("C. One alert to %d push subscriptions (issue 4)", o.pushN)}
 	sec.setup = []string{
 		fmt.Sprintf("%d subscriptions (no topic: all get the alert) on a loopback push stub process answering 201 without decrypting (as pushtest.CountOnly).", o.pushN),
-		fmt.Sprintf("Real path: alert.Service.Send → enqueuer (windows of 2,000) → dispatch.Pusher (claim, send, record; concurrency %d) → push.Sender on netguard.Policy{AllowPrivate: true}.HTTPClient.", o.pushConc),
+		fmt.Sprintf("Real path: alert.Service.Send → enqueuer (windows of 2,000) → dispatch.Pusher (claim, send, record; concurrency %d) → push.Sender on push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0).", o.pushConc),
 		fmt.Sprintf("Payload %d bytes (the Pusher's JSON for this alert), TTL 1 h, urgency high, Topic header.", len(payload)),
-		fmt.Sprintf("Baselines, same stub and payload, %d messages each: crieur's push.Sender alone (no queue) and webpush-go v1.4.0 with one shared netguard client, both at concurrency %d; the RFC 8291 encryption floor (fresh P-256 key, salt, ECDH, HKDF, AES-GCM) on one goroutine, %d messages.", baseN, o.pushConc, floorN),
+		fmt.Sprintf("Baselines, same stub and payload, %d messages each: crieur's push.Sender alone (no queue) and webpush-go v1.4.0 with one shared client of the same kind, both at concurrency %d; the RFC 8291 encryption floor (fresh P-256 key, salt, ECDH, HKDF, AES-GCM) on one goroutine, %d messages.", baseN, o.pushConc, floorN),
 		fmt.Sprintf("Every measurement is repeated %d times (the alert sent again as a new alert; the baselines interleaved) and each figure is the median of its repetitions, with the range in brackets: this machine's speed varies by ±10%% from one minute to the next.", o.reps),
 	}
 	med := func(f func(pipeRun) float64) (float64, string) {

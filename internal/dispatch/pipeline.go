@@ -43,7 +43,11 @@ type pipeline[J any] struct {
 	touch     func(ctx context.Context, ids []int64) error
 	heartbeat time.Duration
 
-	held sync.Map // row id → struct{}: claimed and not yet recorded
+	// held is the set of rows claimed and not yet recorded. Only the
+	// claimer, the recorder and the heartbeat touch it, a batch at a time:
+	// a plain map under a mutex costs less than sync.Map's per-entry nodes.
+	heldMu sync.Mutex
+	held   map[int64]struct{}
 
 	wake       chan struct{}
 	pauseUntil atomic.Int64 // unix nanos; claiming stops until then
@@ -55,6 +59,7 @@ type pipeline[J any] struct {
 
 func (p *pipeline[J]) init() {
 	p.wake = make(chan struct{}, 1)
+	p.held = make(map[int64]struct{})
 	if p.poll <= 0 {
 		p.poll = time.Second
 	}
@@ -163,10 +168,14 @@ func (p *pipeline[J]) claimLoop(ctx context.Context, jobs chan<- J) {
 			resetTimer(timer, p.poll)
 			continue
 		}
-		for _, j := range js {
-			if p.id != nil {
-				p.held.Store(p.id(j), struct{}{})
+		if p.id != nil {
+			p.heldMu.Lock()
+			for _, j := range js {
+				p.held[p.id(j)] = struct{}{}
 			}
+			p.heldMu.Unlock()
+		}
+		for _, j := range js {
 			jobs <- j
 		}
 		if len(js) == room {
@@ -225,9 +234,11 @@ func (p *pipeline[J]) recordLoop(results <-chan store.Result) {
 		}
 		// Recorded, or given up: either way no longer ours to renew (rows
 		// whose record failed are rescued after their lease).
+		p.heldMu.Lock()
 		for _, r := range buf {
-			p.held.Delete(r.ID)
+			delete(p.held, r.ID)
 		}
+		p.heldMu.Unlock()
 		buf = buf[:0]
 	}
 	// Gather for at most gatherWindow after the first outcome: under load
@@ -270,11 +281,12 @@ func (p *pipeline[J]) heartbeatLoop(ctx context.Context) {
 			return
 		case <-t.C:
 		}
-		var ids []int64
-		p.held.Range(func(k, _ any) bool {
-			ids = append(ids, k.(int64))
-			return true
-		})
+		p.heldMu.Lock()
+		ids := make([]int64, 0, len(p.held))
+		for id := range p.held {
+			ids = append(ids, id)
+		}
+		p.heldMu.Unlock()
 		if len(ids) == 0 {
 			continue
 		}

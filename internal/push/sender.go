@@ -24,8 +24,8 @@ type Config struct {
 	PrivateKey, PublicKey string
 	// Subject is the VAPID contact: "mailto:ops@example.com" or an https URL.
 	Subject string
-	// Client sends the requests; nil means netguard.Policy{}.HTTPClient, which
-	// refuses plain http and private addresses. Share one tuned client.
+	// Client sends the requests; nil means NewHTTPClient(netguard.Policy{}, Timeout),
+	// which refuses plain http and private addresses. Share one client.
 	Client *http.Client
 	// Timeout bounds each request; 0 means 15 s.
 	Timeout time.Duration
@@ -71,7 +71,7 @@ func NewSender(cfg Config) (*Sender, error) {
 		s.now = time.Now
 	}
 	if s.client == nil {
-		s.client = netguard.Policy{}.HTTPClient(s.timeout)
+		s.client = NewHTTPClient(netguard.Policy{}, s.timeout)
 	}
 	s.vapid = &vapid{
 		key:     key,
@@ -90,6 +90,26 @@ var (
 		UrgencyVeryLow: {UrgencyVeryLow}, UrgencyLow: {UrgencyLow}, UrgencyNormal: {UrgencyNormal}, UrgencyHigh: {UrgencyHigh},
 	}
 )
+
+// NewHTTPClient returns the client Senders should share: policy's dialer
+// (checked at connect time, so DNS cannot turn a push into a request to an
+// internal address), HTTP/2 where the push service offers it, many idle
+// connections per host, and no gzip: push services answer with empty
+// bodies, so asking for compression is a header and a check per request
+// for nothing. timeout bounds the wait for response headers (0 means
+// 15 s); there is no client-wide timeout: Send bounds every request with
+// its context.
+func NewHTTPClient(policy netguard.Policy, timeout time.Duration) *http.Client {
+	if timeout <= 0 {
+		timeout = defaultTimeout
+	}
+	c := policy.HTTPClient(timeout)
+	c.Timeout = 0
+	if t, ok := c.Transport.(*http.Transport); ok {
+		t.DisableCompression = true
+	}
+	return c
+}
 
 // ErrInvalidMessage is wrapped by errors about a Message the Sender refuses
 // to send (negative TTL, bad Urgency or Topic).
