@@ -263,7 +263,7 @@ func startProfile(o options, name string) *profiler {
 }
 
 func (p *profiler) stop() {
-	if p.f == nil {
+	if p == nil || p.f == nil {
 		return
 	}
 	pprof.StopCPUProfile()

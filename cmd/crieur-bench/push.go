@@ -80,91 +80,60 @@ func runPush(ctx context.Context, o options) (*section, error) {
 	pusher := dispatch.NewPusher(dispatch.PushConfig{Store: st, Sender: sender, Log: log, Owner: "bench", Concurrency: o.pushConc})
 	alerts := alert.New(st, log, nil, pusher.Wake, nil)
 
-	rssReset := resetPeakRSS()
-	prof := startProfile(o, "push")
 	work, stopWork := context.WithCancel(ctx)
 	defer stopWork()
 	pusher.Start(work)
 	alerts.Start(work)
-	// The same alert, sent o.reps times to every subscription: each time a
-	// new alert with its own deliveries, measured alone.
+	defer pusher.Stop(10 * time.Second)
+	defer alerts.Stop()
+
+	// Every measurement is repeated o.reps times, the pipeline and the three
+	// baselines in turn, so that a slow spell of the machine touches all of
+	// them. Each pipeline run sends the same alert again as a new alert,
+	// with its own deliveries; the baselines use the same stub and the
+	// payload the Pusher built for the first one.
 	o.reps = max(o.reps, 1)
-	runs := make([]pipeRun, 0, o.reps)
-	var lastID int64
+	var (
+		runs                          []pipeRun
+		senderRuns, wpRuns, floorRuns []pushtest.Stats
+		senderSend, wpSend, floorSend func(context.Context, int) error
+		payload                       []byte
+		baseN, floorN                 int
+		rss                           int64
+		rssReset                      = true
+	)
 	for r := range o.reps {
+		rssReset = resetPeakRSS() && rssReset
+		var prof *profiler
+		if r == 0 {
+			prof = startProfile(o, "push") // the first pipeline run alone
+		}
 		run, id, err := sendOnce(ctx, o, stub, st, alerts)
+		prof.stop()
 		if err != nil {
 			return nil, err
 		}
+		rss = max(rss, peakRSS("self"))
 		progress("pipeline run %d/%d: %.0f deliveries/s, %.1f µs CPU/msg (push stub %.1f µs), first push %v", r+1, o.reps,
 			run.rate, us(run.cpuPer), us(run.stubPer), dur(run.first))
 		runs = append(runs, run)
-		lastID = id
-	}
-	alerts.Stop()
-	pusher.Stop(10 * time.Second)
-	prof.stop()
-	rss := peakRSS("self")
-
-	// Baselines, same stub, same payload.
-	a, err := st.AlertBare(ctx, lastID)
-	if err != nil {
-		return nil, err
-	}
-	payload, err := json.Marshal(dispatch.Payload{Title: a.Title, Body: a.Body, URL: a.URL, Image: a.ImageURL,
-		AlertID: fmt.Sprint(a.ID), Tag: a.TopicHeader})
-	if err != nil {
-		return nil, err
-	}
-	payload = payload[:len(payload):len(payload)]
-	baseN := o.baseN
-	if baseN <= 0 {
-		baseN = min(o.pushN, 50_000)
-	}
-	subs := make([]push.Subscription, len(browsers))
-	for i, b := range browsers {
-		subs[i] = push.Subscription{Endpoint: fmt.Sprintf("%s/push/base-%d", origin, i), P256dh: b.P256dh, Auth: b.Auth}
-	}
-	warm := func(send func(context.Context, int) error) func(context.Context, int) error {
-		for i := range 50 {
-			_ = send(ctx, i)
+		if r == 0 {
+			a, err := st.AlertBare(ctx, id)
+			if err != nil {
+				return nil, err
+			}
+			if payload, err = json.Marshal(dispatch.Payload{Title: a.Title, Body: a.Body, URL: a.URL, Image: a.ImageURL,
+				AlertID: fmt.Sprint(a.ID), Tag: a.TopicHeader}); err != nil {
+				return nil, err
+			}
+			payload = payload[:len(payload):len(payload)]
+			baseN = o.baseN
+			if baseN <= 0 {
+				baseN = min(o.pushN, 50_000)
+			}
+			floorN = min(baseN, 20_000)
+			senderSend, wpSend, floorSend = baselines(ctx, origin, browsers, sender, vpriv, vpub, payload, a.TopicHeader)
 		}
-		return send
-	}
-	msg := push.Message{Payload: payload, TTL: time.Hour, Urgency: push.UrgencyHigh, Topic: a.TopicHeader}
-	senderSend := warm(func(ctx context.Context, i int) error {
-		r := sender.Send(ctx, subs[i%len(subs)], msg)
-		if r.Outcome != push.Delivered {
-			return fmt.Errorf("%v: %w", r.Outcome, r.Err)
-		}
-		return nil
-	})
-	wpClient := push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0) // the same client as crieur's
-	wpSend := warm(func(ctx context.Context, i int) error {
-		s := subs[i%len(subs)]
-		resp, err := webpush.SendNotificationWithContext(ctx, payload,
-			&webpush.Subscription{Endpoint: s.Endpoint, Keys: webpush.Keys{P256dh: s.P256dh, Auth: s.Auth}},
-			&webpush.Options{HTTPClient: wpClient, Subscriber: "ops@news.example.com", VAPIDPublicKey: vpub, VAPIDPrivateKey: vpriv,
-				TTL: 3600, Urgency: webpush.UrgencyHigh, Topic: a.TopicHeader})
-		if err != nil {
-			return err
-		}
-		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
-		resp.Body.Close()
-		if resp.StatusCode != http.StatusCreated {
-			return fmt.Errorf("status %d", resp.StatusCode)
-		}
-		return nil
-	})
-	floorN := min(baseN, 20_000)
-	ua := browsers[0].Key.PublicKey()
-	floorSend := warm(func(context.Context, int) error {
-		_, err := encryptFloor(payload, ua, browsers[0].AuthSecret)
-		return err
-	})
-	// Interleaved, so that a slow spell of the machine touches all three.
-	var senderRuns, wpRuns, floorRuns []pushtest.Stats
-	for r := range o.reps {
 		progress("baselines %d/%d: crieur Sender alone, webpush-go, encryption floor (%d messages each)…", r+1, o.reps, baseN)
 		senderRuns = append(senderRuns, pushtest.Measure(ctx, baseN, o.pushConc, senderSend))
 		wpRuns = append(wpRuns, pushtest.Measure(ctx, baseN, o.pushConc, wpSend))
@@ -177,7 +146,7 @@ func runPush(ctx context.Context, o options) (*section, error) {
 		fmt.Sprintf("Real path: alert.Service.Send → enqueuer (windows of 2,000) → dispatch.Pusher (claim, send, record; concurrency %d) → push.Sender on push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0).", o.pushConc),
 		fmt.Sprintf("Payload %d bytes (the Pusher's JSON for this alert), TTL 1 h, urgency high, Topic header.", len(payload)),
 		fmt.Sprintf("Baselines, same stub and payload, %d messages each: crieur's push.Sender alone (no queue) and webpush-go v1.4.0 with one shared client of the same kind, both at concurrency %d; the RFC 8291 encryption floor (fresh P-256 key, salt, ECDH, HKDF, AES-GCM) on one goroutine, %d messages.", baseN, o.pushConc, floorN),
-		fmt.Sprintf("Every measurement is repeated %d times (the alert sent again as a new alert; the baselines interleaved) and each figure is the median of its repetitions, with the range in brackets: this machine's speed varies by ±10%% from one minute to the next.", o.reps),
+		fmt.Sprintf("Every measurement is repeated %d times, the pipeline (the alert sent again as a new alert) and the baselines in turn, and each figure is the median of its repetitions, with the range in brackets: this machine's speed varies by ±10%% from one minute to the next. The push stub's own CPU per message is measured too (it shares the cores).", o.reps),
 	}
 	med := func(f func(pipeRun) float64) (float64, string) {
 		vs := make([]float64, len(runs))
@@ -224,6 +193,8 @@ func runPush(ctx context.Context, o options) (*section, error) {
 	sec.row("CPU per message (pipeline)", fmt.Sprintf("%.1f µs %s", cpuPer, cpuPerR), "", nil)
 	sec.row("RFC 8291 encryption floor", fmt.Sprintf("%.1f µs CPU/msg %s", fCPU, fCPUR), "", nil)
 	sec.row("**CPU per message / floor**", fmt.Sprintf("%.2f×", cpuRatio), "≤ 1.7×", ptr(cpuRatio <= 1.7))
+	stubCPU, stubCPUR := med(func(r pipeRun) float64 { return us(r.stubPer) })
+	sec.row("push stub's CPU per message (a separate process on the same cores)", fmt.Sprintf("%.1f µs %s", stubCPU, stubCPUR), "", nil)
 	sec.row("**first push** after the Send call", fmt.Sprintf("%.0f ms %s", first, firstR), "≤ 100 ms", ptr(first <= 100))
 	sec.row("peak RSS", mb(rss)+resetNote(rssReset), "< 200 MB", ptr(rss < 200<<20))
 	if errs > 0 {
@@ -232,6 +203,54 @@ func runPush(ctx context.Context, o options) (*section, error) {
 	sec.note("Queue overhead: the pipeline runs at %.0f%% of the Sender alone and spends %.1f µs CPU/msg more (medians).",
 		100*pipeRate/sRate, cpuPer-sCPU)
 	return sec, nil
+}
+
+// baselines returns, warmed up, the three send functions the pipeline is
+// compared with: crieur's Sender alone, a plain webpush-go v1.4.0 call on a
+// client like crieur's, and RFC 8291 encryption alone.
+func baselines(ctx context.Context, origin string, browsers []*pushtest.Browser, sender *push.Sender,
+	vpriv, vpub string, payload []byte, topic string) (senderSend, wpSend, floorSend func(context.Context, int) error) {
+	subs := make([]push.Subscription, len(browsers))
+	for i, b := range browsers {
+		subs[i] = push.Subscription{Endpoint: fmt.Sprintf("%s/push/base-%d", origin, i), P256dh: b.P256dh, Auth: b.Auth}
+	}
+	warm := func(send func(context.Context, int) error) func(context.Context, int) error {
+		for i := range 50 {
+			_ = send(ctx, i)
+		}
+		return send
+	}
+	msg := push.Message{Payload: payload, TTL: time.Hour, Urgency: push.UrgencyHigh, Topic: topic}
+	senderSend = warm(func(ctx context.Context, i int) error {
+		r := sender.Send(ctx, subs[i%len(subs)], msg)
+		if r.Outcome != push.Delivered {
+			return fmt.Errorf("%v: %w", r.Outcome, r.Err)
+		}
+		return nil
+	})
+	wpClient := push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0) // the same client as crieur's
+	wpSend = warm(func(ctx context.Context, i int) error {
+		s := subs[i%len(subs)]
+		resp, err := webpush.SendNotificationWithContext(ctx, payload,
+			&webpush.Subscription{Endpoint: s.Endpoint, Keys: webpush.Keys{P256dh: s.P256dh, Auth: s.Auth}},
+			&webpush.Options{HTTPClient: wpClient, Subscriber: "ops@news.example.com", VAPIDPublicKey: vpub, VAPIDPrivateKey: vpriv,
+				TTL: 3600, Urgency: webpush.UrgencyHigh, Topic: topic})
+		if err != nil {
+			return err
+		}
+		_, _ = io.CopyN(io.Discard, resp.Body, 64<<10)
+		resp.Body.Close()
+		if resp.StatusCode != http.StatusCreated {
+			return fmt.Errorf("status %d", resp.StatusCode)
+		}
+		return nil
+	})
+	ua := browsers[0].Key.PublicKey()
+	floorSend = warm(func(context.Context, int) error {
+		_, err := encryptFloor(payload, ua, browsers[0].AuthSecret)
+		return err
+	})
+	return senderSend, wpSend, floorSend
 }
 
 // pipeRun is one alert's trip through the real pipeline.
