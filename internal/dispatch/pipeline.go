@@ -248,7 +248,7 @@ func (p *pipeline[J]) recordLoop(results <-chan store.Result) {
 	// about 50 µs whatever its size: measured with the store's queue
 	// benchmark, marking push messages sent costs 3.9 µs each in groups
 	// of 24 (2 ms at 12,000 a second) and 2.9 µs in groups of 64.
-	const gatherWindow = 2 * time.Millisecond
+	const gatherWindow = 5 * time.Millisecond
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	for r := range results {

@@ -169,18 +169,18 @@ func (s *Store) markSent(ctx context.Context, tx *sql.Tx, push bool, status int,
 // json_each, an array literal for PostgreSQL's bigint[].
 func (s *Store) idList(ids []int64) string {
 	b := make([]byte, 0, 2+len(ids)*8)
-	open, close := byte('['), byte(']')
+	first, last := byte('['), byte(']')
 	if s.dialect == Postgres {
-		open, close = '{', '}'
+		first, last = '{', '}'
 	}
-	b = append(b, open)
+	b = append(b, first)
 	for i, id := range ids {
 		if i > 0 {
 			b = append(b, ',')
 		}
 		b = strconv.AppendInt(b, id, 10)
 	}
-	return string(append(b, close))
+	return string(append(b, last))
 }
 
 // RescueDeliveries returns to the queue emails and push messages claimed

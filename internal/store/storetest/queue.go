@@ -276,6 +276,9 @@ func testAlerts(t *testing.T, s *store.Store) {
 	if next, err := s.NextDue(ctx, false); err != nil || !next.IsZero() {
 		t.Fatalf("NextDue(push) while all claimed: %v %v", next, err)
 	}
+	if closed, _ := s.CloseFinishedAlerts(ctx, t0); len(closed) != 0 {
+		t.Fatalf("closed %v with push messages claimed", closed)
+	}
 	// A browser deleted between claim and send comes back without keys.
 	check(t, s.DeletePushSubscription(ctx, "https://push.test/3"))
 	check(t, s.RecordPush(ctx, []store.Result{
@@ -285,6 +288,9 @@ func testAlerts(t *testing.T, s *store.Store) {
 	}, t0))
 	if next, err := s.NextDue(ctx, false); err != nil || !next.Equal(t0.Add(time.Second)) {
 		t.Fatalf("NextDue(push) %v %v", next, err)
+	}
+	if closed, _ := s.CloseFinishedAlerts(ctx, t0); len(closed) != 0 {
+		t.Fatalf("closed %v with a push retry pending", closed)
 	}
 	retry, err := s.ClaimPush(ctx, "w2", t0.Add(time.Second), 10)
 	check(t, err)
