@@ -267,6 +267,8 @@ func TestOutcomes(t *testing.T) {
 		{"401", pushtest.Answer(401), push.Failed, 0, 401},
 		{"403", pushtest.Answer(403), push.Failed, 0, 403},
 		{"413", pushtest.Answer(413), push.Failed, 0, 413},
+		// Not followed: the target would answer 404, which means "gone".
+		{"307 not followed", pushtest.Answer(307, "Location", "/push/elsewhere"), push.Failed, 0, 307},
 		{"reset", pushtest.Answer(pushtest.StatusReset), push.Retry, 0, 0},
 		{"stall", func(int, *http.Request) (int, http.Header, time.Duration) { return 201, nil, 5 * time.Second }, push.Retry, 0, 0},
 		{"second try succeeds", func(n int, _ *http.Request) (int, http.Header, time.Duration) {

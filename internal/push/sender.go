@@ -24,8 +24,11 @@ type Config struct {
 	PrivateKey, PublicKey string
 	// Subject is the VAPID contact: "mailto:ops@example.com" or an https URL.
 	Subject string
-	// Client sends the requests; nil means NewHTTPClient(netguard.Policy{}, Timeout),
-	// which refuses plain http and private addresses. Share one client.
+	// Client's Transport sends the requests; nil means
+	// NewHTTPClient(netguard.Policy{}, Timeout), which refuses plain http and
+	// private addresses. Share one client. Push requests never follow
+	// redirects (a push service has no reason to send one, and a redirected
+	// POST would lose its body): a 3xx is a failure, reported.
 	Client *http.Client
 	// Timeout bounds each request; 0 means 15 s.
 	Timeout time.Duration
@@ -40,7 +43,7 @@ const defaultTimeout = 15 * time.Second
 // Sender sends push messages. It is safe for concurrent use by many
 // goroutines; create one per VAPID key and share it.
 type Sender struct {
-	client  *http.Client
+	rt      http.RoundTripper // the client's transport, called directly
 	timeout time.Duration
 	now     func() time.Time
 	vapid   *vapid
@@ -60,7 +63,6 @@ func NewSender(cfg Config) (*Sender, error) {
 		return nil, fmt.Errorf("new push sender: %w", err)
 	}
 	s := &Sender{
-		client:  cfg.Client,
 		timeout: cfg.Timeout,
 		now:     cfg.Now,
 	}
@@ -70,8 +72,15 @@ func NewSender(cfg Config) (*Sender, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	if s.client == nil {
-		s.client = NewHTTPClient(netguard.Policy{}, s.timeout)
+	client := cfg.Client
+	if client == nil {
+		client = NewHTTPClient(netguard.Policy{}, s.timeout)
+	}
+	// The transport directly, not Client.Do: no redirects to follow, and
+	// no per-request header copy kept for them.
+	s.rt = client.Transport
+	if s.rt == nil {
+		s.rt = http.DefaultTransport
 	}
 	s.vapid = &vapid{
 		key:     key,
@@ -133,7 +142,7 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, m Message) Result {
 	if err != nil {
 		return Result{Outcome: Failed, Err: err}
 	}
-	resp, err := s.client.Do(req)
+	resp, err := s.rt.RoundTrip(req)
 	if err != nil {
 		if errors.Is(err, netguard.ErrNotAllowed) {
 			return Result{Outcome: Failed, Err: fmt.Errorf("push: %w", err)}
