@@ -85,17 +85,13 @@ func (s *Store) AlertBare(ctx context.Context, id int64) (AlertInfo, error) {
 	return a, nil
 }
 
+// fillAlertCounts reads the alert's outcome counts, kept by the
+// transactions that record outcomes.
 func (s *Store) fillAlertCounts(ctx context.Context, a *AlertInfo) error {
-	c, err := s.groupCounts(ctx, "AlertPushCounts", a.ID)
+	err := s.db.QueryRowContext(ctx, s.query("AlertCounts"), a.ID).Scan(&a.Delivered, &a.Failed, &a.Expired, &a.EmailSent, &a.EmailFailed)
 	if err != nil {
-		return err
+		return fmt.Errorf("alert counts: %w", err)
 	}
-	a.Delivered, a.Failed, a.Expired = c[news.DeliverySent], c[news.DeliveryFailed], c[news.DeliveryExpired]+c[news.DeliveryCancelled]
-	e, err := s.groupCounts(ctx, "AlertEmailCounts", a.ID)
-	if err != nil {
-		return err
-	}
-	a.EmailSent, a.EmailFailed = e[news.DeliverySent], e[news.DeliveryFailed]
 	return nil
 }
 
@@ -218,7 +214,15 @@ func (s *Store) CancelAlert(ctx context.Context, id int64, now time.Time) error 
 			}
 			return ErrConflict
 		}
-		if _, err := tx.ExecContext(ctx, s.query("CancelAlertPush"), id); err != nil {
+		res, err = tx.ExecContext(ctx, s.query("CancelAlertPush"), id)
+		if err != nil {
+			return err
+		}
+		c := newOutcomeCounts(true)
+		if n, err := res.RowsAffected(); err == nil {
+			c.add(id, 0, news.DeliveryCancelled, n)
+		}
+		if err := s.addCounts(ctx, tx, c); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, s.query("CancelAlertEmail"), id)

@@ -4,6 +4,8 @@ import (
 	"context"
 	"database/sql"
 	"fmt"
+	"maps"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -102,44 +104,44 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 	if len(results) == 0 {
 		return nil
 	}
-	// Sent is the common outcome: those rows are marked with one statement
-	// per push status instead of one per row.
-	sentBy := map[int][]int64{}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		exec := func(name string, args ...any) error {
-			st, err := s.txStmt(ctx, tx, name)
-			if err != nil {
-				return err
-			}
-			_, err = st.ExecContext(ctx, args...)
-			return err
-		}
+		c := newOutcomeCounts(push)
+		stmt := func(name string) (*sql.Stmt, error) { return s.txStmt(ctx, tx, name) }
+		// Sent is the common outcome: those rows are marked with one
+		// statement per push status instead of one per row.
+		sentBy := map[int][]int64{}
 		for _, r := range results {
 			var err error
 			switch {
 			case r.State == news.DeliverySent && !r.Release:
 				sentBy[r.Status] = append(sentBy[r.Status], r.ID)
 			case r.Release:
-				err = exec(release, r.ID)
+				err = s.execStmt(ctx, tx, release, r.ID)
 			case r.State == news.DeliveryPending && push:
-				err = exec(retry, r.Status, ms(r.NextAttempt), r.Error, r.ID)
+				err = s.execStmt(ctx, tx, retry, r.Status, ms(r.NextAttempt), r.Error, r.ID)
 			case r.State == news.DeliveryPending:
-				err = exec(retry, ms(r.NextAttempt), r.Error, r.ID)
+				err = s.execStmt(ctx, tx, retry, ms(r.NextAttempt), r.Error, r.ID)
 			case push:
-				err = exec(failed, string(r.State), r.Status, r.Error, r.ID)
+				err = c.scan(stmt(failed))(ctx, r.State, string(r.State), r.Status, r.Error, r.ID)
 			default:
-				err = exec(failed, string(r.State), r.Error, r.ID)
+				err = c.scan(stmt(failed))(ctx, r.State, string(r.State), r.Error, r.ID)
 			}
 			if err != nil {
 				return err
 			}
 		}
 		for status, ids := range sentBy {
-			if err := s.markSent(ctx, tx, push, status, ids, now); err != nil {
+			var err error
+			if push {
+				err = c.scan(stmt("MarkPushSent"))(ctx, news.DeliverySent, ms(now), status, s.idList(ids))
+			} else {
+				err = c.scan(stmt("MarkDeliveriesSent"))(ctx, news.DeliverySent, ms(now), s.idList(ids))
+			}
+			if err != nil {
 				return err
 			}
 		}
-		return nil
+		return s.addCounts(ctx, tx, c)
 	})
 	if err != nil {
 		return fmt.Errorf("record %d outcomes: %w", len(results), err)
@@ -147,22 +149,132 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 	return nil
 }
 
-// markSent marks claimed rows sent with one prepared statement per batch.
-func (s *Store) markSent(ctx context.Context, tx *sql.Tx, push bool, status int, ids []int64, now time.Time) error {
-	if push {
-		st, err := s.txStmt(ctx, tx, "MarkPushSent")
-		if err != nil {
-			return err
-		}
-		_, err = st.ExecContext(ctx, ms(now), status, s.idList(ids))
-		return err
-	}
-	st, err := s.txStmt(ctx, tx, "MarkDeliveriesSent")
+// execStmt runs the named statement in tx.
+func (s *Store) execStmt(ctx context.Context, tx *sql.Tx, name string, args ...any) error {
+	st, err := s.txStmt(ctx, tx, name)
 	if err != nil {
 		return err
 	}
-	_, err = st.ExecContext(ctx, ms(now), s.idList(ids))
+	_, err = st.ExecContext(ctx, args...)
 	return err
+}
+
+// outcomeCounts adds up what one transaction moves into a final state,
+// per alert and per run, for their counters.
+type outcomeCounts struct {
+	push   bool
+	alerts map[int64]*[5]int64 // delivered, failed, expired, email_sent, email_failed
+	runs   map[int64]*[2]int64 // sent, failed
+}
+
+func newOutcomeCounts(push bool) *outcomeCounts {
+	return &outcomeCounts{push: push, alerts: map[int64]*[5]int64{}, runs: map[int64]*[2]int64{}}
+}
+
+// add counts n messages of alertID or runID that reached state, as the
+// progress figures show them: for push, cancelled counts as expired; for
+// an alert's emails only sent and failed count; for a run, every end but
+// sent is a failure.
+func (c *outcomeCounts) add(alertID, runID int64, state news.DeliveryState, n int64) {
+	if n == 0 {
+		return
+	}
+	col := -1
+	switch {
+	case alertID != 0 && c.push:
+		switch state {
+		case news.DeliverySent:
+			col = 0
+		case news.DeliveryFailed:
+			col = 1
+		case news.DeliveryExpired, news.DeliveryCancelled:
+			col = 2
+		}
+	case alertID != 0:
+		switch state {
+		case news.DeliverySent:
+			col = 3
+		case news.DeliveryFailed:
+			col = 4
+		}
+	case runID != 0:
+		r := c.runs[runID]
+		if r == nil {
+			r = new([2]int64)
+			c.runs[runID] = r
+		}
+		if state == news.DeliverySent {
+			r[0] += n
+		} else {
+			r[1] += n
+		}
+		return
+	}
+	if col < 0 {
+		return
+	}
+	a := c.alerts[alertID]
+	if a == nil {
+		a = new([5]int64)
+		c.alerts[alertID] = a
+	}
+	a[col] += n
+}
+
+// scan returns a function that runs a statement marking rows as reaching
+// state, and counts the rows it changed from what it returns: the owner
+// of each (push: alert_id; email: run_id, alert_id). A row another worker
+// took back in the meantime is not returned, so not counted twice.
+func (c *outcomeCounts) scan(st *sql.Stmt, err error) func(ctx context.Context, state news.DeliveryState, args ...any) error {
+	return func(ctx context.Context, state news.DeliveryState, args ...any) error {
+		if err != nil {
+			return err
+		}
+		rows, err := st.QueryContext(ctx, args...)
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		for rows.Next() {
+			var run, alert sql.NullInt64
+			if c.push {
+				err = rows.Scan(&alert)
+			} else {
+				err = rows.Scan(&run, &alert)
+			}
+			if err != nil {
+				return err
+			}
+			c.add(alert.Int64, run.Int64, state, 1)
+		}
+		return rows.Err()
+	}
+}
+
+// addCounts adds c to the alerts' and runs' counters in tx, in id order so
+// that concurrent recorders on PostgreSQL lock those rows in the same order.
+func (s *Store) addCounts(ctx context.Context, tx *sql.Tx, c *outcomeCounts) error {
+	for _, id := range slices.Sorted(maps.Keys(c.alerts)) {
+		a := c.alerts[id]
+		st, err := s.txStmt(ctx, tx, "AddAlertCounts")
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, a[0], a[1], a[2], a[3], a[4], id); err != nil {
+			return fmt.Errorf("alert %d counts: %w", id, err)
+		}
+	}
+	for _, id := range slices.Sorted(maps.Keys(c.runs)) {
+		r := c.runs[id]
+		st, err := s.txStmt(ctx, tx, "AddRunCounts")
+		if err != nil {
+			return err
+		}
+		if _, err := st.ExecContext(ctx, r[0], r[1], id); err != nil {
+			return fmt.Errorf("run %d counts: %w", id, err)
+		}
+	}
+	return nil
 }
 
 // idList spells ids as one bound value: a JSON array for SQLite's

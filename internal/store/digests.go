@@ -68,32 +68,13 @@ func (s *Store) Run(ctx context.Context, id int64) (RunInfo, error) {
 	return ri, s.fillRunCounts(ctx, &ri)
 }
 
+// fillRunCounts reads the run's outcome counts, kept by the transactions
+// that record outcomes.
 func (s *Store) fillRunCounts(ctx context.Context, ri *RunInfo) error {
-	counts, err := s.groupCounts(ctx, "RunDeliveryCounts", ri.ID)
-	if err != nil {
-		return err
+	if err := s.db.QueryRowContext(ctx, s.query("RunCounts"), ri.ID).Scan(&ri.Sent, &ri.Failed); err != nil {
+		return fmt.Errorf("run counts: %w", err)
 	}
-	ri.Sent = counts[news.DeliverySent]
-	ri.Failed = counts[news.DeliveryFailed] + counts[news.DeliveryCancelled] + counts[news.DeliveryExpired]
 	return nil
-}
-
-func (s *Store) groupCounts(ctx context.Context, name string, id int64) (map[news.DeliveryState]int64, error) {
-	rows, err := s.db.QueryContext(ctx, s.query(name), id)
-	if err != nil {
-		return nil, fmt.Errorf("count %s: %w", name, err)
-	}
-	defer rows.Close()
-	out := map[news.DeliveryState]int64{}
-	for rows.Next() {
-		var st string
-		var n int64
-		if err := rows.Scan(&st, &n); err != nil {
-			return nil, err
-		}
-		out[news.DeliveryState(st)] = n
-	}
-	return out, rows.Err()
 }
 
 // Runs lists the latest runs with their counts.

@@ -214,7 +214,7 @@ var hotStatements = []string{
 	"ClaimDeliveries", "ClaimPush", "GetSubscriberWithTopics",
 	"MarkDeliveryRetry", "MarkDeliveryFailed", "ReleaseDelivery",
 	"MarkPushRetry", "MarkPushFailed", "ReleasePush",
-	"MarkDeliveriesSent", "MarkPushSent", "PushKeys",
+	"MarkDeliveriesSent", "MarkPushSent", "PushKeys", "AddAlertCounts", "AddRunCounts",
 }
 
 // warm prepares the hot statements.

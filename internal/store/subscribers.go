@@ -263,7 +263,7 @@ func (s *Store) Unsubscribe(ctx context.Context, id int64, suppressionHash, reas
 		if n, _ := res.RowsAffected(); n == 0 {
 			return ErrNotFound
 		}
-		if _, err := tx.ExecContext(ctx, s.query("CancelSubscriberDeliveries"), reason, id); err != nil {
+		if err := s.cancelSubscriberDeliveries(ctx, tx, reason, id); err != nil {
 			return err
 		}
 		_, err = tx.ExecContext(ctx, s.query("Suppress"), suppressionHash, reason, ms(now))
@@ -275,11 +275,34 @@ func (s *Store) Unsubscribe(ctx context.Context, id int64, suppressionHash, reas
 	return nil
 }
 
+// cancelSubscriberDeliveries cancels the emails queued for subscriber id
+// and counts them against their runs.
+func (s *Store) cancelSubscriberDeliveries(ctx context.Context, tx *sql.Tx, reason string, id int64) error {
+	rows, err := tx.QueryContext(ctx, s.query("CancelSubscriberDeliveries"), reason, id)
+	if err != nil {
+		return err
+	}
+	c := newOutcomeCounts(false)
+	for rows.Next() {
+		var run, alert sql.NullInt64
+		if err := rows.Scan(&run, &alert); err != nil {
+			rows.Close()
+			return err
+		}
+		c.add(alert.Int64, run.Int64, news.DeliveryCancelled, 1)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	return s.addCounts(ctx, tx, c)
+}
+
 // Erase deletes a subscriber and everything that names them, keeping only
 // the keyed hash of the address on the suppression list.
 func (s *Store) Erase(ctx context.Context, id int64, suppressionHash string, now time.Time) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if _, err := tx.ExecContext(ctx, s.query("CancelSubscriberDeliveries"), "erased", id); err != nil {
+		if err := s.cancelSubscriberDeliveries(ctx, tx, "erased", id); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, s.query("DeleteSubscriber"), id)

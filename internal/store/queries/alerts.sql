@@ -69,12 +69,6 @@ UPDATE alerts SET emails = emails + ? WHERE id = ?
 -- name: FinishAlertEnqueue
 UPDATE alerts SET enqueued = 1 WHERE id = ? AND enqueued = 0
 
--- name: AlertPushCounts
-SELECT state, COUNT(*) FROM push_deliveries WHERE alert_id = ? GROUP BY state
-
--- name: AlertEmailCounts
-SELECT state, COUNT(*) FROM deliveries WHERE alert_id = ? GROUP BY state
-
 -- name: CancelAlert
 UPDATE alerts SET state = 'cancelled', enqueued = 1, finished_at = ? WHERE id = ? AND state IN ('scheduled', 'sending')
 
@@ -117,3 +111,11 @@ WHERE s.status = 'confirmed' AND s.alerts = 1 AND s.paused = 0
 SELECT EXISTS (SELECT 1 FROM push_deliveries WHERE state = 'pending' AND +alert_id = ?)
     OR EXISTS (SELECT 1 FROM push_deliveries WHERE state = 'sending' AND +alert_id = ?)
     OR EXISTS (SELECT 1 FROM deliveries WHERE alert_id = ? AND state IN ('pending', 'sending'))
+
+-- name: AddAlertCounts
+UPDATE alerts SET delivered = delivered + ?, failed = failed + ?, expired = expired + ?,
+    email_sent = email_sent + ?, email_failed = email_failed + ?
+WHERE id = ?
+
+-- name: AlertCounts
+SELECT delivered, failed, expired, email_sent, email_failed FROM alerts WHERE id = ?

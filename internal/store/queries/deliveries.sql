@@ -21,10 +21,12 @@ RETURNING id, kind, run_id, alert_id, subscriber_id, rcpt, articles, more, attem
 -- is prepared once rather than once per batch size.
 UPDATE deliveries SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = ''
 WHERE state = 'sending' AND id IN (SELECT value FROM json_each(?))
+RETURNING run_id, alert_id
 
 -- name: MarkPushSent
 UPDATE push_deliveries SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = '', status = ?
 WHERE state = 'sending' AND id IN (SELECT value FROM json_each(?))
+RETURNING alert_id
 
 -- name: MarkDeliveryRetry
 UPDATE deliveries SET state = 'pending', next_attempt_at = ?, locked_at = NULL, locked_by = NULL, last_error = ?
@@ -33,6 +35,7 @@ WHERE id = ? AND state = 'sending'
 -- name: MarkDeliveryFailed
 UPDATE deliveries SET state = ?, locked_at = NULL, last_error = ?
 WHERE id = ? AND state = 'sending'
+RETURNING run_id, alert_id
 
 -- name: ReleaseDelivery
 UPDATE deliveries SET state = 'pending', locked_at = NULL, locked_by = NULL, attempts = attempts - 1
@@ -65,6 +68,7 @@ WHERE id = ? AND state = 'sending'
 -- name: MarkPushFailed
 UPDATE push_deliveries SET state = ?, status = ?, locked_at = NULL, last_error = ?
 WHERE id = ? AND state = 'sending'
+RETURNING alert_id
 
 -- name: ReleasePush
 UPDATE push_deliveries SET state = 'pending', locked_at = NULL, locked_by = NULL, attempts = attempts - 1

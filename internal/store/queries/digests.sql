@@ -17,9 +17,6 @@ FROM digest_runs ORDER BY id DESC LIMIT ?
 -- name: RunsToEnqueue
 SELECT id FROM digest_runs WHERE state IN ('running', 'failed') AND enqueued = 0 ORDER BY id
 
--- name: RunDeliveryCounts
-SELECT state, COUNT(*) FROM deliveries WHERE run_id = ? GROUP BY state
-
 -- name: LastRunOf
 SELECT MAX(scheduled_at) FROM digest_runs WHERE frequency = ?
 
@@ -57,3 +54,9 @@ UPDATE digest_runs SET state = ?, finished_at = ? WHERE id = ? AND finished_at I
 -- name: RunBusy
 -- Whether a run still has messages to send; stops at the first one.
 SELECT EXISTS (SELECT 1 FROM deliveries WHERE run_id = ? AND state IN ('pending', 'sending'))
+
+-- name: AddRunCounts
+UPDATE digest_runs SET sent = sent + ?, failed = failed + ? WHERE id = ?
+
+-- name: RunCounts
+SELECT sent, failed FROM digest_runs WHERE id = ?

@@ -40,6 +40,7 @@ DELETE FROM subscribers WHERE id = ?
 
 -- name: CancelSubscriberDeliveries
 UPDATE deliveries SET state = 'cancelled', last_error = ? WHERE subscriber_id = ? AND state IN ('pending', 'sending')
+RETURNING run_id, alert_id
 
 -- name: ExpirePending
 DELETE FROM subscribers WHERE status = 'pending' AND created_at < ?

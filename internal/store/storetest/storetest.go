@@ -38,6 +38,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Articles", testArticles},
 		{"DigestRunUnique", testDigestRunUnique},
 		{"DigestEnqueue", testDigestEnqueue},
+		{"OutcomeCounts", testOutcomeCounts},
 		{"DeliveryQueue", testDeliveryQueue},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"PushSubscriptions", testPushSubscriptions},
@@ -622,6 +623,58 @@ func testDigestEnqueue(t *testing.T, s *store.Store) {
 	check(t, err)
 	if run2.State != news.RunFailed || run2.Error != "smtp auth refused" {
 		t.Fatalf("failed run %+v", run2)
+	}
+}
+
+// testOutcomeCounts: a run's counters follow its deliveries through every
+// way one ends (sent, failed, cancelled by an unsubscribe while pending or
+// while claimed) and agree with the rows at the end; a message recorded
+// sent after an unsubscribe cancelled it is not counted twice.
+func testOutcomeCounts(t *testing.T, s *store.Store) {
+	sport := topic(t, s, "sport")
+	t0 := now()
+	readers := confirmed(t, s, "r", 4, news.Daily, sport)
+	art, _, err := s.SaveArticle(ctx, news.Article{GUID: "a", URL: "https://n.test/a", Title: "A", Topics: []string{"sport"}, PublishedAt: t0, CreatedAt: t0})
+	check(t, err)
+	id, _, err := s.CreateRun(ctx, news.Daily, t0, "test")
+	check(t, err)
+	run, err := s.Run(ctx, id)
+	check(t, err)
+	var items []store.DigestItem
+	for _, r := range readers {
+		items = append(items, store.DigestItem{SubscriberID: r, Articles: []int64{art}})
+	}
+	ok, err := s.EnqueueDigestBatch(ctx, run, 0, readers[3], items, readers, 0, t0)
+	check(t, err)
+	if !ok {
+		t.Fatal("batch refused")
+	}
+	check(t, s.FinishEnqueue(ctx, id))
+
+	ds, err := s.ClaimDeliveries(ctx, "w1", t0, 2) // readers 0 and 1
+	check(t, err)
+	if len(ds) != 2 {
+		t.Fatalf("claimed %d", len(ds))
+	}
+	check(t, s.Unsubscribe(ctx, readers[1], "h1", "one-click", t0)) // claimed: cancelled under the worker
+	check(t, s.Unsubscribe(ctx, readers[2], "h2", "one-click", t0)) // pending: cancelled
+	check(t, s.RecordDeliveries(ctx, []store.Result{{ID: ds[0].ID, State: news.DeliverySent}, {ID: ds[1].ID, State: news.DeliverySent}}, t0))
+	rest, err := s.ClaimDeliveries(ctx, "w1", t0, 10)
+	check(t, err)
+	if len(rest) != 1 || rest[0].SubscriberID != readers[3] {
+		t.Fatalf("left to send %+v", rest)
+	}
+	check(t, s.RecordDeliveries(ctx, []store.Result{{ID: rest[0].ID, State: news.DeliveryFailed, Error: "550"}}, t0))
+	run, err = s.Run(ctx, id)
+	check(t, err)
+	if run.Sent != 1 || run.Failed != 3 {
+		t.Fatalf("run counts sent %d failed %d, want 1 and 3", run.Sent, run.Failed)
+	}
+	var sent, ended int64
+	check(t, s.DB().QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM deliveries WHERE run_id = %d AND state = 'sent'", id)).Scan(&sent))
+	check(t, s.DB().QueryRowContext(ctx, fmt.Sprintf("SELECT COUNT(*) FROM deliveries WHERE run_id = %d AND state IN ('failed', 'cancelled', 'expired')", id)).Scan(&ended))
+	if sent != run.Sent || ended != run.Failed {
+		t.Fatalf("rows: %d sent, %d failed or cancelled; counters %d and %d", sent, ended, run.Sent, run.Failed)
 	}
 }
 
