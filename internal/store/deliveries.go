@@ -106,7 +106,6 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		c := newOutcomeCounts(push)
-		stmt := func(name string) (*sql.Stmt, error) { return s.txStmt(ctx, tx, name) }
 		// Sent is the common outcome: those rows are marked with one
 		// statement per push status instead of one per row.
 		sentBy := map[int][]int64{}
@@ -122,9 +121,9 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 			case r.State == news.DeliveryPending:
 				err = s.execStmt(ctx, tx, retry, ms(r.NextAttempt), r.Error, r.ID)
 			case push:
-				err = c.scan(stmt(failed))(ctx, r.State, string(r.State), r.Status, r.Error, r.ID)
+				err = s.mark(ctx, tx, c, failed, r.State, string(r.State), r.Status, r.Error, r.ID)
 			default:
-				err = c.scan(stmt(failed))(ctx, r.State, string(r.State), r.Error, r.ID)
+				err = s.mark(ctx, tx, c, failed, r.State, string(r.State), r.Error, r.ID)
 			}
 			if err != nil {
 				return err
@@ -133,9 +132,9 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 		for status, ids := range sentBy {
 			var err error
 			if push {
-				err = c.scan(stmt("MarkPushSent"))(ctx, news.DeliverySent, ms(now), status, s.idList(ids))
+				err = s.mark(ctx, tx, c, "MarkPushSent", news.DeliverySent, ms(now), status, s.idList(ids))
 			} else {
-				err = c.scan(stmt("MarkDeliveriesSent"))(ctx, news.DeliverySent, ms(now), s.idList(ids))
+				err = s.mark(ctx, tx, c, "MarkDeliveriesSent", news.DeliverySent, ms(now), s.idList(ids))
 			}
 			if err != nil {
 				return err
@@ -157,6 +156,35 @@ func (s *Store) execStmt(ctx context.Context, tx *sql.Tx, name string, args ...a
 	}
 	_, err = st.ExecContext(ctx, args...)
 	return err
+}
+
+// mark runs the named statement, which moves rows into state and returns
+// the owner of each row it changed (push: alert_id; email: run_id,
+// alert_id), and counts them in c. A row another worker took back in the
+// meantime is not returned, so it is not counted twice.
+func (s *Store) mark(ctx context.Context, tx *sql.Tx, c *outcomeCounts, name string, state news.DeliveryState, args ...any) error {
+	st, err := s.txStmt(ctx, tx, name)
+	if err != nil {
+		return err
+	}
+	rows, err := st.QueryContext(ctx, args...)
+	if err != nil {
+		return err
+	}
+	defer rows.Close()
+	for rows.Next() {
+		var run, alert sql.NullInt64
+		if c.push {
+			err = rows.Scan(&alert)
+		} else {
+			err = rows.Scan(&run, &alert)
+		}
+		if err != nil {
+			return err
+		}
+		c.add(alert.Int64, run.Int64, state, 1)
+	}
+	return rows.Err()
 }
 
 // outcomeCounts adds up what one transaction moves into a final state,
@@ -219,36 +247,6 @@ func (c *outcomeCounts) add(alertID, runID int64, state news.DeliveryState, n in
 		c.alerts[alertID] = a
 	}
 	a[col] += n
-}
-
-// scan returns a function that runs a statement marking rows as reaching
-// state, and counts the rows it changed from what it returns: the owner
-// of each (push: alert_id; email: run_id, alert_id). A row another worker
-// took back in the meantime is not returned, so not counted twice.
-func (c *outcomeCounts) scan(st *sql.Stmt, err error) func(ctx context.Context, state news.DeliveryState, args ...any) error {
-	return func(ctx context.Context, state news.DeliveryState, args ...any) error {
-		if err != nil {
-			return err
-		}
-		rows, err := st.QueryContext(ctx, args...)
-		if err != nil {
-			return err
-		}
-		defer rows.Close()
-		for rows.Next() {
-			var run, alert sql.NullInt64
-			if c.push {
-				err = rows.Scan(&alert)
-			} else {
-				err = rows.Scan(&run, &alert)
-			}
-			if err != nil {
-				return err
-			}
-			c.add(alert.Int64, run.Int64, state, 1)
-		}
-		return rows.Err()
-	}
 }
 
 // addCounts adds c to the alerts' and runs' counters in tx, in id order so

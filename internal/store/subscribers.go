@@ -278,21 +278,8 @@ func (s *Store) Unsubscribe(ctx context.Context, id int64, suppressionHash, reas
 // cancelSubscriberDeliveries cancels the emails queued for subscriber id
 // and counts them against their runs.
 func (s *Store) cancelSubscriberDeliveries(ctx context.Context, tx *sql.Tx, reason string, id int64) error {
-	rows, err := tx.QueryContext(ctx, s.query("CancelSubscriberDeliveries"), reason, id)
-	if err != nil {
-		return err
-	}
 	c := newOutcomeCounts(false)
-	for rows.Next() {
-		var run, alert sql.NullInt64
-		if err := rows.Scan(&run, &alert); err != nil {
-			rows.Close()
-			return err
-		}
-		c.add(alert.Int64, run.Int64, news.DeliveryCancelled, 1)
-	}
-	rows.Close()
-	if err := rows.Err(); err != nil {
+	if err := s.mark(ctx, tx, c, "CancelSubscriberDeliveries", news.DeliveryCancelled, reason, id); err != nil {
 		return err
 	}
 	return s.addCounts(ctx, tx, c)
