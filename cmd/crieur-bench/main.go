@@ -39,6 +39,7 @@ import (
 
 	"github.com/crieur/crieur/internal/gcpolicy"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/pgcluster"
 )
 
 // options are the command-line settings.
@@ -133,11 +134,11 @@ func run(o options) error {
 			return err
 		}
 		defer c.Remove()
-		if err := pgExec(c.URL("postgres"), "CREATE DATABASE crieur_bench"); err != nil {
+		if err := pgcluster.Exec(c.URL("postgres"), "CREATE DATABASE crieur_bench"); err != nil {
 			return err
 		}
 		// For the hot statements in the report; the bench works without.
-		_ = pgExec(c.URL("crieur_bench"), "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+		_ = pgcluster.Exec(c.URL("crieur_bench"), "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
 		o.db, o.postmaster = c.URL("crieur_bench"), c.Pid()
 		o.pgNote = fmt.Sprintf("throwaway cluster (%s, fsync=off, synchronous_commit=off, full_page_writes=off, shared_buffers=256MB) on loopback TCP", c.Version())
 	} else if o.db != "" {

@@ -22,19 +22,6 @@ func startPgCluster() (*pgcluster.Cluster, error) {
 	return pgcluster.New("shared_buffers=256MB", "shared_preload_libraries=pg_stat_statements", "pg_stat_statements.track=all")
 }
 
-// pgExec runs one statement on a fresh connection.
-func pgExec(url, stmt string) error {
-	db, err := sql.Open("pgx", url)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, err = db.ExecContext(ctx, stmt)
-	return err
-}
-
 // clockTick is USER_HZ, the unit of /proc/PID/stat times (100 on Linux).
 const clockTick = 10 * time.Millisecond
 

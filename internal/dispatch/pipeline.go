@@ -245,9 +245,11 @@ func (p *pipeline[J]) recordLoop(results <-chan store.Result) {
 	// one transaction then records dozens of messages instead of one or two,
 	// and the window of sent-but-unrecorded messages stays a few
 	// milliseconds (and at most cap(buf)) wide. On SQLite a commit costs
-	// about 50 µs whatever its size: measured with the store's queue
-	// benchmark, marking push messages sent costs 3.9 µs each in groups
-	// of 24 (2 ms at 12,000 a second) and 2.9 µs in groups of 64.
+	// about 50 µs whatever its size: in a one-off test recording 50,000
+	// push outcomes with RecordPush, marking them sent cost 3.9 µs each in
+	// groups of 24 (2 ms at 12,000 a second) and 2.9 µs in groups of 64;
+	// in crieur-bench's push pipeline, 5 ms rather than 2 ms saved about
+	// 10 µs of CPU per message.
 	const gatherWindow = 5 * time.Millisecond
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()

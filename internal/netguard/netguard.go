@@ -137,6 +137,9 @@ func (p Policy) CheckAddr(addr netip.Addr) error {
 	return nil
 }
 
+// lookupTimeout bounds CheckURL's name resolution.
+const lookupTimeout = 5 * time.Second
+
 // CheckURL reports whether raw may be fetched: its scheme must be https
 // (http too when AllowPrivate), its host must not be a known metadata name,
 // and every address the host resolves to must pass CheckAddr. The error
@@ -168,7 +171,11 @@ func (p Policy) CheckURL(ctx context.Context, raw string) error {
 	if addr, err := netip.ParseAddr(host); err == nil {
 		return p.CheckAddr(addr)
 	}
-	addrs, err := net.DefaultResolver.LookupNetIP(ctx, "ip", host)
+	// Host names come from outside (a browser's push endpoint, an editor's
+	// feed URL): a resolver that never answers must not hold the request.
+	lctx, cancel := context.WithTimeout(ctx, lookupTimeout)
+	defer cancel()
+	addrs, err := net.DefaultResolver.LookupNetIP(lctx, "ip", host)
 	if err != nil {
 		return fmt.Errorf("netguard: resolve %q: %w", host, err)
 	}

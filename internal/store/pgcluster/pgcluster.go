@@ -183,6 +183,21 @@ func (c *Cluster) Start() error {
 	}
 }
 
+// Exec runs one statement on a fresh connection to url (CREATE DATABASE
+// and the like, which cannot run inside a pool's transaction), bounded to
+// 30 s.
+func Exec(url, stmt string) error {
+	db, err := sql.Open("pgx", url)
+	if err != nil {
+		return err
+	}
+	defer db.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	_, err = db.ExecContext(ctx, stmt)
+	return err
+}
+
 func ping(u string) error {
 	db, err := sql.Open("pgx", u)
 	if err != nil {

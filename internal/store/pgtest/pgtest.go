@@ -15,8 +15,6 @@
 package pgtest
 
 import (
-	"context"
-	"database/sql"
 	"errors"
 	"fmt"
 	"net/url"
@@ -24,7 +22,6 @@ import (
 	"sync"
 	"sync/atomic"
 	"testing"
-	"time"
 
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 
@@ -74,12 +71,12 @@ func URL(tb testing.TB) string {
 		tb.Fatalf("pgtest: %v", err)
 	}
 	name := fmt.Sprintf("crieur_test_%d_%d", os.Getpid(), seq.Add(1))
-	if err := admin(server, `CREATE DATABASE "`+name+`"`); err != nil {
+	if err := pgcluster.Exec(server, `CREATE DATABASE "`+name+`"`); err != nil {
 		tb.Fatalf("pgtest: create database: %v", err)
 	}
 	tb.Cleanup(func() {
 		// WITH (FORCE) ends connections a killed daemon may have left.
-		_ = admin(server, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`)
+		_ = pgcluster.Exec(server, `DROP DATABASE IF EXISTS "`+name+`" WITH (FORCE)`)
 	})
 	u, err := url.Parse(server)
 	if err != nil {
@@ -131,18 +128,6 @@ func serverURL() (string, error) {
 	}
 	local = c
 	return c.URL("postgres"), nil
-}
-
-func admin(server, stmt string) error {
-	db, err := sql.Open("pgx", server)
-	if err != nil {
-		return err
-	}
-	defer db.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
-	defer cancel()
-	_, err = db.ExecContext(ctx, stmt)
-	return err
 }
 
 // postmaster returns the pid of the running throwaway server, 0 when none.
