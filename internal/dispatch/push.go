@@ -96,9 +96,11 @@ func NewPusher(cfg PushConfig) *Pusher {
 		claim: func(ctx context.Context, n int) ([]store.PushTarget, error) {
 			return cfg.Store.ClaimPush(ctx, cfg.Owner, cfg.Now(), n)
 		},
-		work:    p.send,
-		release: func(t store.PushTarget) store.Result { return store.Result{ID: t.DeliveryID, Release: true} },
-		id:      func(t store.PushTarget) int64 { return t.DeliveryID },
+		work: p.send,
+		release: func(t store.PushTarget) store.Result {
+			return store.Result{ID: t.DeliveryID, Release: true, AlertID: t.AlertID}
+		},
+		id: func(t store.PushTarget) int64 { return t.DeliveryID },
 		touch: func(ctx context.Context, ids []int64) error {
 			return cfg.Store.TouchClaims(ctx, true, cfg.Owner, ids, cfg.Now())
 		},
@@ -166,6 +168,13 @@ func (p *Pusher) Cancelled(id int64) {
 }
 
 func (p *Pusher) send(ctx context.Context, _ int, t store.PushTarget) store.Result {
+	r := p.deliver(ctx, t)
+	r.AlertID = t.AlertID // the recorder counts the alert's outcomes by it
+	return r
+}
+
+// deliver sends one claimed message and says what became of it.
+func (p *Pusher) deliver(ctx context.Context, t store.PushTarget) store.Result {
 	now := p.cfg.Now()
 	if t.SubscriptionID == 0 || t.Endpoint == "" {
 		return store.Result{ID: t.DeliveryID, State: news.DeliveryExpired, Error: "subscription removed"}

@@ -88,6 +88,10 @@ type Result struct {
 	Release bool
 	Status  int // push service status code
 	Error   string
+	// AlertID is a push message's alert (PushTarget.AlertID): RecordPush
+	// counts the messages it marks sent under it, which costs less than
+	// reading each row's alert back. Required for push messages sent.
+	AlertID int64
 }
 
 // RecordDeliveries stores the outcomes of sent emails in one transaction.
@@ -107,13 +111,19 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		c := newOutcomeCounts(push)
 		// Sent is the common outcome: those rows are marked with one
-		// statement per push status instead of one per row.
-		sentBy := map[int][]int64{}
+		// statement per alert and push status instead of one per row.
+		sentBy := map[sentGroup][]int64{}
 		for _, r := range results {
 			var err error
 			switch {
+			case r.State == news.DeliverySent && !r.Release && push && r.AlertID == 0:
+				err = fmt.Errorf("push message %d sent without its alert id", r.ID)
 			case r.State == news.DeliverySent && !r.Release:
-				sentBy[r.Status] = append(sentBy[r.Status], r.ID)
+				g := sentGroup{status: r.Status}
+				if push {
+					g.alert = r.AlertID
+				}
+				sentBy[g] = append(sentBy[g], r.ID)
 			case r.Release:
 				err = s.execStmt(ctx, tx, release, r.ID)
 			case r.State == news.DeliveryPending && push:
@@ -129,10 +139,10 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 				return err
 			}
 		}
-		for status, ids := range sentBy {
+		for g, ids := range sentBy {
 			var err error
 			if push {
-				err = s.mark(ctx, tx, c, "MarkPushSent", news.DeliverySent, ms(now), status, s.idList(ids))
+				err = s.markPushSent(ctx, tx, c, g, ms(now), s.idList(ids))
 			} else {
 				err = s.mark(ctx, tx, c, "MarkDeliveriesSent", news.DeliverySent, ms(now), s.idList(ids))
 			}
@@ -145,6 +155,34 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 	if err != nil {
 		return fmt.Errorf("record %d outcomes: %w", len(results), err)
 	}
+	return nil
+}
+
+// sentGroup is a set of messages marked sent by one statement.
+type sentGroup struct {
+	alert  int64 // push only: emails' runs and alerts are read back
+	status int
+}
+
+// markPushSent marks a group of push messages sent and counts those it
+// changed (a row another worker took back meanwhile is not, so it is not
+// counted twice). The statement returns no rows: in a one-off run of
+// BenchmarkPushQueue, reading each row's alert back cost about 1 µs of
+// the 4 µs a message's record took.
+func (s *Store) markPushSent(ctx context.Context, tx *sql.Tx, c *outcomeCounts, g sentGroup, now int64, ids string) error {
+	st, err := s.txStmt(ctx, tx, "MarkPushSent")
+	if err != nil {
+		return err
+	}
+	res, err := st.ExecContext(ctx, now, g.status, ids)
+	if err != nil {
+		return err
+	}
+	n, err := res.RowsAffected()
+	if err != nil {
+		return err
+	}
+	c.add(g.alert, 0, news.DeliverySent, n)
 	return nil
 }
 

@@ -26,7 +26,6 @@ RETURNING run_id, alert_id
 -- name: MarkPushSent
 UPDATE push_deliveries SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = '', status = ?
 WHERE state = 'sending' AND id IN (SELECT value FROM json_each(?))
-RETURNING alert_id
 
 -- name: MarkDeliveryRetry
 UPDATE deliveries SET state = 'pending', next_attempt_at = ?, locked_at = NULL, locked_by = NULL, last_error = ?

@@ -282,7 +282,7 @@ func testAlerts(t *testing.T, s *store.Store) {
 	// A browser deleted between claim and send comes back without keys.
 	check(t, s.DeletePushSubscription(ctx, "https://push.test/3"))
 	check(t, s.RecordPush(ctx, []store.Result{
-		{ID: ps[0].DeliveryID, State: news.DeliverySent, Status: 201},
+		{ID: ps[0].DeliveryID, State: news.DeliverySent, Status: 201, AlertID: ps[0].AlertID},
 		{ID: ps[1].DeliveryID, State: news.DeliveryPending, Status: 429, NextAttempt: t0.Add(time.Second), Error: "429"},
 		{ID: ps[2].DeliveryID, State: news.DeliveryExpired, Status: 410, Error: "gone"},
 	}, t0))
@@ -304,7 +304,7 @@ func testAlerts(t *testing.T, s *store.Store) {
 	}
 	retry, err = s.ClaimPush(ctx, "w2", t0.Add(time.Second), 10)
 	check(t, err)
-	check(t, s.RecordPush(ctx, []store.Result{{ID: retry[0].DeliveryID, State: news.DeliverySent, Status: 201}}, t0))
+	check(t, s.RecordPush(ctx, []store.Result{{ID: retry[0].DeliveryID, State: news.DeliverySent, Status: 201, AlertID: retry[0].AlertID}}, t0))
 	// Not done while its emails are pending.
 	if closed, _ := s.CloseFinishedAlerts(ctx, t0); len(closed) != 0 {
 		t.Fatalf("closed %v with emails pending", closed)

@@ -710,7 +710,7 @@ func testConcurrentPushClaims(t *testing.T, s *store.Store) {
 				return nil, fmt.Errorf("claimed push without keys: %+v", p)
 			}
 			ids[i] = p.DeliveryID
-			res[i] = store.Result{ID: p.DeliveryID, State: news.DeliverySent, Status: 201}
+			res[i] = store.Result{ID: p.DeliveryID, State: news.DeliverySent, Status: 201, AlertID: p.AlertID}
 		}
 		if err == nil {
 			err = s.RecordPush(ctx, res, t0)

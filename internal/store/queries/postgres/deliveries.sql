@@ -32,7 +32,6 @@ RETURNING run_id, alert_id
 -- name: MarkPushSent
 UPDATE push_deliveries SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = '', status = ?
 WHERE state = 'sending' AND id = ANY (?::bigint[])
-RETURNING alert_id
 
 -- name: PushKeys
 SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE id = ANY (?::bigint[])
