@@ -3,7 +3,6 @@ package store_test
 import (
 	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -22,14 +21,7 @@ import (
 // -benchtime=1x.
 func BenchmarkPushQueue(b *testing.B) {
 	ctx := context.Background()
-	s, err := store.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "q.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer s.Close()
-	if _, err := s.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	s := benchStore(b, "sqlite:"+filepath.Join(b.TempDir(), "q.db"), store.Options{})
 	const n = 50_000
 	now := time.Now()
 	for start := 0; start < n; start += 1000 {
@@ -42,11 +34,6 @@ func BenchmarkPushQueue(b *testing.B) {
 			fmt.Fprintf(&sb, "('https://push.example.net/wpush/v2/%0120d', 'BPdnPHwnbRHq5eFAnV8jZd8kEn8xXvnxlxiavkaMBqv0eTcuhDkfqKDjdMNWLYbHyMibNhGgWHLSwe0VjmKJjv8', 'Y5hGq4-5R4SH5HrJSiMr7A', 'fr', %d, %d)", i, now.UnixMilli(), now.UnixMilli())
 		}
 		if _, err := s.DB().ExecContext(ctx, sb.String()); err != nil {
-			b.Fatal(err)
-		}
-	}
-	if ddl := os.Getenv("PQ_DDL"); ddl != "" {
-		if _, err := s.DB().ExecContext(ctx, ddl); err != nil {
 			b.Fatal(err)
 		}
 	}

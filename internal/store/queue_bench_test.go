@@ -31,16 +31,22 @@ func BenchmarkQueue(b *testing.B) {
 	}
 }
 
-func benchQueue(b *testing.B, url string, workers int) {
-	ctx := context.Background()
-	s, err := store.Open(ctx, url, store.Options{MaxConns: 20})
+// benchStore opens and migrates the store at url for one benchmark.
+func benchStore(b *testing.B, url string, opts store.Options) *store.Store {
+	s, err := store.Open(b.Context(), url, opts)
 	if err != nil {
 		b.Fatal(err)
 	}
-	defer s.Close()
-	if _, err := s.Migrate(ctx); err != nil {
+	b.Cleanup(func() { s.Close() })
+	if _, err := s.Migrate(b.Context()); err != nil {
 		b.Fatal(err)
 	}
+	return s
+}
+
+func benchQueue(b *testing.B, url string, workers int) {
+	ctx := context.Background()
+	s := benchStore(b, url, store.Options{MaxConns: 20})
 	const n = 20000
 	now := time.Now()
 	for start := 0; start < n; start += 1000 {
