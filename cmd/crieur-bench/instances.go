@@ -515,7 +515,7 @@ func runWorker(o options, kind string) error {
 			return errors.New("worker: " + envVAPID + " not set")
 		}
 		sender, err := push.NewSender(push.Config{PrivateKey: priv, PublicKey: pub, Subject: "mailto:ops@news.example.com",
-			Client: push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0)})
+			Client: push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0, o.pushConc)})
 		if err != nil {
 			return err
 		}

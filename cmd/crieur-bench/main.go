@@ -49,6 +49,7 @@ type options struct {
 	articles            int
 	smtpConns           int
 	pushConc            int
+	pushLatency         time.Duration
 	rawN                int
 	baseN               int
 	reps                int
@@ -86,6 +87,7 @@ func main() {
 	flag.IntVar(&o.articles, "articles", 60, "articles published in the last 20 hours")
 	flag.IntVar(&o.smtpConns, "smtp-conns", 4, "SMTP connections (the daemon's default is 4)")
 	flag.IntVar(&o.pushConc, "push-concurrency", 64, "push requests in flight (the daemon's default is 64)")
+	flag.DurationVar(&o.pushLatency, "push-latency", 0, "push: how long the stub waits before answering, as a push service across the internet does (0: at once)")
 	flag.IntVar(&o.rawN, "raw-n", 0, "messages for the raw go-mail baseline (default: -n, at most 50,000)")
 	flag.IntVar(&o.baseN, "base-n", 0, "messages for each push baseline (default: -push-n, at most 50,000)")
 	flag.IntVar(&o.reps, "reps", 3, "push: repetitions of every measurement; the report gives medians")
@@ -110,7 +112,7 @@ func main() {
 	case sink:
 		err = runSMTPSink()
 	case stub:
-		err = runPushStub()
+		err = runPushStub(o.pushLatency)
 	default:
 		err = run(o)
 	}

@@ -27,7 +27,7 @@ func TestMain(m *testing.M) {
 			}
 			os.Exit(0)
 		case "-push-stub":
-			if err := runPushStub(); err != nil {
+			if err := runPushStub(0); err != nil {
 				os.Exit(1)
 			}
 			os.Exit(0)

@@ -59,14 +59,14 @@ type child struct {
 	Ctrl  string // the control HTTP address
 }
 
-// startChild re-executes this binary with flag and waits for its
-// "addr=… ctrl=…" line. The child exits when its stdin closes.
-func startChild(flag string) (*child, error) {
+// startChild re-executes this binary with flag (and its args) and waits
+// for its "addr=… ctrl=…" line. The child exits when its stdin closes.
+func startChild(flag string, args ...string) (*child, error) {
 	exe, err := os.Executable()
 	if err != nil {
 		return nil, err
 	}
-	cmd := exec.Command(exe, flag)
+	cmd := exec.Command(exe, append([]string{flag}, args...)...)
 	cmd.Stderr = os.Stderr
 	stdin, err := cmd.StdinPipe()
 	if err != nil {

@@ -38,7 +38,7 @@ var benchAlert = news.AlertRequest{
 }
 
 func runPush(ctx context.Context, o options) (*section, error) {
-	stub, err := startChild("-push-stub")
+	stub, err := startChild("-push-stub", "-push-latency", o.pushLatency.String())
 	if err != nil {
 		return nil, err
 	}
@@ -73,7 +73,7 @@ func runPush(ctx context.Context, o options) (*section, error) {
 	log := o.logger()
 	// As cmd/crieur wires it: one shared netguard client, one Sender.
 	sender, err := push.NewSender(push.Config{PrivateKey: vpriv, PublicKey: vpub, Subject: "mailto:ops@news.example.com",
-		Client: push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0)})
+		Client: push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0, o.pushConc)})
 	if err != nil {
 		return nil, err
 	}
@@ -132,7 +132,7 @@ func runPush(ctx context.Context, o options) (*section, error) {
 				baseN = min(o.pushN, 50_000)
 			}
 			floorN = min(baseN, 20_000)
-			senderSend, wpSend, floorSend = baselines(ctx, origin, browsers, sender, vpriv, vpub, payload, a.TopicHeader)
+			senderSend, wpSend, floorSend = baselines(ctx, origin, browsers, sender, vpriv, vpub, payload, a.TopicHeader, o.pushConc)
 		}
 		progress("baselines %d/%d: crieur Sender alone, webpush-go, encryption floor (%d messages each)…", r+1, o.reps, baseN)
 		senderRuns = append(senderRuns, pushtest.Measure(ctx, baseN, o.pushConc, senderSend))
@@ -143,10 +143,13 @@ func runPush(ctx context.Context, o options) (*section, error) {
 	sec := &section{title: fmt.Sprintf("C. One alert to %d push subscriptions (issue 4)", o.pushN)}
 	sec.setup = []string{
 		fmt.Sprintf("%d subscriptions (no topic: all get the alert) on a loopback push stub process answering 201 without decrypting (as pushtest.CountOnly).", o.pushN),
-		fmt.Sprintf("Real path: alert.Service.Send → enqueuer (windows of 2,000) → dispatch.Pusher (claim, send, record; concurrency %d) → push.Sender on push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0).", o.pushConc),
+		fmt.Sprintf("Real path: alert.Service.Send → enqueuer (windows of 2,000) → dispatch.Pusher (claim, send, record; concurrency %d) → push.Sender on push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0, concurrency).", o.pushConc),
 		fmt.Sprintf("Payload %d bytes (the Pusher's JSON for this alert), TTL 1 h, urgency high, Topic header.", len(payload)),
 		fmt.Sprintf("Baselines, same stub and payload, %d messages each: crieur's push.Sender alone (no queue) and webpush-go v1.4.0 with one shared client of the same kind, both at concurrency %d; the RFC 8291 encryption floor (fresh P-256 key, salt, ECDH, HKDF, AES-GCM) on one goroutine, %d messages.", baseN, o.pushConc, floorN),
 		fmt.Sprintf("Every measurement is repeated %d times, the pipeline (the alert sent again as a new alert) and the baselines in turn, and each figure is the median of its repetitions, with the range in brackets: this machine's speed varies by ±10%% from one minute to the next. The push stub's own CPU per message is measured too (it shares the cores).", o.reps),
+	}
+	if o.pushLatency > 0 {
+		sec.setup = append(sec.setup, fmt.Sprintf("The stub waits %v before each answer (-push-latency), as a push service across the internet would.", o.pushLatency))
 	}
 	med := func(f func(pipeRun) float64) (float64, string) {
 		vs := make([]float64, len(runs))
@@ -209,7 +212,7 @@ func runPush(ctx context.Context, o options) (*section, error) {
 // compared with: crieur's Sender alone, a plain webpush-go v1.4.0 call on a
 // client like crieur's, and RFC 8291 encryption alone.
 func baselines(ctx context.Context, origin string, browsers []*pushtest.Browser, sender *push.Sender,
-	vpriv, vpub string, payload []byte, topic string) (senderSend, wpSend, floorSend func(context.Context, int) error) {
+	vpriv, vpub string, payload []byte, topic string, conc int) (senderSend, wpSend, floorSend func(context.Context, int) error) {
 	subs := make([]push.Subscription, len(browsers))
 	for i, b := range browsers {
 		subs[i] = push.Subscription{Endpoint: fmt.Sprintf("%s/push/base-%d", origin, i), P256dh: b.P256dh, Auth: b.Auth}
@@ -228,7 +231,7 @@ func baselines(ctx context.Context, origin string, browsers []*pushtest.Browser,
 		}
 		return nil
 	})
-	wpClient := push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0) // the same client as crieur's
+	wpClient := push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0, conc) // the same client as crieur's
 	wpSend = warm(func(ctx context.Context, i int) error {
 		s := subs[i%len(subs)]
 		resp, err := webpush.SendNotificationWithContext(ctx, payload,

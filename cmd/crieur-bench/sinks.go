@@ -94,8 +94,9 @@ func (s *sinkSession) Data(r io.Reader) error {
 
 // runPushStub is the -push-stub child: a plain-HTTP push service on
 // loopback answering 201 to every POST without checking or decrypting
-// (as pushtest's CountOnly), recording when the first one arrived.
-func runPushStub() error {
+// (as pushtest's CountOnly), after latency, recording when the first one
+// arrived.
+func runPushStub(latency time.Duration) error {
 	var c counters
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -111,7 +112,10 @@ func runPushStub() error {
 				ctx.Error("POST only", fasthttp.StatusMethodNotAllowed)
 				return
 			}
-			c.hit()
+			c.hit() // the push arrived; the answer takes latency
+			if latency > 0 {
+				time.Sleep(latency)
+			}
 			ctx.SetStatusCode(fasthttp.StatusCreated)
 		},
 		ReadTimeout:        10 * time.Second,

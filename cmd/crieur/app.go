@@ -144,7 +144,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if subject == "" {
 		subject = "mailto:" + cfg.mailAddress()
 	}
-	sender, err := push.NewSender(push.Config{PrivateKey: vpriv, PublicKey: vpub, Subject: subject, Client: push.NewHTTPClient(pushPolicy, cfg.PushTimeout), Timeout: cfg.PushTimeout})
+	sender, err := push.NewSender(push.Config{PrivateKey: vpriv, PublicKey: vpub, Subject: subject, Client: push.NewHTTPClient(pushPolicy, cfg.PushTimeout, cfg.PushConcurrency), Timeout: cfg.PushTimeout})
 	if err != nil {
 		st.Close()
 		return nil, fmt.Errorf("push sender (CRIEUR_VAPID_SUBJECT?): %w", err)

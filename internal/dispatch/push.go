@@ -190,7 +190,15 @@ func (p *Pusher) deliver(ctx context.Context, t store.PushTarget) store.Result {
 		return store.Result{ID: t.DeliveryID, State: news.DeliveryCancelled, Error: "alert cancelled"}
 	}
 	msg := m.msg
-	if m.deadline.Before(now) {
+	switch {
+	case msg.TTL == 0 && t.Attempts > 1:
+		// TTL 0 asks the push service for delivery now or never (RFC 8030
+		// §5.2): each browser gets one attempt, whenever the fan-out
+		// reaches it, and a message turned away (or rescued from a dead
+		// worker) is not sent late.
+		p.observe("expired")
+		return store.Result{ID: t.DeliveryID, State: news.DeliveryExpired, Error: "TTL 0: no second attempt"}
+	case msg.TTL > 0 && m.deadline.Before(now):
 		p.observe("expired")
 		return store.Result{ID: t.DeliveryID, State: news.DeliveryExpired, Error: "TTL passed before delivery"}
 	}

@@ -218,6 +218,23 @@ func TestAlertFanout(t *testing.T) {
 		}
 	}
 
+	// TTL 0 asks for delivery now or never (RFC 8030 §5.2): every browser
+	// gets one attempt with "TTL: 0", and one the push service turns away
+	// for now is not tried again.
+	ps.SetFault(subs["busy"].ep, pushtest.Answer(429))
+	before = len(ps.Received())
+	id4 := f.sendAlert(map[string]any{"title": "En direct", "body": "Maintenant.", "url": "https://gazette.example/direct",
+		"topics": []string{"monde"}, "ttl_seconds": 0})
+	a4 := f.waitAlert(id4, 30*time.Second, "done", func(a alertJSON) bool { return a.State == "done" })
+	if a4.Targeted != 8 || a4.Delivered != 7 || a4.Expired != 1 || a4.Failed != 0 {
+		t.Errorf("TTL 0 alert = %+v, want 8 targeted: 7 delivered, 1 expired (429, not retried)", a4)
+	}
+	for _, r := range ps.Received()[before:] {
+		if r.TTL != 0 {
+			t.Errorf("TTL 0 alert reached %s with TTL %v", r.Endpoint, r.TTL)
+		}
+	}
+
 	// Bad keys.
 	bad := pushtest.NewBrowser()
 	bad.P256dh = "not-a-key"

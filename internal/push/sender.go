@@ -25,7 +25,7 @@ type Config struct {
 	// Subject is the VAPID contact: "mailto:ops@example.com" or an https URL.
 	Subject string
 	// Client's Transport sends the requests; nil means
-	// NewHTTPClient(netguard.Policy{}, Timeout), which refuses plain http and
+	// NewHTTPClient(netguard.Policy{}, Timeout, 0), which refuses plain http and
 	// private addresses. Share one client. Push requests never follow
 	// redirects (a push service has no reason to send one, and a redirected
 	// POST would lose its body): a 3xx is a failure, reported.
@@ -74,7 +74,7 @@ func NewSender(cfg Config) (*Sender, error) {
 	}
 	client := cfg.Client
 	if client == nil {
-		client = NewHTTPClient(netguard.Policy{}, s.timeout)
+		client = NewHTTPClient(netguard.Policy{}, s.timeout, 0)
 	}
 	// The transport directly, not Client.Do: no redirects to follow, and
 	// no per-request header copy kept for them.
@@ -107,8 +107,11 @@ var (
 // bodies, so asking for compression is a header and a check per request
 // for nothing. timeout bounds the wait for response headers (0 means
 // 15 s); there is no client-wide timeout: Send bounds every request with
-// its context.
-func NewHTTPClient(policy netguard.Policy, timeout time.Duration) *http.Client {
+// its context. inFlight is how many requests the caller keeps in flight (0
+// means at most 128): a push service speaking HTTP/1.1 needs one connection
+// for each, and a connection the pool cannot keep idle is closed after its
+// request and opened again for the next.
+func NewHTTPClient(policy netguard.Policy, timeout time.Duration, inFlight int) *http.Client {
 	if timeout <= 0 {
 		timeout = defaultTimeout
 	}
@@ -116,6 +119,8 @@ func NewHTTPClient(policy netguard.Policy, timeout time.Duration) *http.Client {
 	c.Timeout = 0
 	if t, ok := c.Transport.(*http.Transport); ok {
 		t.DisableCompression = true
+		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, inFlight)
+		t.MaxIdleConns = max(t.MaxIdleConns, 4*inFlight)
 	}
 	return c
 }
