@@ -32,6 +32,10 @@ type subscriberJSON struct {
 	Lang        string     `json:"lang"`
 	Alerts      bool       `json:"alerts"`
 	ConfirmedAt *time.Time `json:"confirmed_at"`
+	Sent        []struct {
+		Kind  string `json:"kind"`
+		State string `json:"state"`
+	} `json:"sent"`
 }
 
 // subscriber returns one reader's data and the HTTP status.
@@ -187,6 +191,10 @@ func TestDigestRun(t *testing.T) {
 	mu.Unlock()
 	if s, _ := f.subscriber("rebond@example.org"); s.Status != "unsubscribed" {
 		t.Errorf("after a 550 the address is %q, want unsubscribed (suppressed)", s.Status)
+	} else if len(s.Sent) != 1 || s.Sent[0].State != "failed" {
+		// The unsubscribe the bounce caused does not overwrite the
+		// bounced message's own outcome.
+		t.Errorf("after a 550 the reader's messages are %+v, want the digest failed", s.Sent)
 	}
 
 	alice := got["alice@example.org"]

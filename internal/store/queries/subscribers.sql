@@ -39,7 +39,10 @@ UPDATE subscribers SET status = ?, updated_at = ? WHERE id = ?
 DELETE FROM subscribers WHERE id = ?
 
 -- name: CancelSubscriberDeliveries
-UPDATE deliveries SET state = 'cancelled', last_error = ? WHERE subscriber_id = ? AND state IN ('pending', 'sending')
+-- Only what waits in the queue: a message a worker holds is on its way, and
+-- its outcome (a bounce that caused this unsubscribe, say) is recorded when
+-- it ends, not overwritten with "cancelled".
+UPDATE deliveries SET state = 'cancelled', last_error = ? WHERE subscriber_id = ? AND state = 'pending'
 RETURNING run_id, alert_id
 
 -- name: ExpirePending
