@@ -52,7 +52,8 @@ type App struct {
 	Handler   *web.Server
 	VAPIDPub  string
 
-	ln net.Listener
+	ln       net.Listener
+	migrated int // migrations NewApp applied
 }
 
 // NewApp opens and migrates the database, loads or creates the secrets and
@@ -68,9 +69,13 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		return nil, err
 	}
 	a.Store = st
-	if _, err := st.Migrate(ctx); err != nil {
+	a.migrated, err = st.Migrate(ctx)
+	if err != nil {
 		st.Close()
 		return nil, err
+	}
+	if a.migrated > 0 {
+		log.Info("applied migrations", "count", a.migrated)
 	}
 	secret := cfg.SecretKey
 	if secret == "" {

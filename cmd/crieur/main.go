@@ -34,12 +34,14 @@ func main() {
 	os.Exit(Main(context.Background(), os.Args[1:], os.Stdin, os.Stdout, os.Stderr, os.LookupEnv))
 }
 
-// usageError is bad command-line usage: exit status 2.
-type usageError struct{ msg string }
+// usageError is bad command-line usage: exit status 2. With usage set
+// (one command's usage line) it is reported on one line; without, the
+// list of commands follows it.
+type usageError struct{ msg, usage string }
 
 func (e usageError) Error() string { return e.msg }
 
-const usage = `usage: crieur COMMAND [--config FILE] [args]
+const usage = `usage: crieur [--config FILE] COMMAND [args]   (--config may also follow the command)
 
 commands:
   serve                                    run the daemon
@@ -63,7 +65,11 @@ func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io
 	}
 	var ue usageError
 	if errors.As(err, &ue) {
-		fmt.Fprintf(stderr, "crieur: %s\n\n%s", ue.msg, usage)
+		if ue.usage != "" {
+			fmt.Fprintf(stderr, "crieur: %s (usage: %s)\n", ue.msg, ue.usage)
+		} else {
+			fmt.Fprintf(stderr, "crieur: %s\n\n%s", ue.msg, usage)
+		}
 		return 2
 	}
 	fmt.Fprintf(stderr, "crieur: %s\n", oneLine(err))
@@ -88,11 +94,15 @@ func newLogger(cfg Config, w io.Writer) *slog.Logger {
 }
 
 func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) (string, bool)) error {
+	global, args, err := leadingConfig(args)
+	if err != nil {
+		return err
+	}
 	if len(args) == 0 {
-		return usageError{"no command"}
+		return usageError{msg: "no command"}
 	}
 	cmd, rest := args[0], args[1:]
-	if cmd == "help" || cmd == "-h" || cmd == "--help" {
+	if cmd == "help" || isHelp(cmd) {
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
@@ -100,51 +110,30 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	switch cmd {
 	case "token", "user", "topic", "vapid", "alert", "digest", "subscribers":
 		if len(rest) == 0 {
-			return usageError{cmd + " needs a subcommand"}
+			return usageError{msg: cmd + " needs a subcommand"}
 		}
 		cmd, rest = cmd+" "+rest[0], rest[1:]
 	}
-	fs := flag.NewFlagSet(cmd, flag.ContinueOnError)
-	fs.SetOutput(io.Discard)
-	configFile := fs.String("config", "", "settings file (KEY=VALUE lines)")
-	name := fs.String("name", "", "token name")
-	role := fs.String("role", "", "editor or admin")
-	email := fs.String("email", "", "address")
-	title := fs.String("title", "", "alert title")
-	body := fs.String("body", "", "alert body")
-	urlFlag := fs.String("url", "", "alert link")
-	image := fs.String("image", "", "alert image URL")
-	var alsoEmail *bool
-	var topics multiFlag
-	fs.Var(&topics, "topic", "topic slug (repeatable)")
-	// --email is a value for "user add" and a switch for "alert send".
-	if cmd == "alert send" {
-		fs = flag.NewFlagSet(cmd, flag.ContinueOnError)
-		fs.SetOutput(io.Discard)
-		configFile = fs.String("config", "", "")
-		title = fs.String("title", "", "")
-		body = fs.String("body", "", "")
-		urlFlag = fs.String("url", "", "")
-		image = fs.String("image", "", "")
-		fs.Var(&topics, "topic", "")
-		alsoEmail = fs.Bool("email", false, "")
+	spec, ok := commands[cmd]
+	if !ok {
+		return usageError{msg: "unknown command " + strconv.Quote(cmd)}
 	}
-	if err := fs.Parse(interleave(fs, rest)); err != nil {
-		return usageError{err.Error()}
+	// A --config after the command wins over one before it, as a repeated
+	// flag does.
+	o, err := parseArgs(cmd, spec, append(global, rest...), stdout)
+	if errors.Is(err, flag.ErrHelp) {
+		return nil
 	}
-	pos := fs.Args()
-	cfg, err := loadConfig(*configFile, env)
+	if err != nil {
+		return err
+	}
+	pos := o.args
+	cfg, err := loadConfig(o.config, env)
 	if err != nil {
 		return err
 	}
 	log := newLogger(cfg, stderr)
 
-	switch cmd {
-	case "serve", "migrate", "token create", "user add", "topic add", "vapid generate", "alert send", "digest run",
-		"subscribers import", "subscribers export":
-	default:
-		return usageError{"unknown command " + strconv.Quote(cmd)}
-	}
 	if cmd == "serve" {
 		ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 		defer stop()
@@ -166,32 +155,33 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	defer app.Close()
 	switch cmd {
 	case "migrate":
-		fmt.Fprintln(stdout, "database is up to date")
+		switch app.migrated {
+		case 0:
+			fmt.Fprintln(stdout, "database is up to date")
+		case 1:
+			fmt.Fprintln(stdout, "applied 1 migration")
+		default:
+			fmt.Fprintf(stdout, "applied %d migrations\n", app.migrated)
+		}
 		return nil
 	case "token create":
-		if *name == "" {
-			return usageError{"token create needs --name"}
+		if strings.TrimSpace(o.name) == "" {
+			return errors.New("--name must not be empty")
 		}
-		r := store.Role(*role)
+		r := store.Role(o.role)
 		if r == "" {
 			r = store.RoleEditor
 		}
-		if !r.Valid() {
-			return usageError{"--role must be editor or admin"}
-		}
 		tok := web.NewAPIToken()
-		if _, err := app.Store.CreateAPIToken(ctx, *name, r, web.HashToken(tok)); err != nil {
+		if _, err := app.Store.CreateAPIToken(ctx, o.name, r, web.HashToken(tok)); err != nil {
 			return err
 		}
-		_ = app.Store.Audit(ctx, "cli", "token.create", *name, string(r))
+		_ = app.Store.Audit(ctx, "cli", "token.create", o.name, string(r))
 		fmt.Fprintln(stdout, tok)
 		return nil
 	case "user add":
-		r := store.Role(*role)
-		if *email == "" || !r.Valid() {
-			return usageError{"user add needs --email and --role editor|admin"}
-		}
-		addr, err := mail.ValidateAddress(*email)
+		r := store.Role(o.role)
+		addr, err := mail.ValidateAddress(o.email)
 		if err != nil {
 			return fmt.Errorf("--email: %w", err)
 		}
@@ -215,9 +205,6 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		}
 		return nil
 	case "topic add":
-		if len(pos) != 2 {
-			return usageError{"topic add needs SLUG and NAME"}
-		}
 		if err := web.ValidateTopic(pos[0], pos[1]); err != nil {
 			return err
 		}
@@ -233,17 +220,11 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stdout, app.VAPIDPub)
 		return nil
 	case "alert send":
-		return alertSend(ctx, app, news.AlertRequest{Title: *title, Body: *body, URL: *urlFlag, ImageURL: *image, Topics: topics,
-			Email: *alsoEmail, CreatedBy: "cli"}, stdout)
+		return alertSend(ctx, app, news.AlertRequest{Title: o.title, Body: o.body, URL: o.url, ImageURL: o.image, Topics: o.topics,
+			Email: o.alsoEmail, CreatedBy: "cli"}, stdout)
 	case "digest run":
-		if len(pos) != 1 || !news.Frequency(pos[0]).Valid() {
-			return usageError{"digest run needs daily or weekly"}
-		}
 		return digestRun(ctx, app, news.Frequency(pos[0]), stdout)
 	case "subscribers import":
-		if len(pos) != 1 {
-			return usageError{"subscribers import needs FILE.csv"}
-		}
 		return importCSV(ctx, app, pos[0], stdout)
 	case "subscribers export":
 		w := bufio.NewWriterSize(stdout, 64<<10)

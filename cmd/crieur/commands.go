@@ -1,0 +1,183 @@
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"strconv"
+	"strings"
+
+	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/store"
+)
+
+// command is what one command accepts on its command line. The whole line
+// is checked against it before the configuration is read or the database
+// opened, so bad usage changes nothing.
+type command struct {
+	synopsis string   // what follows the command's name, without --config
+	nargs    int      // positional arguments, exactly
+	required []string // flags that must be given (a given but bad value is an error, not bad usage)
+	flags    func(fs *flag.FlagSet, o *options)
+	// check refuses values outside a closed choice the synopsis spells out
+	// (editor|admin, daily|weekly): that is bad usage too.
+	check func(o *options) error
+}
+
+// options is what the command line gave one command.
+type options struct {
+	config    string
+	name      string
+	role      string
+	email     string
+	title     string
+	body      string
+	url       string
+	image     string
+	topics    multiFlag
+	alsoEmail bool
+	args      []string // positional
+}
+
+// commands is every command by name; two-word names are "group sub".
+var commands = map[string]command{
+	"serve":   {},
+	"migrate": {},
+	"token create": {
+		synopsis: "--name NAME [--role editor|admin]",
+		required: []string{"name"},
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.name, "name", "", "what the token is for (shown in the admin UI)")
+			fs.StringVar(&o.role, "role", "", "editor (the default) or admin")
+		},
+		check: func(o *options) error {
+			if o.role != "" && !store.Role(o.role).Valid() {
+				return errors.New("--role must be editor or admin")
+			}
+			return nil
+		},
+	},
+	"user add": {
+		synopsis: "--email E --role editor|admin",
+		required: []string{"email", "role"},
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.email, "email", "", "login address")
+			fs.StringVar(&o.role, "role", "", "editor or admin")
+		},
+		check: func(o *options) error {
+			if !store.Role(o.role).Valid() {
+				return errors.New("--role must be editor or admin")
+			}
+			return nil
+		},
+	},
+	"topic add":      {synopsis: "SLUG NAME", nargs: 2},
+	"vapid generate": {},
+	"alert send": {
+		synopsis: "--title T --body B --url U [--topic S]... [--email] [--image URL]",
+		required: []string{"title", "body", "url"},
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.title, "title", "", "alert title")
+			fs.StringVar(&o.body, "body", "", "alert body")
+			fs.StringVar(&o.url, "url", "", "the article the alert opens")
+			fs.StringVar(&o.image, "image", "", "alert image URL")
+			fs.Var(&o.topics, "topic", "topic slug (repeatable; none: every push subscriber)")
+			// A switch here; "user add" takes --email with a value.
+			fs.BoolVar(&o.alsoEmail, "email", false, "also email the readers who asked for alerts")
+		},
+	},
+	"digest run": {
+		synopsis: "daily|weekly",
+		nargs:    1,
+		check: func(o *options) error {
+			if !news.Frequency(o.args[0]).Valid() {
+				return errors.New("digest run needs daily or weekly")
+			}
+			return nil
+		},
+	},
+	"subscribers import": {synopsis: "FILE.csv", nargs: 1},
+	"subscribers export": {},
+}
+
+// usageLine is the one-line usage of a command.
+func usageLine(name string) string {
+	s := "crieur " + name
+	if c := commands[name]; c.synopsis != "" {
+		s += " " + c.synopsis
+	}
+	return s + " [--config FILE]"
+}
+
+// leadingConfig takes the global --config FILE (or --config=FILE) off the
+// front of args, before the command name, and returns it as flag
+// arguments for the command. Nothing else may come before the command.
+func leadingConfig(args []string) (flags, rest []string, err error) {
+	for len(args) > 0 && strings.HasPrefix(args[0], "-") && !isHelp(args[0]) {
+		a := args[0]
+		switch {
+		case a == "--config" || a == "-config":
+			if len(args) < 2 {
+				return nil, nil, usageError{msg: "flag needs an argument: " + a}
+			}
+			flags, args = append(flags, "--config="+args[1]), args[2:]
+		case strings.HasPrefix(a, "--config=") || strings.HasPrefix(a, "-config="):
+			flags, args = append(flags, a), args[1:]
+		default:
+			return nil, nil, usageError{msg: "unknown flag " + strconv.Quote(a) + " before the command (only --config FILE may come first)"}
+		}
+	}
+	return flags, args, nil
+}
+
+func isHelp(a string) bool { return a == "-h" || a == "-help" || a == "--help" }
+
+// parseArgs parses one command's flags and positional arguments and checks
+// them against c. Asked for help, it prints the command's usage on stdout
+// and returns flag.ErrHelp.
+func parseArgs(name string, c command, args []string, stdout io.Writer) (*options, error) {
+	bad := func(msg string) error { return usageError{msg: msg, usage: usageLine(name)} }
+	o := &options{}
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	fs.StringVar(&o.config, "config", "", "settings file (KEY=VALUE lines)")
+	if c.flags != nil {
+		c.flags(fs, o)
+	}
+	if err := fs.Parse(interleave(fs, args)); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Fprintf(stdout, "usage: %s\n", usageLine(name))
+			fs.SetOutput(stdout)
+			fs.PrintDefaults()
+			return nil, err
+		}
+		return nil, bad(err.Error())
+	}
+	given := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { given[f.Name] = true })
+	var missing []string
+	for _, r := range c.required {
+		if !given[r] {
+			missing = append(missing, "--"+r)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, bad(name + " needs " + strings.Join(missing, ", "))
+	}
+	o.args = fs.Args()
+	switch {
+	case len(o.args) > c.nargs && c.nargs == 0:
+		return nil, bad(name + " takes no arguments, got " + strconv.Quote(o.args[0]))
+	case len(o.args) > c.nargs:
+		return nil, bad(fmt.Sprintf("%s takes %s, got an extra argument %q", name, c.synopsis, o.args[c.nargs]))
+	case len(o.args) < c.nargs:
+		return nil, bad(name + " needs " + c.synopsis)
+	}
+	if c.check != nil {
+		if err := c.check(o); err != nil {
+			return nil, bad(err.Error())
+		}
+	}
+	return o, nil
+}
