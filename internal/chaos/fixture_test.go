@@ -327,7 +327,7 @@ func newPushFixture(t *testing.T, n, concurrency int, extra map[string]string) *
 	for i := range pf.endpoints {
 		pf.endpoints[i] = ps.Endpoint(b)
 	}
-	e2etest.SubscribePush(t, f.p, b.P256dh, b.Auth, pf.endpoints, nil)
+	e2etest.SubscribePush(t, f.p, f.token, b.P256dh, b.Auth, pf.endpoints, nil)
 	return pf
 }
 

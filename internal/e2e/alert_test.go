@@ -256,7 +256,7 @@ func TestAlertCancel(t *testing.T) {
 	for i := range eps {
 		eps[i] = ps.Endpoint(b)
 	}
-	e2etest.SubscribePush(t, f.p, b.P256dh, b.Auth, eps, nil)
+	e2etest.SubscribePush(t, f.p, f.token, b.P256dh, b.Auth, eps, nil)
 	id := f.sendAlert(map[string]any{"title": "Alerte", "body": "b", "url": "https://gazette.example/x"})
 	if _, err := ps.Wait(2, 10*time.Second); err != nil {
 		t.Fatal(err)

@@ -373,7 +373,7 @@ func TestDurabilityAlertKill(t *testing.T) {
 	for i := range endpoints {
 		endpoints[i] = ps.Endpoint(b)
 	}
-	e2etest.SubscribePush(t, f.p, b.P256dh, b.Auth, endpoints, nil)
+	e2etest.SubscribePush(t, f.p, f.token, b.P256dh, b.Auth, endpoints, nil)
 
 	begin := time.Now()
 	var out struct{ ID string }

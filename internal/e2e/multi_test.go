@@ -109,7 +109,7 @@ func (c *cluster) seedBrowsers(t *testing.T, n int) {
 				sub := c.push.Subscription(pushtest.NewBrowser())
 				body := map[string]any{"subscription": map[string]any{"endpoint": sub.Endpoint, "keys": map[string]string{"p256dh": sub.P256dh, "auth": sub.Auth}},
 					"topics": []string{"monde"}, "lang": "fr"}
-				if st := p.Do(t, "POST", "/api/v1/push/subscriptions", "", body, nil); st != http.StatusCreated {
+				if st := p.Do(t, "POST", "/api/v1/push/subscriptions", c.token, body, nil); st != http.StatusCreated {
 					t.Errorf("POST push subscription: %d", st)
 				}
 			}

@@ -179,7 +179,7 @@ func (e *adminEnv) do(tb testing.TB, method, path, sid string, form url.Values) 
 	if sid != "" {
 		req.AddCookie(&http.Cookie{Name: "crieur_admin", Value: sid})
 	}
-	c := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := &http.Client{Transport: e.srv.Client().Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.Do(req)
 	if err != nil {
 		tb.Fatal(err)
@@ -317,14 +317,18 @@ type adminBrowser struct {
 
 func (e *adminEnv) browser(tb testing.TB, lang string) *adminBrowser {
 	jar, _ := cookiejar.New(nil)
-	return &adminBrowser{tb: tb, e: e, c: &http.Client{Jar: jar, Transport: langTransport(lang)}}
+	return &adminBrowser{tb: tb, e: e, c: &http.Client{Jar: jar, Transport: langTransport{lang: lang, base: e.srv.Client().Transport}}}
 }
 
-type langTransport string
+// langTransport sends every request with Accept-Language: lang.
+type langTransport struct {
+	lang string
+	base http.RoundTripper
+}
 
 func (l langTransport) RoundTrip(r *http.Request) (*http.Response, error) {
-	r.Header.Set("Accept-Language", string(l))
-	return http.DefaultTransport.RoundTrip(r)
+	r.Header.Set("Accept-Language", l.lang)
+	return l.base.RoundTrip(r)
 }
 
 var csrfRE = regexp.MustCompile(`name="csrf" value="([^"]+)"`)
@@ -379,7 +383,7 @@ func TestAdminLoginLogout(t *testing.T) {
 	// The session cookie is HttpOnly, SameSite=Strict, and only its hash is stored.
 	_, page = b.get("/admin/login")
 	m := csrfRE.FindStringSubmatch(page)
-	c := &http.Client{Jar: b.c.Jar, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	c := &http.Client{Jar: b.c.Jar, Transport: e.srv.Client().Transport, CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
 	resp, err := c.PostForm(e.srv.URL+"/admin/login", url.Values{"csrf": {m[1]}, "email": {"Editor@journal.example"}, "password": {"correct horse"}})
 	if err != nil {
 		t.Fatal(err)

@@ -5,6 +5,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -234,17 +235,23 @@ func (s *Server) apiSubscribe(w http.ResponseWriter, r *http.Request) {
 
 // oneClickUnsubscribe is RFC 8058: a POST unsubscribes at once and answers
 // 200, never a redirect. The HTML form on the GET page posts here too.
+// It is idempotent: a genuine link whose reader has since been erased
+// answers 200 as well, since there is no one left to send email to.
 func (s *Server) oneClickUnsubscribe(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
 	_ = r.ParseMultipartForm(64 << 10) // also parses urlencoded bodies
 	sub, err := s.d.Subscribe.Lookup(r.Context(), r.PathValue("token"), subscribe.PurposeUnsubscribe)
-	if err != nil {
-		s.page(w, r, statusOf(err), "message", s.messagePage(r, "page.error.title", messageFor(err)))
+	if err != nil && !subscriberGone(err) {
+		s.pageFail(w, r, "", false, fmt.Errorf("look up unsubscribe link: %w", err))
 		return
 	}
-	if err := s.d.Subscribe.Unsubscribe(r.Context(), sub.ID, "one-click"); err != nil {
-		s.fail(w, r, err)
-		return
+	l := s.requestLang(r)
+	if err == nil {
+		if err := s.d.Subscribe.Unsubscribe(r.Context(), sub.ID, "one-click"); err != nil && !subscriberGone(err) {
+			s.pageFail(w, r, sub.Lang, false, fmt.Errorf("unsubscribe: %w", err))
+			return
+		}
+		l = sub.Lang
 	}
 	if r.FormValue("List-Unsubscribe") == "One-Click" {
 		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
@@ -252,8 +259,13 @@ func (s *Server) oneClickUnsubscribe(w http.ResponseWriter, r *http.Request) {
 		w.Write([]byte("unsubscribed\n"))
 		return
 	}
-	s.page(w, r, 200, "message", s.messagePageLang(sub.Lang, "page.unsubscribe.done_title", "page.unsubscribe.done_body"))
+	s.page(w, r, 200, "message", s.messagePageLang(l, "page.unsubscribe.done_title", "page.unsubscribe.done_body"))
 }
+
+// subscriberGone reports whether err says a validly signed link names a
+// subscriber who no longer exists (erased, or never confirmed and
+// deleted). Token errors never wrap store.ErrNotFound.
+func subscriberGone(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
 func statusOf(err error) int {
 	if e, ok := news.AsError(err); ok {
@@ -321,15 +333,16 @@ func validateArticle(in articleJSON, now time.Time) (news.Article, error) {
 	if len(a.Summary) > 5000 || len(a.GUID) > 500 || len(a.Author) > 200 {
 		return a, news.FieldError(news.CodeInvalid, "summary", "summary, guid or author too long")
 	}
+	// Required (contract): digests choose articles by it, and defaulting
+	// to now would present an old article as new.
 	if in.PublishedAt == "" {
-		a.PublishedAt = now
-	} else {
-		t, err := time.Parse(time.RFC3339, in.PublishedAt)
-		if err != nil {
-			return a, news.FieldError(news.CodeInvalid, "published_at", "published_at must be RFC 3339")
-		}
-		a.PublishedAt = t
+		return a, news.FieldError(news.CodeInvalid, "published_at", "published_at is required, as an RFC 3339 time")
 	}
+	t, err := time.Parse(time.RFC3339, in.PublishedAt)
+	if err != nil {
+		return a, news.FieldError(news.CodeInvalid, "published_at", "published_at must be an RFC 3339 time")
+	}
+	a.PublishedAt = t
 	return a, nil
 }
 

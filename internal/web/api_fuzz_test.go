@@ -24,6 +24,22 @@ import (
 // API's dependencies, for fuzzing request bodies.
 func apiHandler(tb testing.TB) http.Handler {
 	tb.Helper()
+	// Generous limits: the fuzzer must reach the parser, not the limiter.
+	return setupAPI(tb, func(d *web.Deps) { d.PushLimit = subscribe.NewLimiter(1, 1<<30, 1000) }).h
+}
+
+// apiEnv is the HTTP handler over a fresh database holding the topic
+// politique, with the API's dependencies and an editor's token.
+type apiEnv struct {
+	st    *store.Store
+	h     http.Handler
+	token string
+}
+
+// setupAPI builds an apiEnv; each option may change the handler's
+// dependencies before it is built.
+func setupAPI(tb testing.TB, opts ...func(*web.Deps)) *apiEnv {
+	tb.Helper()
 	ctx := context.Background()
 	st, err := store.Open(ctx, "sqlite:"+filepath.Join(tb.TempDir(), "crieur.db"), store.Options{})
 	if err != nil {
@@ -36,9 +52,14 @@ func apiHandler(tb testing.TB) http.Handler {
 	if _, err := st.CreateTopic(ctx, "politique", "Politique"); err != nil {
 		tb.Fatal(err)
 	}
+	const token = "crieur_api-test-token-api-test-token-api-test"
+	if _, err := st.CreateAPIToken(ctx, "cms", store.RoleEditor, web.HashToken(token)); err != nil {
+		tb.Fatal(err)
+	}
 	tokens, _ := subscribe.NewTokens([]byte(strings.Repeat("k", 32)), nil)
 	log := slog.New(slog.DiscardHandler)
-	// Generous limits: the fuzzer must reach the parser, not the limiter.
+	// Generous limits: the tests and the fuzzer must reach the parser, not
+	// the limiter.
 	svc := subscribe.New(subscribe.Config{Store: st, Tokens: tokens, HashKey: []byte("h"), BaseURL: "https://crieur.example", Log: log,
 		PerAddress: subscribe.NewLimiter(1, 1<<30, 1000), PerClient: subscribe.NewLimiter(1, 1<<30, 1000)})
 	comp, err := compose.New(templates.FS, compose.Site{Name: "Le Journal", URL: "https://journal.example"})
@@ -54,12 +75,26 @@ func apiHandler(tb testing.TB) http.Handler {
 		defer cancel()
 		return netguard.Policy{AllowPrivate: true}.CheckURL(ctx, endpoint)
 	}
-	h, err := web.New(web.Deps{Store: st, Subscribe: svc, Composer: comp, Log: log, BaseURL: "https://crieur.example",
-		CheckEndpoint: checkEndpoint, ValidateKeys: push.ValidateSubscriptionKeys})
+	d := web.Deps{Store: st, Subscribe: svc, Composer: comp, Log: log, BaseURL: "https://crieur.example",
+		CheckEndpoint: checkEndpoint, ValidateKeys: push.ValidateSubscriptionKeys}
+	for _, o := range opts {
+		o(&d)
+	}
+	h, err := web.New(d)
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return h
+	return &apiEnv{st: st, h: h, token: token}
+}
+
+// editor sends a JSON body with the editor's token.
+func (e *apiEnv) editor(method, path, body string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(method, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+e.token)
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	return rec
 }
 
 func post(h http.Handler, path, ctype, body string) *httptest.ResponseRecorder {

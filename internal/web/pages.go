@@ -42,6 +42,7 @@ package web
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -664,9 +665,15 @@ func (s *Server) subscribeSubmit(w http.ResponseWriter, r *http.Request) {
 }
 
 // confirmPage is GET /confirm/{token}. Following the link twice is
-// harmless; a bad or expired link changes nothing.
+// harmless; a bad or expired link changes nothing. A HEAD request (mail
+// scanners send them ahead of the reader) gets the answer GET would give
+// without confirming.
 func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
-	sub, err := s.d.Subscribe.Confirm(r.Context(), r.PathValue("token"))
+	confirm := s.d.Subscribe.Confirm
+	if r.Method == http.MethodHead {
+		confirm = s.checkConfirm
+	}
+	sub, err := confirm(r.Context(), r.PathValue("token"))
 	if err != nil {
 		e, ok := news.AsError(err)
 		if !ok {
@@ -690,6 +697,17 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 	m := s.messagePageLang(l, "page.confirm.title", "page.confirm.body")
 	m.Links = []pageLink{{URL: s.d.Subscribe.LinksFor(sub.ID).Preferences, Label: s.t(l, "page.confirm.preferences")}}
 	s.page(w, r, http.StatusOK, "message", m)
+}
+
+// checkConfirm is Confirm without confirming: the subscriber a
+// confirmation link names, or the error following it would give.
+func (s *Server) checkConfirm(ctx context.Context, token string) (news.Subscriber, error) {
+	sub, err := s.d.Subscribe.Lookup(ctx, token, subscribe.PurposeConfirm)
+	if err == nil && sub.Status == news.Unsubscribed {
+		// As in Confirm: a link older than an unsubscribe no longer works.
+		return sub, &news.Error{Code: news.CodeExpiredToken, Message: "This link is no longer valid: subscribe again."}
+	}
+	return sub, err
 }
 
 // tokenSubscriber returns the subscriber a link names for purpose, or
@@ -903,12 +921,18 @@ type unsubscribeData struct {
 // the same URL. It never unsubscribes by itself, since mail scanners
 // follow links.
 func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
-	sub, ok := s.tokenSubscriber(w, r, subscribe.PurposeUnsubscribe)
-	if !ok {
+	sub, err := s.d.Subscribe.Lookup(r.Context(), r.PathValue("token"), subscribe.PurposeUnsubscribe)
+	gone := subscriberGone(err)
+	if err != nil && !gone {
+		s.pageFail(w, r, "", false, fmt.Errorf("look up %s link: %w", subscribe.PurposeUnsubscribe, err))
 		return
 	}
 	l := subscriberLang(r, sub)
-	if sub.Status == news.Unsubscribed {
+	if gone {
+		l = s.requestLang(r) // the reader's own language went with their data
+	}
+	if gone || sub.Status == news.Unsubscribed {
+		// Either way no more email goes to this reader: say so.
 		m := s.messagePageLang(l, "page.unsubscribe.done_title", "page.unsubscribe.done_body")
 		m.Links = []pageLink{{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.t(l, "page.unsubscribe.resubscribe")}}
 		s.page(w, r, http.StatusOK, "message", m)

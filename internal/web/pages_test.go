@@ -595,3 +595,141 @@ func TestOneClickUnsubscribe(t *testing.T) {
 		}
 	})
 }
+
+// forge changes one character in the middle of a link's token.
+func forge(link string) string {
+	b := []byte(link)
+	i := len(link) - len(path.Base(link))/2
+	if b[i] == 'A' {
+		b[i] = 'B'
+	} else {
+		b[i] = 'A'
+	}
+	return string(b)
+}
+
+func TestOneClickUnsubscribeErased(t *testing.T) {
+	t.Parallel()
+	e := setupPages(t)
+	ctx := context.Background()
+	sub := e.confirmed(t, "efface@example.org")
+	links := e.svc.LinksFor(sub.ID)
+	unsub := e.url(t, links.Unsubscribe)
+	if err := e.svc.Erase(ctx, sub.ID); err != nil {
+		t.Fatal(err)
+	}
+	oneClick := url.Values{"List-Unsubscribe": {"One-Click"}}
+
+	// A mailbox provider gets 200, every time: the reader gets no email.
+	for range 2 {
+		resp, body := e.postForm(t, unsub, oneClick)
+		mustStatus(t, resp, body, 200)
+	}
+	// The button of an unsubscribe page opened before the erasure.
+	resp, body := e.postForm(t, unsub, nil)
+	mustStatus(t, resp, body, 200)
+	mustContain(t, body, "Vous êtes désabonné")
+	// The page says the same, with no button left to press.
+	resp, body = e.get(t, unsub, "Accept-Language", "en")
+	mustStatus(t, resp, body, 200)
+	mustContain(t, body, `<html lang="en">`, "You are unsubscribed", "Subscribe again")
+	if strings.Contains(body, "<form") {
+		t.Error("the page of an erased reader offers a form")
+	}
+
+	// Forged and wrong-purpose links still get a 4xx.
+	for name, link := range map[string]string{
+		"forged":      forge(unsub),
+		"preferences": e.srv.URL + "/unsubscribe/" + path.Base(links.Preferences),
+		"confirm":     e.srv.URL + "/unsubscribe/" + path.Base(links.Confirm),
+	} {
+		resp, body := e.postForm(t, link, oneClick)
+		if resp.StatusCode < 400 || resp.StatusCode > 499 {
+			t.Errorf("%s one-click: %d, want 4xx", name, resp.StatusCode)
+		}
+		resp, body = e.get(t, link)
+		if resp.StatusCode < 400 || resp.StatusCode > 499 {
+			t.Errorf("%s page: %d, want 4xx\n%s", name, resp.StatusCode, body)
+		}
+	}
+	if _, err := e.st.SubscriberByID(ctx, sub.ID); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("the erased subscriber is back: %v", err)
+	}
+}
+
+// TestHeadChangesNothing checks that the links a reader gets by email can
+// be probed with HEAD, as mail scanners do, without effect: the answer
+// GET would give, without a body.
+func TestHeadChangesNothing(t *testing.T) {
+	t.Parallel()
+	e := setupPages(t)
+	ctx := context.Background()
+	if err := e.svc.Subscribe(ctx, subscribe.Request{Email: "sonde@example.org", Lang: news.English, Client: "x"}); err != nil {
+		t.Fatal(err)
+	}
+	sub := e.subscriber(t, "sonde@example.org")
+	links := e.svc.LinksFor(sub.ID)
+	head := func(t *testing.T, u string) *http.Response {
+		t.Helper()
+		req, err := http.NewRequest(http.MethodHead, u, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp, body := e.do(t, req)
+		if body != "" {
+			t.Errorf("HEAD %s answered a body", req.URL.Path)
+		}
+		return resp
+	}
+	status := func(t *testing.T, want news.Status) {
+		t.Helper()
+		if got := e.subscriber(t, "sonde@example.org").Status; got != want {
+			t.Fatalf("status %s, want %s", got, want)
+		}
+	}
+	sameHeaders := func(t *testing.T, h, g *http.Response) {
+		t.Helper()
+		if h.StatusCode != g.StatusCode {
+			t.Errorf("HEAD %d, GET %d", h.StatusCode, g.StatusCode)
+		}
+		for _, k := range []string{"Content-Type", "Content-Length", "Content-Security-Policy", "X-Frame-Options", "Cache-Control", "Content-Disposition"} {
+			if h.Header.Get(k) != g.Header.Get(k) {
+				t.Errorf("%s: HEAD %q, GET %q", k, h.Header.Get(k), g.Header.Get(k))
+			}
+		}
+	}
+
+	confirm := e.url(t, links.Confirm)
+	for range 2 {
+		mustStatus(t, head(t, confirm), "", 200)
+		status(t, news.Pending)
+	}
+	mustStatus(t, head(t, forge(confirm)), "", 400)
+	status(t, news.Pending)
+	h := head(t, confirm)
+	g, body := e.get(t, confirm) // the reader follows the link
+	mustStatus(t, g, body, 200)
+	status(t, news.Confirmed)
+	sameHeaders(t, h, g)
+
+	for _, link := range []string{links.Unsubscribe, links.Preferences, links.Preferences + "/data"} {
+		u := e.url(t, link)
+		h := head(t, u)
+		mustStatus(t, h, "", 200)
+		status(t, news.Confirmed)
+		g, _ := e.get(t, u)
+		sameHeaders(t, h, g)
+		status(t, news.Confirmed)
+	}
+
+	// Once unsubscribed, the old confirmation link neither works nor
+	// undoes the unsubscribe, probed or followed.
+	resp, body := e.postForm(t, e.url(t, links.Unsubscribe), nil)
+	mustStatus(t, resp, body, 200)
+	h = head(t, confirm)
+	mustStatus(t, h, "", 410)
+	status(t, news.Unsubscribed)
+	g, _ = e.get(t, confirm)
+	sameHeaders(t, h, g)
+	status(t, news.Unsubscribed)
+}

@@ -3,6 +3,7 @@ package web
 import (
 	"io/fs"
 	"net/http"
+	"strings"
 
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/templates"
@@ -25,7 +26,29 @@ type pushSubJSON struct {
 	Lang   string   `json:"lang"`
 }
 
+// pushAllowed spends one request of the client's push budget, or answers
+// 429 and reports false. It runs before the body is read, so that a flood
+// costs neither endpoint lookups nor writes. A request with a valid API
+// token is the publisher's own backend (moving its subscribers from
+// another service, say) and is not limited.
+func (s *Server) pushAllowed(w http.ResponseWriter, r *http.Request) bool {
+	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tok != "" && len(tok) <= 200 {
+		t, err := s.d.Store.LookupAPIToken(r.Context(), HashToken(strings.TrimSpace(tok)))
+		if err == nil && t.RevokedAt.IsZero() {
+			return true
+		}
+	}
+	ok, wait := s.d.PushLimit.Allow(s.clientIP(r), s.d.Now())
+	if !ok {
+		s.fail(w, r, &news.Error{Code: news.CodeRateLimited, Message: "Too many requests; try again later.", RetryAfter: wait})
+	}
+	return ok
+}
+
 func (s *Server) pushSubscribe(w http.ResponseWriter, r *http.Request) {
+	if !s.pushAllowed(w, r) {
+		return
+	}
 	var in pushSubJSON
 	if err := decodeJSON(w, r, &in); err != nil {
 		s.fail(w, r, err)
@@ -77,6 +100,9 @@ func (s *Server) pushSubscribe(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) pushUnsubscribe(w http.ResponseWriter, r *http.Request) {
+	if !s.pushAllowed(w, r) {
+		return
+	}
 	var in struct {
 		Endpoint string `json:"endpoint"`
 	}

@@ -3,7 +3,6 @@ package web_test
 import (
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"os/exec"
@@ -29,7 +28,7 @@ func TestPushScriptsServed(t *testing.T) {
 	t.Cleanup(srv.Close)
 	dir := t.TempDir()
 	for _, path := range []string{"/push/widget.js", "/push/sw.js"} {
-		resp, err := http.Get(srv.URL + path)
+		resp, err := srv.Client().Get(srv.URL + path)
 		if err != nil {
 			t.Fatal(err)
 		}

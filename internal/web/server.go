@@ -15,6 +15,7 @@ import (
 	"net"
 	"net/http"
 	"net/url"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -48,6 +49,12 @@ type Deps struct {
 	CheckEndpoint func(ctx context.Context, endpoint string) error
 	// ValidateKeys validates push subscription keys.
 	ValidateKeys func(p256dh, auth string) error
+	// PushLimit limits the push subscription routes (create and delete)
+	// per client, as subscribe.Config.PerClient limits subscription
+	// requests; nil: 60 at once, then one a second. More than for email
+	// subscriptions: a widget on a busy page gets many opt-ins a minute,
+	// and mobile carriers put many readers behind one address.
+	PushLimit *subscribe.Limiter
 	// TrustProxy takes the client address from X-Forwarded-For.
 	TrustProxy bool
 	Now        func() time.Time
@@ -97,6 +104,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
+	}
+	if d.PushLimit == nil {
+		d.PushLimit = subscribe.NewLimiter(time.Second, 60, 100_000)
 	}
 	s := &Server{d: d, mux: http.NewServeMux(), origins: map[string]bool{}}
 	for _, o := range d.AllowedOrigins {
@@ -245,7 +255,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	dec := json.NewDecoder(r.Body)
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
-		return jsonError(err)
+		return jsonError(err, reflect.TypeOf(v))
 	}
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return news.Errorf(news.CodeInvalid, "The body must hold one JSON value.")
@@ -253,7 +263,9 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	return nil
 }
 
-func jsonError(err error) error {
+// jsonError turns a decoding error into what the client is told; target
+// is the type decoded into.
+func jsonError(err error, target reflect.Type) error {
 	var mbe *http.MaxBytesError
 	var ute *json.UnmarshalTypeError
 	var se *json.SyntaxError
@@ -261,7 +273,7 @@ func jsonError(err error) error {
 	case errors.As(err, &mbe):
 		return news.Errorf(news.CodeTooLarge, "The body is larger than 1 MiB.")
 	case errors.As(err, &ute):
-		return news.FieldError(news.CodeInvalid, ute.Field, "Field %q must be %s.", ute.Field, ute.Type.String())
+		return typeError(ute, target)
 	case errors.As(err, &se):
 		return news.Errorf(news.CodeInvalid, "Malformed JSON at byte %d.", se.Offset)
 	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
@@ -273,6 +285,77 @@ func jsonError(err error) error {
 		return news.FieldError(news.CodeInvalid, f, "Unknown field %q.", f)
 	}
 	return news.Errorf(news.CodeInvalid, "Malformed JSON.")
+}
+
+// typeError says what a value of the wrong JSON type should have been, in
+// JSON's words: encoding/json names Go types ("web.articleJSON"), which
+// mean nothing to the person who sent the body. The field's declared type
+// is used rather than the one encoding/json reports, which for "topics":[1]
+// is the element's (string), not the field's (array of strings).
+func typeError(ute *json.UnmarshalTypeError, target reflect.Type) error {
+	if ute.Field == "" {
+		one, _ := jsonKind(target)
+		return news.Errorf(news.CodeInvalid, "The body must be %s.", one)
+	}
+	t := fieldType(target, ute.Field)
+	if t == nil {
+		t = ute.Type
+	}
+	one, _ := jsonKind(t)
+	return news.FieldError(news.CodeInvalid, ute.Field, "Field %q must be %s.", ute.Field, one)
+}
+
+// fieldType is the type of the field at path (JSON names joined by dots,
+// as encoding/json reports them) inside t, or nil when not found.
+func fieldType(t reflect.Type, path string) reflect.Type {
+	for name := range strings.SplitSeq(path, ".") {
+		for t != nil && t.Kind() == reflect.Pointer {
+			t = t.Elem()
+		}
+		if t == nil || t.Kind() != reflect.Struct {
+			return nil
+		}
+		var next reflect.Type
+		for i := range t.NumField() {
+			f := t.Field(i)
+			tag, _, _ := strings.Cut(f.Tag.Get("json"), ",")
+			if tag == name || tag == "" && f.Name == name {
+				next = f.Type
+				break
+			}
+		}
+		t = next
+	}
+	return t
+}
+
+// jsonKind describes the JSON values that decode into t, as "a …" and as
+// a plural.
+func jsonKind(t reflect.Type) (one, many string) {
+	for t.Kind() == reflect.Pointer {
+		t = t.Elem()
+	}
+	switch t.Kind() {
+	case reflect.String:
+		return "a string", "strings"
+	case reflect.Bool:
+		return "true or false", "true or false values"
+	case reflect.Int, reflect.Int8, reflect.Int16, reflect.Int32, reflect.Int64:
+		return "a whole number", "whole numbers"
+	case reflect.Uint, reflect.Uint8, reflect.Uint16, reflect.Uint32, reflect.Uint64, reflect.Uintptr:
+		return "a whole number, 0 or more", "whole numbers, 0 or more"
+	case reflect.Float32, reflect.Float64:
+		return "a number", "numbers"
+	case reflect.Slice, reflect.Array:
+		if t.Kind() == reflect.Slice && t.Elem().Kind() == reflect.Uint8 {
+			return "a base64 string", "base64 strings" // how encoding/json reads []byte
+		}
+		_, elems := jsonKind(t.Elem())
+		return "an array of " + elems, "arrays of " + elems
+	case reflect.Struct, reflect.Map:
+		return "a JSON object", "JSON objects"
+	}
+	return "another JSON value", "other JSON values"
 }
 
 // clientIP is the requester's address for rate limiting.

@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"strings"
 	"sync"
 	"testing"
@@ -109,9 +110,10 @@ func Tail(s string, n int) string {
 }
 
 // SubscribePush registers push endpoints, all with the same browser keys,
-// through the daemon's public API, a few requests at a time; every one must
-// answer 201.
-func SubscribePush(tb testing.TB, p *Proc, p256dh, auth string, endpoints, topics []string) {
+// through the daemon's public API, a few requests at a time, as the
+// publisher's backend does with its API token (browsers are limited per
+// address); every one must answer 201.
+func SubscribePush(tb testing.TB, p *Proc, token, p256dh, auth string, endpoints, topics []string) {
 	tb.Helper()
 	var wg sync.WaitGroup
 	errs := make(chan string, len(endpoints))
@@ -122,7 +124,14 @@ func SubscribePush(tb testing.TB, p *Proc, p256dh, auth string, endpoints, topic
 			for ep := range next {
 				raw, _ := json.Marshal(map[string]any{"subscription": map[string]any{"endpoint": ep,
 					"keys": map[string]string{"p256dh": p256dh, "auth": auth}}, "topics": topics, "lang": "fr"})
-				resp, err := client.Post(p.URL+"/api/v1/push/subscriptions", "application/json", bytes.NewReader(raw))
+				req, err := http.NewRequest("POST", p.URL+"/api/v1/push/subscriptions", bytes.NewReader(raw))
+				if err != nil {
+					errs <- err.Error()
+					continue
+				}
+				req.Header.Set("Content-Type", "application/json")
+				req.Header.Set("Authorization", "Bearer "+token)
+				resp, err := client.Do(req)
 				if err != nil {
 					errs <- fmt.Sprintf("%s: %v", ep, err)
 					continue
