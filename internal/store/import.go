@@ -33,7 +33,8 @@ const (
 // ImportBatch writes a batch of rows in one transaction. Pending rows get
 // a confirmation email queued; confirmed rows are readers whose consent the
 // publisher already holds; suppressed addresses are never re-imported and
-// existing subscribers are left as they are.
+// existing subscribers (matched case-insensitively) are left as they are.
+// New addresses are stored lower-cased.
 func (s *Store) ImportBatch(ctx context.Context, rows []ImportRow, now time.Time) ([]ImportOutcome, error) {
 	out := make([]ImportOutcome, len(rows))
 	err := s.tx(ctx, func(tx *sql.Tx) error {

@@ -79,6 +79,8 @@ func (q stmtQuerier) ExecContext(ctx context.Context, _ string, args ...any) (sq
 }
 
 // SubscriberByEmail returns a subscriber with topics; ErrNotFound if none.
+// The address matches whatever its case: a subscriber's identity is the
+// lower-cased address (see Subscribe).
 func (s *Store) SubscriberByEmail(ctx context.Context, email string) (news.Subscriber, error) {
 	return s.subscriber(ctx, s.db, "GetSubscriberByEmail", email)
 }
@@ -163,7 +165,9 @@ const (
 
 // Subscribe records a double opt-in request and queues its confirmation
 // email in the same transaction, so that a crash cannot leave one without
-// the other.
+// the other. The address is one identity whatever its case: an existing
+// subscriber is found case-insensitively and a new one is stored
+// lower-cased, local part included.
 func (s *Store) Subscribe(ctx context.Context, email string, p Prefs, now time.Time) (int64, SubscribeOutcome, error) {
 	var id int64
 	var outcome SubscribeOutcome
@@ -444,7 +448,8 @@ func (s *Store) pageTopics(ctx context.Context, batch []news.Subscriber) error {
 	return rows.Err()
 }
 
-// SearchSubscribers finds subscribers whose address contains q.
+// SearchSubscribers finds subscribers whose address contains q, ignoring
+// case.
 func (s *Store) SearchSubscribers(ctx context.Context, q string, limit int) ([]news.Subscriber, error) {
 	rows, err := s.db.QueryContext(ctx, s.query("SearchSubscribers"), "%"+q+"%", limit)
 	if err != nil {

@@ -8,7 +8,6 @@ import (
 	"io"
 	"strings"
 
-	"github.com/crieur/crieur/internal/mail"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 )
@@ -151,7 +150,9 @@ func field(rec []string, cols map[string]int, name string) string {
 
 func parseRow(rec []string, cols map[string]int, topicIDs map[string]int64) (store.ImportRow, string) {
 	var row store.ImportRow
-	email, err := mail.ValidateAddress(field(rec, cols, "email"))
+	// Lower-cased, so that one mailbox written in two cases is one
+	// duplicate in the file and matches its existing subscriber.
+	email, err := address(field(rec, cols, "email"))
 	if err != nil {
 		return row, "invalid email address"
 	}

@@ -78,10 +78,28 @@ func New(cfg Config) *Service {
 func (s *Service) Tokens() *Tokens { return s.tokens }
 
 // Hash returns the keyed hash of an address kept on the suppression list.
+// It hashes the trimmed, lower-cased address, as it has since the first
+// suppression was written: an address suppressed as Case@x.test is on the
+// list as case@x.test too, in any case. Changing what is hashed would let
+// every suppressed address back in.
 func (s *Service) Hash(email string) string {
 	m := hmac.New(sha256.New, s.hashKey)
 	m.Write([]byte(strings.ToLower(strings.TrimSpace(email))))
 	return hex.EncodeToString(m.Sum(nil))
+}
+
+// address validates a subscriber's address and returns its identity: the
+// whole address lower-cased, local part included, so that Lectrice@x.test
+// and lectrice@x.test are one reader with one row and one digest. Mail goes
+// to this lower-cased form: RFC 5321 lets a server treat local parts as
+// case-sensitive, but mailbox providers match them case-insensitively in
+// practice (listmonk lower-cases the same way).
+func address(s string) (string, error) {
+	addr, err := mail.ValidateAddress(s)
+	if err != nil {
+		return "", err
+	}
+	return strings.ToLower(addr), nil
 }
 
 // Links are the URLs a reader's emails carry.
@@ -113,7 +131,7 @@ type Request struct {
 // email. It answers the same whether the address was unknown, pending or
 // already confirmed, so that nothing about a reader leaks.
 func (s *Service) Subscribe(ctx context.Context, r Request) error {
-	email, err := mail.ValidateAddress(r.Email)
+	email, err := address(r.Email)
 	if err != nil {
 		return &news.Error{Code: news.CodeInvalidEmail, Field: "email", Message: "The email address is not valid.", Err: err}
 	}
@@ -317,9 +335,9 @@ func (s *Service) Export(ctx context.Context, id int64) (Data, error) {
 	return d, nil
 }
 
-// ByEmail finds a subscriber by address (for editors).
+// ByEmail finds a subscriber by address (for editors), whatever its case.
 func (s *Service) ByEmail(ctx context.Context, email string) (news.Subscriber, error) {
-	addr, err := mail.ValidateAddress(email)
+	addr, err := address(email)
 	if err != nil {
 		return news.Subscriber{}, &news.Error{Code: news.CodeInvalidEmail, Field: "email", Message: "The email address is not valid.", Err: err}
 	}

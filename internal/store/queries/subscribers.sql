@@ -1,6 +1,11 @@
 -- name: GetSubscriberByEmail
+-- Case-insensitive (migration 0005 indexes lower(email)). Rows that differ
+-- only by case, left from before 0005, answer as one: the lower-cased row
+-- if there is one, else the oldest.
 SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at
-FROM subscribers WHERE email = ?
+FROM subscribers WHERE lower(email) = lower(?)
+ORDER BY CASE WHEN email = lower(email) THEN 0 ELSE 1 END, id
+LIMIT 1
 
 -- name: GetSubscriberByID
 SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at
@@ -11,8 +16,9 @@ SELECT t.slug FROM subscriber_topics st JOIN topics t ON t.id = st.topic_id
 WHERE st.subscriber_id = ? ORDER BY t.slug
 
 -- name: InsertSubscriber
+-- Addresses are stored lower-cased, local part included (see Store.Subscribe).
 INSERT INTO subscribers (email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at)
-VALUES (?, ?, ?, ?, ?, 0, ?, ?, ?)
+VALUES (lower(?), ?, ?, ?, ?, 0, ?, ?, ?)
 RETURNING id
 
 -- name: UpdateSubscriberPrefs
@@ -73,7 +79,7 @@ WHERE st.subscriber_id >= ? AND st.subscriber_id <= ? ORDER BY st.subscriber_id,
 
 -- name: SearchSubscribers
 SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at
-FROM subscribers WHERE email LIKE ? ORDER BY email LIMIT ?
+FROM subscribers WHERE lower(email) LIKE lower(?) ORDER BY email LIMIT ?
 
 -- name: SubscriberHistory
 SELECT d.id, d.kind, d.run_id, d.alert_id, d.state, d.attempts, d.last_error, d.created_at, d.sent_at

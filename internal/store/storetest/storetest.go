@@ -32,6 +32,8 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Topics", testTopics},
 		{"Tokens", testTokens},
 		{"Subscribers", testSubscribers},
+		{"EmailCase", testEmailCase},
+		{"EmailCaseMigration", testEmailCaseMigration},
 		{"Suppressions", testSuppressions},
 		{"ExportAndSearch", testExportAndSearch},
 		{"Import", testImport},
