@@ -17,8 +17,12 @@ WHERE st.subscriber_id = ? ORDER BY t.slug
 
 -- name: InsertSubscriber
 -- Addresses are stored lower-cased, local part included (see Store.Subscribe).
-INSERT INTO subscribers (email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at)
-VALUES (lower(?), ?, ?, ?, ?, 0, ?, ?, ?)
+-- The id starts above every id ever deleted (migration 0006): links name a
+-- subscriber by id, and an erased reader's must never open a newcomer's.
+INSERT INTO subscribers (id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at)
+VALUES (max(COALESCE((SELECT MAX(id) FROM subscribers), 0),
+            COALESCE((SELECT last_id FROM id_floor WHERE name = 'subscribers'), 0)) + 1,
+        lower(?), ?, ?, ?, ?, 0, ?, ?, ?)
 RETURNING id
 
 -- name: UpdateSubscriberPrefs

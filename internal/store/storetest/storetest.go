@@ -32,6 +32,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Topics", testTopics},
 		{"Tokens", testTokens},
 		{"Subscribers", testSubscribers},
+		{"IDsNotReused", testIDsNotReused},
 		{"EmailCase", testEmailCase},
 		{"EmailCaseMigration", testEmailCaseMigration},
 		{"Suppressions", testSuppressions},
@@ -767,4 +768,33 @@ func claimAll(t *testing.T, workers int, claim func(owner string) ([]int64, erro
 	}
 	wg.Wait()
 	return seen
+}
+
+// testIDsNotReused: a subscriber's id is never handed out again once the
+// row is gone (erased, or expired unconfirmed), even when it was the newest:
+// links in old emails name subscribers by id, and an erased reader's must
+// not open a newcomer's preferences.
+func testIDsNotReused(t *testing.T, s *store.Store) {
+	t0 := now()
+	p := store.Prefs{Frequency: news.Daily, Lang: news.French}
+	_, _, err := s.Subscribe(ctx, "first@x.test", p, t0)
+	check(t, err)
+	newest, _, err := s.Subscribe(ctx, "newest@x.test", p, t0)
+	check(t, err)
+	check(t, s.Erase(ctx, newest, "hash-newest", t0))
+	next, _, err := s.Subscribe(ctx, "next@x.test", p, t0)
+	check(t, err)
+	if next <= newest {
+		t.Fatalf("after erasing subscriber %d the next sign-up got id %d", newest, next)
+	}
+	old, _, err := s.Subscribe(ctx, "never-confirmed@x.test", p, t0.Add(-48*time.Hour))
+	check(t, err)
+	if n, err := s.ExpirePending(ctx, t0.Add(-time.Hour)); err != nil || n != 1 {
+		t.Fatalf("ExpirePending: %d %v", n, err)
+	}
+	after, _, err := s.Subscribe(ctx, "after@x.test", p, t0)
+	check(t, err)
+	if after <= old {
+		t.Fatalf("after expiring subscriber %d the next sign-up got id %d", old, after)
+	}
 }
