@@ -32,10 +32,13 @@ INSERT INTO audit_log (at, actor, action, target, detail) VALUES (?, ?, ?, ?, ?)
 SELECT id, at, actor, action, target, detail FROM audit_log ORDER BY id DESC LIMIT ?
 
 -- name: InsertUser
-INSERT INTO users (email, role, password_hash, created_at) VALUES (?, ?, ?, ?)
+-- Logins are lower-cased, as the login form lower-cases what is typed.
+INSERT INTO users (email, role, password_hash, created_at) VALUES (lower(?), ?, ?, ?)
 
 -- name: UserByEmail
-SELECT id, email, role, password_hash, created_at, disabled_at FROM users WHERE email = ?
+-- Whatever the case, including logins created before they were lower-cased.
+SELECT id, email, role, password_hash, created_at, disabled_at FROM users WHERE lower(email) = lower(?)
+ORDER BY id LIMIT 1
 
 -- name: UserByID
 SELECT id, email, role, password_hash, created_at, disabled_at FROM users WHERE id = ?

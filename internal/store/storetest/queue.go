@@ -501,10 +501,16 @@ func testUsers(t *testing.T, s *store.Store) {
 	t0 := now()
 	id, err := s.CreateUser(ctx, "ed@x.test", store.RoleEditor, "hash")
 	check(t, err)
-	if _, err := s.CreateUser(ctx, "ed@x.test", store.RoleAdmin, "h"); !errors.Is(err, store.ErrConflict) {
-		t.Fatalf("duplicate user: %v", err)
+	if _, err := s.CreateUser(ctx, "Ed@X.test", store.RoleAdmin, "h"); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("duplicate user in another case: %v", err)
 	}
-	u, err := s.UserByEmail(ctx, "ed@x.test")
+	// A login is found whatever the case it was created or typed in.
+	mixed, err := s.CreateUser(ctx, "Chef@X.test", store.RoleAdmin, "h2")
+	check(t, err)
+	if u, err := s.UserByEmail(ctx, "chef@x.test"); err != nil || u.ID != mixed || u.Email != "chef@x.test" {
+		t.Fatalf("login created as Chef@X.test, looked up as chef@x.test: %+v %v", u, err)
+	}
+	u, err := s.UserByEmail(ctx, "ED@x.test")
 	check(t, err)
 	if u.ID != id || u.Role != store.RoleEditor || u.PasswordHash != "hash" || u.CreatedAt.IsZero() {
 		t.Fatalf("user %+v", u)
@@ -545,7 +551,7 @@ func testUsers(t *testing.T, s *store.Store) {
 	}
 	list, err := s.Users(ctx)
 	check(t, err)
-	if len(list) != 1 {
+	if len(list) != 2 {
 		t.Fatalf("users %+v", list)
 	}
 }
