@@ -19,12 +19,16 @@ func TestPushSubscriptionsRateLimited(t *testing.T) {
 	t.Parallel()
 	// A stopped clock: the budget does not refill during the test.
 	now := time.Date(2026, 11, 29, 7, 0, 0, 0, time.UTC)
-	e := setupAPI(t, func(d *web.Deps) { d.Now = func() time.Time { return now } })
+	e := setupAPI(t, func(d *web.Deps) {
+		d.Now = func() time.Time { return now }
+		d.AllowedOrigins = []string{"https://journal.example"}
+	})
 	keys := newFuzzKeys(t)
 	call := func(method, client, body string) *httptest.ResponseRecorder {
 		req := httptest.NewRequest(method, "/api/v1/push/subscriptions", strings.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")
 		req.RemoteAddr = client + ":40000"
+		req.Header.Set("Origin", "https://journal.example") // the publisher's page
 		rec := httptest.NewRecorder()
 		e.h.ServeHTTP(rec, req)
 		return rec
@@ -50,6 +54,9 @@ func TestPushSubscriptionsRateLimited(t *testing.T) {
 			mustAPIError(t, rec, 429, "rate_limited")
 			if s, err := strconv.Atoi(rec.Header().Get("Retry-After")); err != nil || s < 1 {
 				t.Errorf("Retry-After %q", rec.Header().Get("Retry-After"))
+			}
+			if h := rec.Header(); h.Get("Access-Control-Allow-Origin") != "https://journal.example" || h.Get("Access-Control-Expose-Headers") != "Retry-After" {
+				t.Errorf("a 429 to the publisher's page: CORS headers %v", h)
 			}
 			break
 		}

@@ -385,6 +385,8 @@ func (s *Server) cors(h http.HandlerFunc) http.HandlerFunc {
 			hd.Set("Access-Control-Allow-Methods", "GET, POST, DELETE, OPTIONS")
 			hd.Set("Access-Control-Allow-Headers", "Content-Type")
 			hd.Set("Access-Control-Max-Age", "600")
+			// A publisher's script waits as long as a 429 says.
+			hd.Set("Access-Control-Expose-Headers", "Retry-After")
 		}
 		if r.Method == http.MethodOptions {
 			w.WriteHeader(http.StatusNoContent)
