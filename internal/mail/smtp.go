@@ -307,12 +307,16 @@ func (s *smtpSender) sendOnce(ctx context.Context, from, rcpt string, raw []byte
 		}
 		return se
 	}
-	if e := c.Mail(from); e != nil {
+	// go-mail's low-level client writes the path as given; RFC 5321
+	// §4.1.2 wants it in angle brackets, and strict servers answer 555
+	// to a bare address. Both addresses were validated: no brackets or
+	// line breaks in them.
+	if e := c.Mail("<" + from + ">"); e != nil {
 		var te *textproto.Error
 		isReply := errors.As(e, &te)
 		return fail("mail", e, true), !isReply || te.Code == 421
 	}
-	if e := c.Rcpt(rcpt); e != nil {
+	if e := c.Rcpt("<" + rcpt + ">"); e != nil {
 		return fail("rcpt", e, true), false
 	}
 	w, e := c.Data()

@@ -1,12 +1,14 @@
 package mail_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"net"
 	"net/textproto"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -81,6 +83,44 @@ func TestSMTPConversations(t *testing.T) {
 				t.Error("html part lost")
 			}
 		})
+	}
+}
+
+// lockedBuffer is a bytes.Buffer safe for the SMTP server's goroutines.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+// TestSMTPEnvelopeInAngleBrackets: RFC 5321 §4.1.2 spells the paths
+// "MAIL FROM:<addr>" and "RCPT TO:<addr>"; strict servers (Gmail's relays
+// among them) answer 555 to a bare address, and the sink under test
+// accepts both, so the test reads the conversation itself.
+func TestSMTPEnvelopeInAngleBrackets(t *testing.T) {
+	t.Parallel()
+	var log lockedBuffer
+	srv, s := setup(t, mailtest.WithProtocolLog(&log))
+	if err := send(t, s, "reader@example.org"); err != nil {
+		t.Fatalf("Send: %v", err)
+	}
+	srv.Wait(1, 5*time.Second)
+	conv := log.String()
+	for _, want := range []string{"MAIL FROM:<" + bounce + ">", "RCPT TO:<reader@example.org>"} {
+		if !strings.Contains(conv, want) {
+			t.Errorf("the conversation has no %q:\n%s", want, conv)
+		}
 	}
 }
 

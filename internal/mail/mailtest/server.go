@@ -51,11 +51,17 @@ type config struct {
 	dataHook   Hook
 	dropData   func(rcpt string, n int) bool
 	stall      func(rcpt string, n int) time.Duration
+	protocol   io.Writer
 }
 
 // WithStartTLS offers STARTTLS with a fresh self-signed certificate for
 // 127.0.0.1 and localhost; clients trust it through [Server.ClientTLSConfig].
 func WithStartTLS() Option { return func(c *config) { c.startTLS = true } }
+
+// WithProtocolLog copies every line of every conversation, both ways, to w
+// (which must be safe for concurrent writes), so a test can check the
+// commands' exact syntax.
+func WithProtocolLog(w io.Writer) Option { return func(c *config) { c.protocol = w } }
 
 // WithAuth offers AUTH PLAIN and requires it before MAIL FROM.
 func WithAuth(user, pass string) Option {
@@ -130,6 +136,7 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 	s.srv.ReadTimeout = time.Minute
 	s.srv.WriteTimeout = time.Minute
 	s.srv.AllowInsecureAuth = !s.cfg.startTLS
+	s.srv.Debug = s.cfg.protocol
 	if s.cfg.startTLS {
 		serverConf, clientConf, err := selfSigned()
 		if err != nil {
