@@ -12,8 +12,10 @@ import (
 	"net"
 	"net/http"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 
 	"github.com/crieur/crieur/internal/alert"
@@ -53,7 +55,8 @@ type App struct {
 	VAPIDPub  string
 
 	ln       net.Listener
-	migrated int // migrations NewApp applied
+	migrated int    // migrations NewApp applied
+	host     string // this machine's name, the start of a.owner
 }
 
 // NewApp opens and migrates the database, loads or creates the secrets and
@@ -62,6 +65,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a := &App{cfg: cfg, log: log}
 	a.loc, _ = time.LoadLocation(cfg.Timezone)
 	host, _ := os.Hostname()
+	a.host = host
 	a.owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(4))
 
 	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxConns: cfg.DBMaxConns})
@@ -213,14 +217,8 @@ func (a *App) Run(ctx context.Context) error {
 	if a.cfg.SMTPURL == "" {
 		a.log.Warn("CRIEUR_SMTP_URL is not set: no email leaves this machine; messages are written as .eml files", "dir", a.cfg.MailOutbox)
 	}
-	if a.Store.Dialect() == store.SQLite {
-		// One process owns a SQLite queue: whatever a previous process left
-		// claimed was cut off by its death and goes back to the queue now.
-		if n, err := a.Store.RescueDeliveries(ctx, time.Now().Add(time.Second)); err != nil {
-			return err
-		} else if n > 0 {
-			a.log.Info("returned interrupted deliveries to the queue", "count", n)
-		}
+	if err := a.rescueDeadOwners(ctx); err != nil {
+		return err
 	}
 	sched, err := schedule.New(a.cfg.DigestDaily, a.cfg.DigestWeekly, a.loc, a.Digests, a.log)
 	if err != nil {
@@ -387,4 +385,66 @@ func (f feedStore) LeaseFeed(ctx context.Context, url, holder string, now, until
 func (f feedStore) SaveFeedState(ctx context.Context, url string, s feed.State) error {
 	return f.st.SaveFeedState(ctx, url, store.FeedState{URL: url, ETag: s.ETag, LastModified: s.LastModified, LastPolledAt: s.LastPolledAt,
 		NextPollAt: s.NextPollAt, LastError: s.LastError, Failures: s.Failures, Items: s.Items})
+}
+
+// rescueDeadOwners returns to the queue, now rather than after the lease,
+// what processes of this machine that are no longer running left claimed:
+// a daemon killed before this start, or a CLI `alert send` killed midway.
+// A live process's claims are left alone: another `crieur serve` on the
+// same database, or a CLI send running next to this one, keeps sending
+// them (taking them back caused duplicates). Owners on other machines, or
+// whose process cannot be checked, wait for the lease as before.
+func (a *App) rescueDeadOwners(ctx context.Context) error {
+	owners, err := a.Store.ClaimOwners(ctx)
+	if err != nil {
+		return err
+	}
+	var total int64
+	for _, o := range owners {
+		if !ownerGone(o, a.host, a.owner) {
+			continue
+		}
+		n, err := a.Store.RescueOwner(ctx, o)
+		if err != nil {
+			return err
+		}
+		total += n
+	}
+	if total > 0 {
+		a.log.Info("returned interrupted deliveries to the queue", "count", total)
+	}
+	return nil
+}
+
+// ownerGone reports that owner (host-pid-random, as NewApp names workers)
+// was a process of this host that is no longer running. Anything else —
+// another host, a malformed name, a process that exists — is not known to
+// be gone.
+func ownerGone(owner, host, self string) bool {
+	rest, _, ok := cutLast(owner, "-")
+	if !ok {
+		return false
+	}
+	h, pidText, ok := cutLast(rest, "-")
+	if !ok || h != host || owner == self {
+		return false
+	}
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 {
+		return false
+	}
+	if pid == os.Getpid() {
+		return true // an earlier process had this pid; this one did not claim it
+	}
+	// Signal 0 checks existence without signalling: ESRCH means no such
+	// process; EPERM means it exists under another user.
+	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
+}
+
+// cutLast slices s around the last instance of sep.
+func cutLast(s, sep string) (before, after string, found bool) {
+	if i := strings.LastIndex(s, sep); i >= 0 {
+		return s[:i], s[i+len(sep):], true
+	}
+	return s, "", false
 }

@@ -314,6 +314,33 @@ func TestDurabilityDigestKill(t *testing.T) {
 	}
 }
 
+// TestDurabilitySecondServe starts a second `crieur serve` on the same
+// SQLite file in the middle of a digest, as an overlapping deploy or a
+// stray manual start does: the newcomer must not take back the messages the
+// running daemon holds (that sent them twice), and the two finish the run
+// with every reader served once.
+func TestDurabilitySecondServe(t *testing.T) {
+	t.Parallel()
+	n := durabilityN(t)
+	f, sink, addrs := digestFixture(t, n)
+	id := f.runDigest("daily")
+	sink.Wait(n/10, 60*time.Second)
+	sending := e2etest.Count(t, f.env, "SELECT COUNT(*) FROM deliveries WHERE state = 'sending'")
+	second := e2etest.Start(t, f.env, f.dir)
+	r := f.waitRun(id, 90*time.Second)
+	delivered, duplicated, lost := tallyKeys(sinkRecipients(sink), addrs)
+	t.Logf("%d claimed when the second serve started; %d delivered, %d duplicated, %d lost", sending, delivered, duplicated, lost)
+	if strings.Contains(second.Logs(), "returned interrupted deliveries") {
+		t.Errorf("the second serve took back the running daemon's messages:\n%s", e2etest.Tail(second.Logs(), 2000))
+	}
+	if r.State != "done" || r.Sent != int64(n) {
+		t.Errorf("run = %+v, want done with %d sent", r, n)
+	}
+	if duplicated != 0 || lost != 0 {
+		t.Errorf("%d readers got the digest twice, %d none", duplicated, lost)
+	}
+}
+
 // TestDurabilityDigestTerm stops the daemon with SIGTERM mid-run: it must
 // exit 0, and after a restart the run finishes with no reader getting the
 // digest twice.

@@ -346,6 +346,40 @@ func (s *Store) RescueDeliveries(ctx context.Context, lockedBefore time.Time) (i
 	return total, nil
 }
 
+// ClaimOwners lists the workers (Owner strings) holding claimed emails or
+// push messages.
+func (s *Store) ClaimOwners(ctx context.Context) ([]string, error) {
+	rows, err := s.db.QueryContext(ctx, s.query("ClaimOwners"))
+	if err != nil {
+		return nil, fmt.Errorf("claim owners: %w", err)
+	}
+	defer rows.Close()
+	var out []string
+	for rows.Next() {
+		var o string
+		if err := rows.Scan(&o); err != nil {
+			return nil, fmt.Errorf("claim owners: %w", err)
+		}
+		out = append(out, o)
+	}
+	return out, rows.Err()
+}
+
+// RescueOwner returns to the queue every message owner claimed, at once
+// rather than after the lease: the caller knows owner is dead.
+func (s *Store) RescueOwner(ctx context.Context, owner string) (int64, error) {
+	var total int64
+	for _, q := range []string{"RescueOwnerDeliveries", "RescueOwnerPush"} {
+		res, err := s.db.ExecContext(ctx, s.query(q), owner)
+		if err != nil {
+			return total, fmt.Errorf("rescue %s: %w", owner, err)
+		}
+		n, _ := res.RowsAffected()
+		total += n
+	}
+	return total, nil
+}
+
 // NextDue returns when the earliest pending email (mail=true) or push
 // message is due; zero when none is pending.
 func (s *Store) NextDue(ctx context.Context, mail bool) (time.Time, error) {

@@ -77,5 +77,18 @@ WHERE id = ? AND state = 'sending'
 UPDATE push_deliveries SET state = 'pending', locked_at = NULL, locked_by = NULL
 WHERE state = 'sending' AND locked_at < ?
 
+-- name: ClaimOwners
+SELECT locked_by FROM deliveries WHERE state = 'sending' AND locked_by IS NOT NULL
+UNION
+SELECT locked_by FROM push_deliveries WHERE state = 'sending' AND locked_by IS NOT NULL
+
+-- name: RescueOwnerDeliveries
+UPDATE deliveries SET state = 'pending', locked_at = NULL, locked_by = NULL
+WHERE state = 'sending' AND locked_by = ?
+
+-- name: RescueOwnerPush
+UPDATE push_deliveries SET state = 'pending', locked_at = NULL, locked_by = NULL
+WHERE state = 'sending' AND locked_by = ?
+
 -- name: NextPushDue
 SELECT MIN(next_attempt_at) FROM push_deliveries WHERE state = 'pending'
