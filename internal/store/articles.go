@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"github.com/crieur/crieur/internal/news"
@@ -29,7 +30,7 @@ func (s *Store) SaveArticle(ctx context.Context, a news.Article) (int64, bool, e
 			err = tx.QueryRowContext(ctx, s.query("ArticleByURL"), a.URL).Scan(&id)
 		}
 		if err == nil {
-			return nil
+			return s.correctArticle(ctx, tx, id, a, ids)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
 			return err
@@ -55,6 +56,51 @@ func (s *Store) SaveArticle(ctx context.Context, a news.Article) (int64, bool, e
 		return 0, false, fmt.Errorf("save article: %w", err)
 	}
 	return id, created, nil
+}
+
+// correctArticle applies a known article's new version: a headline fixed
+// in the CMS, or a feed item edited after publication, reaches every
+// digest not yet sent (they read the article when they are composed). A
+// digest already sent is not sent again. Nothing is written when nothing
+// changed, as on most feed polls.
+func (s *Store) correctArticle(ctx context.Context, tx *sql.Tx, id int64, a news.Article, topicIDs []int64) error {
+	if _, err := tx.ExecContext(ctx, s.query("CorrectArticle"), a.URL, a.Title, a.Summary, a.ImageURL, a.Author, ms(a.PublishedAt),
+		id, a.URL, a.Title, a.Summary, a.ImageURL, a.Author, ms(a.PublishedAt)); err != nil {
+		return err
+	}
+	rows, err := tx.QueryContext(ctx, s.query("ArticleTopicIDs"), id)
+	if err != nil {
+		return err
+	}
+	var have []int64
+	for rows.Next() {
+		var t int64
+		if err := rows.Scan(&t); err != nil {
+			rows.Close()
+			return err
+		}
+		have = append(have, t)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return err
+	}
+	want := slices.Clone(topicIDs)
+	slices.Sort(want)
+	want = slices.Compact(want)
+	slices.Sort(have)
+	if slices.Equal(have, want) {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, s.query("DeleteArticleTopics"), id); err != nil {
+		return err
+	}
+	for _, t := range want {
+		if _, err := tx.ExecContext(ctx, s.query("InsertArticleTopic"), id, t); err != nil {
+			return err
+		}
+	}
+	return nil
 }
 
 // MaxArticleID returns the id of the newest stored article (0 for none).

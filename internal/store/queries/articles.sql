@@ -9,6 +9,16 @@ INSERT INTO articles (guid, url, title, summary, image_url, author, published_at
 VALUES (?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 
+-- name: CorrectArticle
+UPDATE articles SET url = ?, title = ?, summary = ?, image_url = ?, author = ?, published_at = ?
+WHERE id = ? AND (url <> ? OR title <> ? OR summary <> ? OR image_url <> ? OR author <> ? OR published_at <> ?)
+
+-- name: ArticleTopicIDs
+SELECT topic_id FROM article_topics WHERE article_id = ?
+
+-- name: DeleteArticleTopics
+DELETE FROM article_topics WHERE article_id = ?
+
 -- name: InsertArticleTopic
 INSERT INTO article_topics (article_id, topic_id) VALUES (?, ?) ON CONFLICT DO NOTHING
 

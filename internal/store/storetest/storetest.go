@@ -422,12 +422,20 @@ func testArticles(t *testing.T, s *store.Store) {
 	if !created || id == 0 {
 		t.Fatalf("first save: %d %v", id, created)
 	}
+	// The same guid again is the same article, corrected.
 	a.Title = "changed"
+	a.Topics = []string{"eco"}
 	id2, created, err := s.SaveArticle(ctx, a)
 	check(t, err)
 	if created || id2 != id {
 		t.Fatalf("same guid again: %d %v", id2, created)
 	}
+	if got, err := s.Article(ctx, id); err != nil || got.Title != "changed" || !slices.Equal(got.Topics, []string{"eco"}) {
+		t.Fatalf("corrected article %+v %v", got, err)
+	}
+	a.Title, a.Topics = "Un", []string{"sport", "eco", "nope"}
+	_, _, err = s.SaveArticle(ctx, a)
+	check(t, err)
 	// No guid: the url identifies the article.
 	b := news.Article{URL: "https://n.test/2", Title: "Deux", Topics: []string{"eco"}, PublishedAt: t0, CreatedAt: t0}
 	bid, created, err := s.SaveArticle(ctx, b)
