@@ -24,9 +24,13 @@ type MessageBuilder struct {
 	Subscribe *subscribe.Service
 	DKIM      *mail.DKIM // nil: unsigned
 	From      string
-	// ListID is `Name <digest.example.com>`; FeedbackBrand names the sender
-	// in Feedback-ID.
-	ListID        string
+	// ListID is the digests' List-Id, `Name <digest.example.com>`;
+	// FeedbackBrand names the sender in Feedback-ID.
+	ListID string
+	// AlertListID is the List-Id of alert emails, which are not the
+	// digest list. Empty: ListID with its id's leading "digest." turned
+	// into "alerts." (`Name <alerts.example.com>`), see DefaultAlertListID.
+	AlertListID   string
 	FeedbackBrand string
 	Location      *time.Location
 	Now           func() time.Time
@@ -172,7 +176,10 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 		email, err = b.Composer.Alert(compose.AlertData{Lang: sub.Lang, Title: a.Title, Body: a.Body, URL: a.URL, ImageURL: a.ImageURL,
 			PreferencesURL: links.Preferences, UnsubscribeURL: links.Unsubscribe})
 		msg.ListUnsubscribe = links.Unsubscribe
-		msg.ListID = b.ListID
+		msg.ListID = b.AlertListID
+		if msg.ListID == "" {
+			msg.ListID = DefaultAlertListID(b.ListID)
+		}
 		msg.FeedbackID = "alert:" + strconv.FormatInt(d.AlertID, 10) + ":" + b.FeedbackBrand + ":crieur"
 		msg.Bulk = true
 	default:
@@ -192,6 +199,30 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 		}
 	}
 	return msg.To, raw, nil
+}
+
+// DefaultAlertListID derives the alerts' List-Id from the digests' one
+// (`Name <id>`, `<id>` or a bare id): the id's leading "digest." label
+// becomes "alerts.", or "alerts." is put in front of an id without it, so
+// "Le Journal <digest.news.example>" gives "Le Journal <alerts.news.example>".
+// A malformed value is returned as given, for the mail package to refuse.
+func DefaultAlertListID(digestListID string) string {
+	s := strings.TrimSpace(digestListID)
+	if s == "" {
+		return ""
+	}
+	name, id, bracketed := "", s, false
+	if i := strings.LastIndexByte(s, '<'); i >= 0 {
+		if !strings.HasSuffix(s, ">") {
+			return digestListID
+		}
+		name, id, bracketed = s[:i], strings.TrimSpace(s[i+1:len(s)-1]), true
+	}
+	id = "alerts." + strings.TrimPrefix(id, "digest.")
+	if !bracketed {
+		return id
+	}
+	return name + "<" + id + ">"
 }
 
 // sampleReader reads a preview's sample-reader settings; missing or bad

@@ -137,7 +137,8 @@ func TestDigestRun(t *testing.T) {
 	post("c1", "Festival de Ouagadougou", []string{"culture"}, 20*time.Minute)
 	post("m2", "Sommet de l’Union africaine", []string{"monde"}, 10*time.Minute)
 
-	// Idempotent intake: the same guid, then the same url without guid.
+	// Idempotent intake: the same guid (a correction: its new title is the
+	// one digests show), then the same url without guid.
 	var again struct{ ID string }
 	body := map[string]any{"guid": "m1", "url": "https://gazette.example/m1-bis", "title": "Élections au Sénégal (màj)",
 		"summary": "x", "topics": []string{"monde"}, "published_at": now.Add(-50 * time.Minute).UTC().Format(time.RFC3339)}
@@ -163,7 +164,7 @@ func TestDigestRun(t *testing.T) {
 	}
 	got := byRcpt(sink.Messages())
 	want := map[string][]string{
-		"alice@example.org": {"Sommet de l’Union africaine", "Victoire des Lions", "Le Mondial s’ouvre à Rabat", "Élections au Sénégal"},
+		"alice@example.org": {"Sommet de l’Union africaine", "Victoire des Lions", "Le Mondial s’ouvre à Rabat", "Élections au Sénégal (màj)"},
 		"bob@example.org":   {"Festival de Ouagadougou"},
 		"carol@example.org": {"Victoire des Lions", "Le Mondial s’ouvre à Rabat"},
 		"gris@example.org":  {"Festival de Ouagadougou"},

@@ -23,6 +23,8 @@ package web
 
 import (
 	"bytes"
+	"cmp"
+	"context"
 	"crypto/rand"
 	"crypto/sha256"
 	"crypto/subtle"
@@ -35,10 +37,14 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/text/collate"
+	"golang.org/x/text/language"
 
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
@@ -479,6 +485,32 @@ func (ui *adminUI) loc() *time.Location {
 		return ui.s.d.Location
 	}
 	return time.UTC
+}
+
+// topicList returns the topics in the order a reader of l expects them:
+// by name, ignoring accents and case ("Économie" before "Politique"),
+// where the store sorts byte by byte. Only the admin pages use it; the
+// JSON API keeps the store's order.
+func (ui *adminUI) topicList(ctx context.Context, l news.Lang) ([]news.Topic, error) {
+	ts, err := ui.s.d.Store.Topics(ctx)
+	if err != nil {
+		return nil, err
+	}
+	sortTopics(l, ts)
+	return ts, nil
+}
+
+// sortTopics sorts ts by name with the collation of l, accents and case
+// ignored; names equal under it keep a fixed order by slug.
+func sortTopics(l news.Lang, ts []news.Topic) {
+	// A Collator is not safe for concurrent use: one per call.
+	c := collate.New(language.Make(string(l)), collate.Loose)
+	slices.SortStableFunc(ts, func(a, b news.Topic) int {
+		if r := c.CompareString(a.Name, b.Name); r != 0 {
+			return r
+		}
+		return cmp.Compare(a.Slug, b.Slug)
+	})
 }
 
 // render writes the page name with data, rendered in full first so a

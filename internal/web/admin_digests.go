@@ -3,6 +3,7 @@ package web
 import (
 	"context"
 	"html"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -31,7 +32,7 @@ func (ui *adminUI) digests(w http.ResponseWriter, r *http.Request, rq *adminReq)
 		ui.fail(w, r, rq, err)
 		return
 	}
-	topics, err := ui.s.d.Store.Topics(r.Context())
+	topics, err := ui.topicList(r.Context(), rq.Lang)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -47,34 +48,51 @@ type digestPreviewData struct {
 	AllTopics []news.Topic
 	Lang      news.Lang
 	Frequency news.Frequency
-	Query     string // the preview's query string, for the frame and links
-	Empty     bool
-	Count     int
-	More      int
-	Subject   string
-	Text      string
+	Query     string // the preview's query string (encoded), for the frame and links
+	// NoDigest, for a reader, says why the next run would send them
+	// nothing: "empty" (nothing new in their topics since their last
+	// digest, so the run skips them) or "not_receiving" (not confirmed,
+	// paused or unsubscribed); "" when it would send them a digest.
+	NoDigest string
+	// Sample is set when what is shown for a reader is not their next
+	// digest but the recent articles of their topics, to show the layout.
+	Sample  bool
+	Empty   bool // nothing to show
+	Count   int
+	More    int
+	Subject string
+	Text    string
 
 	ids          []int64
 	html         string
 	subscriberID int64
 }
 
+// QueryURL is Query for the templates: after a "?" html/template escapes
+// a plain string as one query value, which would turn the whole query
+// into a single parameter name. Query is built by url.Values.Encode, so
+// it is safe to mark as a URL.
+func (d digestPreviewData) QueryURL() template.URL { return template.URL(d.Query) }
+
 // buildPreview composes the digest a reader (by email) or a sample reader
-// (topics, lang, frequency) would get now, with the pieces the sender uses:
-// the run's article pool and Choose with cursor 0, i.e. the articles of
-// one period back.
-func (ui *adminUI) buildPreview(ctx context.Context, q url.Values) (digestPreviewData, error) {
+// (topics, lang, frequency) would get now, with the pieces the digest run
+// uses: its article pool and Choose. A reader is read with the run's own
+// query (EligibleBatch), so the preview is what the next run would send
+// them, from their cursor on; a sample reader has no cursor and gets the
+// articles of one period back, as a new reader would. l is the page's
+// language, for the order of the topics.
+func (ui *adminUI) buildPreview(ctx context.Context, q url.Values, l news.Lang) (digestPreviewData, error) {
 	st := ui.s.d.Store
 	now := ui.s.d.Now()
 	d := digestPreviewData{Lang: news.Lang(q.Get("lang")), Frequency: news.Frequency(q.Get("frequency")), Topics: q["topics"]}
-	topics, err := st.Topics(ctx)
+	topics, err := ui.topicList(ctx, l)
 	if err != nil {
 		return d, err
 	}
 	d.AllTopics = topics
+	var sub news.Subscriber
 	if email := strings.TrimSpace(q.Get("email")); email != "" {
-		sub, err := ui.s.d.Subscribe.ByEmail(ctx, email)
-		if err != nil {
+		if sub, err = ui.s.d.Subscribe.ByEmail(ctx, email); err != nil {
 			return d, err
 		}
 		d.Email, d.subscriberID, d.Topics, d.Lang, d.Frequency = sub.Email, sub.ID, sub.Topics, sub.Lang, sub.Frequency
@@ -114,7 +132,29 @@ func (ui *adminUI) buildPreview(ctx context.Context, q url.Values) (digestPrevie
 	if err != nil {
 		return d, err
 	}
-	chosen, more := digest.NewPool(arts, topics).Choose(ids, 0, now.Add(-d.Frequency.Period()), nil)
+	pool := digest.NewPool(arts, topics)
+	firstSince := now.Add(-d.Frequency.Period())
+	var chosen []int64
+	var more int
+	if d.subscriberID != 0 {
+		e, due, err := ui.digestCursor(ctx, sub)
+		if err != nil {
+			return d, err
+		}
+		if due {
+			chosen, more = pool.Choose(e.TopicIDs, e.Cursor, firstSince, nil)
+		}
+		switch {
+		case !due:
+			d.NoDigest = "not_receiving"
+		case len(chosen) == 0:
+			d.NoDigest = "empty"
+		}
+	}
+	if d.subscriberID == 0 || d.NoDigest != "" {
+		chosen, more = pool.Choose(ids, 0, firstSince, nil)
+		d.Sample = d.subscriberID != 0
+	}
 	byID := make(map[int64]news.Article, len(arts))
 	for _, a := range arts {
 		byID[a.ID] = a
@@ -138,10 +178,25 @@ func (ui *adminUI) buildPreview(ctx context.Context, q url.Values) (digestPrevie
 	return d, nil
 }
 
+// digestCursor reads sub the way the digest run does, with the run's
+// own query: their topic ids and cursor (the last article a run covered
+// for them). due is false when the run would pass them by (not
+// confirmed, paused, unsubscribed).
+func (ui *adminUI) digestCursor(ctx context.Context, sub news.Subscriber) (e store.Eligible, due bool, err error) {
+	batch, err := ui.s.d.Store.EligibleBatch(ctx, sub.Frequency, sub.ID-1, 1)
+	if err != nil {
+		return e, false, err
+	}
+	if len(batch) == 0 || batch[0].ID != sub.ID {
+		return e, false, nil
+	}
+	return batch[0], true, nil
+}
+
 // digestPreview shows the subject, the HTML (in a sandboxed frame) and
 // the text of a preview.
 func (ui *adminUI) digestPreview(w http.ResponseWriter, r *http.Request, rq *adminReq) {
-	d, err := ui.buildPreview(r.Context(), r.URL.Query())
+	d, err := ui.buildPreview(r.Context(), r.URL.Query(), rq.Lang)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -152,7 +207,7 @@ func (ui *adminUI) digestPreview(w http.ResponseWriter, r *http.Request, rq *adm
 // digestPreviewHTML serves the HTML part alone, for the preview frame,
 // under a policy that lets it do nothing but show itself.
 func (ui *adminUI) digestPreviewHTML(w http.ResponseWriter, r *http.Request, rq *adminReq) {
-	d, err := ui.buildPreview(r.Context(), r.URL.Query())
+	d, err := ui.buildPreview(r.Context(), r.URL.Query(), rq.Lang)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -162,10 +217,18 @@ func (ui *adminUI) digestPreviewHTML(w http.ResponseWriter, r *http.Request, rq 
 	hd.Set("X-Frame-Options", "SAMEORIGIN")
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	if d.Empty {
-		_, _ = w.Write([]byte("<!doctype html><meta charset=utf-8><p>" + html.EscapeString(ui.s.t(rq.Lang, "admin.digests.empty")) + "</p>"))
+		_, _ = w.Write([]byte("<!doctype html><meta charset=utf-8><p>" + html.EscapeString(ui.s.t(rq.Lang, d.emptyKey())) + "</p>"))
 		return
 	}
 	_, _ = w.Write([]byte(d.html))
+}
+
+// emptyKey is the sentence saying why there is nothing to show.
+func (d digestPreviewData) emptyKey() string {
+	if d.NoDigest != "" {
+		return "admin.digests.reader_" + d.NoDigest
+	}
+	return "admin.digests.empty"
 }
 
 // sampleMeta describes a sample reader for the mailed preview.
@@ -180,13 +243,13 @@ func (d digestPreviewData) sampleMeta() string {
 // digestPreviewSend queues the preview to the editor's own address; the
 // mail workers send it like any email.
 func (ui *adminUI) digestPreviewSend(w http.ResponseWriter, r *http.Request, rq *adminReq) {
-	d, err := ui.buildPreview(r.Context(), r.PostForm)
+	d, err := ui.buildPreview(r.Context(), r.PostForm, rq.Lang)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
 	if d.Empty {
-		ui.message(w, r, rq, http.StatusConflict, "admin.digests.preview_title", "admin.digests.empty")
+		ui.message(w, r, rq, http.StatusConflict, "admin.digests.preview_title", d.emptyKey())
 		return
 	}
 	if err := ui.s.d.Store.EnqueuePreview(r.Context(), rq.Session.Email, d.subscriberID, d.ids, d.More, d.sampleMeta(), ui.s.d.Now()); err != nil {

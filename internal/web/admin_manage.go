@@ -13,6 +13,7 @@ import (
 	"github.com/crieur/crieur/internal/mail"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/subscribe"
 )
 
 // --- readers ---
@@ -68,7 +69,7 @@ func (ui *adminUI) reader(w http.ResponseWriter, r *http.Request, rq *adminReq) 
 		return
 	}
 	d := readerData{Sub: sub, History: hist}
-	if topics, err := ui.s.d.Store.Topics(r.Context()); err == nil {
+	if topics, err := ui.topicList(r.Context(), rq.Lang); err == nil {
 		for _, t := range topics {
 			for _, s := range sub.Topics {
 				if s == t.Slug {
@@ -155,7 +156,53 @@ func (ui *adminUI) readersImport(w http.ResponseWriter, r *http.Request, rq *adm
 	}
 	ui.audit(r, rq, "subscribers.import", hdr.Filename,
 		fmt.Sprintf("imported=%d pending=%d existing=%d suppressed=%d rejected=%d", rep.Imported, rep.Pending, rep.Existing, rep.Suppressed, len(rep.Rejected)))
-	ui.render(w, r, rq, http.StatusOK, "import_report", "admin.import.title", rep)
+	ui.render(w, r, rq, http.StatusOK, "import_report", "admin.import.title", ui.localizeImport(rq.Lang, rep))
+}
+
+// localizeImport returns rep with its rejected lines' reasons in l.
+// subscribe.Import words them in English, for the CLI report; a reason
+// it does not know is shown as given.
+func (ui *adminUI) localizeImport(l news.Lang, rep subscribe.ImportReport) subscribe.ImportReport {
+	out := make([]subscribe.RejectLine, len(rep.Rejected))
+	for i, rj := range rep.Rejected {
+		out[i] = subscribe.RejectLine{Line: rj.Line, Reason: ui.importReason(l, rj.Reason)}
+	}
+	rep.Rejected = out
+	return rep
+}
+
+// importReason translates one reason of subscribe.Import (see parseRow
+// and Import in internal/subscribe/csv.go). The reasons carry no code, so
+// they are matched by their text; TestAdminImportReasonsLocalized fails
+// if one of them changes.
+func (ui *adminUI) importReason(l news.Lang, reason string) string {
+	key, arg := "", ""
+	switch reason {
+	case "invalid email address":
+		key = "email"
+	case "duplicate address in this file":
+		key = "duplicate"
+	case "frequency must be daily or weekly":
+		key = "frequency"
+	case "lang must be fr or en":
+		key = "lang"
+	case "status must be pending or confirmed":
+		key = "status"
+	default:
+		if rest, ok := strings.CutPrefix(reason, "unknown topic "); ok {
+			key, arg = "topic", rest
+		} else if rest, ok := strings.CutPrefix(reason, "malformed CSV: "); ok {
+			// The parser's own words (encoding/csv) stay as they are.
+			key, arg = "malformed", rest
+		}
+	}
+	switch {
+	case key == "":
+		return reason
+	case arg != "":
+		return ui.s.t(l, "admin.import.reason."+key, arg)
+	}
+	return ui.s.t(l, "admin.import.reason."+key)
 }
 
 func (ui *adminUI) suppressions(w http.ResponseWriter, r *http.Request, rq *adminReq) {
@@ -180,7 +227,7 @@ func (ui *adminUI) topics(w http.ResponseWriter, r *http.Request, rq *adminReq) 
 }
 
 func (ui *adminUI) renderTopics(w http.ResponseWriter, r *http.Request, rq *adminReq, status int, d topicsData, errMsg string) {
-	topics, err := ui.s.d.Store.Topics(r.Context())
+	topics, err := ui.topicList(r.Context(), rq.Lang)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return

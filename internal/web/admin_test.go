@@ -6,6 +6,8 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"fmt"
+	stdhtml "html"
 	"io"
 	"log/slog"
 	"mime/multipart"
@@ -560,6 +562,217 @@ func TestAdminDigestPreview(t *testing.T) {
 	n, _ := e.st.PendingEmails(ctx)
 	if n != 1 {
 		t.Fatalf("pending emails after a preview: %d", n)
+	}
+}
+
+// frameSrcRE finds the preview frame's URL on the preview page.
+var frameSrcRE = regexp.MustCompile(`<iframe class="email-frame"[^>]* src="([^"]+)"`)
+
+// frameOf returns the HTML the preview page's frame shows.
+func (b *adminBrowser) frameOf(page string) string {
+	b.tb.Helper()
+	m := frameSrcRE.FindStringSubmatch(page)
+	if m == nil {
+		b.tb.Fatalf("no preview frame on the page:\n%.3000s", page)
+	}
+	src := stdhtml.UnescapeString(m[1])
+	u, err := url.Parse(src)
+	if err != nil || u.Path != "/admin/digests/preview/html" {
+		b.tb.Fatalf("frame src %q: %v", src, err)
+	}
+	resp, body := b.get(src)
+	if resp.StatusCode != 200 {
+		b.tb.Fatalf("frame %s: %d", src, resp.StatusCode)
+	}
+	return body
+}
+
+// The preview frame carries the chosen sample or reader: its query is
+// the page's, not the page's query escaped into one parameter name.
+func TestAdminDigestPreviewFrameCarriesQuery(t *testing.T) {
+	t.Parallel()
+	e := setupAdmin(t)
+	ctx := context.Background()
+	now := time.Now()
+	for _, a := range []news.Article{
+		{URL: "https://journal.example/dakar", Title: "Élections au Sénégal", Topics: []string{"afrique"}, PublishedAt: now.Add(-72 * time.Hour)},
+		{URL: "https://journal.example/senat", Title: "Réforme au Sénat", Topics: []string{"politique"}, PublishedAt: now.Add(-time.Hour)},
+	} {
+		a.CreatedAt = now
+		if _, _, err := e.st.SaveArticle(ctx, a); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if _, err := e.subs.Import(ctx, strings.NewReader("email,topics,frequency,lang,status\nen-weekly@x.example,afrique,weekly,en,confirmed\n")); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser(t, "fr")
+	b.login("editor@journal.example")
+	for _, q := range []string{"topics=afrique&lang=en&frequency=weekly", "email=en-weekly@x.example"} {
+		_, page := b.get("/admin/digests/preview?" + q)
+		frame := b.frameOf(page)
+		// English, weekly, Afrique only: the Sénégal story (three days
+		// old, so only in a weekly digest) and not the Sénat one.
+		if !strings.Contains(frame, "Your weekly digest") || !strings.Contains(frame, "Élections au Sénégal") || strings.Contains(frame, "Réforme au Sénat") {
+			t.Errorf("%s: the frame is not the English weekly Afrique digest:\n%.3000s", q, frame)
+		}
+	}
+}
+
+// A reader's preview is what the next run would send them: from their
+// digest cursor on; when that is nothing, the page says so and labels
+// the recent articles it shows as a sample.
+func TestAdminDigestPreviewFollowsReaderCursor(t *testing.T) {
+	t.Parallel()
+	e := setupAdmin(t)
+	ctx := context.Background()
+	save := func(title string) {
+		t.Helper()
+		if _, _, err := e.st.SaveArticle(ctx, news.Article{URL: "https://journal.example/" + url.PathEscape(title), Title: title,
+			Topics: []string{"afrique"}, PublishedAt: time.Now().Add(-time.Hour), CreatedAt: time.Now()}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	save("Élections au Sénégal")
+	save("Sommet à Addis-Abeba")
+	csv := "email,topics,frequency,lang,status\nfr-daily@x.example,afrique,daily,fr,confirmed\npending@x.example,afrique,daily,fr,pending\n"
+	if _, err := e.subs.Import(ctx, strings.NewReader(csv)); err != nil {
+		t.Fatal(err)
+	}
+	b := e.browser(t, "en")
+	b.login("editor@journal.example")
+	const reader = "/admin/digests/preview?email=fr-daily@x.example"
+
+	// Never sent a digest: the articles of the last day.
+	_, page := b.get(reader)
+	if strings.Contains(page, `id="preview-empty"`) || strings.Contains(page, `id="preview-sample"`) || !strings.Contains(page, "<dd>2</dd>") {
+		t.Fatalf("before any run:\n%.3000s", page)
+	}
+
+	// A run covers both: the next digest would be empty, and skipped.
+	runner := digest.NewRunner(e.st, slog.New(slog.DiscardHandler), nil, nil)
+	if _, err := runner.RunNow(ctx, news.Daily, "test"); err != nil {
+		t.Fatal(err)
+	}
+	if err := runner.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	_, page = b.get(reader)
+	if !strings.Contains(page, `id="preview-empty"`) || !strings.Contains(page, "Their next digest would be empty") {
+		t.Fatalf("after a run, the page must say the next digest is empty:\n%.3000s", page)
+	}
+	if !strings.Contains(page, `id="preview-sample"`) || !strings.Contains(page, "This is not what this reader will receive") {
+		t.Fatalf("the recent articles shown must be labelled a sample:\n%.3000s", page)
+	}
+	// The frame shows the same labelled sample, in the reader's language.
+	if frame := b.frameOf(page); !strings.Contains(frame, "Élections au Sénégal") {
+		t.Fatalf("sample frame:\n%.2000s", frame)
+	}
+
+	// One new article: that is all the next digest holds.
+	save("Pluies au Sahel")
+	_, page = b.get(reader)
+	if strings.Contains(page, `id="preview-empty"`) || strings.Contains(page, `id="preview-sample"`) || !strings.Contains(page, "<dd>1</dd>") {
+		t.Fatalf("after a new article:\n%.3000s", page)
+	}
+	if frame := b.frameOf(page); !strings.Contains(frame, "Pluies au Sahel") || strings.Contains(frame, "Élections au Sénégal") {
+		t.Fatalf("the frame must hold only the new article:\n%.3000s", frame)
+	}
+
+	// A reader the run passes by gets nothing, and the page says why.
+	if _, page = b.get("/admin/digests/preview?email=pending@x.example"); !strings.Contains(page, "This reader gets no digest at the moment") {
+		t.Fatalf("pending reader:\n%.3000s", page)
+	}
+}
+
+// The import report speaks the page's language, reasons included.
+func TestAdminImportReasonsLocalized(t *testing.T) {
+	t.Parallel()
+	e := setupAdmin(t)
+	csv := "email,topics,frequency,lang,status\n" +
+		"not-an-email,afrique,daily,fr,confirmed\n" +
+		"a@x.example,nope,daily,fr,confirmed\n" +
+		"b@x.example,afrique,hourly,fr,confirmed\n" +
+		"c@x.example,afrique,daily,de,confirmed\n" +
+		"d@x.example,afrique,daily,fr,maybe\n" +
+		"e@x.example,afrique,daily,fr,confirmed\n" +
+		"E@x.example,afrique,daily,fr,confirmed\n" +
+		"f@x\"example,afrique,daily,fr,confirmed\n"
+	for _, tc := range []struct {
+		lang       string
+		want, omit []string
+	}{
+		{"fr", []string{"Adresse email invalide", "Rubrique inconnue : &#34;nope&#34;", "Fréquence invalide", "Langue invalide",
+			"Statut invalide", "Adresse déjà présente plus haut", "Ligne CSV mal formée ("},
+			[]string{"invalid email address", "unknown topic", "must be", "duplicate address", "malformed CSV"}},
+		{"en", []string{"Invalid email address", "Unknown topic: &#34;nope&#34;", "Frequency must be daily or weekly", "Language must be fr or en",
+			"Status must be pending or confirmed", "Address already earlier in this file", "Malformed CSV line ("}, nil},
+	} {
+		b := e.browser(t, tc.lang)
+		page := b.login("admin@journal.example")
+		var buf bytes.Buffer
+		mw := multipart.NewWriter(&buf)
+		mw.WriteField("csrf", csrfRE.FindStringSubmatch(page)[1])
+		fw, _ := mw.CreateFormFile("file", "readers.csv")
+		io.WriteString(fw, csv)
+		mw.Close()
+		resp, err := b.c.Post(e.srv.URL+"/admin/readers/import", mw.FormDataContentType(), &buf)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rep, _ := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if resp.StatusCode != 200 {
+			t.Fatalf("%s import: %d", tc.lang, resp.StatusCode)
+		}
+		for _, w := range tc.want {
+			if !strings.Contains(string(rep), w) {
+				t.Errorf("%s report lacks %q", tc.lang, w)
+			}
+		}
+		for _, o := range tc.omit {
+			if strings.Contains(string(rep), o) {
+				t.Errorf("%s report still says %q", tc.lang, o)
+			}
+		}
+		if t.Failed() {
+			t.Logf("%s report:\n%.4000s", tc.lang, rep)
+		}
+	}
+}
+
+// Topics are listed by name with accents and case ignored, not byte by
+// byte ("Économie" after "Politique", "arts" after everything).
+func TestAdminTopicsCollated(t *testing.T) {
+	t.Parallel()
+	e := setupAdmin(t)
+	ctx := context.Background()
+	for _, tp := range [][2]string{{"economie", "Économie"}, {"arts", "arts"}} {
+		if _, err := e.st.CreateTopic(ctx, tp[0], tp[1]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	want := []string{"afrique", "arts", "culture", "economie", "politique"}
+	b := e.browser(t, "fr")
+	b.login("admin@journal.example")
+	for _, tc := range []struct{ path, pattern string }{
+		{"/admin/topics", `<td><code>%s</code></td>`},
+		{"/admin/digests", `name="topics" value="%s"`},
+		{"/admin/alerts/new", `name="topics" value="%s"`},
+	} {
+		_, page := b.get(tc.path)
+		last := -1
+		for _, slug := range want {
+			i := strings.Index(page, fmt.Sprintf(tc.pattern, slug))
+			if i < 0 || i < last {
+				t.Errorf("%s: %s missing or out of order (want %v)", tc.path, slug, want)
+			}
+			last = i
+		}
+	}
+	// The JSON API keeps the store's order.
+	if ts, err := e.st.Topics(ctx); err != nil || ts[0].Name != "Afrique" || ts[len(ts)-1].Name != "Économie" {
+		t.Fatalf("store order changed: %+v %v", ts, err)
 	}
 }
 

@@ -10,6 +10,8 @@ import (
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
+	"github.com/crieur/crieur/internal/mail"
+	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 )
 
@@ -51,6 +53,7 @@ func NewMetrics(st *store.Store) *Metrics {
 			Name: "crieur_push_failed_total", Help: "Push attempts that did not deliver, by outcome (retry, gone, failed, expired).",
 		}, []string{"outcome"}),
 	}
+	m.initLabels()
 	reg.MustRegister(m.requests, m.duration, m.EmailsSent, m.EmailsFail, m.PushSent, m.PushFail,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if st != nil {
@@ -58,6 +61,22 @@ func NewMetrics(st *store.Store) *Metrics {
 			"Subscribers by status.", []string{"status"}, nil)})
 	}
 	return m
+}
+
+// initLabels creates at zero every series whose labels are known in
+// advance, so that /metrics shows 0 rather than no series before the
+// first failure and dashboards and alerts can rely on them.
+func (m *Metrics) initLabels() {
+	for _, k := range []news.MailKind{news.MailConfirm, news.MailDigest, news.MailAlert, news.MailPreview} {
+		m.EmailsSent.WithLabelValues(string(k))
+		for _, r := range []mail.Kind{mail.Temporary, mail.Recipient, mail.Server} {
+			m.EmailsFail.WithLabelValues(string(k), r.String())
+		}
+	}
+	// The outcomes other than "delivered" that dispatch.Pusher reports.
+	for _, o := range []string{"retry", "gone", "failed", "expired"} {
+		m.PushFail.WithLabelValues(o)
+	}
 }
 
 // ObserveRequest counts one HTTP request.
