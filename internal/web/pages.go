@@ -590,6 +590,7 @@ func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, l, true, fmt.Errorf("subscribe form: %w", err))
 		return
 	}
+	sortTopics(l, topics)
 	h := subscribeHead(r, l)
 	h.Title = s.t(l, "page.subscribe.title", s.siteName())
 	h.LangLinks = s.langLinks(r, l)
@@ -648,6 +649,7 @@ func (s *Server) subscribeSubmit(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, l, true, fmt.Errorf("subscribe form: %w", terr))
 		return
 	}
+	sortTopics(l, topics)
 	h.Title = s.t(l, "page.subscribe.title", s.siteName())
 	d := subscribeData{pageHead: h, Heading: h.Title, Action: s.subscribeAction(l, h.Embed), Email: email,
 		Form: s.form(l, topics, v)}
@@ -776,6 +778,7 @@ func (s *Server) preferencesPage(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, sub.Lang, false, fmt.Errorf("preference center: %w", err))
 		return
 	}
+	sortTopics(sub.Lang, topics)
 	l := subscriberLang(r, sub)
 	d := s.prefsPage(r, sub, l, topics, prefsValues{topics: sub.Topics, frequency: sub.Frequency, lang: sub.Lang, alerts: sub.Alerts}, sub.Paused)
 	d.LangLinks = s.langLinks(r, l)
@@ -808,6 +811,7 @@ func (s *Server) preferencesSave(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, subscriberLang(r, sub), false, fmt.Errorf("preference center: %w", terr))
 		return
 	}
+	sortTopics(subscriberLang(r, sub), topics)
 	v := prefsValues{topics: u.Topics, frequency: u.Frequency, lang: u.Lang, alerts: u.Alerts}
 	if err != nil {
 		l := subscriberLang(r, sub)

@@ -733,3 +733,24 @@ func TestHeadChangesNothing(t *testing.T) {
 	sameHeaders(t, h, g)
 	status(t, news.Unsubscribed)
 }
+
+// TestSubscribeTopicsCollated: readers see topics in dictionary order,
+// accents and case ignored ("Économie" between "Culture" and "Politique").
+func TestSubscribeTopicsCollated(t *testing.T) {
+	t.Parallel()
+	e := setupPages(t)
+	if _, err := e.st.CreateTopic(context.Background(), "economie", "Économie"); err != nil {
+		t.Fatal(err)
+	}
+	req, _ := http.NewRequest(http.MethodGet, e.srv.URL+"/subscribe", nil)
+	resp, page := e.do(t, req)
+	mustStatus(t, resp, page, 200)
+	last := -1
+	for _, slug := range []string{"afrique", "economie", "politique"} {
+		i := strings.Index(page, `value="`+slug+`"`)
+		if i < 0 || i < last {
+			t.Errorf("%s missing or out of order in the subscribe form", slug)
+		}
+		last = i
+	}
+}
