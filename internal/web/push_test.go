@@ -2,9 +2,11 @@ package web_test
 
 import (
 	"fmt"
+	"log/slog"
 	"net/http/httptest"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -93,4 +95,48 @@ func TestPushSubscriptionsRateLimited(t *testing.T) {
 	if rec := call("DELETE", "192.0.2.10", `{"endpoint":"http://127.0.0.1:9/p/0"}`); rec.Code != 204 {
 		t.Errorf("a minute later: %d %s", rec.Code, rec.Body.String())
 	}
+}
+
+// TestRequestLog: each request is logged at debug level with its method,
+// path, status and duration; a link's token and the query (which can hold
+// an address) never reach the log.
+func TestRequestLog(t *testing.T) {
+	t.Parallel()
+	var buf lockedLog
+	e := setupAPI(t, func(d *web.Deps) {
+		d.Log = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	})
+	const token = "AQEBAgMEBQYHCAkKCwwNDg8Q"
+	for _, target := range []string{"/confirm/" + token, "/api/v1/topics?email=lectrice@example.com"} {
+		e.h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil))
+	}
+	out := buf.String()
+	for _, want := range []string{`msg=request method=GET path=/confirm/…`, `path=/api/v1/topics status=200`} {
+		if !strings.Contains(out, want) {
+			t.Errorf("log has no %q:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{token, "lectrice@example.com"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("log holds %q:\n%s", secret, out)
+		}
+	}
+}
+
+// lockedLog is a log sink safe for concurrent handlers.
+type lockedLog struct {
+	mu sync.Mutex
+	b  strings.Builder
+}
+
+func (l *lockedLog) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedLog) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
 }

@@ -137,6 +137,17 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			_, pattern := s.mux.Handler(r)
 			s.d.Metrics.ObserveRequest(pattern, r.Method, sw.status, time.Since(start))
 		}
+		// The request log: every request at debug level, server errors
+		// at warn. The path has its link token cut off and the query
+		// (which can hold an address) is left out.
+		level := slog.LevelDebug
+		if sw.status >= 500 {
+			level = slog.LevelWarn
+		}
+		if s.d.Log.Enabled(r.Context(), level) {
+			s.d.Log.LogAttrs(r.Context(), level, "request", slog.String("method", r.Method), slog.String("path", safePath(r)),
+				slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+		}
 	}()
 	s.mux.ServeHTTP(sw, r)
 }
