@@ -383,8 +383,8 @@ func importCSV(ctx context.Context, app *App, path string, stdout io.Writer) err
 		return err
 	}
 	_ = app.Store.Audit(ctx, "cli", "subscribers.import", path, fmt.Sprintf("imported=%d rejected=%d", rep.Imported, len(rep.Rejected)))
-	fmt.Fprintf(stdout, "imported %d (%d pending confirmation), already there %d, suppressed %d, rejected %d\n",
-		rep.Imported, rep.Pending, rep.Existing, rep.Suppressed, len(rep.Rejected))
+	fmt.Fprintf(stdout, "imported %d (%d pending confirmation), already there %d, suppressed %d, unsubscribed %d, rejected %d\n",
+		rep.Imported, rep.Pending, rep.Existing, rep.Suppressed, rep.Unsubscribed, len(rep.Rejected))
 	for _, r := range rep.Rejected {
 		fmt.Fprintf(stdout, "line %d: %s\n", r.Line, r.Reason)
 	}

@@ -9,7 +9,6 @@ import (
 	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/xml"
 	"errors"
 	"fmt"
 	"io"
@@ -19,7 +18,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/mmcdole/gofeed"
-	"golang.org/x/net/html/charset"
 )
 
 // Item is one entry of a feed, cleaned up: plain-text title and summary,
@@ -40,13 +38,16 @@ type Item struct {
 // and a nesting depth under 10.
 const (
 	maxDepth      = 100
-	maxElements   = 100_000
-	maxItems      = 5_000
-	maxAttrs      = 100 // per element
-	maxSummary    = 400 // runes
-	maxTitle      = 500 // runes
-	maxAuthor     = 200 // runes
-	maxCategory   = 200 // runes
+	maxElements   = 100_000 // read by gofeed, in the items kept and outside items
+	maxItems      = 5_000   // kept; the oldest beyond are skipped
+	maxScanItems  = 100_000 // in the document; more is refused
+	maxScanElems  = 500_000 // in the document; more is refused
+	maxDateLen    = 100     // bytes of an item's date read while scanning
+	maxAttrs      = 100     // per element
+	maxSummary    = 400     // runes
+	maxTitle      = 500     // runes
+	maxAuthor     = 200     // runes
+	maxCategory   = 200     // runes
 	maxCategories = 50
 	maxURL        = 2048 // bytes
 	maxGUID       = 512  // bytes; longer GUIDs are replaced by their SHA-256
@@ -63,17 +64,21 @@ var ErrUnsupported = errors.New("not an RSS or Atom feed")
 // Parse reads an RSS 2.0, RSS 1.0 or Atom document of at most limit bytes
 // from r and returns its usable items in feed order. Items without an
 // absolute http(s) link (or a GUID that is one) are dropped; relative links
-// are resolved against the feed's own link. Input larger than limit, deeper
-// than 100 elements, with more than 100,000 elements or 5,000 items is
-// rejected with an error, as is an element with more than 100 attributes. A document declaring a non-UTF-8 encoding
-// (ISO-8859-1, windows-1252, …) is decoded; undeclared non-UTF-8 bytes are an
-// error.
+// are resolved against the feed's own link. Of a feed with more than 5,000
+// items (or more than 100,000 elements), only the newest 5,000 (or as many
+// as fit in 100,000 elements) are read: by date when every item has one,
+// else the first ones, as feeds list the newest first. Input larger than
+// limit, deeper than 100 elements, with more than 100,000 items or 500,000
+// elements in all is rejected with an error, as is an element with more than
+// 100 attributes. A document declaring a non-UTF-8 encoding (ISO-8859-1,
+// windows-1252, …) is decoded; undeclared non-UTF-8 bytes are an error.
 func Parse(r io.Reader, limit int64) ([]Item, error) {
 	data, err := readLimited(r, limit)
 	if err != nil {
 		return nil, err
 	}
-	return parseBytes(data, nil)
+	items, _, err := parseBytes(data, nil)
+	return items, err
 }
 
 // readLimited reads all of r, failing with ErrTooLarge past limit bytes.
@@ -93,13 +98,20 @@ func readLimited(r io.Reader, limit int64) ([]byte, error) {
 
 // parseBytes parses a whole feed document. base, when not nil, is where the
 // document was fetched from; it resolves a relative or missing feed link.
-func parseBytes(data []byte, base *url.URL) ([]Item, error) {
+// skipped counts the items left out because the feed held more than
+// maxItems (or maxElements) of them.
+func parseBytes(data []byte, base *url.URL) (items []Item, skipped int, err error) {
 	kind := gofeed.DetectFeedType(bytes.NewReader(data[:min(len(data), 4096)]))
 	if kind != gofeed.FeedTypeRSS && kind != gofeed.FeedTypeAtom {
-		return nil, fmt.Errorf("parse feed: %w", ErrUnsupported)
+		return nil, 0, fmt.Errorf("parse feed: %w", ErrUnsupported)
 	}
-	if err := checkShape(data); err != nil {
-		return nil, fmt.Errorf("parse feed: %w", err)
+	sh, err := scanShape(data)
+	if err != nil {
+		return nil, 0, fmt.Errorf("parse feed: %w", err)
+	}
+	data, skipped, err = sh.trim(data)
+	if err != nil {
+		return nil, 0, fmt.Errorf("parse feed: %w", err)
 	}
 	p := gofeed.NewParser()
 	// The content image scan builds a full HTML tree of every item and walks
@@ -107,12 +119,12 @@ func parseBytes(data []byte, base *url.URL) ([]Item, error) {
 	p.RSSTranslator = &gofeed.DefaultRSSTranslator{DisableContentImageScan: true}
 	f, err := p.Parse(bytes.NewReader(data))
 	if err != nil {
-		return nil, fmt.Errorf("parse feed: %w", err)
+		return nil, 0, fmt.Errorf("parse feed: %w", err)
 	}
 	if link := absURL(base, f.Link); link != "" {
 		base, _ = url.Parse(link)
 	}
-	items := make([]Item, 0, len(f.Items))
+	items = make([]Item, 0, len(f.Items))
 	for _, it := range f.Items {
 		if it == nil {
 			continue
@@ -121,55 +133,7 @@ func parseBytes(data []byte, base *url.URL) ([]Item, error) {
 			items = append(items, item)
 		}
 	}
-	return items, nil
-}
-
-// checkShape walks the raw tokens once and rejects documents whose nesting
-// depth, element count, item count or attribute count would make gofeed (which recurses into
-// extension elements and allocates a few kilobytes per item) use unbounded
-// stack or memory. encoding/xml never expands DTD entities, so entity
-// "billion laughs" cannot grow here or later.
-func checkShape(data []byte) error {
-	if crowdedTag(data) {
-		// Caught before tokenizing: encoding/xml would allocate every
-		// attribute of the element before we could count them.
-		return fmt.Errorf("element with more than %d attributes", maxAttrs)
-	}
-	d := xml.NewDecoder(bytes.NewReader(data))
-	d.Strict = false // as gofeed does
-	d.CharsetReader = charset.NewReaderLabel
-	depth, elements, items := 0, 0, 0
-	for {
-		tok, err := d.RawToken()
-		if errors.Is(err, io.EOF) {
-			return nil
-		}
-		if err != nil {
-			return err
-		}
-		switch t := tok.(type) {
-		case xml.StartElement:
-			depth++
-			elements++
-			if n := strings.ToLower(t.Name.Local); n == "item" || n == "entry" {
-				items++
-			}
-			switch {
-			case depth > maxDepth:
-				return fmt.Errorf("elements nested more than %d deep", maxDepth)
-			case elements > maxElements:
-				return fmt.Errorf("more than %d elements", maxElements)
-			case items > maxItems:
-				return fmt.Errorf("more than %d items", maxItems)
-			case len(t.Attr) > maxAttrs:
-				return fmt.Errorf("element with more than %d attributes", maxAttrs)
-			}
-		case xml.EndElement:
-			if depth > 0 {
-				depth--
-			}
-		}
-	}
+	return items, skipped, nil
 }
 
 // crowdedTag reports whether some tag of data seems to hold more than

@@ -42,6 +42,9 @@ type Result struct {
 	// NotModified is true when the server answered 304; Items is then empty.
 	NotModified bool
 	Items       []Item
+	// Skipped counts the items of the feed left out of Items because it
+	// held more than Parse reads (the oldest ones).
+	Skipped int
 	// ETag and LastModified are the validators to send next time (the old
 	// ones when the server sent none).
 	ETag         string
@@ -62,14 +65,22 @@ func (e *StatusError) Error() string {
 // Fetch GETs the feed at rawURL, sending st's ETag and Last-Modified as
 // validators, and parses it. A 304 gives Result{NotModified: true}; any other
 // non-2xx status is a *StatusError. When the document declares no encoding,
-// a charset in the Content-Type header is honoured.
+// a charset in the Content-Type header is honoured. Error messages show
+// URLs redacted (see Redact).
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string, st State) (Result, error) {
+	res, err := f.fetch(ctx, rawURL, st)
+	// Whatever else names an absolute URL (a wrapped error from the
+	// client's redirect policy, say) is redacted too.
+	return res, redactError(err)
+}
+
+func (f *Fetcher) fetch(ctx context.Context, rawURL string, st State) (Result, error) {
 	ctx, cancel := context.WithTimeout(ctx, f.timeout())
 	defer cancel()
 
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, rawURL, nil)
 	if err != nil {
-		return Result{}, fmt.Errorf("fetch feed: %w", err)
+		return Result{}, fmt.Errorf("fetch feed: %w", redactURLError(err))
 	}
 	req.Header.Set("User-Agent", f.userAgent())
 	req.Header.Set("Accept", "application/rss+xml, application/atom+xml, application/rdf+xml;q=0.9, application/xml;q=0.9, text/xml;q=0.9, */*;q=0.5")
@@ -85,7 +96,7 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, st State) (Result, e
 	}
 	resp, err := client.Do(req)
 	if err != nil {
-		return Result{}, fmt.Errorf("fetch feed: %w", err)
+		return Result{}, fmt.Errorf("fetch feed: %w", redactURLError(err))
 	}
 	defer resp.Body.Close()
 
@@ -112,11 +123,11 @@ func (f *Fetcher) Fetch(ctx context.Context, rawURL string, st State) (Result, e
 	if resp.Request != nil {
 		base = resp.Request.URL // after redirects
 	}
-	items, err := parseBytes(data, base)
+	items, skipped, err := parseBytes(data, base)
 	if err != nil {
 		return Result{}, fmt.Errorf("fetch feed: %w", err)
 	}
-	res.Items = items
+	res.Items, res.Skipped = items, skipped
 	return res, nil
 }
 

@@ -6,6 +6,7 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+	"unicode"
 	"unicode/utf8"
 
 	"github.com/crieur/crieur/internal/feed"
@@ -71,4 +72,36 @@ func FuzzSlug(f *testing.F) {
 			t.Fatalf("Slug(Slug(%q)) = %q, want %q", s, again, got)
 		}
 	})
+}
+
+// FuzzPlainText checks that PlainText gives trimmed, valid UTF-8 without
+// control characters, and keeps text that holds no markup as it is.
+func FuzzPlainText(f *testing.F) {
+	for _, s := range []string{"L&apos;État &amp; moi", "<p>Le <strong>budget</strong>&hellip;</p>", "Tom & Jerry <3",
+		"Si x<y alors", "<y z>", "a<b", "<!-- c", "</ b", "<script>x", "\xff<p>\x00</p>", "«\u00a0oui\u00a0»"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := feed.PlainText(s)
+		if !utf8.ValidString(got) || strings.TrimSpace(got) != got {
+			t.Fatalf("PlainText(%q) = %q", s, got)
+		}
+		for _, r := range got {
+			if unicode.IsControl(r) {
+				t.Fatalf("PlainText(%q) = %q: control character", s, got)
+			}
+		}
+		if !strings.ContainsAny(s, "<&") && utf8.ValidString(s) && got != strings.Join(strings.Fields(stripControl(s)), " ") && !strings.ContainsAny(s, "\u00a0\u202f\u200b\ufeff\u0085") {
+			t.Fatalf("plain text changed: PlainText(%q) = %q", s, got)
+		}
+	})
+}
+
+func stripControl(s string) string {
+	return strings.Map(func(r rune) rune {
+		if unicode.IsControl(r) && !unicode.IsSpace(r) {
+			return -1
+		}
+		return r
+	}, s)
 }

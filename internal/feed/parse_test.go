@@ -2,6 +2,7 @@ package feed_test
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"runtime"
 	"slices"
@@ -375,6 +376,69 @@ func TestParseHostile(t *testing.T) {
 				if strings.Contains(it.Title, "root:") {
 					t.Errorf("external entity resolved: %q", it.Title)
 				}
+			}
+		})
+	}
+}
+
+// longFeed is an RSS feed of n items of about 200 bytes each; item i links
+// to https://a.example/i and has the pubDate date(i), none when "".
+// extra is added to each item.
+func longFeed(n int, date func(i int) string, extra string) string {
+	var b strings.Builder
+	b.WriteString(`<?xml version="1.0" encoding="UTF-8"?><rss version="2.0" xmlns:x="urn:x"><channel><title>Long</title><link>https://a.example/</link>` + "\n")
+	for i := range n {
+		fmt.Fprintf(&b, "<item><title>Article %d</title><link>https://a.example/%d</link><guid>https://a.example/%d</guid>", i, i, i)
+		if d := date(i); d != "" {
+			b.WriteString("<pubDate>" + d + "</pubDate>")
+		}
+		b.WriteString("<description>Un résumé assez court pour tenir.</description>" + extra + "</item>\n")
+	}
+	b.WriteString("</channel></rss>")
+	return b.String()
+}
+
+func TestParseLongFeed(t *testing.T) {
+	t.Parallel()
+	t0 := time.Date(2026, 3, 10, 12, 0, 0, 0, time.UTC)
+	newestFirst := func(i int) string { return t0.Add(-time.Duration(i) * time.Minute).Format(time.RFC1123Z) }
+	oldestFirst := func(i int) string { return t0.Add(time.Duration(i) * time.Minute).Format(time.RFC1123) }
+	undated := func(int) string { return "" }
+	atom := func(i int) string { return t0.Add(time.Duration(i) * time.Minute).Format(time.RFC3339) }
+	tests := []struct {
+		name        string
+		doc         string
+		first, last int // URLs of the first and last items kept
+		n           int // items kept, 0 for 5,000
+	}{
+		{"newest first", longFeed(20_000, newestFirst, ""), 0, 4_999, 0},
+		{"oldest first", longFeed(20_000, oldestFirst, ""), 15_000, 19_999, 0},
+		{"undated: feed order", longFeed(20_000, undated, ""), 0, 4_999, 0},
+		{"RFC 3339 dates, oldest first", longFeed(6_000, atom, ""), 1_000, 5_999, 0},
+		// Byte offsets of the items are those of the Latin-1 document.
+		{"latin-1, oldest first", strings.NewReplacer(`encoding="UTF-8"`, `encoding="ISO-8859-1"`, "é", "\xe9").Replace(longFeed(6_000, oldestFirst, "")), 1_000, 5_999, 0},
+		// 20 elements an item: the element bound keeps fewer items.
+		{"many elements", longFeed(6_000, newestFirst, strings.Repeat("<x:a/>", 14)), 0, 4_998, 4_999},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			items := parseString(t, tt.doc)
+			want := tt.n
+			if want == 0 {
+				want = 5_000
+			}
+			if len(items) != want {
+				t.Fatalf("%d items (%d bytes), want %d", len(items), len(tt.doc), want)
+			}
+			if got := items[0].URL; got != fmt.Sprint("https://a.example/", tt.first) {
+				t.Errorf("first item %s, want %d", got, tt.first)
+			}
+			if got := items[len(items)-1].URL; got != fmt.Sprint("https://a.example/", tt.last) {
+				t.Errorf("last item %s, want %d", got, tt.last)
+			}
+			if it := items[len(items)-1]; it.Title != fmt.Sprint("Article ", tt.last) || it.Summary != "Un résumé assez court pour tenir." {
+				t.Errorf("last item %+v", it)
 			}
 		})
 	}

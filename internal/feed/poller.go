@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"log/slog"
 	"math/rand/v2"
-	"net/url"
 	"os"
 	"slices"
 	"strings"
@@ -70,6 +69,10 @@ type Poller struct {
 	mu     sync.Mutex
 	cancel context.CancelFunc
 	done   chan struct{}
+
+	// skipWarned holds the feed URLs whose skipped items were logged at
+	// warning level; later polls log them at debug level.
+	skipWarned sync.Map
 }
 
 // NewPoller returns a poller of urls (blank and repeated ones dropped), each
@@ -212,7 +215,7 @@ func (p *Poller) PollNow(ctx context.Context, url string) error {
 
 // poll leases one feed, fetches it, saves its items and records the outcome.
 func (p *Poller) poll(ctx context.Context, feedURL string) error {
-	logURL := redact(feedURL)
+	logURL := Redact(feedURL)
 	start := p.now()
 	lease := 2*p.fetcher.timeout() + leaseMargin
 	st, ok, err := p.store.LeaseFeed(ctx, feedURL, p.holder, start, start.Add(lease))
@@ -258,6 +261,14 @@ func (p *Poller) poll(ctx context.Context, feedURL string) error {
 		st.ETag, st.LastModified = res.ETag, res.LastModified
 		if !res.NotModified {
 			st.Items = len(res.Items)
+		}
+		if res.Skipped > 0 {
+			level := slog.LevelDebug
+			if _, seen := p.skipWarned.LoadOrStore(feedURL, true); !seen {
+				level = slog.LevelWarn
+			}
+			p.log.Log(ctx, level, "feed too long, oldest items skipped", "feed_url", logURL,
+				"items", len(res.Items), "skipped", res.Skipped)
 		}
 		p.log.DebugContext(ctx, "feed polled", "feed_url", logURL,
 			"not_modified", res.NotModified, "items", len(res.Items), "new_articles", created)
@@ -305,7 +316,7 @@ func (p *Poller) save(ctx context.Context, items []Item) (created int, err error
 			CreatedAt:   now,
 		})
 		if err != nil {
-			return created, fmt.Errorf("save article %s: %w", it.URL, err)
+			return created, fmt.Errorf("save article %s: %w", Redact(it.URL), err)
 		}
 		if isNew {
 			created++
@@ -323,13 +334,4 @@ func (p *Poller) backoff(failures int) time.Duration {
 	}
 	d = time.Duration(float64(d) * (0.9 + 0.2*rand.Float64()))
 	return min(d, maxBackoff)
-}
-
-// redact hides a password in a feed URL before it is logged.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return raw
-	}
-	return u.Redacted()
 }

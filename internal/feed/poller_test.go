@@ -471,3 +471,45 @@ func TestPollerContextCancelStops(t *testing.T) {
 		t.Fatal("Stop did not return after the context was cancelled")
 	}
 }
+
+// TestPollerLongFeed checks that a feed with more items than Parse reads
+// gives its newest ones, and that the skipped rest is logged once.
+func TestPollerLongFeed(t *testing.T) {
+	t.Parallel()
+	s := newSetup(t)
+	t0 := time.Date(2026, 3, 10, 9, 0, 0, 0, time.UTC)
+	s.srv.set(200, []byte(longFeed(20_000, func(i int) string { return t0.Add(-time.Duration(i) * time.Minute).Format(time.RFC1123Z) }, "")))
+	ctx := context.Background()
+	if err := s.poller.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if n, created := s.store.counts(); n != 5_000 || created != 5_000 {
+		t.Fatalf("%d articles, %d created, want 5000", n, created)
+	}
+	s.store.mu.Lock()
+	newest := s.store.articles[len(s.store.articles)-1] // saved oldest first
+	s.store.mu.Unlock()
+	if newest.URL != "https://a.example/0" {
+		t.Errorf("newest article %s, want https://a.example/0", newest.URL)
+	}
+	if st := s.store.state(s.url); st.Failures != 0 || st.Items != 5_000 {
+		t.Errorf("state %+v", st)
+	}
+
+	// Polled again (the feed changed): logged again, at debug level only.
+	s.srv.mu.Lock()
+	s.srv.etag = `"v2"`
+	s.srv.mu.Unlock()
+	s.clock.Add(interval)
+	if err := s.poller.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	logs := s.logs.String()
+	if n := strings.Count(logs, "level=WARN msg=\"feed too long, oldest items skipped\""); n != 1 ||
+		!strings.Contains(logs, "items=5000 skipped=15000") {
+		t.Errorf("want one warning naming the skipped items, got %d:\n%s", n, logs)
+	}
+	if n := strings.Count(logs, "level=DEBUG msg=\"feed too long, oldest items skipped\""); n != 1 {
+		t.Errorf("want the second poll logged at debug level, got %d", n)
+	}
+}

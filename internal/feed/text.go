@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"bytes"
 	"net/url"
 	"regexp"
 	"strings"
@@ -13,10 +14,16 @@ import (
 	"golang.org/x/net/html/atom"
 )
 
-// htmlToText returns the visible text of an HTML fragment: tags removed,
-// entities decoded, the content of script-like elements dropped, whitespace
-// collapsed. Runs of non-breaking spaces alone (French typography: « mot »,
-// « ? ») stay one non-breaking space.
+// PlainText returns the readable text of a title, summary or name that may
+// hold HTML, the way feed items are cleaned: tags removed, entities decoded
+// (once), the content of script-like elements dropped, whitespace collapsed.
+// Runs of non-breaking spaces alone (French typography: « mot », « ? ») stay
+// one non-breaking space. Plain text survives: a "<" or "&" that is not
+// markup ("Tom & Jerry <3", "x <y", "AT&T") is kept as written. The result
+// is plain text, to be escaped wherever it is shown as HTML.
+func PlainText(s string) string { return htmlToText(s) }
+
+// htmlToText is PlainText.
 func htmlToText(s string) string {
 	if strings.TrimSpace(s) == "" {
 		return ""
@@ -31,6 +38,12 @@ func htmlToText(s string) string {
 		tt := z.Next()
 		switch tt {
 		case html.ErrorToken:
+			// An unterminated tag at the end ("si x<y alors") is text
+			// unless it opens a known element (a description cut short
+			// inside "<a href=…").
+			if raw := z.Raw(); skip == 0 && len(raw) > 0 && !markup(tagName(raw)) {
+				b.Write(raw)
+			}
 			return collapse(b.String())
 		case html.TextToken:
 			if skip == 0 {
@@ -38,6 +51,14 @@ func htmlToText(s string) string {
 			}
 		case html.StartTagToken, html.EndTagToken, html.SelfClosingTagToken:
 			name, _ := z.TagName()
+			if !markup(name) {
+				// "<tom@example.com>" or "<y alors>": not HTML, but text
+				// that happened to hold a "<".
+				if skip == 0 {
+					b.Write(z.Raw())
+				}
+				continue
+			}
 			a := atom.Lookup(name)
 			switch a {
 			case atom.Script, atom.Style, atom.Noscript, atom.Template, atom.Iframe, atom.Object, atom.Svg:
@@ -53,6 +74,44 @@ func htmlToText(s string) string {
 			}
 		}
 	}
+}
+
+// markup reports whether a tag name (lower case, as the tokenizer gives it)
+// is an HTML element, or a custom (my-widget) or namespaced (o:p) one that
+// editors leave in content, rather than text that follows a "<".
+func markup(name []byte) bool {
+	if len(name) == 0 {
+		return false
+	}
+	if atom.Lookup(name) != 0 {
+		return true
+	}
+	custom := false
+	for _, c := range name {
+		switch {
+		case c == '-' || c == ':':
+			custom = true
+		case c == '_' || c == '.' || 'a' <= c && c <= 'z' || '0' <= c && c <= '9':
+		default:
+			return false
+		}
+	}
+	return custom
+}
+
+// tagName returns the lower-cased name of the tag raw starts with ("<a
+// href" or "</a"), or nil.
+func tagName(raw []byte) []byte {
+	raw, ok := bytes.CutPrefix(raw, []byte("<"))
+	if !ok {
+		return nil
+	}
+	raw = bytes.TrimPrefix(raw, []byte("/"))
+	end := bytes.IndexAny(raw, " \t\r\n\f/>")
+	if end >= 0 {
+		raw = raw[:end]
+	}
+	return bytes.ToLower(raw)
 }
 
 // appearedFirst matches the sentence Yoast SEO appends to every WordPress

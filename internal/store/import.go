@@ -16,7 +16,7 @@ type ImportRow struct {
 	Email  string
 	Hash   string // keyed hash of the address, checked against suppressions
 	Prefs  Prefs
-	Status news.Status // pending or confirmed
+	Status news.Status // pending, confirmed or unsubscribed
 }
 
 // ImportOutcome is what happened to one row.
@@ -28,19 +28,28 @@ const (
 	ImportedPending
 	SkippedExisting
 	SkippedSuppressed
+	// ImportedUnsubscribed: an unsubscribed row put the address on the
+	// suppression list and marked its subscriber, if any, unsubscribed.
+	ImportedUnsubscribed
 )
+
+// importReason is the suppression reason of an unsubscribed import row.
+const importReason = "import"
 
 // ImportBatch writes a batch of rows in one transaction. Pending rows get
 // a confirmation email queued; confirmed rows are readers whose consent the
 // publisher already holds; suppressed addresses are never re-imported and
 // existing subscribers (matched case-insensitively) are left as they are.
-// New addresses are stored lower-cased.
+// New addresses are stored lower-cased. An unsubscribed row (what an export
+// writes after an unsubscribe) sends nothing: it puts the row's Hash on the
+// suppression list, and marks an existing subscriber unsubscribed, cancelling
+// what was queued for them, as Unsubscribe does; a new address gets no row.
 func (s *Store) ImportBatch(ctx context.Context, rows []ImportRow, now time.Time) ([]ImportOutcome, error) {
 	out := make([]ImportOutcome, len(rows))
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		// Prepared once per batch: re-preparing each statement per row
 		// costs more than running it.
-		names := []string{"IsSuppressed", "GetSubscriberByEmail", "InsertSubscriber", "InsertSubscriberTopic", "InsertDelivery"}
+		names := []string{"IsSuppressed", "GetSubscriberByEmail", "InsertSubscriber", "InsertSubscriberTopic", "InsertDelivery", "Suppress"}
 		st := make(map[string]*sql.Stmt, len(names))
 		for _, n := range names {
 			p, err := tx.PrepareContext(ctx, s.query(n))
@@ -51,6 +60,13 @@ func (s *Store) ImportBatch(ctx context.Context, rows []ImportRow, now time.Time
 			st[n] = p
 		}
 		for i, r := range rows {
+			if r.Status == news.Unsubscribed {
+				if err := s.importUnsubscribed(ctx, tx, st, r, now); err != nil {
+					return err
+				}
+				out[i] = ImportedUnsubscribed
+				continue
+			}
 			var n int
 			if err := st["IsSuppressed"].QueryRowContext(ctx, r.Hash).Scan(&n); err != nil {
 				return err
@@ -95,4 +111,27 @@ func (s *Store) ImportBatch(ctx context.Context, rows []ImportRow, now time.Time
 		return nil, fmt.Errorf("import batch: %w", err)
 	}
 	return out, nil
+}
+
+// importUnsubscribed applies an unsubscribed import row within ImportBatch.
+func (s *Store) importUnsubscribed(ctx context.Context, tx *sql.Tx, st map[string]*sql.Stmt, r ImportRow, now time.Time) error {
+	if _, err := st["Suppress"].ExecContext(ctx, r.Hash, importReason, ms(now)); err != nil {
+		return err
+	}
+	var id int64
+	var status string
+	err := st["GetSubscriberByEmail"].QueryRowContext(ctx, r.Email).Scan(&id, new(string), &status, new(string), new(string), new(int64), new(int64), new(sql.NullInt64), new(sql.NullInt64), new(sql.NullInt64))
+	if errors.Is(err, sql.ErrNoRows) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	if news.Status(status) == news.Unsubscribed {
+		return nil
+	}
+	if _, err := tx.ExecContext(ctx, s.query("SetSubscriberStatus"), string(news.Unsubscribed), ms(now), id); err != nil {
+		return err
+	}
+	return s.cancelSubscriberDeliveries(ctx, tx, importReason, id)
 }

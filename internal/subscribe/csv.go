@@ -6,8 +6,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 
+	"github.com/crieur/crieur/internal/feed"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 )
@@ -16,13 +18,16 @@ import (
 var CSVHeader = []string{"email", "topics", "frequency", "lang", "status"}
 
 // ImportReport says what an import did; rejected lines carry their line
-// number and why.
+// number and why. Unsubscribed counts the unsubscribed rows: their
+// addresses are on the suppression list and their subscribers, if any,
+// unsubscribed.
 type ImportReport struct {
-	Imported   int          `json:"imported"`
-	Pending    int          `json:"pending"`
-	Existing   int          `json:"existing"`
-	Suppressed int          `json:"suppressed"`
-	Rejected   []RejectLine `json:"rejected"`
+	Imported     int          `json:"imported"`
+	Pending      int          `json:"pending"`
+	Existing     int          `json:"existing"`
+	Suppressed   int          `json:"suppressed"`
+	Unsubscribed int          `json:"unsubscribed"`
+	Rejected     []RejectLine `json:"rejected"`
 }
 
 // RejectLine is one refused CSV line.
@@ -38,6 +43,11 @@ const importBatch = 2000
 // by line number; a bad row never stops the others. Confirmed rows are
 // readers whose consent the publisher already holds; pending ones get a
 // confirmation email; suppressed addresses are never re-imported.
+// Unsubscribed rows send nothing: the address goes on the suppression list
+// and its subscriber, if any, is marked unsubscribed. Topics are matched as
+// feed categories are (feed.MapTopics): by slug or by name, ignoring case
+// and accents, so "ÉCONOMIE" names economie. Whatever ExportCSV writes
+// imports back.
 func (s *Service) Import(ctx context.Context, r io.Reader) (ImportReport, error) {
 	rep := ImportReport{Rejected: []RejectLine{}}
 	cr := csv.NewReader(r)
@@ -55,10 +65,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader) (ImportReport, error)
 	if err != nil {
 		return rep, err
 	}
-	topicIDs := make(map[string]int64, len(topics))
-	for _, t := range topics {
-		topicIDs[t.Slug] = t.ID
-	}
+	matcher := newTopicMatcher(topics)
 	seen := map[string]bool{}
 	var batch []store.ImportRow
 	flush := func() error {
@@ -80,6 +87,8 @@ func (s *Service) Import(ctx context.Context, r io.Reader) (ImportReport, error)
 				rep.Existing++
 			case store.SkippedSuppressed:
 				rep.Suppressed++
+			case store.ImportedUnsubscribed:
+				rep.Unsubscribed++
 			}
 		}
 		batch = batch[:0]
@@ -102,7 +111,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader) (ImportReport, error)
 			return rep, fmt.Errorf("read csv: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
-		row, reason := parseRow(rec, cols, topicIDs)
+		row, reason := parseRow(rec, cols, matcher)
 		if reason == "" && seen[row.Email] {
 			reason = "duplicate address in this file"
 		}
@@ -148,11 +157,55 @@ func field(rec []string, cols map[string]int, name string) string {
 	return strings.TrimSpace(rec[i])
 }
 
-func parseRow(rec []string, cols map[string]int, topicIDs map[string]int64) (store.ImportRow, string) {
+// topicMatcher finds the topic a CSV topics cell names: its exact slug,
+// else what feed.MapTopics matches (slug or name, any case and accents).
+type topicMatcher struct {
+	topics []news.Topic
+	ids    map[string]int64 // slug → id
+	memo   map[string]int64 // cell value → id, 0 for none
+}
+
+func newTopicMatcher(topics []news.Topic) *topicMatcher {
+	m := &topicMatcher{topics: topics, ids: make(map[string]int64, len(topics)), memo: map[string]int64{}}
+	for _, t := range topics {
+		m.ids[t.Slug] = t.ID
+	}
+	return m
+}
+
+// maxTopicMemo bounds the memo of topicMatcher.match: a hostile file may name any
+// number of different topics.
+const maxTopicMemo = 1000
+
+// match returns the id of the topic name names.
+func (m *topicMatcher) match(name string) (int64, bool) {
+	if id, ok := m.ids[name]; ok {
+		return id, true
+	}
+	if id, ok := m.memo[name]; ok {
+		return id, id != 0
+	}
+	var id int64
+	if slugs := feed.MapTopics([]string{name}, m.topics); len(slugs) > 0 {
+		id = m.ids[slugs[0]]
+	}
+	if len(m.memo) < maxTopicMemo {
+		m.memo[name] = id
+	}
+	return id, id != 0
+}
+
+func parseRow(rec []string, cols map[string]int, topics *topicMatcher) (store.ImportRow, string) {
 	var row store.ImportRow
+	// ExportCSV writes an address that starts with one of =+-@ behind a
+	// quote (spreadsheet formula defence); it is not part of the address.
+	raw := field(rec, cols, "email")
+	if len(raw) > 1 && raw[0] == '\'' && strings.ContainsRune("=+-@", rune(raw[1])) {
+		raw = raw[1:]
+	}
 	// Lower-cased, so that one mailbox written in two cases is one
 	// duplicate in the file and matches its existing subscriber.
-	email, err := address(field(rec, cols, "email"))
+	email, err := address(raw)
 	if err != nil {
 		return row, "invalid email address"
 	}
@@ -162,11 +215,13 @@ func parseRow(rec []string, cols map[string]int, topicIDs map[string]int64) (sto
 		if t == "" {
 			continue
 		}
-		id, ok := topicIDs[t]
+		id, ok := topics.match(t)
 		if !ok {
 			return row, fmt.Sprintf("unknown topic %q", truncate(t, 64))
 		}
-		row.Prefs.TopicIDs = append(row.Prefs.TopicIDs, id)
+		if !slices.Contains(row.Prefs.TopicIDs, id) {
+			row.Prefs.TopicIDs = append(row.Prefs.TopicIDs, id)
+		}
 	}
 	row.Prefs.Frequency = news.Frequency(strings.ToLower(field(rec, cols, "frequency")))
 	if row.Prefs.Frequency == "" {
@@ -186,8 +241,10 @@ func parseRow(rec []string, cols map[string]int, topicIDs map[string]int64) (sto
 	if row.Status == "" {
 		row.Status = news.Pending
 	}
-	if row.Status != news.Pending && row.Status != news.Confirmed {
-		return row, "status must be pending or confirmed"
+	if !row.Status.Valid() {
+		// Worded as before unsubscribed was accepted: the admin UI
+		// translates the reasons by their text (web.importReason).
+		return row, "status must be pending, confirmed or unsubscribed"
 	}
 	return row, ""
 }

@@ -155,7 +155,7 @@ func (ui *adminUI) readersImport(w http.ResponseWriter, r *http.Request, rq *adm
 		return
 	}
 	ui.audit(r, rq, "subscribers.import", hdr.Filename,
-		fmt.Sprintf("imported=%d pending=%d existing=%d suppressed=%d rejected=%d", rep.Imported, rep.Pending, rep.Existing, rep.Suppressed, len(rep.Rejected)))
+		fmt.Sprintf("imported=%d pending=%d existing=%d suppressed=%d unsubscribed=%d rejected=%d", rep.Imported, rep.Pending, rep.Existing, rep.Suppressed, rep.Unsubscribed, len(rep.Rejected)))
 	ui.render(w, r, rq, http.StatusOK, "import_report", "admin.import.title", ui.localizeImport(rq.Lang, rep))
 }
 
@@ -186,7 +186,7 @@ func (ui *adminUI) importReason(l news.Lang, reason string) string {
 		key = "frequency"
 	case "lang must be fr or en":
 		key = "lang"
-	case "status must be pending or confirmed":
+	case "status must be pending, confirmed or unsubscribed":
 		key = "status"
 	default:
 		if rest, ok := strings.CutPrefix(reason, "unknown topic "); ok {

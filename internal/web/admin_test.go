@@ -706,7 +706,7 @@ func TestAdminImportReasonsLocalized(t *testing.T) {
 			"Statut invalide", "Adresse déjà présente plus haut", "Ligne CSV mal formée ("},
 			[]string{"invalid email address", "unknown topic", "must be", "duplicate address", "malformed CSV"}},
 		{"en", []string{"Invalid email address", "Unknown topic: &#34;nope&#34;", "Frequency must be daily or weekly", "Language must be fr or en",
-			"Status must be pending or confirmed", "Address already earlier in this file", "Malformed CSV line ("}, nil},
+			"Status must be pending, confirmed or unsubscribed", "Address already earlier in this file", "Malformed CSV line ("}, nil},
 	} {
 		b := e.browser(t, tc.lang)
 		page := b.login("admin@journal.example")

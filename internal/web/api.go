@@ -10,7 +10,9 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode/utf8"
 
+	"github.com/crieur/crieur/internal/feed"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
@@ -318,19 +320,25 @@ func (s *Server) createArticle(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, status, map[string]string{"id": strconv.FormatInt(id, 10)})
 }
 
+// validateArticle checks an article from the CMS API. Its title, summary
+// and author become plain text the way feed items do (feed.PlainText): a
+// CMS such as WordPress sends HTML with entities ("L&apos;État &amp; moi",
+// "<p>Le <strong>budget</strong>&hellip;</p>"), which digests would show
+// literally; text that is not markup ("Tom & Jerry <3") stays as written.
 func validateArticle(in articleJSON, now time.Time) (news.Article, error) {
-	a := news.Article{GUID: strings.TrimSpace(in.GUID), URL: strings.TrimSpace(in.URL), Title: strings.TrimSpace(in.Title),
-		Summary: strings.TrimSpace(in.Summary), ImageURL: strings.TrimSpace(in.ImageURL), Author: strings.TrimSpace(in.Author), Topics: in.Topics, CreatedAt: now}
+	a := news.Article{GUID: strings.TrimSpace(in.GUID), URL: strings.TrimSpace(in.URL), Title: feed.PlainText(in.Title),
+		Summary: feed.PlainText(in.Summary), ImageURL: strings.TrimSpace(in.ImageURL), Author: feed.PlainText(in.Author), Topics: in.Topics, CreatedAt: now}
 	if !news.HTTPURL(a.URL) {
 		return a, news.FieldError(news.CodeInvalid, "url", "url must be an absolute http(s) URL")
 	}
 	if a.ImageURL != "" && !news.HTTPURL(a.ImageURL) {
 		return a, news.FieldError(news.CodeInvalid, "image_url", "image_url must be an absolute http(s) URL")
 	}
-	if a.Title == "" || len(a.Title) > 500 {
+	// Lengths are those of the text kept, markup and entities removed.
+	if a.Title == "" || utf8.RuneCountInString(a.Title) > 500 {
 		return a, news.FieldError(news.CodeInvalid, "title", "title must be 1 to 500 characters")
 	}
-	if len(a.Summary) > 5000 || len(a.GUID) > 500 || len(a.Author) > 200 {
+	if utf8.RuneCountInString(a.Summary) > 5000 || len(a.GUID) > 500 || utf8.RuneCountInString(a.Author) > 200 {
 		return a, news.FieldError(news.CodeInvalid, "summary", "summary, guid or author too long")
 	}
 	// Required (contract): digests choose articles by it, and defaulting
