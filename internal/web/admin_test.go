@@ -363,6 +363,25 @@ func (b *adminBrowser) post(page, path string, form url.Values) (*http.Response,
 	return resp, string(body)
 }
 
+// importCSV uploads csv to the readers' import form (its CSRF token taken
+// from page) and returns the answer and the report page.
+func (b *adminBrowser) importCSV(page, csv string) (*http.Response, string) {
+	b.tb.Helper()
+	var buf bytes.Buffer
+	mw := multipart.NewWriter(&buf)
+	mw.WriteField("csrf", csrfRE.FindStringSubmatch(page)[1])
+	fw, _ := mw.CreateFormFile("file", "readers.csv")
+	io.WriteString(fw, csv)
+	mw.Close()
+	resp, err := b.c.Post(b.e.srv.URL+"/admin/readers/import", mw.FormDataContentType(), &buf)
+	if err != nil {
+		b.tb.Fatal(err)
+	}
+	defer resp.Body.Close()
+	rep, _ := io.ReadAll(resp.Body)
+	return resp, string(rep)
+}
+
 func (b *adminBrowser) login(email string) string {
 	b.tb.Helper()
 	_, page := b.get("/admin/login")
@@ -710,28 +729,17 @@ func TestAdminImportReasonsLocalized(t *testing.T) {
 	} {
 		b := e.browser(t, tc.lang)
 		page := b.login("admin@journal.example")
-		var buf bytes.Buffer
-		mw := multipart.NewWriter(&buf)
-		mw.WriteField("csrf", csrfRE.FindStringSubmatch(page)[1])
-		fw, _ := mw.CreateFormFile("file", "readers.csv")
-		io.WriteString(fw, csv)
-		mw.Close()
-		resp, err := b.c.Post(e.srv.URL+"/admin/readers/import", mw.FormDataContentType(), &buf)
-		if err != nil {
-			t.Fatal(err)
-		}
-		rep, _ := io.ReadAll(resp.Body)
-		resp.Body.Close()
+		resp, rep := b.importCSV(page, csv)
 		if resp.StatusCode != 200 {
 			t.Fatalf("%s import: %d", tc.lang, resp.StatusCode)
 		}
 		for _, w := range tc.want {
-			if !strings.Contains(string(rep), w) {
+			if !strings.Contains(rep, w) {
 				t.Errorf("%s report lacks %q", tc.lang, w)
 			}
 		}
 		for _, o := range tc.omit {
-			if strings.Contains(string(rep), o) {
+			if strings.Contains(rep, o) {
 				t.Errorf("%s report still says %q", tc.lang, o)
 			}
 		}
@@ -783,19 +791,8 @@ func TestAdminReadersEraseImport(t *testing.T) {
 	b := e.browser(t, "fr")
 	page := b.login("admin@journal.example")
 
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	mw.WriteField("csrf", csrfRE.FindStringSubmatch(page)[1])
-	fw, _ := mw.CreateFormFile("file", "readers.csv")
-	io.WriteString(fw, "email,topics,frequency,lang,status\nana@example.org,afrique,daily,fr,confirmed\nnot-an-email,afrique,daily,fr,confirmed\n")
-	mw.Close()
-	resp, err := b.c.Post(e.srv.URL+"/admin/readers/import", mw.FormDataContentType(), &buf)
-	if err != nil {
-		t.Fatal(err)
-	}
-	rep, _ := io.ReadAll(resp.Body)
-	resp.Body.Close()
-	if resp.StatusCode != 200 || !strings.Contains(string(rep), "Lignes refusées") || !strings.Contains(string(rep), "<td class=\"num\">3</td>") {
+	resp, rep := b.importCSV(page, "email,topics,frequency,lang,status\nana@example.org,afrique,daily,fr,confirmed\nnot-an-email,afrique,daily,fr,confirmed\n")
+	if resp.StatusCode != 200 || !strings.Contains(rep, "Lignes refusées") || !strings.Contains(rep, "<td class=\"num\">3</td>") {
 		t.Fatalf("import: %d\n%.3000s", resp.StatusCode, rep)
 	}
 	sub, err := e.st.SubscriberByEmail(ctx, "ana@example.org")
