@@ -339,10 +339,12 @@ func randomToken(n int) string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-// lang is the page language: ?lang= (remembered in a cookie), else the
-// cookie, else Accept-Language, else French.
+// lang is the page language: ?ui= (remembered in a cookie), else the
+// cookie, else Accept-Language, else French. Not ?lang=: the digest
+// preview takes that for its sample reader's language, which must not
+// switch the whole desk.
 func (ui *adminUI) lang(w http.ResponseWriter, r *http.Request) news.Lang {
-	if l := news.Lang(r.URL.Query().Get("lang")); l.Valid() {
+	if l := news.Lang(r.URL.Query().Get("ui")); l.Valid() {
 		http.SetCookie(w, &http.Cookie{Name: adminLangCookie, Value: string(l), Path: "/admin", MaxAge: 365 * 24 * 3600,
 			HttpOnly: true, Secure: ui.secure, SameSite: http.SameSiteStrictMode})
 		return l
@@ -534,11 +536,11 @@ func (ui *adminUI) render(w http.ResponseWriter, r *http.Request, rq *adminReq, 
 	if rq.Lang == news.English {
 		v.OtherLang, v.OtherLangLabel = "fr", "Français"
 	}
-	v.LangHref = ui.base + "/admin?lang=" + v.OtherLang
+	v.LangHref = ui.base + "/admin?ui=" + v.OtherLang
 	if r.Method == http.MethodGet {
 		q := r.URL.Query()
 		q.Del("done")
-		q.Set("lang", v.OtherLang)
+		q.Set("ui", v.OtherLang)
 		v.LangHref = ui.base + r.URL.Path + "?" + q.Encode()
 	}
 	for _, c := range v.Site {

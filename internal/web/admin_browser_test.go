@@ -111,7 +111,7 @@ func TestAdminInBrowser(t *testing.T) {
 
 	// Log in (French UI), land on the dashboard.
 	do("log in",
-		chromedp.Navigate(p.URL+"/admin/login?lang=fr"),
+		chromedp.Navigate(p.URL+"/admin/login?ui=fr"),
 		chromedp.WaitVisible(css(`#email`)),
 		chromedp.SendKeys(css(`#email`), "redaction@journal.example"),
 		chromedp.SendKeys(css(`#password`), password),

@@ -629,6 +629,10 @@ func TestAdminDigestPreviewFrameCarriesQuery(t *testing.T) {
 	b.login("editor@journal.example")
 	for _, q := range []string{"topics=afrique&lang=en&frequency=weekly", "email=en-weekly@x.example"} {
 		_, page := b.get("/admin/digests/preview?" + q)
+		// The sample's language is not the desk's: the page stays French.
+		if !strings.Contains(page, `<html lang="fr">`) {
+			t.Errorf("%s: previewing an English sample switched the desk's language", q)
+		}
 		frame := b.frameOf(page)
 		// English, weekly, Afrique only: the Sénégal story (three days
 		// old, so only in a weekly digest) and not the Sénat one.
