@@ -100,6 +100,14 @@ func TestRunsNeverRepeatAnArticle(t *testing.T) {
 		t.Fatalf("first run: %v, want %v (the weekly reader gets nothing)", got, want)
 	}
 
+	// Run 1 is closed once its messages are out; until then a new run of
+	// the frequency would be run 1 itself.
+	if err := r.RunOnce(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if info, err := st.Run(ctx, run1); err != nil || info.State != news.RunDone {
+		t.Fatalf("run 1 after its messages went out: %+v %v", info, err)
+	}
 	p3 := article("p3", "politique", 0)
 	run2, err := r.Create(ctx, news.Daily, now.Add(time.Minute), "test")
 	if err != nil {

@@ -14,7 +14,9 @@ import (
 
 // CreateRun creates the digest run of a frequency for one scheduled time,
 // or returns the existing one: several instances whose cron fired at the
-// same tick get one run. created reports whether this call made it.
+// same tick get one run, and while a run of the frequency is unfinished,
+// every request for another (a "run now" on any instance, the next tick)
+// gets that run. created reports whether this call made it.
 func (s *Store) CreateRun(ctx context.Context, f news.Frequency, scheduledAt time.Time, createdBy string) (id int64, created bool, err error) {
 	err = s.tx(ctx, func(tx *sql.Tx) error {
 		var maxID int64
@@ -27,7 +29,13 @@ func (s *Store) CreateRun(ctx context.Context, f news.Frequency, scheduledAt tim
 		}
 		n, _ := res.RowsAffected()
 		created = n > 0
-		return tx.QueryRowContext(ctx, s.query("RunByKey"), string(f), ms(scheduledAt)).Scan(&id)
+		err = tx.QueryRowContext(ctx, s.query("RunByKey"), string(f), ms(scheduledAt)).Scan(&id)
+		if errors.Is(err, sql.ErrNoRows) {
+			// Not this tick's run: a run of f is still unfinished, and a
+			// second one would send its readers the same articles again.
+			err = tx.QueryRowContext(ctx, s.query("OpenRunOf"), string(f)).Scan(&id)
+		}
+		return err
 	})
 	if err != nil {
 		return 0, false, fmt.Errorf("create digest run: %w", err)

@@ -1,7 +1,11 @@
 -- name: InsertRun
 INSERT INTO digest_runs (frequency, scheduled_at, state, max_article_id, created_by, created_at)
 VALUES (?, ?, 'running', ?, ?, ?)
-ON CONFLICT (frequency, scheduled_at) DO NOTHING
+ON CONFLICT DO NOTHING
+
+-- name: OpenRunOf
+-- The unfinished run of a frequency (at most one: migration 0007).
+SELECT id FROM digest_runs WHERE frequency = ? AND finished_at IS NULL
 
 -- name: RunByKey
 SELECT id FROM digest_runs WHERE frequency = ? AND scheduled_at = ?

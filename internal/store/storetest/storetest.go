@@ -480,10 +480,25 @@ func testDigestRunUnique(t *testing.T, s *store.Store) {
 	if !created || created2 || id2 != id {
 		t.Fatalf("CreateRun twice: (%d %v) (%d %v)", id, created, id2, created2)
 	}
+	// While it is unfinished, a run asked for at any other time (run now,
+	// on this instance or another, all at once) is that run: two runs of
+	// a frequency would send the same articles twice.
+	var wg sync.WaitGroup
+	for i := range 8 {
+		wg.Go(func() {
+			other, c, err := s.CreateRun(ctx, news.Daily, tick.Add(time.Duration(i+1)*time.Millisecond), "editor")
+			if err != nil || c || other != id {
+				t.Errorf("run now while run %d is unfinished: %d %v %v", id, other, c, err)
+			}
+		})
+	}
+	wg.Wait()
+	if _, err := s.DB().ExecContext(ctx, fmt.Sprintf("UPDATE digest_runs SET state = 'done', finished_at = 1 WHERE id = %d", id)); err != nil {
+		t.Fatal(err)
+	}
 	// Several instances whose cron fires at the same tick: one run.
 	next := tick.Add(time.Minute)
 	var (
-		wg      sync.WaitGroup
 		mu      sync.Mutex
 		ids     = map[int64]int{}
 		creates int
