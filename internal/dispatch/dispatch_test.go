@@ -16,6 +16,7 @@ import (
 	"github.com/crieur/crieur/internal/mail"
 	"github.com/crieur/crieur/internal/mail/mailtest"
 	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/push"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
 	"github.com/crieur/crieur/templates"
@@ -139,5 +140,77 @@ func TestBackoffGrowsWithJitterAndCap(t *testing.T) {
 			t.Fatalf("attempt %d: %s shrank from %s", a, d, prev)
 		}
 		prev = d
+	}
+}
+
+// countingSender is a push service that takes every message.
+type countingSender struct {
+	mu   sync.Mutex
+	sent []push.Subscription
+}
+
+func (c *countingSender) Send(_ context.Context, sub push.Subscription, _ push.Message) push.Result {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.sent = append(c.sent, sub)
+	return push.Result{Outcome: push.Delivered, Status: 201}
+}
+
+func (c *countingSender) count() int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return len(c.sent)
+}
+
+// TestPushAlertUnreadableIsRetried: when the alert cannot be read (the
+// database restarting), its messages wait and go out once it can, instead
+// of failing for good (seen: 337 of 2,000 browsers lost to a PostgreSQL
+// restart).
+func TestPushAlertUnreadableIsRetried(t *testing.T) {
+	f := setup(t)
+	ctx := context.Background()
+	if _, _, err := f.st.SavePushSubscription(ctx, news.PushSubscription{Endpoint: "https://push.example/1", P256dh: "p", Auth: "a", Lang: news.French}, nil, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	id, err := f.st.CreateAlert(ctx, news.Alert{Title: "T", Body: "B", URL: "https://news.example/a", TTL: time.Hour, Urgency: "high",
+		TopicHeader: "t", State: news.AlertSending, CreatedAt: time.Now()}, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for done := false; !done; {
+		if _, done, err = f.st.EnqueueAlertWindow(ctx, id, 100, time.Now()); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// A row the store cannot read: an error that is not "not found".
+	exec := func(q string) {
+		t.Helper()
+		if _, err := f.st.DB().ExecContext(ctx, q); err != nil {
+			t.Fatal(err)
+		}
+	}
+	exec("UPDATE alerts SET ttl_seconds = 'unreadable'")
+	sender := &countingSender{}
+	p := dispatch.NewPusher(dispatch.PushConfig{Store: f.st, Sender: sender, Log: slog.New(slog.DiscardHandler), Owner: "test",
+		RetryBase: 50 * time.Millisecond, Lease: 3 * time.Second})
+	p.Start(ctx)
+	t.Cleanup(func() { p.Stop(5 * time.Second) })
+	time.Sleep(300 * time.Millisecond)
+	exec("UPDATE alerts SET ttl_seconds = 3600")
+	p.Wake()
+	deadline := time.Now().Add(10 * time.Second)
+	for sender.count() == 0 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+	}
+	if sender.count() != 1 {
+		t.Fatalf("sent %d, want the message once the alert could be read", sender.count())
+	}
+	a, err := f.st.Alert(ctx, id)
+	for err == nil && a.Delivered != 1 && time.Now().Before(deadline) {
+		time.Sleep(20 * time.Millisecond)
+		a, err = f.st.Alert(ctx, id)
+	}
+	if err != nil || a.Delivered != 1 || a.Failed != 0 {
+		t.Fatalf("alert %+v %v, want 1 delivered, none failed", a, err)
 	}
 }

@@ -217,7 +217,11 @@ func (p *pipeline[J]) recordLoop(results <-chan store.Result) {
 		if len(buf) == 0 {
 			return
 		}
-		// Record even while shutting down: these messages went out.
+		// Record even while shutting down: these messages went out. Keep
+		// trying for as long as a database restart takes: a group given up
+		// stays "sending" and is sent again after the lease. (This gave up
+		// after about 3 s; an outside test restarting PostgreSQL for 5 s
+		// saw 21 messages sent twice.) The workers wait meanwhile.
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		for attempt := 0; ; attempt++ {
@@ -226,11 +230,11 @@ func (p *pipeline[J]) recordLoop(results <-chan store.Result) {
 				break
 			}
 			p.log.Error("record outcomes failed", "queue", p.name, "count", len(buf), "err", err)
-			if attempt >= 5 || ctx.Err() != nil {
+			if ctx.Err() != nil {
 				// Left in "sending": the rescuer returns them to the queue.
 				break
 			}
-			time.Sleep(time.Duration(attempt+1) * 200 * time.Millisecond)
+			time.Sleep(min(time.Duration(attempt+1)*200*time.Millisecond, 2*time.Second))
 		}
 		// Recorded, or given up: either way no longer ours to renew (rows
 		// whose record failed are rescued after their lease).

@@ -3,6 +3,7 @@ package dispatch
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"log/slog"
 	"strconv"
@@ -180,11 +181,22 @@ func (p *Pusher) deliver(ctx context.Context, t store.PushTarget) store.Result {
 		return store.Result{ID: t.DeliveryID, State: news.DeliveryExpired, Error: "subscription removed"}
 	}
 	m, err := p.message(ctx, t.AlertID)
-	if err != nil {
-		if ctx.Err() != nil {
-			return store.Result{ID: t.DeliveryID, Release: true}
-		}
+	switch {
+	case err == nil:
+	case ctx.Err() != nil:
+		return store.Result{ID: t.DeliveryID, Release: true}
+	case errors.Is(err, store.ErrNotFound):
 		return store.Result{ID: t.DeliveryID, State: news.DeliveryFailed, Error: "load alert: " + err.Error()}
+	default:
+		// The database is away (restarting, say): the message waits and
+		// is tried again, as a push service's 5xx is, rather than failing
+		// for good.
+		p.cfg.Log.Warn("load alert failed; message retried", "alert_id", t.AlertID, "err", err)
+		if t.Attempts >= p.cfg.MaxAttempts {
+			return store.Result{ID: t.DeliveryID, State: news.DeliveryFailed, Error: "load alert: " + err.Error()}
+		}
+		return store.Result{ID: t.DeliveryID, State: news.DeliveryPending, NextAttempt: now.Add(Backoff(t.Attempts, p.cfg.RetryBase, 10*time.Minute)),
+			Error: "load alert: " + errText(err)}
 	}
 	if m.state == news.AlertCancelled {
 		return store.Result{ID: t.DeliveryID, State: news.DeliveryCancelled, Error: "alert cancelled"}
