@@ -169,6 +169,20 @@ const (
 // subscriber is found case-insensitively and a new one is stored
 // lower-cased, local part included.
 func (s *Store) Subscribe(ctx context.Context, email string, p Prefs, now time.Time) (int64, SubscribeOutcome, error) {
+	id, outcome, err := s.subscribe(ctx, email, p, now)
+	if isUnique(err) {
+		// The same new address in two requests at once (two instances,
+		// or a double click): the other insert won. Once more, this
+		// request finds that reader.
+		id, outcome, err = s.subscribe(ctx, email, p, now)
+	}
+	if err != nil {
+		return 0, 0, fmt.Errorf("subscribe: %w", err)
+	}
+	return id, outcome, nil
+}
+
+func (s *Store) subscribe(ctx context.Context, email string, p Prefs, now time.Time) (int64, SubscribeOutcome, error) {
 	var id int64
 	var outcome SubscribeOutcome
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -197,10 +211,7 @@ func (s *Store) Subscribe(ctx context.Context, email string, p Prefs, now time.T
 		}
 		return s.insertDelivery(ctx, tx, news.MailConfirm, id, now)
 	})
-	if err != nil {
-		return 0, 0, fmt.Errorf("subscribe: %w", err)
-	}
-	return id, outcome, nil
+	return id, outcome, err
 }
 
 func (s *Store) setTopics(ctx context.Context, tx *sql.Tx, id int64, topicIDs []int64) error {

@@ -33,6 +33,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Tokens", testTokens},
 		{"Subscribers", testSubscribers},
 		{"IDsNotReused", testIDsNotReused},
+		{"SubscribeConcurrent", testSubscribeConcurrent},
 		{"EmailCase", testEmailCase},
 		{"EmailCaseMigration", testEmailCaseMigration},
 		{"Suppressions", testSuppressions},
@@ -857,5 +858,30 @@ func testRescueOwner(t *testing.T, s *store.Store) {
 	check(t, err)
 	if len(again) != 2 {
 		t.Fatalf("claimed %d after the rescue, want the dead owner's 2", len(again))
+	}
+}
+
+// testSubscribeConcurrent: the same new address sent by several requests
+// at once (two instances, a double click) makes one reader, and no request
+// fails.
+func testSubscribeConcurrent(t *testing.T, s *store.Store) {
+	t0 := now()
+	p := store.Prefs{Frequency: news.Daily, Lang: news.French}
+	var wg sync.WaitGroup
+	ids := make([]int64, 8)
+	for i := range ids {
+		wg.Go(func() {
+			id, _, err := s.Subscribe(ctx, "double@x.test", p, t0)
+			if err != nil {
+				t.Errorf("subscribe %d: %v", i, err)
+			}
+			ids[i] = id
+		})
+	}
+	wg.Wait()
+	for _, id := range ids {
+		if id != ids[0] {
+			t.Fatalf("one address, several readers: %v", ids)
+		}
 	}
 }
