@@ -162,6 +162,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 		Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
 	pushWake = a.Pusher.Wake
 	a.Alerts = alert.New(st, log, nil, wakePush, wakeMail)
+	a.Alerts.CheckPushWith(a.Pusher.CheckPayload)
 	a.Alerts.OnCancel(func(id int64) {
 		a.Pusher.Cancelled(id)
 		builder.AlertCancelled(id)

@@ -38,6 +38,9 @@ type Service struct {
 	wakeMail func()
 
 	onCancel func(id int64)
+	// fitsPush, when set, refuses an alert whose push message would not
+	// fit one push record (the Pusher's CheckPayload).
+	fitsPush func(news.Alert) error
 
 	wake chan struct{}
 	stop context.CancelFunc
@@ -52,6 +55,11 @@ func New(st *store.Store, log *slog.Logger, now func() time.Time, wakePush, wake
 	}
 	return &Service{st: st, log: log, now: now, wakePush: wakePush, wakeMail: wakeMail, wake: make(chan struct{}, 1)}
 }
+
+// CheckPushWith makes Send and Preview refuse an alert that check refuses:
+// the Pusher knows what its messages carry (the icon, the JSON escaping)
+// and how much a push record holds.
+func (s *Service) CheckPushWith(check func(news.Alert) error) { s.fitsPush = check }
 
 // Validate checks an alert request and fills defaults.
 func (s *Service) validate(ctx context.Context, r news.AlertRequest) (news.Alert, []int64, error) {
@@ -104,6 +112,11 @@ func (s *Service) validate(ctx context.Context, r news.AlertRequest) (news.Alert
 		b := make([]byte, 16)
 		rand.Read(b)
 		a.TopicHeader = base64.RawURLEncoding.EncodeToString(b)
+	}
+	if s.fitsPush != nil {
+		if err := s.fitsPush(a); err != nil {
+			return a, nil, err
+		}
 	}
 	return a, ids, nil
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"math"
 	"strconv"
 	"sync"
 	"time"
@@ -155,6 +156,29 @@ func (p *Pusher) message(ctx context.Context, id int64) (*alertMsg, error) {
 	}
 	p.alerts.Store(id, m)
 	return m, nil
+}
+
+// CheckPayload refuses an alert whose push message would not fit one push
+// record (push.MaxPayload bytes of JSON): every message of it would fail.
+// The title, body and URL limits alone do not ensure it: JSON escapes
+// "<", ">" and "&" to six bytes each.
+func (p *Pusher) CheckPayload(a news.Alert) error {
+	// The largest id it could get.
+	n, err := payloadLen(a, p.cfg.Icon, math.MaxInt64)
+	if err != nil {
+		return err
+	}
+	if n > push.MaxPayload {
+		return news.FieldError(news.CodeInvalid, "body", "the alert is too long for a push notification (%d bytes of at most %d once encoded): shorten the body, title or links", n, push.MaxPayload)
+	}
+	return nil
+}
+
+// payloadLen is the length of alert a's push payload.
+func payloadLen(a news.Alert, icon string, id int64) (int, error) {
+	b, err := json.Marshal(Payload{Title: a.Title, Body: a.Body, URL: a.URL, Icon: icon, Image: a.ImageURL,
+		AlertID: strconv.FormatInt(id, 10), Tag: a.TopicHeader})
+	return len(b), err
 }
 
 // Cancelled tells the workers of this instance that alert id was

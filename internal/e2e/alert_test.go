@@ -235,6 +235,17 @@ func TestAlertFanout(t *testing.T) {
 		}
 	}
 
+	// A body within its 1,000 characters but too big for a push record once
+	// JSON-escaped ("<" takes six bytes) is refused at once, rather than
+	// accepted and then failed for every browser.
+	var refused struct {
+		Error struct{ Code string } `json:"error"`
+	}
+	if st := f.do("POST", "/api/v1/alerts", map[string]any{"title": "x", "body": strings.Repeat("<", 1000),
+		"url": "https://gazette.example/x"}, &refused); st != 400 || refused.Error.Code != "invalid_input" {
+		t.Errorf("an alert too big for a push record: %d %q, want 400 invalid_input", st, refused.Error.Code)
+	}
+
 	// Bad keys.
 	bad := pushtest.NewBrowser()
 	bad.P256dh = "not-a-key"
