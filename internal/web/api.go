@@ -75,6 +75,17 @@ func (s *Server) apiRoute(pattern string, need store.Role, h http.HandlerFunc) {
 // APIRoutes lists the Bearer-token routes as registered.
 func (s *Server) APIRoutes() []RouteRole { return append([]RouteRole(nil), s.api...) }
 
+// bearerToken is the token of an "Authorization: Bearer" header; the
+// scheme's case does not matter (RFC 7235 2.1).
+func bearerToken(r *http.Request) (string, bool) {
+	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
+	tok = strings.TrimSpace(tok)
+	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || len(tok) > 200 {
+		return "", false
+	}
+	return tok, true
+}
+
 // apiFallback answers 405 (with Allow) when the path exists for another
 // method, else 404.
 func (s *Server) apiFallback(w http.ResponseWriter, r *http.Request) {
@@ -129,9 +140,8 @@ func HashToken(tok string) string {
 // 403 when its role is too low.
 func (s *Server) bearer(need store.Role, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		auth := r.Header.Get("Authorization")
-		tok, ok := strings.CutPrefix(auth, "Bearer ")
-		if !ok || tok == "" || len(tok) > 200 {
+		tok, ok := bearerToken(r)
+		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="crieur"`)
 			writeError(w, news.Errorf(news.CodeUnauthorized, "Send Authorization: Bearer TOKEN."), 401)
 			return

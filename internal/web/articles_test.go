@@ -3,6 +3,7 @@ package web_test
 import (
 	"context"
 	"encoding/json"
+	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
@@ -75,5 +76,28 @@ func TestArticleTextValidation(t *testing.T) {
 	}
 	if code, body := post(long+"e", ""); code != 400 || !strings.Contains(body, `"title"`) {
 		t.Errorf("501 characters: %d %s", code, body)
+	}
+}
+
+// TestBearerSchemeCase: the Authorization scheme is case-insensitive (RFC
+// 7235 2.1), so "bearer" and "BEARER" work as "Bearer" does.
+func TestBearerSchemeCase(t *testing.T) {
+	t.Parallel()
+	e := setupAPI(t)
+	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
+		req := httptest.NewRequest("GET", "/api/v1/subscribers/nobody@example.com", nil)
+		req.Header.Set("Authorization", scheme+" "+e.token)
+		rec := httptest.NewRecorder()
+		e.h.ServeHTTP(rec, req)
+		if rec.Code != 404 {
+			t.Errorf("%s: %d, want 404 (authenticated, no such reader)", scheme, rec.Code)
+		}
+	}
+	req := httptest.NewRequest("GET", "/api/v1/subscribers/nobody@example.com", nil)
+	req.Header.Set("Authorization", "Basic "+e.token)
+	rec := httptest.NewRecorder()
+	e.h.ServeHTTP(rec, req)
+	if rec.Code != 401 {
+		t.Errorf("Basic: %d, want 401", rec.Code)
 	}
 }

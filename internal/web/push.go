@@ -32,7 +32,7 @@ type pushSubJSON struct {
 // token is the publisher's own backend (moving its subscribers from
 // another service, say) and is not limited.
 func (s *Server) pushAllowed(w http.ResponseWriter, r *http.Request) bool {
-	if tok, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer "); ok && tok != "" && len(tok) <= 200 {
+	if tok, ok := bearerToken(r); ok {
 		t, err := s.d.Store.LookupAPIToken(r.Context(), HashToken(strings.TrimSpace(tok)))
 		if err == nil && t.RevokedAt.IsZero() {
 			return true
