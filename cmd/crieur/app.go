@@ -156,7 +156,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	sender, err := push.NewSender(push.Config{PrivateKey: vpriv, PublicKey: vpub, Subject: subject, Client: push.NewHTTPClient(pushPolicy, cfg.PushTimeout, cfg.PushConcurrency), Timeout: cfg.PushTimeout})
 	if err != nil {
 		st.Close()
-		return nil, fmt.Errorf("push sender (CRIEUR_VAPID_SUBJECT?): %w", err)
+		return nil, fmt.Errorf("push sender: %w (check CRIEUR_VAPID_SUBJECT, CRIEUR_VAPID_PRIVATE_KEY and CRIEUR_VAPID_PUBLIC_KEY)", err)
 	}
 	a.Pusher = dispatch.NewPusher(dispatch.PushConfig{Store: st, Sender: sender, Observer: obs, Log: log, Owner: a.owner,
 		Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase, Lease: cfg.Lease})

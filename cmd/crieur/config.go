@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/crieur/crieur/internal/schedule"
 )
@@ -201,6 +202,10 @@ func (c Config) Validate() error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("CRIEUR_BASE_URL must be an absolute http(s) URL")
 	}
+	if u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.BaseURL, "#") || strings.HasSuffix(c.BaseURL, "?") {
+		// Links are made by appending paths to it.
+		return fmt.Errorf("CRIEUR_BASE_URL must not have a query or a fragment")
+	}
 	if _, err := mail.ParseAddress(c.MailFrom); err != nil {
 		return fmt.Errorf("CRIEUR_MAIL_FROM is not an address: %v", err)
 	}
@@ -215,6 +220,17 @@ func (c Config) Validate() error {
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("CRIEUR_LOG_FORMAT must be text or json")
+	}
+	switch strings.ToLower(c.LogLevel) {
+	case "debug", "info", "warn", "error":
+	default:
+		return fmt.Errorf("CRIEUR_LOG_LEVEL must be debug, info, warn or error")
+	}
+	if strings.TrimSpace(c.SiteName) == "" || strings.ContainsFunc(c.SiteName, unicode.IsControl) {
+		return fmt.Errorf("CRIEUR_SITE_NAME must be a name on one line")
+	}
+	if (c.VAPIDPrivateKey == "") != (c.VAPIDPublicKey == "") {
+		return fmt.Errorf("set both CRIEUR_VAPID_PRIVATE_KEY and CRIEUR_VAPID_PUBLIC_KEY, or neither (a pair is then generated and kept in the database)")
 	}
 	for _, f := range c.Feeds {
 		fu, err := url.Parse(f)
@@ -234,6 +250,9 @@ func (c Config) Validate() error {
 	}
 	if c.PushConcurrency == 0 {
 		return fmt.Errorf("CRIEUR_PUSH_CONCURRENCY must be at least 1")
+	}
+	if c.DBMaxConns == 0 {
+		return fmt.Errorf("CRIEUR_DB_MAX_CONNS must be at least 1")
 	}
 	return nil
 }

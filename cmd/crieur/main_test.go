@@ -246,6 +246,14 @@ func TestConfigValidation(t *testing.T) {
 		{"CRIEUR_FEEDS", "file:///etc/passwd"},
 		{"CRIEUR_DKIM_DOMAIN", "example.com"},
 		{"CRIEUR_PUSH_ALLOW_PRIVATE", "maybe"},
+		{"CRIEUR_LOG_LEVEL", "verbose"},
+		{"CRIEUR_SITE_NAME", "Le Journal\r\nBcc: x@example.com"},
+		{"CRIEUR_SITE_NAME", " "},
+		{"CRIEUR_BASE_URL", "http://localhost:8080/path?x=1"},
+		{"CRIEUR_BASE_URL", "http://localhost:8080/#frag"},
+		{"CRIEUR_DB_MAX_CONNS", "0"},
+		{"CRIEUR_DIGEST_DAILY", "@every 1m"},
+		{"CRIEUR_VAPID_PRIVATE_KEY", "garbage"},
 	}
 	for _, b := range bad {
 		code, _, errOut := runMain(t, envFor(t, b...), "", "migrate")

@@ -7,6 +7,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -30,6 +31,11 @@ type Scheduler struct {
 
 // Parse checks a five-field cron spec.
 func Parse(spec string) (cron.Schedule, error) {
+	if strings.HasPrefix(strings.TrimSpace(spec), "@every") {
+		// A digest is at a time of day or of the week: "@every 1m" would
+		// mail every reader every minute.
+		return nil, fmt.Errorf("cron spec %q: use five fields (minute hour day month weekday), not @every", spec)
+	}
 	s, err := cron.ParseStandard(spec)
 	if err != nil {
 		return nil, fmt.Errorf("cron spec %q: %w", spec, err)
