@@ -251,9 +251,6 @@ func (c Config) Validate() error {
 	if c.PushConcurrency == 0 {
 		return fmt.Errorf("CRIEUR_PUSH_CONCURRENCY must be at least 1")
 	}
-	if c.DBMaxConns == 0 {
-		return fmt.Errorf("CRIEUR_DB_MAX_CONNS must be at least 1")
-	}
 	return nil
 }
 

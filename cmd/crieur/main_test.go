@@ -251,7 +251,6 @@ func TestConfigValidation(t *testing.T) {
 		{"CRIEUR_SITE_NAME", " "},
 		{"CRIEUR_BASE_URL", "http://localhost:8080/path?x=1"},
 		{"CRIEUR_BASE_URL", "http://localhost:8080/#frag"},
-		{"CRIEUR_DB_MAX_CONNS", "0"},
 		{"CRIEUR_DIGEST_DAILY", "@every 1m"},
 		{"CRIEUR_VAPID_PRIVATE_KEY", "garbage"},
 	}
