@@ -6,6 +6,7 @@ import (
 	"net/mail"
 	"net/url"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -81,6 +82,7 @@ func defaultConfig() Config {
 func loadConfig(file string, env func(string) (string, bool)) (Config, error) {
 	c := defaultConfig()
 	vals := map[string]string{}
+	lines := map[string]int{} // where each key of the file is
 	if file != "" {
 		f, err := os.Open(file)
 		if err != nil {
@@ -95,17 +97,21 @@ func loadConfig(file string, env func(string) (string, bool)) (Config, error) {
 			if line == "" || strings.HasPrefix(line, "#") {
 				continue
 			}
-			k, v, ok := strings.Cut(line, "=")
+			k, v, ok := strings.Cut(strings.TrimPrefix(line, "export "), "=")
 			if !ok {
 				return c, fmt.Errorf("config file %s line %d: want KEY=VALUE", file, n)
 			}
-			vals[strings.TrimSpace(k)] = strings.Trim(strings.TrimSpace(v), `"'`)
+			k = strings.TrimSpace(k)
+			vals[k] = strings.Trim(strings.TrimSpace(v), `"'`)
+			lines[k] = n
 		}
 		if err := sc.Err(); err != nil {
 			return c, fmt.Errorf("config file: %w", err)
 		}
 	}
+	known := map[string]bool{}
 	get := func(k string) (string, bool) {
+		known[k] = true
 		if v, ok := env(k); ok {
 			return v, true
 		}
@@ -190,7 +196,15 @@ func loadConfig(file string, env func(string) (string, bool)) (Config, error) {
 	integer("CRIEUR_DB_MAX_CONNS", &c.DBMaxConns)
 	dur("CRIEUR_SMTP_TIMEOUT", &c.SMTPTimeout)
 	dur("CRIEUR_PUSH_TIMEOUT", &c.PushTimeout)
+	// A misspelt setting would be ignored without a word; other names
+	// (an environment file shared with other programs) are left alone.
+	for k, n := range lines {
+		if strings.HasPrefix(k, "CRIEUR_") && !known[k] {
+			errs = append(errs, fmt.Sprintf("config file %s line %d: unknown setting %s", file, n, k))
+		}
+	}
 	if len(errs) > 0 {
+		slices.Sort(errs)
 		return c, fmt.Errorf("%s", strings.Join(errs, "; "))
 	}
 	return c, c.Validate()

@@ -365,3 +365,28 @@ func TestOwnerGone(t *testing.T) {
 		}
 	}
 }
+
+// TestConfigFileKeys: a misspelt CRIEUR_ setting in the file is refused
+// with its line (it would be ignored without a word); other names, as in an
+// environment file shared with other programs, and "export" lines are fine.
+func TestConfigFileKeys(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct {
+		body string
+		code int
+		says string
+	}{
+		{"# digests\nCRIEUR_DIGET_DAILY=0 6 * * *\n", 1, "line 2: unknown setting CRIEUR_DIGET_DAILY"},
+		{"OTHER_PROGRAM=1\nexport CRIEUR_DIGEST_DAILY=\"0 6 * * *\"\n", 0, ""},
+	} {
+		dir := t.TempDir()
+		file := filepath.Join(dir, "crieur.conf")
+		if err := os.WriteFile(file, []byte(c.body), 0o600); err != nil {
+			t.Fatal(err)
+		}
+		code, _, errOut := runMain(t, envFor(t), "", "migrate", "--config", file)
+		if code != c.code || !strings.Contains(errOut, c.says) {
+			t.Errorf("%q: exit %d (stderr %q), want %d saying %q", c.body, code, errOut, c.code, c.says)
+		}
+	}
+}

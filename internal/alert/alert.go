@@ -72,6 +72,11 @@ func (s *Service) validate(ctx context.Context, r news.AlertRequest) (news.Alert
 	if len([]rune(a.Body)) > 1000 || strings.ContainsRune(a.Body, 0) {
 		return a, nil, news.FieldError(news.CodeInvalid, "body", "body must be at most 1000 characters")
 	}
+	for field, u := range map[string]string{"url": a.URL, "image_url": a.ImageURL} {
+		if len(u) > news.MaxURLLen {
+			return a, nil, news.FieldError(news.CodeInvalid, field, "%s must be at most %d characters", field, news.MaxURLLen)
+		}
+	}
 	if !news.HTTPURL(a.URL) {
 		return a, nil, news.FieldError(news.CodeInvalid, "url", "url must be an absolute http(s) URL")
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -76,11 +77,14 @@ func TestRefusals(t *testing.T) {
 		{"ttl over four weeks", news.AlertRequest{Title: "x", URL: "https://a.example", TTLSeconds: &big}, news.CodeInvalid},
 		{"bad urgency", news.AlertRequest{Title: "x", URL: "https://a.example", Urgency: "now"}, news.CodeInvalid},
 		{"replaces nothing", news.AlertRequest{Title: "x", URL: "https://a.example", Replaces: 99}, news.CodeInvalid},
+		{"url too long", news.AlertRequest{Title: "x", URL: "https://a.example/" + strings.Repeat("a", 3000)}, news.CodeInvalid},
 	}
 	for _, c := range cases {
 		_, err := svc.Send(context.Background(), c.req)
 		if e, ok := news.AsError(err); !ok || e.Code != c.code {
 			t.Errorf("%s: %v, want %s", c.name, err, c.code)
+		} else if c.name == "url too long" && !strings.Contains(e.Message, "at most 2000 characters") {
+			t.Errorf("%s: %q, want it to say the limit", c.name, e.Message)
 		}
 	}
 }

@@ -214,10 +214,14 @@ type AlertRequest struct {
 	CreatedBy                  string
 }
 
+// MaxURLLen is the longest URL crieur stores or sends.
+const MaxURLLen = 2000
+
 // HTTPURL reports whether raw is an absolute http(s) URL fit for a link
-// that leaves crieur: no spaces or control characters, at most 2,000 bytes.
+// that leaves crieur: no spaces or control characters, at most MaxURLLen
+// bytes.
 func HTTPURL(raw string) bool {
-	if len(raw) > 2000 || strings.ContainsAny(raw, " \r\n\t\x00") {
+	if len(raw) > MaxURLLen || strings.ContainsAny(raw, " \r\n\t\x00") {
 		return false
 	}
 	u, err := url.Parse(raw)
