@@ -187,7 +187,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	a.Handler, err = web.New(web.Deps{Store: st, Subscribe: a.Subscribe, Alerts: a.Alerts, Digests: a.Digests, Feeds: a.Poller,
 		Composer: a.Composer, Metrics: a.Metrics, Log: log, BaseURL: siteURL, AllowedOrigins: origins, VAPIDPublicKey: vpub,
-		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: pushPolicy.CheckURL, ValidateKeys: push.ValidateSubscriptionKeys,
+		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: push.EndpointChecker(pushPolicy), ValidateKeys: push.ValidateSubscriptionKeys,
 		TrustProxy: cfg.TrustProxy, SiteName: cfg.SiteName, WakeMail: wakeMail, Location: a.loc})
 	if err != nil {
 		st.Close()

@@ -1,12 +1,16 @@
 package push
 
 import (
+	"context"
 	"fmt"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
+
+	"github.com/crieur/crieur/internal/netguard"
 )
 
 // StatusError is a push service's refusal: its status and the start of its
@@ -78,4 +82,29 @@ func printable(b []byte) string {
 		s = strings.ToValidUTF8(s, "?")
 	}
 	return s
+}
+
+// EndpointChecker returns the check a browser's push endpoint must pass
+// before it is stored: policy's address rules (https, a public address),
+// and, unless policy allows private addresses (tests, development), the
+// https port. Every push service (FCM, Mozilla, Apple, Windows) listens on
+// 443; an endpoint on another port of a public host (ssh, SMTP) would make
+// the daemon a probe of that port.
+func EndpointChecker(policy netguard.Policy) func(ctx context.Context, endpoint string) error {
+	return func(ctx context.Context, endpoint string) error {
+		if err := policy.CheckURL(ctx, endpoint); err != nil {
+			return err
+		}
+		if policy.AllowPrivate {
+			return nil
+		}
+		u, err := url.Parse(endpoint)
+		if err != nil {
+			return fmt.Errorf("%w: %w", netguard.ErrNotAllowed, err)
+		}
+		if p := u.Port(); p != "" && p != "443" {
+			return fmt.Errorf("%w: port %s (push services use 443)", netguard.ErrNotAllowed, p)
+		}
+		return nil
+	}
 }
