@@ -378,6 +378,8 @@ func TestConfigFileKeys(t *testing.T) {
 	}{
 		{"# digests\nCRIEUR_DIGET_DAILY=0 6 * * *\n", 1, "line 2: unknown setting CRIEUR_DIGET_DAILY"},
 		{"OTHER_PROGRAM=1\nexport CRIEUR_DIGEST_DAILY=\"0 6 * * *\"\n", 0, ""},
+		// An export line is read: its bad value is refused.
+		{"export CRIEUR_LOG_LEVEL=verbose\n", 1, "CRIEUR_LOG_LEVEL"},
 	} {
 		dir := t.TempDir()
 		file := filepath.Join(dir, "crieur.conf")

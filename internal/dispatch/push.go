@@ -139,8 +139,7 @@ func (p *Pusher) message(ctx context.Context, id int64) (*alertMsg, error) {
 	if err != nil {
 		return nil, err
 	}
-	payload, err := json.Marshal(Payload{Title: a.Title, Body: a.Body, URL: a.URL, Icon: p.cfg.Icon, Image: a.ImageURL,
-		AlertID: strconv.FormatInt(a.ID, 10), Tag: a.TopicHeader})
+	payload, err := p.payload(a.Alert)
 	if err != nil {
 		return nil, err
 	}
@@ -163,22 +162,21 @@ func (p *Pusher) message(ctx context.Context, id int64) (*alertMsg, error) {
 // The title, body and URL limits alone do not ensure it: JSON escapes
 // "<", ">" and "&" to six bytes each.
 func (p *Pusher) CheckPayload(a news.Alert) error {
-	// The largest id it could get.
-	n, err := payloadLen(a, p.cfg.Icon, math.MaxInt64)
+	a.ID = math.MaxInt64 // the longest id it could get
+	b, err := p.payload(a)
 	if err != nil {
 		return err
 	}
-	if n > push.MaxPayload {
+	if n := len(b); n > push.MaxPayload {
 		return news.FieldError(news.CodeInvalid, "body", "the alert is too long for a push notification (%d bytes of at most %d once encoded): shorten the body, title or links", n, push.MaxPayload)
 	}
 	return nil
 }
 
-// payloadLen is the length of alert a's push payload.
-func payloadLen(a news.Alert, icon string, id int64) (int, error) {
-	b, err := json.Marshal(Payload{Title: a.Title, Body: a.Body, URL: a.URL, Icon: icon, Image: a.ImageURL,
-		AlertID: strconv.FormatInt(id, 10), Tag: a.TopicHeader})
-	return len(b), err
+// payload is the JSON a service worker receives for alert a.
+func (p *Pusher) payload(a news.Alert) ([]byte, error) {
+	return json.Marshal(Payload{Title: a.Title, Body: a.Body, URL: a.URL, Icon: p.cfg.Icon, Image: a.ImageURL,
+		AlertID: strconv.FormatInt(a.ID, 10), Tag: a.TopicHeader})
 }
 
 // Cancelled tells the workers of this instance that alert id was

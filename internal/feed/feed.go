@@ -224,17 +224,17 @@ func convert(it *gofeed.Item, base *url.URL) (Item, bool) {
 	item := Item{
 		GUID:     guid,
 		URL:      link,
-		Title:    truncate(htmlToText(it.Title), maxTitle),
+		Title:    truncate(PlainText(it.Title), maxTitle),
 		ImageURL: imageURL(it, base),
 	}
 	summary := it.Description
 	if strings.TrimSpace(summary) == "" {
 		summary = it.Content
 	}
-	item.Summary = truncate(stripAppearedFirst(htmlToText(summary)), maxSummary)
+	item.Summary = truncate(stripAppearedFirst(PlainText(summary)), maxSummary)
 	for _, a := range it.Authors {
 		if a != nil && strings.TrimSpace(a.Name) != "" {
-			item.Author = truncate(htmlToText(a.Name), maxAuthor)
+			item.Author = truncate(PlainText(a.Name), maxAuthor)
 			break
 		}
 	}
@@ -246,7 +246,7 @@ func convert(it *gofeed.Item, base *url.URL) (Item, bool) {
 	}
 	seen := make(map[string]bool)
 	for _, c := range it.Categories {
-		c = truncate(htmlToText(c), maxCategory)
+		c = truncate(PlainText(c), maxCategory)
 		if c == "" || seen[c] {
 			continue
 		}

@@ -21,10 +21,7 @@ import (
 // one non-breaking space. Plain text survives: a "<" or "&" that is not
 // markup ("Tom & Jerry <3", "x <y", "AT&T") is kept as written. The result
 // is plain text, to be escaped wherever it is shown as HTML.
-func PlainText(s string) string { return htmlToText(s) }
-
-// htmlToText is PlainText.
-func htmlToText(s string) string {
+func PlainText(s string) string {
 	if strings.TrimSpace(s) == "" {
 		return ""
 	}

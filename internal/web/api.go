@@ -146,7 +146,7 @@ func (s *Server) bearer(need store.Role, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, news.Errorf(news.CodeUnauthorized, "Send Authorization: Bearer TOKEN."), 401)
 			return
 		}
-		t, err := s.d.Store.LookupAPIToken(r.Context(), HashToken(strings.TrimSpace(tok)))
+		t, err := s.d.Store.LookupAPIToken(r.Context(), HashToken(tok))
 		if err != nil || !t.RevokedAt.IsZero() {
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				s.fail(w, r, err)

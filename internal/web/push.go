@@ -3,7 +3,6 @@ package web
 import (
 	"io/fs"
 	"net/http"
-	"strings"
 
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/templates"
@@ -33,8 +32,7 @@ type pushSubJSON struct {
 // another service, say) and is not limited.
 func (s *Server) pushAllowed(w http.ResponseWriter, r *http.Request) bool {
 	if tok, ok := bearerToken(r); ok {
-		t, err := s.d.Store.LookupAPIToken(r.Context(), HashToken(strings.TrimSpace(tok)))
-		if err == nil && t.RevokedAt.IsZero() {
+		if t, err := s.d.Store.LookupAPIToken(r.Context(), HashToken(tok)); err == nil && t.RevokedAt.IsZero() {
 			return true
 		}
 	}
