@@ -332,8 +332,8 @@ func measureInstances(ctx context.Context, o options, kind string, pg bool, n in
 	} else {
 		id, err = alert.New(st, o.logger(), nil, func() {}, nil).Send(ctx, benchAlert)
 		progressQ = "SELECT enqueued, targeted FROM alerts WHERE id = ?"
-		pendingQ = "SELECT COUNT(*) FROM push_deliveries WHERE alert_id = ? AND state IN ('pending', 'sending')"
-		splitQ = "SELECT COALESCE(locked_by, ''), COUNT(*) FROM push_deliveries WHERE alert_id = ? GROUP BY 1 ORDER BY 1"
+		pendingQ = "SELECT COUNT(*) FROM push_windows WHERE alert_id = ? AND state IN ('pending', 'sending')"
+		splitQ = "SELECT COALESCE(locked_by, ''), SUM(handled) FROM push_windows WHERE alert_id = ? GROUP BY 1 ORDER BY 1"
 	}
 	if err != nil {
 		return res, err

@@ -295,7 +295,9 @@ func sendOnce(ctx context.Context, o options, stub *child, st *store.Store, aler
 	if err := waitFor(ctx, time.Minute, func() (bool, error) {
 		var left int64
 		err := st.DB().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM push_deliveries WHERE state = 'pending')
-			+ (SELECT COUNT(*) FROM push_deliveries WHERE state = 'sending')`).Scan(&left)
+			+ (SELECT COUNT(*) FROM push_deliveries WHERE state = 'sending')
+			+ (SELECT COUNT(*) FROM push_windows WHERE state = 'pending')
+			+ (SELECT COUNT(*) FROM push_windows WHERE state = 'sending')`).Scan(&left)
 		return left == 0, err
 	}); err != nil {
 		return run, 0, err

@@ -37,17 +37,20 @@ type pipeline[J any] struct {
 	nextDue func(ctx context.Context) (time.Time, error)
 	// closeWorker releases worker w's resources when it stops.
 	closeWorker func(w int)
-	// id names a job's row; touch renews the lease of the rows still held,
-	// every heartbeat, so a slow send is not rescued from a live worker.
+	// id names the claim a job is under (its row, or a window of several
+	// jobs) and resultID the claim of an outcome (default: Result.ID);
+	// touch renews the lease of the claims still held, every heartbeat, so
+	// a slow send is not rescued from a live worker.
 	id        func(j J) int64
+	resultID  func(r store.Result) int64
 	touch     func(ctx context.Context, ids []int64) error
 	heartbeat time.Duration
 
-	// held is the set of rows claimed and not yet recorded. Only the
-	// claimer, the recorder and the heartbeat touch it, a batch at a time:
-	// a plain map under a mutex costs less than sync.Map's per-entry nodes.
+	// held counts the jobs claimed and not yet recorded, per claim. Only
+	// the claimer, the recorder and the heartbeat touch it, a batch at a
+	// time: a plain map under a mutex costs less than sync.Map's nodes.
 	heldMu sync.Mutex
-	held   map[int64]struct{}
+	held   map[int64]int
 
 	wake       chan struct{}
 	pauseUntil atomic.Int64 // unix nanos; claiming stops until then
@@ -59,7 +62,10 @@ type pipeline[J any] struct {
 
 func (p *pipeline[J]) init() {
 	p.wake = make(chan struct{}, 1)
-	p.held = make(map[int64]struct{})
+	p.held = make(map[int64]int)
+	if p.resultID == nil {
+		p.resultID = func(r store.Result) int64 { return r.ID }
+	}
 	if p.poll <= 0 {
 		p.poll = time.Second
 	}
@@ -171,14 +177,14 @@ func (p *pipeline[J]) claimLoop(ctx context.Context, jobs chan<- J) {
 		if p.id != nil {
 			p.heldMu.Lock()
 			for _, j := range js {
-				p.held[p.id(j)] = struct{}{}
+				p.held[p.id(j)]++
 			}
 			p.heldMu.Unlock()
 		}
 		for _, j := range js {
 			jobs <- j
 		}
-		if len(js) == room {
+		if len(js) >= room {
 			resetTimer(timer, 0)
 		} else {
 			resetTimer(timer, p.idleWait(ctx))
@@ -240,7 +246,10 @@ func (p *pipeline[J]) recordLoop(results <-chan store.Result) {
 		// whose record failed are rescued after their lease).
 		p.heldMu.Lock()
 		for _, r := range buf {
-			delete(p.held, r.ID)
+			k := p.resultID(r)
+			if p.held[k]--; p.held[k] <= 0 {
+				delete(p.held, k)
+			}
 		}
 		p.heldMu.Unlock()
 		buf = buf[:0]

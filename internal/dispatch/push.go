@@ -100,9 +100,12 @@ func NewPusher(cfg PushConfig) *Pusher {
 		},
 		work: p.send,
 		release: func(t store.PushTarget) store.Result {
-			return store.Result{ID: t.DeliveryID, Release: true, AlertID: t.AlertID}
+			return t.Outcome(store.Result{Release: true})
 		},
-		id: func(t store.PushTarget) int64 { return t.DeliveryID },
+		// A window's messages share its lease: one key, negative so that
+		// it cannot be taken for a queued row's (TouchClaims reads it so).
+		id:       func(t store.PushTarget) int64 { return claimKey(t.DeliveryID, t.WindowID) },
+		resultID: func(r store.Result) int64 { return claimKey(r.ID, r.Window) },
 		touch: func(ctx context.Context, ids []int64) error {
 			return cfg.Store.TouchClaims(ctx, true, cfg.Owner, ids, cfg.Now())
 		},
@@ -121,7 +124,24 @@ func (p *Pusher) Start(ctx context.Context) { p.p.Start(ctx) }
 
 // Stop stops claiming, waits up to grace for requests in flight, returns
 // the rest to the queue and records every outcome.
-func (p *Pusher) Stop(grace time.Duration) { p.p.Stop(grace) }
+func (p *Pusher) Stop(grace time.Duration) {
+	p.p.Stop(grace)
+	// Every outcome is recorded: the windows still held go back to the
+	// queue with their browsers not sent. Should this fail, the next start
+	// takes them back from this dead owner.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	if err := p.cfg.Store.ReleasePushWindows(ctx, p.cfg.Owner); err != nil {
+		p.cfg.Log.Error("release push windows", "err", err)
+	}
+}
+
+func claimKey(delivery, window int64) int64 {
+	if window != 0 {
+		return -window
+	}
+	return delivery
+}
 
 // Wake makes the workers look for work now.
 func (p *Pusher) Wake() { p.p.Wake() }
@@ -191,37 +211,35 @@ func (p *Pusher) Cancelled(id int64) {
 }
 
 func (p *Pusher) send(ctx context.Context, _ int, t store.PushTarget) store.Result {
-	r := p.deliver(ctx, t)
-	r.AlertID = t.AlertID // the recorder counts the alert's outcomes by it
-	return r
+	return t.Outcome(p.deliver(ctx, t))
 }
 
 // deliver sends one claimed message and says what became of it.
 func (p *Pusher) deliver(ctx context.Context, t store.PushTarget) store.Result {
 	now := p.cfg.Now()
 	if t.SubscriptionID == 0 || t.Endpoint == "" {
-		return store.Result{ID: t.DeliveryID, State: news.DeliveryExpired, Error: "subscription removed"}
+		return store.Result{State: news.DeliveryExpired, Error: "subscription removed"}
 	}
 	m, err := p.message(ctx, t.AlertID)
 	switch {
 	case err == nil:
 	case ctx.Err() != nil:
-		return store.Result{ID: t.DeliveryID, Release: true}
+		return store.Result{Release: true}
 	case errors.Is(err, store.ErrNotFound):
-		return store.Result{ID: t.DeliveryID, State: news.DeliveryFailed, Error: "load alert: " + err.Error()}
+		return store.Result{State: news.DeliveryFailed, Error: "load alert: " + err.Error()}
 	default:
 		// The database is away (restarting, say): the message waits and
 		// is tried again, as a push service's 5xx is, rather than failing
 		// for good.
 		p.cfg.Log.Warn("load alert failed; message retried", "alert_id", t.AlertID, "err", err)
 		if t.Attempts >= p.cfg.MaxAttempts {
-			return store.Result{ID: t.DeliveryID, State: news.DeliveryFailed, Error: "load alert: " + err.Error()}
+			return store.Result{State: news.DeliveryFailed, Error: "load alert: " + err.Error()}
 		}
-		return store.Result{ID: t.DeliveryID, State: news.DeliveryPending, NextAttempt: now.Add(Backoff(t.Attempts, p.cfg.RetryBase, 10*time.Minute)),
+		return store.Result{State: news.DeliveryPending, NextAttempt: now.Add(Backoff(t.Attempts, p.cfg.RetryBase, 10*time.Minute)),
 			Error: "load alert: " + errText(err)}
 	}
 	if m.state == news.AlertCancelled {
-		return store.Result{ID: t.DeliveryID, State: news.DeliveryCancelled, Error: "alert cancelled"}
+		return store.Result{State: news.DeliveryCancelled, Error: "alert cancelled"}
 	}
 	msg := m.msg
 	switch {
@@ -231,10 +249,10 @@ func (p *Pusher) deliver(ctx context.Context, t store.PushTarget) store.Result {
 		// reaches it, and a message turned away (or rescued from a dead
 		// worker) is not sent late.
 		p.observe("expired")
-		return store.Result{ID: t.DeliveryID, State: news.DeliveryExpired, Error: "TTL 0: no second attempt"}
+		return store.Result{State: news.DeliveryExpired, Error: "TTL 0: no second attempt"}
 	case msg.TTL > 0 && m.deadline.Before(now):
 		p.observe("expired")
-		return store.Result{ID: t.DeliveryID, State: news.DeliveryExpired, Error: "TTL passed before delivery"}
+		return store.Result{State: news.DeliveryExpired, Error: "TTL passed before delivery"}
 	}
 	// A retried (or rescued) message gets what is left of the TTL, so that
 	// it does not outlive the alert, in whole seconds rounded up (the header
@@ -247,32 +265,32 @@ func (p *Pusher) deliver(ctx context.Context, t store.PushTarget) store.Result {
 	switch res.Outcome {
 	case push.Delivered:
 		p.observe("delivered")
-		return store.Result{ID: t.DeliveryID, State: news.DeliverySent, Status: res.Status}
+		return store.Result{State: news.DeliverySent, Status: res.Status}
 	case push.Gone:
 		p.observe("gone")
 		if err := p.cfg.Store.DeletePushSubscriptionByID(context.WithoutCancel(ctx), t.SubscriptionID); err != nil {
 			p.cfg.Log.Error("delete gone subscription", "subscription_id", t.SubscriptionID, "err", err)
 		}
-		return store.Result{ID: t.DeliveryID, State: news.DeliveryExpired, Status: res.Status, Error: "subscription gone"}
+		return store.Result{State: news.DeliveryExpired, Status: res.Status, Error: "subscription gone"}
 	case push.Retry:
 		if ctx.Err() != nil {
-			return store.Result{ID: t.DeliveryID, Release: true}
+			return store.Result{Release: true}
 		}
 		p.observe("retry")
 		wait := max(res.RetryAfter, Backoff(t.Attempts, p.cfg.RetryBase, 10*time.Minute))
 		next := now.Add(wait)
 		reason := errText(res.Err)
 		if t.Attempts >= p.cfg.MaxAttempts {
-			return store.Result{ID: t.DeliveryID, State: news.DeliveryFailed, Status: res.Status, Error: fmt.Sprintf("gave up after %d attempts: %s", t.Attempts, reason)}
+			return store.Result{State: news.DeliveryFailed, Status: res.Status, Error: fmt.Sprintf("gave up after %d attempts: %s", t.Attempts, reason)}
 		}
 		if next.After(m.deadline) {
-			return store.Result{ID: t.DeliveryID, State: news.DeliveryExpired, Status: res.Status, Error: "TTL passes before the next try: " + reason}
+			return store.Result{State: news.DeliveryExpired, Status: res.Status, Error: "TTL passes before the next try: " + reason}
 		}
-		return store.Result{ID: t.DeliveryID, State: news.DeliveryPending, NextAttempt: next, Status: res.Status, Error: reason}
+		return store.Result{State: news.DeliveryPending, NextAttempt: next, Status: res.Status, Error: reason}
 	default:
 		p.observe("failed")
 		p.cfg.Log.Warn("push refused", "alert_id", t.AlertID, "subscription_id", t.SubscriptionID, "status", res.Status, "err", errText(res.Err))
-		return store.Result{ID: t.DeliveryID, State: news.DeliveryFailed, Status: res.Status, Error: errText(res.Err)}
+		return store.Result{State: news.DeliveryFailed, Status: res.Status, Error: errText(res.Err)}
 	}
 }
 

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -159,7 +160,7 @@ func (s *Store) EnqueueAlertWindow(ctx context.Context, id int64, size int, now 
 			return err
 		}
 		if end.Valid {
-			added, err = s.enqueueWindow(ctx, tx, id, pushAfter, end.Int64, now, "AdvanceAlertPush", "EnqueuePushWindow", "AddAlertTargeted")
+			added, err = s.enqueuePushWindows(ctx, tx, id, pushAfter, end.Int64, now)
 			return err
 		}
 		if email != 0 {
@@ -200,6 +201,48 @@ func (s *Store) enqueueWindow(ctx context.Context, tx *sql.Tx, id, after, end in
 	return added, err
 }
 
+// PushWindowSize is the most browsers a push window holds: the unit the
+// fan-out claims, renews and records (see migration 0008).
+const PushWindowSize = 256
+
+// enqueuePushWindows moves an alert's push progress from after to end and,
+// if this transaction is the one that moved it, queues the browsers in
+// that range as windows of up to PushWindowSize.
+func (s *Store) enqueuePushWindows(ctx context.Context, tx *sql.Tx, id, after, end int64, now time.Time) (int64, error) {
+	res, err := tx.ExecContext(ctx, s.query("AdvanceAlertPush"), end, id, after)
+	if err != nil {
+		return 0, err
+	}
+	if n, _ := res.RowsAffected(); n == 0 {
+		return 0, nil // another instance wrote this range
+	}
+	rows, err := tx.QueryContext(ctx, s.query("PushWindowSubs"), after, end, id, id)
+	if err != nil {
+		return 0, err
+	}
+	var subs []int64
+	for rows.Next() {
+		var sub int64
+		if err := rows.Scan(&sub); err != nil {
+			rows.Close()
+			return 0, err
+		}
+		subs = append(subs, sub)
+	}
+	rows.Close()
+	if err := rows.Err(); err != nil {
+		return 0, err
+	}
+	for w := range slices.Chunk(subs, PushWindowSize) {
+		if _, err := tx.ExecContext(ctx, s.query("InsertPushWindow"), id, joinIDs(w), len(w), ms(now)); err != nil {
+			return 0, err
+		}
+	}
+	added := int64(len(subs))
+	_, err = tx.ExecContext(ctx, s.query("AddAlertTargeted"), added, id)
+	return added, err
+}
+
 // CancelAlert stops what of an alert has not gone out yet.
 func (s *Store) CancelAlert(ctx context.Context, id int64, now time.Time) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
@@ -221,6 +264,22 @@ func (s *Store) CancelAlert(ctx context.Context, id int64, now time.Time) error 
 		c := newOutcomeCounts(true)
 		if n, err := res.RowsAffected(); err == nil {
 			c.add(id, 0, news.DeliveryCancelled, n)
+		}
+		rows, err := tx.QueryContext(ctx, s.query("CancelAlertWindows"), id)
+		if err != nil {
+			return err
+		}
+		for rows.Next() {
+			var n int64
+			if err := rows.Scan(&n); err != nil {
+				rows.Close()
+				return err
+			}
+			c.add(id, 0, news.DeliveryCancelled, n)
+		}
+		rows.Close()
+		if err := rows.Err(); err != nil {
+			return err
 		}
 		if err := s.addCounts(ctx, tx, c); err != nil {
 			return err
@@ -244,7 +303,7 @@ func (s *Store) CloseFinishedAlerts(ctx context.Context, now time.Time) ([]int64
 	var closed []int64
 	for _, id := range ids {
 		var busy bool
-		if err := s.db.QueryRowContext(ctx, s.query("AlertBusy"), id, id, id).Scan(&busy); err != nil {
+		if err := s.db.QueryRowContext(ctx, s.query("AlertBusy"), id, id, id, id).Scan(&busy); err != nil {
 			return closed, fmt.Errorf("alert busy: %w", err)
 		}
 		if busy {

@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
@@ -92,6 +93,12 @@ type Result struct {
 	// counts the messages it marks sent under it, which costs less than
 	// reading each row's alert back. Required for push messages sent.
 	AlertID int64
+	// A push message from a window (PushTarget.Outcome sets these): its
+	// window, the claim it was sent under, its browser and attempts.
+	Window         int64
+	Claim          int
+	SubscriptionID int64
+	Attempts       int
 }
 
 // RecordDeliveries stores the outcomes of sent emails in one transaction.
@@ -110,6 +117,12 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 	}
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		c := newOutcomeCounts(push)
+		if push {
+			var err error
+			if results, err = s.recordWindows(ctx, tx, c, results, now); err != nil {
+				return err
+			}
+		}
 		// Sent is the common outcome: those rows are marked with one
 		// statement per alert and push status instead of one per row.
 		sentBy := map[sentGroup][]int64{}
@@ -156,6 +169,83 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 		return fmt.Errorf("record %d outcomes: %w", len(results), err)
 	}
 	return nil
+}
+
+// windowClaim is one claim of a push window.
+type windowClaim struct {
+	window int64
+	claim  int
+}
+
+// recordWindows records the outcomes of messages from push windows and
+// returns the others (queued rows). Each window gets one statement adding
+// its handled browsers; a message that did not simply go out also becomes
+// a push_deliveries row (a retry, or a final outcome with its reason).
+// Outcomes under a claim the window no longer has (it was taken back from
+// this worker, thought dead) change nothing: the new claim sends and
+// counts those browsers. A released message is not handled: its window
+// goes back to the queue with it (ReleasePushWindows).
+func (s *Store) recordWindows(ctx context.Context, tx *sql.Tx, c *outcomeCounts, results []Result, now time.Time) ([]Result, error) {
+	var byWindow map[windowClaim][]Result
+	rest := results[:0:0]
+	for _, r := range results {
+		switch {
+		case r.Window == 0:
+			rest = append(rest, r)
+		case r.Release:
+		default:
+			if byWindow == nil {
+				byWindow = map[windowClaim][]Result{}
+			}
+			k := windowClaim{r.Window, r.Claim}
+			byWindow[k] = append(byWindow[k], r)
+		}
+	}
+	if byWindow == nil {
+		return results, nil
+	}
+	st, err := s.txStmt(ctx, tx, "RecordPushWindow")
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, 512)
+	for _, k := range slices.SortedFunc(maps.Keys(byWindow), func(a, b windowClaim) int { return cmp.Compare(a.window, b.window) }) {
+		rs := byWindow[k]
+		b = b[:0]
+		for _, r := range rs {
+			b = append(b, ',')
+			b = strconv.AppendInt(b, r.SubscriptionID, 10)
+		}
+		res, err := st.ExecContext(ctx, string(b), len(rs), len(rs), k.window, k.claim)
+		if err != nil {
+			return nil, fmt.Errorf("record push window %d: %w", k.window, err)
+		}
+		if n, err := res.RowsAffected(); err != nil || n == 0 {
+			continue // stale claim (or an unknown count: not counted twice)
+		}
+		for _, r := range rs {
+			if r.State == news.DeliverySent {
+				c.add(r.AlertID, 0, news.DeliverySent, 1)
+				continue
+			}
+			next := ms(now)
+			if r.State == news.DeliveryPending {
+				next = ms(r.NextAttempt)
+			}
+			ins, err := s.txStmt(ctx, tx, "InsertPushOutcome")
+			if err != nil {
+				return nil, err
+			}
+			res, err := ins.ExecContext(ctx, r.AlertID, r.SubscriptionID, string(r.State), r.Attempts, next, r.Status, r.Error, ms(now))
+			if err != nil {
+				return nil, fmt.Errorf("record push outcome: %w", err)
+			}
+			if n, _ := res.RowsAffected(); n > 0 && r.State != news.DeliveryPending {
+				c.add(r.AlertID, 0, r.State, 1)
+			}
+		}
+	}
+	return rest, nil
 }
 
 // sentGroup is a set of messages marked sent by one statement.
@@ -335,7 +425,7 @@ func (s *Store) idList(ids []int64) string {
 // before lockedBefore and never recorded: their owner died.
 func (s *Store) RescueDeliveries(ctx context.Context, lockedBefore time.Time) (int64, error) {
 	var total int64
-	for _, q := range []string{"RescueDeliveries", "RescuePush"} {
+	for _, q := range []string{"RescueDeliveries", "RescuePush", "RescuePushWindows"} {
 		res, err := s.db.ExecContext(ctx, s.query(q), ms(lockedBefore))
 		if err != nil {
 			return total, fmt.Errorf("rescue deliveries: %w", err)
@@ -369,7 +459,7 @@ func (s *Store) ClaimOwners(ctx context.Context) ([]string, error) {
 // rather than after the lease: the caller knows owner is dead.
 func (s *Store) RescueOwner(ctx context.Context, owner string) (int64, error) {
 	var total int64
-	for _, q := range []string{"RescueOwnerDeliveries", "RescueOwnerPush"} {
+	for _, q := range []string{"RescueOwnerDeliveries", "RescueOwnerPush", "RescueOwnerPushWindows"} {
 		res, err := s.db.ExecContext(ctx, s.query(q), owner)
 		if err != nil {
 			return total, fmt.Errorf("rescue %s: %w", owner, err)
@@ -430,15 +520,25 @@ func splitIDs(s string) []int64 {
 
 // TouchClaims renews the lease of rows owner still holds (email rows, or
 // push rows when push is set), so that a send slower than the lease is not
-// taken back and sent a second time while its worker is alive.
+// taken back and sent a second time while its worker is alive. Push
+// windows are given as negative ids (see dispatch.Pusher).
 func (s *Store) TouchClaims(ctx context.Context, push bool, owner string, ids []int64, now time.Time) error {
-	table := "deliveries"
-	if push {
-		table = "push_deliveries"
+	tables := map[string][]int64{}
+	for _, id := range ids {
+		switch {
+		case !push:
+			tables["deliveries"] = append(tables["deliveries"], id)
+		case id < 0:
+			tables["push_windows"] = append(tables["push_windows"], -id)
+		default:
+			tables["push_deliveries"] = append(tables["push_deliveries"], id)
+		}
 	}
-	head := "UPDATE " + table + " SET locked_at = ? WHERE state = 'sending' AND locked_by = ? AND id"
-	if err := s.execIn(ctx, s.db, head, []any{ms(now), owner}, ids); err != nil {
-		return fmt.Errorf("renew claims: %w", err)
+	for table, ids := range tables {
+		head := "UPDATE " + table + " SET locked_at = ? WHERE state = 'sending' AND locked_by = ? AND id"
+		if err := s.execIn(ctx, s.db, head, []any{ms(now), owner}, ids); err != nil {
+			return fmt.Errorf("renew claims: %w", err)
+		}
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/crieur/crieur/internal/news"
@@ -61,18 +62,57 @@ func (s *Store) DeletePushSubscriptionByID(ctx context.Context, id int64) error 
 	return nil
 }
 
-// PushTarget is a claimed push message with what sending it needs.
+// PushTarget is a claimed push message with what sending it needs: a
+// queued row (DeliveryID, a retry) or a browser of a claimed window
+// (WindowID, see migration 0008).
 type PushTarget struct {
-	DeliveryID     int64
-	AlertID        int64
-	SubscriptionID int64 // 0 when the subscription was deleted meanwhile
+	DeliveryID int64
+	WindowID   int64
+	// Claim is the window's claim number, which recording it must match.
+	Claim   int
+	AlertID int64
+	// SubscriptionID is 0 when a queued row's subscription was deleted; a
+	// window's browser keeps its id and comes back without an endpoint.
+	SubscriptionID int64
 	Endpoint       string
 	P256dh, Auth   string
 	Attempts       int
 }
 
-// ClaimPush takes up to limit due push messages for owner.
+// Outcome fills in r what RecordPush needs to know of the message t.
+func (t PushTarget) Outcome(r Result) Result {
+	r.ID, r.AlertID = t.DeliveryID, t.AlertID
+	r.Window, r.Claim, r.SubscriptionID, r.Attempts = t.WindowID, t.Claim, t.SubscriptionID, t.Attempts
+	return r
+}
+
+// ClaimPush takes about limit due push messages for owner: queued rows
+// (retries) first, then whole windows, so a claim may return up to
+// PushWindowSize-1 more than limit.
 func (s *Store) ClaimPush(ctx context.Context, owner string, now time.Time, limit int) ([]PushTarget, error) {
+	out, err := s.claimPushRows(ctx, owner, now, limit)
+	if err != nil {
+		return nil, err
+	}
+	// Windows are full but for the last of each enqueued range: claim as
+	// many as limit would fill, then more while they come short.
+	for left := limit - len(out); left > 0; left = limit - len(out) {
+		ws, err := s.claimPushWindows(ctx, owner, now, (left+PushWindowSize-1)/PushWindowSize)
+		if err != nil {
+			return nil, err
+		}
+		if len(ws) == 0 {
+			break
+		}
+		out = append(out, ws...)
+	}
+	if len(out) == 0 {
+		return nil, nil
+	}
+	return out, s.pushKeys(ctx, out)
+}
+
+func (s *Store) claimPushRows(ctx context.Context, owner string, now time.Time, limit int) ([]PushTarget, error) {
 	st, err := s.stmt(ctx, "ClaimPush")
 	if err != nil {
 		return nil, err
@@ -81,25 +121,66 @@ func (s *Store) ClaimPush(ctx context.Context, owner string, now time.Time, limi
 	if err != nil {
 		return nil, fmt.Errorf("claim push: %w", err)
 	}
+	defer rows.Close()
 	var out []PushTarget
 	for rows.Next() {
 		var t PushTarget
 		var sub sql.NullInt64
 		if err := rows.Scan(&t.DeliveryID, &t.AlertID, &sub, &t.Attempts); err != nil {
-			rows.Close()
 			return nil, fmt.Errorf("claim push: %w", err)
 		}
 		t.SubscriptionID = sub.Int64
 		out = append(out, t)
 	}
-	rows.Close()
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("claim push: %w", err)
 	}
-	if len(out) == 0 {
-		return nil, nil
+	return out, nil
+}
+
+// claimPushWindows claims up to n windows and returns their browsers not
+// yet handled.
+func (s *Store) claimPushWindows(ctx context.Context, owner string, now time.Time, n int) ([]PushTarget, error) {
+	st, err := s.stmt(ctx, "ClaimPushWindows")
+	if err != nil {
+		return nil, err
 	}
-	// One query for the keys of the whole batch.
+	rows, err := st.QueryContext(ctx, ms(now), owner, n)
+	if err != nil {
+		return nil, fmt.Errorf("claim push windows: %w", err)
+	}
+	defer rows.Close()
+	var out []PushTarget
+	for rows.Next() {
+		var w PushTarget
+		var subs, done string
+		if err := rows.Scan(&w.WindowID, &w.AlertID, &subs, &done, &w.Claim, &w.Attempts); err != nil {
+			return nil, fmt.Errorf("claim push windows: %w", err)
+		}
+		var handled map[int64]bool
+		if done != "" {
+			handled = map[int64]bool{}
+			for _, id := range splitIDs(strings.TrimPrefix(done, ",")) {
+				handled[id] = true
+			}
+		}
+		for _, id := range splitIDs(subs) {
+			if !handled[id] {
+				t := w
+				t.SubscriptionID = id
+				out = append(out, t)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		return nil, fmt.Errorf("claim push windows: %w", err)
+	}
+	return out, nil
+}
+
+// pushKeys fills in the endpoint and keys of claimed messages, with one
+// query for the batch.
+func (s *Store) pushKeys(ctx context.Context, out []PushTarget) error {
 	byID := make(map[int64][]int, len(out))
 	ids := make([]int64, 0, len(out))
 	for i, t := range out {
@@ -112,28 +193,38 @@ func (s *Store) ClaimPush(ctx context.Context, owner string, now time.Time, limi
 		byID[t.SubscriptionID] = append(byID[t.SubscriptionID], i)
 	}
 	if len(ids) == 0 {
-		return out, nil
+		return nil
 	}
 	kst, err := s.stmt(ctx, "PushKeys")
 	if err != nil {
-		return nil, err
+		return err
 	}
 	krows, err := kst.QueryContext(ctx, s.idList(ids))
 	if err != nil {
-		return nil, fmt.Errorf("claim push keys: %w", err)
+		return fmt.Errorf("claim push keys: %w", err)
 	}
 	defer krows.Close()
 	for krows.Next() {
 		var id int64
 		var ep, p, a string
 		if err := krows.Scan(&id, &ep, &p, &a); err != nil {
-			return nil, err
+			return fmt.Errorf("claim push keys: %w", err)
 		}
 		for _, i := range byID[id] {
 			out[i].Endpoint, out[i].P256dh, out[i].Auth = ep, p, a
 		}
 	}
-	return out, krows.Err()
+	return krows.Err()
+}
+
+// ReleasePushWindows returns to the queue the windows owner still holds,
+// with their browsers not yet handled. Call it once every outcome of
+// owner's messages is recorded (at shutdown).
+func (s *Store) ReleasePushWindows(ctx context.Context, owner string) error {
+	if _, err := s.db.ExecContext(ctx, s.query("ReleasePushWindows"), owner); err != nil {
+		return fmt.Errorf("release push windows: %w", err)
+	}
+	return nil
 }
 
 // PushCounts returns the number of browsers and the count per topic slug.

@@ -214,6 +214,7 @@ var hotStatements = []string{
 	"ClaimDeliveries", "ClaimPush", "GetSubscriberWithTopics",
 	"MarkDeliveryRetry", "MarkDeliveryFailed", "ReleaseDelivery",
 	"MarkPushRetry", "MarkPushFailed", "ReleasePush",
+	"ClaimPushWindows", "RecordPushWindow", "InsertPushOutcome",
 	"MarkDeliveriesSent", "MarkPushSent", "PushKeys", "AddAlertCounts", "AddRunCounts",
 }
 

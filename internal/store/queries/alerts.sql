@@ -26,15 +26,18 @@ UPDATE alerts SET state = 'sending' WHERE id = ? AND state = 'scheduled'
 -- name: PushWindowEnd
 SELECT MAX(id) FROM (SELECT id FROM push_subscriptions WHERE id > ? ORDER BY id LIMIT ?) w
 
--- name: EnqueuePushWindow
-INSERT INTO push_deliveries (alert_id, subscription_id, state, next_attempt_at, created_at)
-SELECT ?, ps.id, 'pending', ?, ? FROM push_subscriptions ps
+-- name: PushWindowSubs
+-- The browsers of an alert among subscriptions (after, end], in id order.
+SELECT ps.id FROM push_subscriptions ps
 WHERE ps.id > ? AND ps.id <= ?
   AND (NOT EXISTS (SELECT 1 FROM alert_topics a WHERE a.alert_id = ?)
        OR NOT EXISTS (SELECT 1 FROM push_subscription_topics x WHERE x.subscription_id = ps.id)
        OR EXISTS (SELECT 1 FROM push_subscription_topics pst JOIN alert_topics a2 ON a2.topic_id = pst.topic_id
                   WHERE a2.alert_id = ? AND pst.subscription_id = ps.id))
-ON CONFLICT DO NOTHING
+ORDER BY ps.id
+
+-- name: InsertPushWindow
+INSERT INTO push_windows (alert_id, subs, size, state, created_at) VALUES (?, ?, ?, 'pending', ?)
 
 -- Enqueuing is optimistic: a window is written only by the transaction
 -- that moves the progress column from the value it read. That update comes
@@ -75,6 +78,10 @@ UPDATE alerts SET state = 'cancelled', enqueued = 1, finished_at = ? WHERE id = 
 -- name: CancelAlertPush
 UPDATE push_deliveries SET state = 'cancelled' WHERE alert_id = ? AND state = 'pending'
 
+-- name: CancelAlertWindows
+UPDATE push_windows SET state = 'cancelled' WHERE alert_id = ? AND state = 'pending'
+RETURNING size - handled
+
 -- name: CancelAlertEmail
 UPDATE deliveries SET state = 'cancelled' WHERE alert_id = ? AND state = 'pending'
 
@@ -110,6 +117,7 @@ WHERE s.status = 'confirmed' AND s.alerts = 1 AND s.paused = 0
 -- index.
 SELECT EXISTS (SELECT 1 FROM push_deliveries WHERE state = 'pending' AND +alert_id = ?)
     OR EXISTS (SELECT 1 FROM push_deliveries WHERE state = 'sending' AND +alert_id = ?)
+    OR EXISTS (SELECT 1 FROM push_windows WHERE alert_id = ? AND state IN ('pending', 'sending'))
     OR EXISTS (SELECT 1 FROM deliveries WHERE alert_id = ? AND state IN ('pending', 'sending'))
 
 -- name: AddAlertCounts

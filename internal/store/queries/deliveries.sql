@@ -60,6 +60,32 @@ WHERE id IN (
 )
 RETURNING id, alert_id, subscription_id, attempts
 
+-- name: ClaimPushWindows
+UPDATE push_windows SET state = 'sending', locked_at = ?, locked_by = ?, claims = claims + 1, attempts = attempts + 1
+WHERE id IN (SELECT id FROM push_windows WHERE state = 'pending' ORDER BY id LIMIT ?)
+RETURNING id, alert_id, subs, done, claims, attempts
+
+-- name: RecordPushWindow
+-- Adds handled subscriptions to a window still under the same claim; the
+-- window is done when all are. (SET expressions read the old values.)
+UPDATE push_windows SET done = done || ?, handled = handled + ?,
+    state = CASE WHEN handled + ? >= size THEN 'done' ELSE state END
+WHERE id = ? AND state = 'sending' AND claims = ?
+
+-- name: InsertPushOutcome
+-- A window's message that did not simply go out: a retry queued as a row of
+-- its own, or a final outcome kept with its reason. A subscription deleted
+-- meanwhile is NULL, as ON DELETE SET NULL would have made it.
+INSERT INTO push_deliveries (alert_id, subscription_id, state, attempts, next_attempt_at, status, last_error, created_at)
+VALUES (?, (SELECT id FROM push_subscriptions WHERE id = ?), ?, ?, ?, ?, ?, ?)
+ON CONFLICT DO NOTHING
+
+-- name: ReleasePushWindows
+-- At shutdown, after every outcome is recorded: the windows go back to the
+-- queue with their unhandled browsers, the claim not counted as an attempt.
+UPDATE push_windows SET state = 'pending', locked_at = NULL, locked_by = NULL, attempts = attempts - 1
+WHERE state = 'sending' AND locked_by = ?
+
 -- name: MarkPushRetry
 UPDATE push_deliveries SET state = 'pending', status = ?, next_attempt_at = ?, locked_at = NULL, locked_by = NULL, last_error = ?
 WHERE id = ? AND state = 'sending'
@@ -77,10 +103,16 @@ WHERE id = ? AND state = 'sending'
 UPDATE push_deliveries SET state = 'pending', locked_at = NULL, locked_by = NULL
 WHERE state = 'sending' AND locked_at < ?
 
+-- name: RescuePushWindows
+UPDATE push_windows SET state = 'pending', locked_at = NULL, locked_by = NULL
+WHERE state = 'sending' AND locked_at < ?
+
 -- name: ClaimOwners
 SELECT locked_by FROM deliveries WHERE state = 'sending' AND locked_by IS NOT NULL
 UNION
 SELECT locked_by FROM push_deliveries WHERE state = 'sending' AND locked_by IS NOT NULL
+UNION
+SELECT locked_by FROM push_windows WHERE state = 'sending' AND locked_by IS NOT NULL
 
 -- name: RescueOwnerDeliveries
 UPDATE deliveries SET state = 'pending', locked_at = NULL, locked_by = NULL
@@ -90,5 +122,14 @@ WHERE state = 'sending' AND locked_by = ?
 UPDATE push_deliveries SET state = 'pending', locked_at = NULL, locked_by = NULL
 WHERE state = 'sending' AND locked_by = ?
 
+-- name: RescueOwnerPushWindows
+UPDATE push_windows SET state = 'pending', locked_at = NULL, locked_by = NULL
+WHERE state = 'sending' AND locked_by = ?
+
 -- name: NextPushDue
-SELECT MIN(next_attempt_at) FROM push_deliveries WHERE state = 'pending'
+-- A queued window is due at once.
+SELECT MIN(t) FROM (
+    SELECT MIN(next_attempt_at) AS t FROM push_deliveries WHERE state = 'pending'
+    UNION ALL
+    SELECT MIN(created_at) FROM push_windows WHERE state = 'pending'
+) due

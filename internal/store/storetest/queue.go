@@ -282,9 +282,9 @@ func testAlerts(t *testing.T, s *store.Store) {
 	// A browser deleted between claim and send comes back without keys.
 	check(t, s.DeletePushSubscription(ctx, "https://push.test/3"))
 	check(t, s.RecordPush(ctx, []store.Result{
-		{ID: ps[0].DeliveryID, State: news.DeliverySent, Status: 201, AlertID: ps[0].AlertID},
-		{ID: ps[1].DeliveryID, State: news.DeliveryPending, Status: 429, NextAttempt: t0.Add(time.Second), Error: "429"},
-		{ID: ps[2].DeliveryID, State: news.DeliveryExpired, Status: 410, Error: "gone"},
+		ps[0].Outcome(store.Result{State: news.DeliverySent, Status: 201}),
+		ps[1].Outcome(store.Result{State: news.DeliveryPending, Status: 429, NextAttempt: t0.Add(time.Second), Error: "429"}),
+		ps[2].Outcome(store.Result{State: news.DeliveryExpired, Status: 410, Error: "gone"}),
 	}, t0))
 	if next, err := s.NextDue(ctx, false); err != nil || !next.Equal(t0.Add(time.Second)) {
 		t.Fatalf("NextDue(push) %v %v", next, err)
@@ -304,7 +304,7 @@ func testAlerts(t *testing.T, s *store.Store) {
 	}
 	retry, err = s.ClaimPush(ctx, "w2", t0.Add(time.Second), 10)
 	check(t, err)
-	check(t, s.RecordPush(ctx, []store.Result{{ID: retry[0].DeliveryID, State: news.DeliverySent, Status: 201, AlertID: retry[0].AlertID}}, t0))
+	check(t, s.RecordPush(ctx, []store.Result{retry[0].Outcome(store.Result{State: news.DeliverySent, Status: 201})}, t0))
 	// Not done while its emails are pending.
 	if closed, _ := s.CloseFinishedAlerts(ctx, t0); len(closed) != 0 {
 		t.Fatalf("closed %v with emails pending", closed)
@@ -437,6 +437,13 @@ func testAlertEnqueueConcurrent(t *testing.T, s *store.Store) {
 			t.Fatalf("reader %d got the alert email twice", d.SubscriberID)
 		}
 		subs[d.SubscriberID] = true
+	}
+	browser := map[int64]bool{}
+	for _, p := range ps {
+		if browser[p.SubscriptionID] || p.Endpoint == "" {
+			t.Fatalf("browser %+v queued twice or without keys", p)
+		}
+		browser[p.SubscriptionID] = true
 	}
 }
 

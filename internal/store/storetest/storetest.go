@@ -737,8 +737,8 @@ func testConcurrentPushClaims(t *testing.T, s *store.Store) {
 			if p.Endpoint == "" || p.P256dh != "p" || p.AlertID != aid {
 				return nil, fmt.Errorf("claimed push without keys: %+v", p)
 			}
-			ids[i] = p.DeliveryID
-			res[i] = store.Result{ID: p.DeliveryID, State: news.DeliverySent, Status: 201, AlertID: p.AlertID}
+			ids[i] = p.SubscriptionID
+			res[i] = p.Outcome(store.Result{State: news.DeliverySent, Status: 201})
 		}
 		if err == nil {
 			err = s.RecordPush(ctx, res, t0)

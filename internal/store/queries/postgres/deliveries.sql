@@ -23,6 +23,11 @@ WHERE id IN (
 )
 RETURNING id, alert_id, subscription_id, attempts
 
+-- name: ClaimPushWindows
+UPDATE push_windows SET state = 'sending', locked_at = ?, locked_by = ?, claims = claims + 1, attempts = attempts + 1
+WHERE id IN (SELECT id FROM push_windows WHERE state = 'pending' ORDER BY id LIMIT ? FOR UPDATE SKIP LOCKED)
+RETURNING id, alert_id, subs, done, claims, attempts
+
 -- name: MarkDeliveriesSent
 -- The ids as an array literal (see idList).
 UPDATE deliveries SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = ''
