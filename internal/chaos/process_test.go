@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/crieur/crieur/internal/e2e/e2etest"
 )
 
 // processScenarios stop the daemon in the middle of a digest and of an
@@ -108,10 +110,8 @@ func alertTarget(t *testing.T, n int) (target, *pushFixture, string, time.Time) 
 	begin := time.Now()
 	id := pf.sendAlert("Urgent")
 	tg := target{f: pf.fixture, accepted: func() []string { return receivedFor(pf.ps, id) }, n: pf.ps.Count,
-		inFlight: func() []string {
-			return pf.column("SELECT s.endpoint FROM push_deliveries d JOIN push_subscriptions s ON s.id = d.subscription_id WHERE d.state = 'sending'")
-		},
-		sent: func() int { return pf.count("SELECT COUNT(*) FROM push_deliveries WHERE state = 'sent'") },
+		inFlight: func() []string { return e2etest.PushClaimed(t, pf.env) },
+		sent:     func() int { return pf.count("SELECT COALESCE(SUM(delivered), 0) FROM alerts") },
 	}
 	return tg, pf, id, begin
 }

@@ -419,8 +419,8 @@ func TestDurabilityAlertKill(t *testing.T) {
 		f.p.Kill()
 		killed := time.Now()
 		at := e2etest.Settle(ps.Count)
-		sent := e2etest.Count(f.t, f.env, "SELECT COUNT(*) FROM push_deliveries WHERE state = 'sent'")
-		sending := e2etest.Column(f.t, f.env, "SELECT s.endpoint FROM push_deliveries d JOIN push_subscriptions s ON s.id = d.subscription_id WHERE d.state = 'sending'")
+		sent := e2etest.Count(f.t, f.env, "SELECT COALESCE(SUM(delivered), 0) FROM alerts")
+		sending := e2etest.PushClaimed(f.t, f.env)
 		c := crash{atSink: at, unrecorded: e2etest.Overlap(receivedEndpoints(ps), sending)}
 		t.Logf("kill %d: %d at the push service, %d recorded sent, %d claimed (sending), %d of them delivered", k+1, at, sent, len(sending), c.unrecorded)
 		if sent > at {

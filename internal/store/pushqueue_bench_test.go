@@ -74,7 +74,7 @@ func BenchmarkPushQueue(b *testing.B) {
 				ts = ts[len(g):]
 				rs := make([]store.Result, len(g))
 				for i, t := range g {
-					rs[i] = store.Result{ID: t.DeliveryID, State: news.DeliverySent, Status: 201, AlertID: t.AlertID}
+					rs[i] = t.Outcome(store.Result{State: news.DeliverySent, Status: 201})
 				}
 				if err := s.RecordPush(ctx, rs, now); err != nil {
 					b.Fatal(err)

@@ -154,3 +154,87 @@ func SubscribePush(tb testing.TB, p *Proc, token, p256dh, auth string, endpoints
 		tb.Fatalf("push subscribe: %d failed, first: %s", n, <-errs)
 	}
 }
+
+// PushClaimed returns the endpoints of the push messages claimed and not
+// yet recorded: queued rows being sent, and the browsers of claimed
+// windows not yet handled (migration 0008).
+func PushClaimed(tb testing.TB, env Env) []string {
+	tb.Helper()
+	db := OpenDB(tb, env)
+	defer db.Close()
+	subs := WindowSubs(tb, db, "state = 'sending'", true)
+	rows := Column(tb, env, "SELECT CAST(subscription_id AS TEXT) FROM push_deliveries WHERE state = 'sending' AND subscription_id IS NOT NULL")
+	for _, r := range rows {
+		var id int64
+		fmt.Sscan(r, &id)
+		subs = append(subs, id)
+	}
+	return Endpoints(tb, db, subs)
+}
+
+// WindowSubs returns the subscription ids of the push windows matching
+// where (SQL), only those not yet handled when unhandled is set.
+func WindowSubs(tb testing.TB, db *sql.DB, where string, unhandled bool) []int64 {
+	tb.Helper()
+	rows, err := db.Query("SELECT subs, done FROM push_windows WHERE " + where)
+	if err != nil {
+		tb.Fatalf("push windows: %v", err)
+	}
+	defer rows.Close()
+	var out []int64
+	for rows.Next() {
+		var subs, done string
+		if err := rows.Scan(&subs, &done); err != nil {
+			tb.Fatal(err)
+		}
+		handled := map[string]bool{}
+		if unhandled {
+			for _, s := range strings.Split(done, ",") {
+				handled[s] = true
+			}
+		}
+		for _, s := range strings.Split(subs, ",") {
+			var id int64
+			if _, err := fmt.Sscan(s, &id); err != nil {
+				tb.Fatalf("push window subs %q: %v", subs, err)
+			}
+			if !handled[s] {
+				out = append(out, id)
+			}
+		}
+	}
+	if err := rows.Err(); err != nil {
+		tb.Fatal(err)
+	}
+	return out
+}
+
+// Endpoints maps push subscription ids to their endpoints (ids deleted
+// since are left out).
+func Endpoints(tb testing.TB, db *sql.DB, ids []int64) []string {
+	tb.Helper()
+	if len(ids) == 0 {
+		return nil
+	}
+	rows, err := db.Query("SELECT id, endpoint FROM push_subscriptions")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer rows.Close()
+	byID := map[int64]string{}
+	for rows.Next() {
+		var id int64
+		var ep string
+		if err := rows.Scan(&id, &ep); err != nil {
+			tb.Fatal(err)
+		}
+		byID[id] = ep
+	}
+	var out []string
+	for _, id := range ids {
+		if ep, ok := byID[id]; ok {
+			out = append(out, ep)
+		}
+	}
+	return out
+}

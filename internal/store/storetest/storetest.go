@@ -50,6 +50,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"Alerts", testAlerts},
 		{"AlertEnqueueConcurrent", testAlertEnqueueConcurrent},
 		{"ConcurrentPushClaims", testConcurrentPushClaims},
+		{"PushWindows", testPushWindows},
 		{"Feeds", testFeeds},
 		{"UsersAndSessions", testUsers},
 		{"Audit", testAudit},
