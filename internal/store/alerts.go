@@ -168,7 +168,7 @@ func (s *Store) EnqueueAlertWindow(ctx context.Context, id int64, size int, now 
 				return err
 			}
 			if end.Valid {
-				added, err = s.enqueueWindow(ctx, tx, id, emailAfter, end.Int64, now, "AdvanceAlertEmail", "EnqueueEmailWindow", "AddAlertEmails")
+				added, err = s.enqueueEmailWindow(ctx, tx, id, emailAfter, end.Int64, now)
 				return err
 			}
 		}
@@ -182,23 +182,32 @@ func (s *Store) EnqueueAlertWindow(ctx context.Context, id int64, size int, now 
 	return added, done, nil
 }
 
-// enqueueWindow moves an alert's progress from after to end and, if this
-// transaction is the one that moved it, writes the window's deliveries.
-func (s *Store) enqueueWindow(ctx context.Context, tx *sql.Tx, id, after, end int64, now time.Time, advance, insert, count string) (int64, error) {
-	res, err := tx.ExecContext(ctx, s.query(advance), end, id, after)
-	if err != nil {
+// enqueueEmailWindow moves an alert's email progress from after to end
+// and, if this transaction is the one that moved it, writes the emails to
+// the readers in that range.
+func (s *Store) enqueueEmailWindow(ctx context.Context, tx *sql.Tx, id, after, end int64, now time.Time) (int64, error) {
+	if moved, err := s.advanceAlert(ctx, tx, "AdvanceAlertEmail", id, after, end); !moved || err != nil {
 		return 0, err
 	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return 0, nil // another instance wrote this window
-	}
-	res, err = tx.ExecContext(ctx, s.query(insert), id, ms(now), ms(now), after, end, id, id)
+	res, err := tx.ExecContext(ctx, s.query("EnqueueEmailWindow"), id, ms(now), ms(now), after, end, id, id)
 	if err != nil {
 		return 0, err
 	}
 	added, _ := res.RowsAffected()
-	_, err = tx.ExecContext(ctx, s.query(count), added, id)
+	_, err = tx.ExecContext(ctx, s.query("AddAlertEmails"), added, id)
 	return added, err
+}
+
+// advanceAlert moves one of alert id's progress columns (the statement
+// advance) from after to end; moved is false when another instance moved
+// it first, and then wrote that range.
+func (s *Store) advanceAlert(ctx context.Context, tx *sql.Tx, advance string, id, after, end int64) (moved bool, err error) {
+	res, err := tx.ExecContext(ctx, s.query(advance), end, id, after)
+	if err != nil {
+		return false, err
+	}
+	n, err := res.RowsAffected()
+	return n > 0, err
 }
 
 // PushWindowSize is the most browsers a push window holds: the unit the
@@ -209,12 +218,8 @@ const PushWindowSize = 256
 // if this transaction is the one that moved it, queues the browsers in
 // that range as windows of up to PushWindowSize.
 func (s *Store) enqueuePushWindows(ctx context.Context, tx *sql.Tx, id, after, end int64, now time.Time) (int64, error) {
-	res, err := tx.ExecContext(ctx, s.query("AdvanceAlertPush"), end, id, after)
-	if err != nil {
+	if moved, err := s.advanceAlert(ctx, tx, "AdvanceAlertPush", id, after, end); !moved || err != nil {
 		return 0, err
-	}
-	if n, _ := res.RowsAffected(); n == 0 {
-		return 0, nil // another instance wrote this range
 	}
 	rows, err := tx.QueryContext(ctx, s.query("PushWindowSubs"), after, end, id, id)
 	if err != nil {

@@ -208,6 +208,7 @@ func (s *Store) recordWindows(ctx context.Context, tx *sql.Tx, c *outcomeCounts,
 	if err != nil {
 		return nil, err
 	}
+	var ins *sql.Stmt
 	b := make([]byte, 0, 512)
 	for _, k := range slices.SortedFunc(maps.Keys(byWindow), func(a, b windowClaim) int { return cmp.Compare(a.window, b.window) }) {
 		rs := byWindow[k]
@@ -232,9 +233,10 @@ func (s *Store) recordWindows(ctx context.Context, tx *sql.Tx, c *outcomeCounts,
 			if r.State == news.DeliveryPending {
 				next = ms(r.NextAttempt)
 			}
-			ins, err := s.txStmt(ctx, tx, "InsertPushOutcome")
-			if err != nil {
-				return nil, err
+			if ins == nil {
+				if ins, err = s.txStmt(ctx, tx, "InsertPushOutcome"); err != nil {
+					return nil, err
+				}
 			}
 			res, err := ins.ExecContext(ctx, r.AlertID, r.SubscriptionID, string(r.State), r.Attempts, next, r.Status, r.Error, ms(now))
 			if err != nil {
