@@ -707,20 +707,27 @@ func testOutcomeCounts(t *testing.T, s *store.Store) {
 	}
 }
 
-// testConcurrentPushClaims: as testConcurrentClaims, for the push queue.
-func testConcurrentPushClaims(t *testing.T, s *store.Store) {
-	const n = 1000
-	t0 := now()
+// insertBrowsers stores n push subscriptions (prefix + i) with one
+// statement: fast enough for thousands.
+func insertBrowsers(t *testing.T, s *store.Store, prefix string, n int, t0 time.Time) {
+	t.Helper()
 	var b strings.Builder
 	b.WriteString("INSERT INTO push_subscriptions (endpoint, p256dh, auth, lang, created_at, updated_at) VALUES ")
 	for i := range n {
 		if i > 0 {
 			b.WriteByte(',')
 		}
-		fmt.Fprintf(&b, "('https://push.test/%d', 'p', 'a', 'fr', %d, %d)", i, t0.UnixMilli(), t0.UnixMilli())
+		fmt.Fprintf(&b, "('%s%d', 'p', 'a', 'fr', %d, %d)", prefix, i, t0.UnixMilli(), t0.UnixMilli())
 	}
 	_, err := s.DB().ExecContext(ctx, b.String())
 	check(t, err)
+}
+
+// testConcurrentPushClaims: as testConcurrentClaims, for the push queue.
+func testConcurrentPushClaims(t *testing.T, s *store.Store) {
+	const n = 1000
+	t0 := now()
+	insertBrowsers(t, s, "https://push.test/", n, t0)
 	aid, err := s.CreateAlert(ctx, news.Alert{Title: "T", Body: "B", URL: "https://n.test", TTL: time.Hour, Urgency: "high", TopicHeader: "t", State: news.AlertSending, SendAt: t0, CreatedAt: t0}, nil)
 	check(t, err)
 	for {

@@ -2,7 +2,6 @@ package storetest
 
 import (
 	"fmt"
-	"strings"
 	"testing"
 	"time"
 
@@ -18,16 +17,7 @@ import (
 func testPushWindows(t *testing.T, s *store.Store) {
 	const n = 600 // windows of 256, 256 and 88
 	t0 := now()
-	var b strings.Builder
-	b.WriteString("INSERT INTO push_subscriptions (endpoint, p256dh, auth, lang, created_at, updated_at) VALUES ")
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "('https://push.test/w%d', 'p', 'a', 'fr', %d, %d)", i, t0.UnixMilli(), t0.UnixMilli())
-	}
-	_, err := s.DB().ExecContext(ctx, b.String())
-	check(t, err)
+	insertBrowsers(t, s, "https://push.test/w", n, t0)
 	id, err := s.CreateAlert(ctx, newAlert(t0), nil)
 	check(t, err)
 	for {
