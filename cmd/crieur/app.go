@@ -66,7 +66,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.loc, _ = time.LoadLocation(cfg.Timezone)
 	host, _ := os.Hostname()
 	a.host = host
-	a.owner = fmt.Sprintf("%s-%d-%s", host, os.Getpid(), randomHex(4))
+	a.owner = ownerName(host, os.Getpid())
 
 	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxConns: cfg.DBMaxConns})
 	if err != nil {
@@ -417,17 +417,25 @@ func (a *App) rescueDeadOwners(ctx context.Context) error {
 	return nil
 }
 
-// ownerGone reports that owner (host-pid-random, as NewApp names workers)
-// was a process of this host that is no longer running. Anything else —
-// another host, a malformed name, a process that exists — is not known to
-// be gone.
+// ownerName names this process's workers in the queue: host-pid-random.
+// The random part tells apart two processes that got the same pid.
+func ownerName(host string, pid int) string {
+	return fmt.Sprintf("%s-%d-%s", host, pid, randomHex(4))
+}
+
+// ownerGone reports that owner (as ownerName makes them) was a process of
+// this host that is no longer running. Anything else — another host, a
+// malformed name, a process that exists — is not known to be gone. Two
+// containers with the same host name and separate pid namespaces would
+// each see the other's workers as gone: give containers distinct host
+// names (the default).
 func ownerGone(owner, host, self string) bool {
-	rest, _, ok := cutLast(owner, "-")
-	if !ok {
+	rest, ok := strings.CutPrefix(owner, host+"-")
+	if !ok || owner == self {
 		return false
 	}
-	h, pidText, ok := cutLast(rest, "-")
-	if !ok || h != host || owner == self {
+	pidText, _, ok := strings.Cut(rest, "-")
+	if !ok {
 		return false
 	}
 	pid, err := strconv.Atoi(pidText)
@@ -440,12 +448,4 @@ func ownerGone(owner, host, self string) bool {
 	// Signal 0 checks existence without signalling: ESRCH means no such
 	// process; EPERM means it exists under another user.
 	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
-}
-
-// cutLast slices s around the last instance of sep.
-func cutLast(s, sep string) (before, after string, found bool) {
-	if i := strings.LastIndex(s, sep); i >= 0 {
-		return s[:i], s[i+len(sep):], true
-	}
-	return s, "", false
 }

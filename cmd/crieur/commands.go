@@ -16,7 +16,9 @@ import (
 // is checked against it before the configuration is read or the database
 // opened, so bad usage changes nothing.
 type command struct {
+	name     string   // one word, or two: "group sub"
 	synopsis string   // what follows the command's name, without --config
+	help     string   // what it does, in the help text (optional)
 	nargs    int      // positional arguments, exactly
 	required []string // flags that must be given (a given but bad value is an error, not bad usage)
 	flags    func(fs *flag.FlagSet, o *options)
@@ -40,11 +42,12 @@ type options struct {
 	args      []string // positional
 }
 
-// commands is every command by name; two-word names are "group sub".
-var commands = map[string]command{
-	"serve":   {},
-	"migrate": {},
-	"token create": {
+// commandList is every command, in the order of the help text.
+var commandList = []command{
+	{name: "serve", help: "run the daemon"},
+	{name: "migrate", help: "apply database migrations and exit"},
+	{
+		name:     "token create",
 		synopsis: "--name NAME [--role editor|admin]",
 		required: []string{"name"},
 		flags: func(fs *flag.FlagSet, o *options) {
@@ -58,8 +61,10 @@ var commands = map[string]command{
 			return nil
 		},
 	},
-	"user add": {
+	{
+		name:     "user add",
 		synopsis: "--email E --role editor|admin",
+		help:     "(password from stdin, or generated)",
 		required: []string{"email", "role"},
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.email, "email", "", "login address")
@@ -72,9 +77,10 @@ var commands = map[string]command{
 			return nil
 		},
 	},
-	"topic add":      {synopsis: "SLUG NAME", nargs: 2},
-	"vapid generate": {},
-	"alert send": {
+	{name: "topic add", synopsis: "SLUG NAME", nargs: 2},
+	{name: "vapid generate", help: "print the VAPID public key"},
+	{
+		name:     "alert send",
 		synopsis: "--title T --body B --url U [--topic S]... [--email] [--image URL]",
 		required: []string{"title", "body", "url"},
 		flags: func(fs *flag.FlagSet, o *options) {
@@ -87,7 +93,8 @@ var commands = map[string]command{
 			fs.BoolVar(&o.alsoEmail, "email", false, "also email the readers who asked for alerts")
 		},
 	},
-	"digest run": {
+	{
+		name:     "digest run",
 		synopsis: "daily|weekly",
 		nargs:    1,
 		check: func(o *options) error {
@@ -97,9 +104,36 @@ var commands = map[string]command{
 			return nil
 		},
 	},
-	"subscribers import": {synopsis: "FILE.csv", nargs: 1},
-	"subscribers export": {},
+	{name: "subscribers import", synopsis: "FILE.csv", nargs: 1},
+	{name: "subscribers export"},
 }
+
+// commands is every command by name, and groups the first words of the
+// two-word names.
+var commands, groups = func() (map[string]command, map[string]bool) {
+	byName, groups := map[string]command{}, map[string]bool{}
+	for _, c := range commandList {
+		byName[c.name] = c
+		if g, _, two := strings.Cut(c.name, " "); two {
+			groups[g] = true
+		}
+	}
+	return byName, groups
+}()
+
+// usage is the help text, made from commandList.
+var usage = func() string {
+	var b strings.Builder
+	b.WriteString("usage: crieur [--config FILE] COMMAND [args]   (--config may also follow the command)\n\ncommands:\n")
+	for _, c := range commandList {
+		line := strings.TrimSpace(c.name + " " + c.synopsis)
+		if c.help != "" {
+			line = fmt.Sprintf("%-40s %s", line, c.help)
+		}
+		b.WriteString("  " + line + "\n")
+	}
+	return b.String()
+}()
 
 // usageLine is the one-line usage of a command.
 func usageLine(name string) string {

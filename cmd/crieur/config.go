@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"fmt"
+	"log/slog"
 	"net/mail"
 	"net/url"
 	"os"
@@ -12,6 +13,7 @@ import (
 	"time"
 	"unicode"
 
+	"github.com/crieur/crieur/internal/push"
 	"github.com/crieur/crieur/internal/schedule"
 )
 
@@ -216,7 +218,7 @@ func (c Config) Validate() error {
 	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		return fmt.Errorf("CRIEUR_BASE_URL must be an absolute http(s) URL")
 	}
-	if u.RawQuery != "" || u.Fragment != "" || strings.HasSuffix(c.BaseURL, "#") || strings.HasSuffix(c.BaseURL, "?") {
+	if strings.ContainsAny(c.BaseURL, "?#") {
 		// Links are made by appending paths to it.
 		return fmt.Errorf("CRIEUR_BASE_URL must not have a query or a fragment")
 	}
@@ -235,9 +237,8 @@ func (c Config) Validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("CRIEUR_LOG_FORMAT must be text or json")
 	}
-	switch strings.ToLower(c.LogLevel) {
-	case "debug", "info", "warn", "error":
-	default:
+	var lvl slog.Level // as newLogger reads it
+	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return fmt.Errorf("CRIEUR_LOG_LEVEL must be debug, info, warn or error")
 	}
 	if strings.TrimSpace(c.SiteName) == "" || strings.ContainsFunc(c.SiteName, unicode.IsControl) {
@@ -245,6 +246,11 @@ func (c Config) Validate() error {
 	}
 	if (c.VAPIDPrivateKey == "") != (c.VAPIDPublicKey == "") {
 		return fmt.Errorf("set both CRIEUR_VAPID_PRIVATE_KEY and CRIEUR_VAPID_PUBLIC_KEY, or neither (a pair is then generated and kept in the database)")
+	}
+	if c.VAPIDPrivateKey != "" {
+		if err := push.ValidateVAPIDKeys(c.VAPIDPrivateKey, c.VAPIDPublicKey); err != nil {
+			return fmt.Errorf("CRIEUR_VAPID_PRIVATE_KEY and CRIEUR_VAPID_PUBLIC_KEY: %v", err)
+		}
 	}
 	for _, f := range c.Feeds {
 		fu, err := url.Parse(f)

@@ -41,21 +41,6 @@ type usageError struct{ msg, usage string }
 
 func (e usageError) Error() string { return e.msg }
 
-const usage = `usage: crieur [--config FILE] COMMAND [args]   (--config may also follow the command)
-
-commands:
-  serve                                    run the daemon
-  migrate                                  apply database migrations and exit
-  token create --name NAME [--role editor|admin]
-  user add --email E --role editor|admin   (password from stdin, or generated)
-  topic add SLUG NAME
-  vapid generate                           print the VAPID public key
-  alert send --title T --body B --url U [--topic S]... [--email]
-  digest run daily|weekly
-  subscribers import FILE.csv
-  subscribers export
-`
-
 // Main runs one command and returns the exit status: 0 success, 1 error
 // (one line on stderr), 2 bad usage.
 func Main(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.Writer, env func(string) (string, bool)) int {
@@ -106,9 +91,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprint(stdout, usage)
 		return nil
 	}
-	// Two-word commands.
-	switch cmd {
-	case "token", "user", "topic", "vapid", "alert", "digest", "subscribers":
+	if groups[cmd] {
 		if len(rest) == 0 {
 			return usageError{msg: cmd + " needs a subcommand"}
 		}

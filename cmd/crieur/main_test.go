@@ -252,7 +252,11 @@ func TestConfigValidation(t *testing.T) {
 		{"CRIEUR_BASE_URL", "http://localhost:8080/path?x=1"},
 		{"CRIEUR_BASE_URL", "http://localhost:8080/#frag"},
 		{"CRIEUR_DIGEST_DAILY", "@every 1m"},
-		{"CRIEUR_VAPID_PRIVATE_KEY", "garbage"},
+		{"CRIEUR_DIGEST_DAILY", "CRON_TZ=UTC @every 1m"},
+		{"CRIEUR_DIGEST_WEEKLY", "@hourly"},
+		{"CRIEUR_VAPID_PRIVATE_KEY", "garbage"}, // without its public key
+		{"CRIEUR_VAPID_PRIVATE_KEY", "garbage", "CRIEUR_VAPID_PUBLIC_KEY", "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"},
+		{"CRIEUR_LOG_LEVEL", "loud"},
 	}
 	for _, b := range bad {
 		code, _, errOut := runMain(t, envFor(t, b...), "", "migrate")

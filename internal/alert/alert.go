@@ -61,6 +61,18 @@ func New(st *store.Store, log *slog.Logger, now func() time.Time, wakePush, wake
 // and how much a push record holds.
 func (s *Service) CheckPushWith(check func(news.Alert) error) { s.fitsPush = check }
 
+// checkURL refuses a link field too long or not an absolute http(s) URL,
+// saying which (news.HTTPURL alone refuses both alike).
+func checkURL(field, u string) error {
+	if len(u) > news.MaxURLLen {
+		return news.FieldError(news.CodeInvalid, field, "%s must be at most %d characters", field, news.MaxURLLen)
+	}
+	if !news.HTTPURL(u) {
+		return news.FieldError(news.CodeInvalid, field, "%s must be an absolute http(s) URL", field)
+	}
+	return nil
+}
+
 // Validate checks an alert request and fills defaults.
 func (s *Service) validate(ctx context.Context, r news.AlertRequest) (news.Alert, []int64, error) {
 	a := news.Alert{Title: strings.TrimSpace(r.Title), Body: strings.TrimSpace(r.Body), URL: strings.TrimSpace(r.URL),
@@ -72,16 +84,13 @@ func (s *Service) validate(ctx context.Context, r news.AlertRequest) (news.Alert
 	if len([]rune(a.Body)) > 1000 || strings.ContainsRune(a.Body, 0) {
 		return a, nil, news.FieldError(news.CodeInvalid, "body", "body must be at most 1000 characters")
 	}
-	for field, u := range map[string]string{"url": a.URL, "image_url": a.ImageURL} {
-		if len(u) > news.MaxURLLen {
-			return a, nil, news.FieldError(news.CodeInvalid, field, "%s must be at most %d characters", field, news.MaxURLLen)
+	if err := checkURL("url", a.URL); err != nil {
+		return a, nil, err
+	}
+	if a.ImageURL != "" {
+		if err := checkURL("image_url", a.ImageURL); err != nil {
+			return a, nil, err
 		}
-	}
-	if !news.HTTPURL(a.URL) {
-		return a, nil, news.FieldError(news.CodeInvalid, "url", "url must be an absolute http(s) URL")
-	}
-	if a.ImageURL != "" && !news.HTTPURL(a.ImageURL) {
-		return a, nil, news.FieldError(news.CodeInvalid, "image_url", "image_url must be an absolute http(s) URL")
 	}
 	a.TTL = DefaultTTL
 	if r.TTLSeconds != nil {

@@ -102,10 +102,8 @@ func NewPusher(cfg PushConfig) *Pusher {
 		release: func(t store.PushTarget) store.Result {
 			return t.Outcome(store.Result{Release: true})
 		},
-		// A window's messages share its lease: one key, negative so that
-		// it cannot be taken for a queued row's (TouchClaims reads it so).
-		id:       func(t store.PushTarget) int64 { return claimKey(t.DeliveryID, t.WindowID) },
-		resultID: func(r store.Result) int64 { return claimKey(r.ID, r.Window) },
+		id:       store.PushTarget.ClaimKey,
+		resultID: store.Result.PushClaimKey,
 		touch: func(ctx context.Context, ids []int64) error {
 			return cfg.Store.TouchClaims(ctx, true, cfg.Owner, ids, cfg.Now())
 		},
@@ -134,13 +132,6 @@ func (p *Pusher) Stop(grace time.Duration) {
 	if err := p.cfg.Store.ReleasePushWindows(ctx, p.cfg.Owner); err != nil {
 		p.cfg.Log.Error("release push windows", "err", err)
 	}
-}
-
-func claimKey(delivery, window int64) int64 {
-	if window != 0 {
-		return -window
-	}
-	return delivery
 }
 
 // Wake makes the workers look for work now.

@@ -40,6 +40,13 @@ type vapidToken struct {
 	refreshAt time.Time
 }
 
+// ValidateVAPIDKeys checks a configured key pair: both decode and belong
+// together.
+func ValidateVAPIDKeys(privateKey, publicKey string) error {
+	_, err := parseVAPIDKeys(privateKey, publicKey)
+	return err
+}
+
 // parseVAPIDKeys decodes the key pair and checks that they belong together.
 func parseVAPIDKeys(privateKey, publicKey string) (*ecdsa.PrivateKey, error) {
 	priv, err := decodeKey(privateKey)

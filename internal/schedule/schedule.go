@@ -7,7 +7,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"strings"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -29,16 +28,16 @@ type Scheduler struct {
 	specs map[news.Frequency]cron.Schedule
 }
 
+// parser reads the five fields and nothing else: no descriptors, since a
+// digest is at a time of day or of the week ("@every 1m" would mail every
+// reader every minute, "@hourly" every hour). A CRON_TZ= prefix is kept.
+var parser = cron.NewParser(cron.Minute | cron.Hour | cron.Dom | cron.Month | cron.Dow)
+
 // Parse checks a five-field cron spec.
 func Parse(spec string) (cron.Schedule, error) {
-	if strings.HasPrefix(strings.TrimSpace(spec), "@every") {
-		// A digest is at a time of day or of the week: "@every 1m" would
-		// mail every reader every minute.
-		return nil, fmt.Errorf("cron spec %q: use five fields (minute hour day month weekday), not @every", spec)
-	}
-	s, err := cron.ParseStandard(spec)
+	s, err := parser.Parse(spec)
 	if err != nil {
-		return nil, fmt.Errorf("cron spec %q: %w", spec, err)
+		return nil, fmt.Errorf("cron spec %q (five fields: minute hour day month weekday): %w", spec, err)
 	}
 	return s, nil
 }
@@ -53,8 +52,7 @@ func New(daily, weekly string, loc *time.Location, runs Creator, log *slog.Logge
 			return nil, err
 		}
 		specs[f] = parsed
-		f := f
-		if _, err := c.AddFunc(spec, func() {
+		c.Schedule(parsed, cron.FuncJob(func() {
 			// Cron fires on the minute: truncating gives every instance the
 			// same scheduled time for this tick.
 			at := time.Now().In(loc).Truncate(time.Minute)
@@ -63,9 +61,7 @@ func New(daily, weekly string, loc *time.Location, runs Creator, log *slog.Logge
 			if _, err := runs.Create(ctx, f, at, "schedule"); err != nil {
 				log.Error("scheduled digest failed to start", "frequency", f, "err", err)
 			}
-		}); err != nil {
-			return nil, fmt.Errorf("schedule %s digest: %w", f, err)
-		}
+		}))
 	}
 	return &Scheduler{c: c, log: log, loc: loc, runs: runs, specs: specs}, nil
 }

@@ -522,8 +522,8 @@ func splitIDs(s string) []int64 {
 
 // TouchClaims renews the lease of rows owner still holds (email rows, or
 // push rows when push is set), so that a send slower than the lease is not
-// taken back and sent a second time while its worker is alive. Push
-// windows are given as negative ids (see dispatch.Pusher).
+// taken back and sent a second time while its worker is alive. Push claims
+// are given by PushTarget.ClaimKey.
 func (s *Store) TouchClaims(ctx context.Context, push bool, owner string, ids []int64, now time.Time) error {
 	tables := map[string][]int64{}
 	for _, id := range ids {

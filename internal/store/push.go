@@ -86,6 +86,21 @@ func (t PushTarget) Outcome(r Result) Result {
 	return r
 }
 
+// ClaimKey names the claim t is held under, as TouchClaims takes it: a
+// queued row's id, or its window's id negated (a window's messages share
+// one lease).
+func (t PushTarget) ClaimKey() int64 { return pushClaimKey(t.DeliveryID, t.WindowID) }
+
+// PushClaimKey is the ClaimKey of the message r is the outcome of.
+func (r Result) PushClaimKey() int64 { return pushClaimKey(r.ID, r.Window) }
+
+func pushClaimKey(delivery, window int64) int64 {
+	if window != 0 {
+		return -window
+	}
+	return delivery
+}
+
 // ClaimPush takes about limit due push messages for owner: queued rows
 // (retries) first, then whole windows, so a claim may return up to
 // PushWindowSize-1 more than limit.

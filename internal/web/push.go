@@ -53,7 +53,7 @@ func (s *Server) pushSubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	ep := in.Subscription.Endpoint
-	if ep == "" || len(ep) > 2000 {
+	if ep == "" || len(ep) > news.MaxURLLen {
 		s.fail(w, r, news.FieldError(news.CodeEndpointNotAllowed, "subscription.endpoint", "endpoint is missing or too long"))
 		return
 	}

@@ -162,14 +162,8 @@ func PushClaimed(tb testing.TB, env Env) []string {
 	tb.Helper()
 	db := OpenDB(tb, env)
 	defer db.Close()
-	subs := WindowSubs(tb, db, "state = 'sending'", true)
-	rows := Column(tb, env, "SELECT CAST(subscription_id AS TEXT) FROM push_deliveries WHERE state = 'sending' AND subscription_id IS NOT NULL")
-	for _, r := range rows {
-		var id int64
-		fmt.Sscan(r, &id)
-		subs = append(subs, id)
-	}
-	return Endpoints(tb, db, subs)
+	eps := Column(tb, env, "SELECT s.endpoint FROM push_deliveries d JOIN push_subscriptions s ON s.id = d.subscription_id WHERE d.state = 'sending'")
+	return append(eps, Endpoints(tb, db, WindowSubs(tb, db, "state = 'sending'", true))...)
 }
 
 // WindowSubs returns the subscription ids of the push windows matching
