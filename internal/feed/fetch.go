@@ -66,7 +66,7 @@ func (e *StatusError) Error() string {
 // validators, and parses it. A 304 gives Result{NotModified: true}; any other
 // non-2xx status is a *StatusError. When the document declares no encoding,
 // a charset in the Content-Type header is honoured. Error messages show
-// URLs redacted (see Redact).
+// URLs redacted (see redact.URL).
 func (f *Fetcher) Fetch(ctx context.Context, rawURL string, st State) (Result, error) {
 	res, err := f.fetch(ctx, rawURL, st)
 	// Whatever else names an absolute URL (a wrapped error from the

@@ -2,6 +2,7 @@ package feed_test
 
 import (
 	"bytes"
+	"html"
 	"os"
 	"regexp"
 	"strings"
@@ -93,6 +94,13 @@ func FuzzPlainText(f *testing.F) {
 		}
 		if !strings.ContainsAny(s, "<&") && utf8.ValidString(s) && got != strings.Join(strings.Fields(stripControl(s)), " ") && !strings.ContainsAny(s, "\u00a0\u202f\u200b\ufeff\u0085") {
 			t.Fatalf("plain text changed: PlainText(%q) = %q", s, got)
+		}
+		// The same text written with entities goes through the markup path
+		// and must come out the same.
+		if !strings.ContainsAny(s, "<&") && utf8.ValidString(s) {
+			if esc := feed.PlainText(html.EscapeString(s) + "<br>"); esc != got {
+				t.Fatalf("PlainText(%q) = %q but %q escaped gives %q", s, got, s, esc)
+			}
 		}
 	})
 }

@@ -443,3 +443,29 @@ func TestParseLongFeed(t *testing.T) {
 		})
 	}
 }
+
+// TestParseRefusals: what cannot be cut down to a readable feed is refused
+// with an error that says why.
+func TestParseRefusals(t *testing.T) {
+	t.Parallel()
+	undated := func(int) string { return "" }
+	outside := func(n int) string {
+		// n elements in the channel, outside any item, then one item.
+		return strings.Replace(longFeed(1, undated, ""), "<title>Long</title>", "<title>Long</title>"+strings.Repeat("<x:a/>", n), 1)
+	}
+	tests := []struct{ name, doc, says string }{
+		{"too many items", strings.Replace(longFeed(1, undated, ""), "</channel>", strings.Repeat("<item/>", 100_001)+"</channel>", 1), "more than 100000 items"},
+		{"too many elements in all", longFeed(5_000, undated, strings.Repeat("<x:a/>", 100)), "more than 500000 elements"},
+		{"too many elements outside items", outside(100_001), "more than 100000 elements"},
+		{"no item fits", longFeed(1, undated, strings.Repeat("<x:a/>", 100_001)), "more than 100000 elements"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			t.Parallel()
+			items, err := feed.Parse(strings.NewReader(tt.doc), int64(len(tt.doc)))
+			if err == nil || !strings.Contains(err.Error(), tt.says) {
+				t.Fatalf("%d items, error %v; want an error saying %q", len(items), err, tt.says)
+			}
+		})
+	}
+}

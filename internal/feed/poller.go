@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/redact"
 )
 
 // Store is what the poller needs from the database.
@@ -215,7 +216,7 @@ func (p *Poller) PollNow(ctx context.Context, url string) error {
 
 // poll leases one feed, fetches it, saves its items and records the outcome.
 func (p *Poller) poll(ctx context.Context, feedURL string) error {
-	logURL := Redact(feedURL)
+	logURL := redact.URL(feedURL)
 	start := p.now()
 	lease := 2*p.fetcher.timeout() + leaseMargin
 	st, ok, err := p.store.LeaseFeed(ctx, feedURL, p.holder, start, start.Add(lease))
@@ -316,7 +317,7 @@ func (p *Poller) save(ctx context.Context, items []Item) (created int, err error
 			CreatedAt:   now,
 		})
 		if err != nil {
-			return created, fmt.Errorf("save article %s: %w", Redact(it.URL), err)
+			return created, fmt.Errorf("save article %s: %w", redact.URL(it.URL), err)
 		}
 		if isNew {
 			created++

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -164,33 +165,25 @@ func dateElement(name string) string {
 	return ""
 }
 
-// dateLayouts are the date formats of RSS (RFC 822 and its variants) and
-// Atom (RFC 3339) that ordering items needs to read.
-var dateLayouts = []string{
-	"Mon, 2 Jan 2006 15:04:05 -0700",
-	"Mon, 2 Jan 2006 15:04:05 MST",
-	"Mon, 2 Jan 2006 15:04 -0700",
-	"Mon, 2 Jan 2006 15:04 MST",
-	"2 Jan 2006 15:04:05 -0700",
-	"2 Jan 2006 15:04:05 MST",
-	time.RFC3339,
-	"2006-01-02T15:04:05",
-	"2006-01-02 15:04:05",
-	"2006-01-02",
-}
+// isoLayouts are Atom's dates (RFC 3339) and the ISO forms some RSS feeds
+// use instead of RFC 822.
+var isoLayouts = []string{time.RFC3339, "2006-01-02T15:04:05", "2006-01-02 15:04:05", "2006-01-02"}
 
-// parseDate reads an item date in one of dateLayouts.
+// parseDate reads an item date: ISO 8601 / RFC 3339, or RFC 822 and its
+// variants as net/mail reads them (with or without weekday and seconds,
+// numeric or named zones).
 func parseDate(s string) (time.Time, bool) {
 	s = strings.TrimSpace(s)
-	if s == "" {
+	if len(s) >= 10 && s[4] == '-' {
+		for _, l := range isoLayouts {
+			if t, err := time.Parse(l, s); err == nil {
+				return t, true
+			}
+		}
 		return time.Time{}, false
 	}
-	for _, l := range dateLayouts {
-		if t, err := time.Parse(l, s); err == nil {
-			return t, true
-		}
-	}
-	return time.Time{}, false
+	t, err := mail.ParseDate(s)
+	return t, err == nil
 }
 
 // trim returns data with the items it cannot keep cut out, and how many

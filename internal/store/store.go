@@ -25,6 +25,7 @@ import (
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 
+	"github.com/crieur/crieur/internal/redact"
 	"github.com/crieur/crieur/migrations"
 )
 
@@ -77,7 +78,7 @@ func Open(ctx context.Context, rawURL string, opts Options) (*Store, error) {
 		dialect = Postgres
 		db, err = openPostgres(rawURL, opts)
 	default:
-		return nil, fmt.Errorf("database url %q: want sqlite:PATH or postgres://", redact(rawURL))
+		return nil, fmt.Errorf("database url %q: want sqlite:PATH or postgres://", redact.URL(rawURL))
 	}
 	if err != nil {
 		return nil, err
@@ -155,15 +156,6 @@ func openPostgres(rawURL string, opts Options) (*sql.DB, error) {
 	db.SetMaxIdleConns(opts.MaxConns)
 	db.SetConnMaxIdleTime(5 * time.Minute)
 	return db, nil
-}
-
-// redact hides a password in a database URL so it can be logged.
-func redact(raw string) string {
-	u, err := url.Parse(raw)
-	if err != nil || u.User == nil {
-		return raw
-	}
-	return u.Redacted()
 }
 
 // Dialect reports which SQL dialect the store speaks.
