@@ -298,6 +298,7 @@ func (p *Poller) save(ctx context.Context, items []Item) (created int, err error
 	if err != nil {
 		return 0, fmt.Errorf("list topics: %w", err)
 	}
+	index := NewTopicIndex(topics)
 	now := p.now()
 	for i := len(items) - 1; i >= 0; i-- {
 		it := items[i]
@@ -312,7 +313,7 @@ func (p *Poller) save(ctx context.Context, items []Item) (created int, err error
 			Summary:     it.Summary,
 			ImageURL:    it.ImageURL,
 			Author:      it.Author,
-			Topics:      MapTopics(it.Categories, topics),
+			Topics:      index.Map(it.Categories),
 			PublishedAt: published,
 			CreatedAt:   now,
 		})

@@ -1,6 +1,7 @@
 package feed
 
 import (
+	"slices"
 	"strings"
 	"unicode"
 
@@ -39,36 +40,55 @@ func Slug(s string) string {
 	return b.String()
 }
 
-// MapTopics returns the slugs of the topics that categories name, in the
-// order the categories come, each once. A category names a topic when its
-// Slug equals the topic's slug or the Slug of the topic's name, so
-// "ÉCONOMIE", "economie" and "Économie " all name the topic economie. The
-// result is never nil.
-func MapTopics(categories []string, topics []news.Topic) []string {
-	bySlug := make(map[string]string, 2*len(topics))
+// TopicIndex finds the topic a category names: one whose slug equals the
+// category's Slug, or whose name's Slug does, so "ÉCONOMIE", "economie"
+// and "Économie " all name the topic economie. Build it once for many
+// lookups.
+type TopicIndex struct {
+	bySlug map[string]string // Slug of a slug or name → topic slug
+}
+
+// NewTopicIndex indexes topics.
+func NewTopicIndex(topics []news.Topic) *TopicIndex {
+	x := &TopicIndex{bySlug: make(map[string]string, 2*len(topics))}
 	for _, t := range topics {
 		if t.Slug == "" {
 			continue
 		}
 		for _, k := range []string{t.Slug, Slug(t.Slug), Slug(t.Name)} {
-			if _, taken := bySlug[k]; k != "" && !taken {
-				bySlug[k] = t.Slug
+			if _, taken := x.bySlug[k]; k != "" && !taken {
+				x.bySlug[k] = t.Slug
 			}
 		}
 	}
+	return x
+}
+
+// Lookup returns the slug of the topic category names.
+func (x *TopicIndex) Lookup(category string) (string, bool) {
+	s := Slug(category)
+	if s == "" {
+		return "", false
+	}
+	slug, ok := x.bySlug[s]
+	return slug, ok
+}
+
+// Map returns the slugs of the topics that categories name, in the order
+// the categories come, each once. The result is never nil.
+func (x *TopicIndex) Map(categories []string) []string {
 	out := []string{}
-	seen := make(map[string]bool)
 	for _, c := range categories {
-		s := Slug(c)
-		if s == "" {
-			continue
-		}
-		if slug, ok := bySlug[s]; ok && !seen[slug] {
-			seen[slug] = true
+		if slug, ok := x.Lookup(c); ok && !slices.Contains(out, slug) {
 			out = append(out, slug)
 		}
 	}
 	return out
+}
+
+// MapTopics is NewTopicIndex(topics).Map(categories).
+func MapTopics(categories []string, topics []news.Topic) []string {
+	return NewTopicIndex(topics).Map(categories)
 }
 
 // latin returns r as ASCII when it is a Latin letter or digit, spelling out

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"strings"
 
 	"github.com/crieur/crieur/internal/feed"
@@ -34,6 +35,34 @@ type ImportReport struct {
 type RejectLine struct {
 	Line   int    `json:"line"`
 	Reason string `json:"reason"`
+	// Code names the reason (email, duplicate, topic, frequency, lang,
+	// status, malformed) and Arg its detail, for a translation
+	// (admin.import.reason.<code>).
+	Code string `json:"-"`
+	Arg  string `json:"-"`
+}
+
+// refusal is why a CSV line is refused; the zero value accepts it.
+type refusal struct{ code, arg string }
+
+// reasons are the English reasons of each refusal code.
+var reasons = map[string]string{
+	"email":     "invalid email address",
+	"duplicate": "duplicate address in this file",
+	"topic":     "unknown topic %s",
+	"frequency": "frequency must be daily or weekly",
+	"lang":      "lang must be fr or en",
+	"status":    "status must be pending, confirmed or unsubscribed",
+	"malformed": "malformed CSV: %s",
+}
+
+// line is the RejectLine of a refusal at line n.
+func (r refusal) line(n int) RejectLine {
+	text := reasons[r.code]
+	if r.arg != "" {
+		text = fmt.Sprintf(text, r.arg)
+	}
+	return RejectLine{Line: n, Reason: text, Code: r.code, Arg: r.arg}
 }
 
 const importBatch = 2000
@@ -102,7 +131,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader) (ImportReport, error)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				rep.Rejected = append(rep.Rejected, RejectLine{Line: pe.Line, Reason: "malformed CSV: " + pe.Err.Error()})
+				rep.Rejected = append(rep.Rejected, refusal{"malformed", pe.Err.Error()}.line(pe.Line))
 				if len(rep.Rejected) > 10_000 {
 					return rep, news.Errorf(news.CodeInvalid, "Too many malformed lines; is this a CSV file?")
 				}
@@ -111,12 +140,12 @@ func (s *Service) Import(ctx context.Context, r io.Reader) (ImportReport, error)
 			return rep, fmt.Errorf("read csv: %w", err)
 		}
 		line, _ := cr.FieldPos(0)
-		row, reason := parseRow(rec, cols, matcher)
-		if reason == "" && seen[row.Email] {
-			reason = "duplicate address in this file"
+		row, why := parseRow(rec, cols, matcher)
+		if why.code == "" && seen[row.Email] {
+			why.code = "duplicate"
 		}
-		if reason != "" {
-			rep.Rejected = append(rep.Rejected, RejectLine{Line: line, Reason: reason})
+		if why.code != "" {
+			rep.Rejected = append(rep.Rejected, why.line(line))
 			continue
 		}
 		seen[row.Email] = true
@@ -158,44 +187,31 @@ func field(rec []string, cols map[string]int, name string) string {
 }
 
 // topicMatcher finds the topic a CSV topics cell names: its exact slug,
-// else what feed.MapTopics matches (slug or name, any case and accents).
+// else what feed categories would name (slug or name, any case and
+// accents).
 type topicMatcher struct {
-	topics []news.Topic
-	ids    map[string]int64 // slug → id
-	memo   map[string]int64 // cell value → id, 0 for none
+	index *feed.TopicIndex
+	ids   map[string]int64 // slug → id
 }
 
 func newTopicMatcher(topics []news.Topic) *topicMatcher {
-	m := &topicMatcher{topics: topics, ids: make(map[string]int64, len(topics)), memo: map[string]int64{}}
+	m := &topicMatcher{index: feed.NewTopicIndex(topics), ids: make(map[string]int64, len(topics))}
 	for _, t := range topics {
 		m.ids[t.Slug] = t.ID
 	}
 	return m
 }
 
-// maxTopicMemo bounds the memo of topicMatcher.match: a hostile file may name any
-// number of different topics.
-const maxTopicMemo = 1000
-
 // match returns the id of the topic name names.
 func (m *topicMatcher) match(name string) (int64, bool) {
 	if id, ok := m.ids[name]; ok {
 		return id, true
 	}
-	if id, ok := m.memo[name]; ok {
-		return id, id != 0
-	}
-	var id int64
-	if slugs := feed.MapTopics([]string{name}, m.topics); len(slugs) > 0 {
-		id = m.ids[slugs[0]]
-	}
-	if len(m.memo) < maxTopicMemo {
-		m.memo[name] = id
-	}
-	return id, id != 0
+	slug, ok := m.index.Lookup(name)
+	return m.ids[slug], ok
 }
 
-func parseRow(rec []string, cols map[string]int, topics *topicMatcher) (store.ImportRow, string) {
+func parseRow(rec []string, cols map[string]int, topics *topicMatcher) (store.ImportRow, refusal) {
 	var row store.ImportRow
 	// ExportCSV writes an address that starts with one of =+-@ behind a
 	// quote (spreadsheet formula defence); it is not part of the address.
@@ -207,7 +223,7 @@ func parseRow(rec []string, cols map[string]int, topics *topicMatcher) (store.Im
 	// duplicate in the file and matches its existing subscriber.
 	email, err := address(raw)
 	if err != nil {
-		return row, "invalid email address"
+		return row, refusal{code: "email"}
 	}
 	row.Email = email
 	for _, t := range strings.Split(field(rec, cols, "topics"), ";") {
@@ -217,7 +233,7 @@ func parseRow(rec []string, cols map[string]int, topics *topicMatcher) (store.Im
 		}
 		id, ok := topics.match(t)
 		if !ok {
-			return row, fmt.Sprintf("unknown topic %q", truncate(t, 64))
+			return row, refusal{"topic", strconv.Quote(truncate(t, 64))}
 		}
 		if !slices.Contains(row.Prefs.TopicIDs, id) {
 			row.Prefs.TopicIDs = append(row.Prefs.TopicIDs, id)
@@ -228,25 +244,23 @@ func parseRow(rec []string, cols map[string]int, topics *topicMatcher) (store.Im
 		row.Prefs.Frequency = news.Daily
 	}
 	if !row.Prefs.Frequency.Valid() {
-		return row, "frequency must be daily or weekly"
+		return row, refusal{code: "frequency"}
 	}
 	row.Prefs.Lang = news.Lang(strings.ToLower(field(rec, cols, "lang")))
 	if row.Prefs.Lang == "" {
 		row.Prefs.Lang = news.French
 	}
 	if !row.Prefs.Lang.Valid() {
-		return row, "lang must be fr or en"
+		return row, refusal{code: "lang"}
 	}
 	row.Status = news.Status(strings.ToLower(field(rec, cols, "status")))
 	if row.Status == "" {
 		row.Status = news.Pending
 	}
 	if !row.Status.Valid() {
-		// Worded as before unsubscribed was accepted: the admin UI
-		// translates the reasons by their text (web.importReason).
-		return row, "status must be pending, confirmed or unsubscribed"
+		return row, refusal{code: "status"}
 	}
-	return row, ""
+	return row, refusal{}
 }
 
 // ExportCSV writes every subscriber as CSV with the import header, so an

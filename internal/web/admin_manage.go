@@ -165,44 +165,22 @@ func (ui *adminUI) readersImport(w http.ResponseWriter, r *http.Request, rq *adm
 func (ui *adminUI) localizeImport(l news.Lang, rep subscribe.ImportReport) subscribe.ImportReport {
 	out := make([]subscribe.RejectLine, len(rep.Rejected))
 	for i, rj := range rep.Rejected {
-		out[i] = subscribe.RejectLine{Line: rj.Line, Reason: ui.importReason(l, rj.Reason)}
+		out[i] = subscribe.RejectLine{Line: rj.Line, Reason: ui.importReason(l, rj)}
 	}
 	rep.Rejected = out
 	return rep
 }
 
-// importReason translates one reason of subscribe.Import (see parseRow
-// and Import in internal/subscribe/csv.go). The reasons carry no code, so
-// they are matched by their text; TestAdminImportReasonsLocalized fails
-// if one of them changes.
-func (ui *adminUI) importReason(l news.Lang, reason string) string {
-	key, arg := "", ""
-	switch reason {
-	case "invalid email address":
-		key = "email"
-	case "duplicate address in this file":
-		key = "duplicate"
-	case "frequency must be daily or weekly":
-		key = "frequency"
-	case "lang must be fr or en":
-		key = "lang"
-	case "status must be pending, confirmed or unsubscribed":
-		key = "status"
-	default:
-		if rest, ok := strings.CutPrefix(reason, "unknown topic "); ok {
-			key, arg = "topic", rest
-		} else if rest, ok := strings.CutPrefix(reason, "malformed CSV: "); ok {
-			// The parser's own words (encoding/csv) stay as they are.
-			key, arg = "malformed", rest
-		}
-	}
+// importReason translates one refused line's reason by its code; a reason
+// without one stays as it is.
+func (ui *adminUI) importReason(l news.Lang, rj subscribe.RejectLine) string {
 	switch {
-	case key == "":
-		return reason
-	case arg != "":
-		return ui.s.t(l, "admin.import.reason."+key, arg)
+	case rj.Code == "":
+		return rj.Reason
+	case rj.Arg != "":
+		return ui.s.t(l, "admin.import.reason."+rj.Code, rj.Arg)
 	}
-	return ui.s.t(l, "admin.import.reason."+key)
+	return ui.s.t(l, "admin.import.reason."+rj.Code)
 }
 
 func (ui *adminUI) suppressions(w http.ResponseWriter, r *http.Request, rq *adminReq) {
