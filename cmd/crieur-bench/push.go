@@ -294,6 +294,8 @@ func sendOnce(ctx context.Context, o options, stub *child, st *store.Store, aler
 	// not the fan-out's.
 	if err := waitFor(ctx, time.Minute, func() (bool, error) {
 		var left int64
+		// One count per state: each is answered by that state's partial
+		// index, which "state IN (…)" would not use.
 		err := st.DB().QueryRowContext(ctx, `SELECT (SELECT COUNT(*) FROM push_deliveries WHERE state = 'pending')
 			+ (SELECT COUNT(*) FROM push_deliveries WHERE state = 'sending')
 			+ (SELECT COUNT(*) FROM push_windows WHERE state = 'pending')

@@ -95,20 +95,6 @@ func (b *MessageBuilder) alert(ctx context.Context, id int64) (store.AlertInfo, 
 // alert emails already claimed see the cancel and stay unsent.
 func (b *MessageBuilder) AlertCancelled(id int64) { b.alerts.Delete(id) }
 
-// namedTopics turns slugs into topics, in the given order.
-func namedTopics(all []news.Topic, slugs []string) []news.Topic {
-	out := make([]news.Topic, 0, len(slugs))
-	for _, s := range slugs {
-		for _, t := range all {
-			if t.Slug == s {
-				out = append(out, t)
-				break
-			}
-		}
-	}
-	return out
-}
-
 // Build composes one claimed delivery.
 func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, []byte, error) {
 	var sub news.Subscriber
@@ -132,7 +118,7 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 			return "", nil, ErrNotDeliverable
 		}
 		email, err = b.Composer.Confirm(compose.ConfirmData{Lang: sub.Lang, ConfirmURL: links.Confirm,
-			Topics: namedTopics(topics, sub.Topics), Frequency: sub.Frequency})
+			Topics: news.NamedTopics(topics, sub.Topics), Frequency: sub.Frequency})
 	case news.MailDigest, news.MailPreview:
 		if d.Kind == news.MailDigest && sub.Status != news.Confirmed {
 			return "", nil, ErrNotDeliverable
@@ -156,7 +142,7 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 			}
 		}
 		email, err = b.Composer.Digest(compose.DigestData{Lang: lang, Frequency: freq, Articles: arts, More: d.More,
-			Topics: namedTopics(topics, subTopics), PreferencesURL: links.Preferences, UnsubscribeURL: links.Unsubscribe,
+			Topics: news.NamedTopics(topics, subTopics), PreferencesURL: links.Preferences, UnsubscribeURL: links.Unsubscribe,
 			Date: b.now().In(b.location())})
 		msg.ListUnsubscribe = links.Unsubscribe
 		msg.ListID = b.ListID

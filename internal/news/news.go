@@ -62,6 +62,21 @@ type Topic struct {
 	Name string
 }
 
+// NamedTopics turns slugs into topics of all, in the order of slugs (the
+// order a reader's digest names them); unknown slugs are left out.
+func NamedTopics(all []Topic, slugs []string) []Topic {
+	out := make([]Topic, 0, len(slugs))
+	for _, s := range slugs {
+		for _, t := range all {
+			if t.Slug == s {
+				out = append(out, t)
+				break
+			}
+		}
+	}
+	return out
+}
+
 // Subscriber is one reader who gave an email address.
 type Subscriber struct {
 	ID          int64

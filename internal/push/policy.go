@@ -92,19 +92,14 @@ func printable(b []byte) string {
 // the daemon a probe of that port.
 func EndpointChecker(policy netguard.Policy) func(ctx context.Context, endpoint string) error {
 	return func(ctx context.Context, endpoint string) error {
-		if err := policy.CheckURL(ctx, endpoint); err != nil {
-			return err
+		// The port first: it needs no DNS lookup.
+		if !policy.AllowPrivate {
+			if u, err := url.Parse(endpoint); err == nil {
+				if p := u.Port(); p != "" && p != "443" {
+					return fmt.Errorf("%w: port %s (push services use 443)", netguard.ErrNotAllowed, p)
+				}
+			}
 		}
-		if policy.AllowPrivate {
-			return nil
-		}
-		u, err := url.Parse(endpoint)
-		if err != nil {
-			return fmt.Errorf("%w: %w", netguard.ErrNotAllowed, err)
-		}
-		if p := u.Port(); p != "" && p != "443" {
-			return fmt.Errorf("%w: port %s (push services use 443)", netguard.ErrNotAllowed, p)
-		}
-		return nil
+		return policy.CheckURL(ctx, endpoint)
 	}
 }

@@ -216,7 +216,7 @@ func parseRow(rec []string, cols map[string]int, topics *topicMatcher) (store.Im
 	// ExportCSV writes an address that starts with one of =+-@ behind a
 	// quote (spreadsheet formula defence); it is not part of the address.
 	raw := field(rec, cols, "email")
-	if len(raw) > 1 && raw[0] == '\'' && strings.ContainsRune("=+-@", rune(raw[1])) {
+	if len(raw) > 1 && raw[0] == '\'' && strings.ContainsRune(formulaStart, rune(raw[1])) {
 		raw = raw[1:]
 	}
 	// Lower-cased, so that one mailbox written in two cases is one
@@ -280,9 +280,13 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer) error {
 	return cw.Error()
 }
 
+// formulaStart are the first characters that make a spreadsheet read a
+// cell as a formula.
+const formulaStart = "=+-@"
+
 // csvSafe defuses spreadsheet formula injection in an exported cell.
 func csvSafe(v string) string {
-	if v != "" && strings.ContainsRune("=+-@", rune(v[0])) {
+	if v != "" && strings.ContainsRune(formulaStart, rune(v[0])) {
 		return "'" + v
 	}
 	return v

@@ -204,25 +204,25 @@ func tokenError(err error) error {
 
 // Confirm follows a confirmation link.
 func (s *Service) Confirm(ctx context.Context, token string) (news.Subscriber, error) {
-	id, err := s.tokens.Verify(token, PurposeConfirm)
-	if err != nil {
-		return news.Subscriber{}, tokenError(err)
-	}
-	sub, err := s.st.SubscriberByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return sub, &news.Error{Code: news.CodeInvalidToken, Message: "This link is no longer valid.", Err: err}
-	}
+	sub, err := s.CheckConfirm(ctx, token)
 	if err != nil {
 		return sub, err
 	}
-	if sub.Status == news.Unsubscribed {
+	if _, err := s.st.Confirm(ctx, sub.ID, s.Hash(sub.Email), s.now()); err != nil {
+		return sub, err
+	}
+	return s.st.SubscriberByID(ctx, sub.ID)
+}
+
+// CheckConfirm is Confirm without confirming (a HEAD on the link): the
+// subscriber a confirmation link names, or the error Confirm would give.
+func (s *Service) CheckConfirm(ctx context.Context, token string) (news.Subscriber, error) {
+	sub, err := s.Lookup(ctx, token, PurposeConfirm)
+	if err == nil && sub.Status == news.Unsubscribed {
 		// A link older than an unsubscribe must not undo it.
 		return sub, &news.Error{Code: news.CodeExpiredToken, Message: "This link is no longer valid: subscribe again."}
 	}
-	if _, err := s.st.Confirm(ctx, id, s.Hash(sub.Email), s.now()); err != nil {
-		return sub, err
-	}
-	return s.st.SubscriberByID(ctx, id)
+	return sub, err
 }
 
 // Lookup returns the subscriber a token names, for purpose.

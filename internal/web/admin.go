@@ -491,10 +491,10 @@ func (ui *adminUI) loc() *time.Location {
 
 // topicList returns the topics in the order a reader of l expects them:
 // by name, ignoring accents and case ("Économie" before "Politique"),
-// where the store sorts byte by byte. Only the admin pages use it; the
-// JSON API keeps the store's order.
-func (ui *adminUI) topicList(ctx context.Context, l news.Lang) ([]news.Topic, error) {
-	ts, err := ui.s.d.Store.Topics(ctx)
+// where the store sorts byte by byte. The pages use it; the JSON API keeps
+// the store's order.
+func (s *Server) topicList(ctx context.Context, l news.Lang) ([]news.Topic, error) {
+	ts, err := s.d.Store.Topics(ctx)
 	if err != nil {
 		return nil, err
 	}

@@ -103,7 +103,7 @@ func (ui *adminUI) alertOptions(l news.Lang) (urg, ttl []adminOption) {
 // renderAlertForm shows the composer with f, its preview and audience.
 func (ui *adminUI) renderAlertForm(w http.ResponseWriter, r *http.Request, rq *adminReq, status int, f alertForm, err error) {
 	ctx := r.Context()
-	topics, terr := ui.topicList(ctx, rq.Lang)
+	topics, terr := ui.s.topicList(ctx, rq.Lang)
 	if terr != nil {
 		ui.fail(w, r, rq, terr)
 		return
@@ -237,7 +237,7 @@ func (ui *adminUI) alertConfirm(w http.ResponseWriter, r *http.Request, rq *admi
 		return
 	}
 	ctx := r.Context()
-	topics, err := ui.topicList(ctx, rq.Lang)
+	topics, err := ui.s.topicList(ctx, rq.Lang)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -363,7 +363,7 @@ func (ui *adminUI) alertProgress(w http.ResponseWriter, r *http.Request, rq *adm
 		return
 	}
 	d := alertProgressData{Alert: a, Status: ui.statusOf(rq.Lang, a)}
-	if topics, err := ui.topicList(r.Context(), rq.Lang); err == nil {
+	if topics, err := ui.s.topicList(r.Context(), rq.Lang); err == nil {
 		for _, t := range topics {
 			for _, s := range a.Topics {
 				if s == t.Slug {

@@ -49,7 +49,7 @@ func (ui *adminUI) dashboard(w http.ResponseWriter, r *http.Request, rq *adminRe
 	for _, f := range []news.Frequency{news.Daily, news.Weekly} {
 		d.ByFrequency = append(d.ByFrequency, countRow{Label: ui.s.t(rq.Lang, "frequency."+string(f)), N: byFreq[f]})
 	}
-	topics, err := ui.topicList(ctx, rq.Lang)
+	topics, err := ui.s.topicList(ctx, rq.Lang)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return

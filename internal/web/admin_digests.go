@@ -32,7 +32,7 @@ func (ui *adminUI) digests(w http.ResponseWriter, r *http.Request, rq *adminReq)
 		ui.fail(w, r, rq, err)
 		return
 	}
-	topics, err := ui.topicList(r.Context(), rq.Lang)
+	topics, err := ui.s.topicList(r.Context(), rq.Lang)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -54,14 +54,11 @@ type digestPreviewData struct {
 	// digest, so the run skips them) or "not_receiving" (not confirmed,
 	// paused or unsubscribed); "" when it would send them a digest.
 	NoDigest string
-	// Sample is set when what is shown for a reader is not their next
-	// digest but the recent articles of their topics, to show the layout.
-	Sample  bool
-	Empty   bool // nothing to show
-	Count   int
-	More    int
-	Subject string
-	Text    string
+	Empty    bool // nothing to show
+	Count    int
+	More     int
+	Subject  string
+	Text     string
 
 	ids          []int64
 	html         string
@@ -85,7 +82,7 @@ func (ui *adminUI) buildPreview(ctx context.Context, q url.Values, l news.Lang) 
 	st := ui.s.d.Store
 	now := ui.s.d.Now()
 	d := digestPreviewData{Lang: news.Lang(q.Get("lang")), Frequency: news.Frequency(q.Get("frequency")), Topics: q["topics"]}
-	topics, err := ui.topicList(ctx, l)
+	topics, err := ui.s.topicList(ctx, l)
 	if err != nil {
 		return d, err
 	}
@@ -113,16 +110,12 @@ func (ui *adminUI) buildPreview(ctx context.Context, q url.Values, l news.Lang) 
 	}
 	d.Query = qs.Encode()
 
+	// Named in the order the digest itself names them.
+	readerTopics := news.NamedTopics(topics, d.Topics)
 	var ids []int64
-	var readerTopics []news.Topic
-	for _, t := range topics {
-		for _, s := range d.Topics {
-			if s == t.Slug {
-				ids = append(ids, t.ID)
-				readerTopics = append(readerTopics, t)
-				d.Names = append(d.Names, t.Name)
-			}
-		}
+	for _, t := range readerTopics {
+		ids = append(ids, t.ID)
+		d.Names = append(d.Names, t.Name)
 	}
 	maxID, err := st.MaxArticleID(ctx)
 	if err != nil {
@@ -151,9 +144,8 @@ func (ui *adminUI) buildPreview(ctx context.Context, q url.Values, l news.Lang) 
 			d.NoDigest = "empty"
 		}
 	}
-	if d.subscriberID == 0 || d.NoDigest != "" {
+	if d.subscriberID == 0 || d.Sample() {
 		chosen, more = pool.Choose(ids, 0, firstSince, nil)
-		d.Sample = d.subscriberID != 0
 	}
 	byID := make(map[int64]news.Article, len(arts))
 	for _, a := range arts {
@@ -217,14 +209,20 @@ func (ui *adminUI) digestPreviewHTML(w http.ResponseWriter, r *http.Request, rq 
 	hd.Set("X-Frame-Options", "SAMEORIGIN")
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	if d.Empty {
-		_, _ = w.Write([]byte("<!doctype html><meta charset=utf-8><p>" + html.EscapeString(ui.s.t(rq.Lang, d.emptyKey())) + "</p>"))
+		_, _ = w.Write([]byte("<!doctype html><meta charset=utf-8><p>" + html.EscapeString(ui.s.t(rq.Lang, d.EmptyKey())) + "</p>"))
 		return
 	}
 	_, _ = w.Write([]byte(d.html))
 }
 
-// emptyKey is the sentence saying why there is nothing to show.
-func (d digestPreviewData) emptyKey() string {
+// Sample reports that what is shown for a reader is not their next digest
+// (there is none) but the recent articles of their topics, to show the
+// layout.
+func (d digestPreviewData) Sample() bool { return d.NoDigest != "" }
+
+// EmptyKey is the sentence saying why there is nothing (or only a sample)
+// to show.
+func (d digestPreviewData) EmptyKey() string {
 	if d.NoDigest != "" {
 		return "admin.digests.reader_" + d.NoDigest
 	}
@@ -249,7 +247,7 @@ func (ui *adminUI) digestPreviewSend(w http.ResponseWriter, r *http.Request, rq 
 		return
 	}
 	if d.Empty {
-		ui.message(w, r, rq, http.StatusConflict, "admin.digests.preview_title", d.emptyKey())
+		ui.message(w, r, rq, http.StatusConflict, "admin.digests.preview_title", d.EmptyKey())
 		return
 	}
 	if err := ui.s.d.Store.EnqueuePreview(r.Context(), rq.Session.Email, d.subscriberID, d.ids, d.More, d.sampleMeta(), ui.s.d.Now()); err != nil {

@@ -69,7 +69,7 @@ func (ui *adminUI) reader(w http.ResponseWriter, r *http.Request, rq *adminReq) 
 		return
 	}
 	d := readerData{Sub: sub, History: hist}
-	if topics, err := ui.topicList(r.Context(), rq.Lang); err == nil {
+	if topics, err := ui.s.topicList(r.Context(), rq.Lang); err == nil {
 		for _, t := range topics {
 			for _, s := range sub.Topics {
 				if s == t.Slug {
@@ -205,7 +205,7 @@ func (ui *adminUI) topics(w http.ResponseWriter, r *http.Request, rq *adminReq) 
 }
 
 func (ui *adminUI) renderTopics(w http.ResponseWriter, r *http.Request, rq *adminReq, status int, d topicsData, errMsg string) {
-	topics, err := ui.topicList(r.Context(), rq.Lang)
+	topics, err := ui.s.topicList(r.Context(), rq.Lang)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return

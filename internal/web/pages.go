@@ -42,7 +42,6 @@ package web
 
 import (
 	"bytes"
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -585,12 +584,11 @@ func (s *Server) subscribeAction(l news.Lang, embed bool) string {
 // subscribeForm is GET /subscribe.
 func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) {
 	l := s.requestLang(r)
-	topics, err := s.d.Store.Topics(r.Context())
+	topics, err := s.topicList(r.Context(), l)
 	if err != nil {
 		s.pageFail(w, r, l, true, fmt.Errorf("subscribe form: %w", err))
 		return
 	}
-	sortTopics(l, topics)
 	h := subscribeHead(r, l)
 	h.Title = s.t(l, "page.subscribe.title", s.siteName())
 	h.LangLinks = s.langLinks(r, l)
@@ -644,12 +642,11 @@ func (s *Server) subscribeSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// The reader's input comes back with what is wrong with it.
-	topics, terr := s.d.Store.Topics(r.Context())
+	topics, terr := s.topicList(r.Context(), l)
 	if terr != nil {
 		s.pageFail(w, r, l, true, fmt.Errorf("subscribe form: %w", terr))
 		return
 	}
-	sortTopics(l, topics)
 	h.Title = s.t(l, "page.subscribe.title", s.siteName())
 	d := subscribeData{pageHead: h, Heading: h.Title, Action: s.subscribeAction(l, h.Embed), Email: email,
 		Form: s.form(l, topics, v)}
@@ -673,7 +670,7 @@ func (s *Server) subscribeSubmit(w http.ResponseWriter, r *http.Request) {
 func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 	confirm := s.d.Subscribe.Confirm
 	if r.Method == http.MethodHead {
-		confirm = s.checkConfirm
+		confirm = s.d.Subscribe.CheckConfirm
 	}
 	sub, err := confirm(r.Context(), r.PathValue("token"))
 	if err != nil {
@@ -699,17 +696,6 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 	m := s.messagePageLang(l, "page.confirm.title", "page.confirm.body")
 	m.Links = []pageLink{{URL: s.d.Subscribe.LinksFor(sub.ID).Preferences, Label: s.t(l, "page.confirm.preferences")}}
 	s.page(w, r, http.StatusOK, "message", m)
-}
-
-// checkConfirm is Confirm without confirming: the subscriber a
-// confirmation link names, or the error following it would give.
-func (s *Server) checkConfirm(ctx context.Context, token string) (news.Subscriber, error) {
-	sub, err := s.d.Subscribe.Lookup(ctx, token, subscribe.PurposeConfirm)
-	if err == nil && sub.Status == news.Unsubscribed {
-		// As in Confirm: a link older than an unsubscribe no longer works.
-		return sub, &news.Error{Code: news.CodeExpiredToken, Message: "This link is no longer valid: subscribe again."}
-	}
-	return sub, err
 }
 
 // tokenSubscriber returns the subscriber a link names for purpose, or
@@ -773,13 +759,12 @@ func (s *Server) preferencesPage(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	topics, err := s.d.Store.Topics(r.Context())
+	l := subscriberLang(r, sub)
+	topics, err := s.topicList(r.Context(), l)
 	if err != nil {
-		s.pageFail(w, r, sub.Lang, false, fmt.Errorf("preference center: %w", err))
+		s.pageFail(w, r, l, false, fmt.Errorf("preference center: %w", err))
 		return
 	}
-	sortTopics(sub.Lang, topics)
-	l := subscriberLang(r, sub)
 	d := s.prefsPage(r, sub, l, topics, prefsValues{topics: sub.Topics, frequency: sub.Frequency, lang: sub.Lang, alerts: sub.Alerts}, sub.Paused)
 	d.LangLinks = s.langLinks(r, l)
 	s.page(w, r, http.StatusOK, "preferences", d)
@@ -806,12 +791,11 @@ func (s *Server) preferencesSave(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	topics, terr := s.d.Store.Topics(r.Context())
+	topics, terr := s.topicList(r.Context(), subscriberLang(r, sub))
 	if terr != nil {
 		s.pageFail(w, r, subscriberLang(r, sub), false, fmt.Errorf("preference center: %w", terr))
 		return
 	}
-	sortTopics(subscriberLang(r, sub), topics)
 	v := prefsValues{topics: u.Topics, frequency: u.Frequency, lang: u.Lang, alerts: u.Alerts}
 	if err != nil {
 		l := subscriberLang(r, sub)

@@ -29,18 +29,21 @@ type pushSubJSON struct {
 // 429 and reports false. It runs before the body is read, so that a flood
 // costs neither endpoint lookups nor writes. A request with a valid API
 // token is the publisher's own backend (moving its subscribers from
-// another service, say) and is not limited.
+// another service, say) and is not limited; its token is looked up only
+// once its budget is spent, so that a flood with made-up tokens costs no
+// more than one without.
 func (s *Server) pushAllowed(w http.ResponseWriter, r *http.Request) bool {
-	if tok, ok := bearerToken(r); ok {
+	ok, wait := s.d.PushLimit.Allow(s.clientIP(r), s.d.Now())
+	if ok {
+		return true
+	}
+	if tok, has := bearerToken(r); has {
 		if t, err := s.d.Store.LookupAPIToken(r.Context(), HashToken(tok)); err == nil && t.RevokedAt.IsZero() {
 			return true
 		}
 	}
-	ok, wait := s.d.PushLimit.Allow(s.clientIP(r), s.d.Now())
-	if !ok {
-		s.fail(w, r, &news.Error{Code: news.CodeRateLimited, Message: "Too many requests; try again later.", RetryAfter: wait})
-	}
-	return ok
+	s.fail(w, r, &news.Error{Code: news.CodeRateLimited, Message: "Too many requests; try again later.", RetryAfter: wait})
+	return false
 }
 
 func (s *Server) pushSubscribe(w http.ResponseWriter, r *http.Request) {

@@ -133,9 +133,10 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 				writeError(sw, &news.Error{Code: "internal", Message: "Something went wrong on our side."}, 500)
 			}
 		}
+		took := time.Since(start)
 		if s.d.Metrics != nil {
 			_, pattern := s.mux.Handler(r)
-			s.d.Metrics.ObserveRequest(pattern, r.Method, sw.status, time.Since(start))
+			s.d.Metrics.ObserveRequest(pattern, r.Method, sw.status, took)
 		}
 		// The request log: every request at debug level, server errors
 		// at warn. The path has its link token cut off and the query
@@ -146,7 +147,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		if s.d.Log.Enabled(r.Context(), level) {
 			s.d.Log.LogAttrs(r.Context(), level, "request", slog.String("method", r.Method), slog.String("path", safePath(r)),
-				slog.Int("status", sw.status), slog.Duration("duration", time.Since(start)))
+				slog.Int("status", sw.status), slog.Duration("duration", took))
 		}
 	}()
 	s.mux.ServeHTTP(sw, r)
