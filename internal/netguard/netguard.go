@@ -80,13 +80,19 @@ var privateRanges = []netip.Prefix{
 	netip.MustParsePrefix("fe80::/10"),       // link-local
 	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
 	netip.MustParsePrefix("2001:db8::/32"),   // documentation
+	// Local-use NAT64 (RFC 8215): a network's own translator, which may
+	// put the IPv4 address at any RFC 6052 position (/48 to /96), so no
+	// unwrapping can tell where it leads. The /96 position is unwrapped
+	// too (embeds4), so that AllowPrivate still keeps metadata out of it.
+	netip.MustParsePrefix("64:ff9b:1::/48"),
 }
 
 // Prefixes of IPv6 forms that embed an IPv4 address in their last 32 bits;
 // the embedded address is checked too.
 var embeds4 = []netip.Prefix{
-	netip.MustParsePrefix("64:ff9b::/96"), // NAT64
-	netip.MustParsePrefix("::/96"),        // deprecated IPv4-compatible
+	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64 (RFC 6052)
+	netip.MustParsePrefix("64:ff9b:1::/96"), // local-use NAT64 (RFC 8215) in its /96 layout
+	netip.MustParsePrefix("::/96"),          // deprecated IPv4-compatible
 }
 
 // CheckAddr reports whether the policy allows connecting to addr; the error
