@@ -25,6 +25,11 @@ import (
 // match it with errors.Is.
 var ErrNotAllowed = errors.New("netguard: destination not allowed")
 
+// ErrUnresolved is wrapped by CheckURL's error when the host name could not
+// be resolved: the URL was not refused, it could not be checked (a name
+// that does not exist, or no DNS answer in time). Match it with errors.Is.
+var ErrUnresolved = errors.New("netguard: host name not resolved")
+
 // Policy decides which addresses outgoing requests may reach. The zero value
 // is the strict policy for production: https only, public unicast addresses
 // only.
@@ -149,7 +154,8 @@ const lookupTimeout = 5 * time.Second
 // CheckURL reports whether raw may be fetched: its scheme must be https
 // (http too when AllowPrivate), its host must not be a known metadata name,
 // and every address the host resolves to must pass CheckAddr. The error
-// wraps ErrNotAllowed when the policy refuses, or the resolver's error.
+// wraps ErrNotAllowed when the policy refuses, or ErrUnresolved and the
+// resolver's error.
 func (p Policy) CheckURL(ctx context.Context, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -183,10 +189,10 @@ func (p Policy) CheckURL(ctx context.Context, raw string) error {
 	defer cancel()
 	addrs, err := net.DefaultResolver.LookupNetIP(lctx, "ip", host)
 	if err != nil {
-		return fmt.Errorf("netguard: resolve %q: %w", host, err)
+		return fmt.Errorf("%w: %q: %w", ErrUnresolved, host, err)
 	}
 	if len(addrs) == 0 {
-		return fmt.Errorf("netguard: resolve %q: no addresses", host)
+		return fmt.Errorf("%w: %q: no addresses", ErrUnresolved, host)
 	}
 	// Refuse when any address is refused: the dialer could pick any of them.
 	for _, a := range addrs {
