@@ -256,6 +256,9 @@ func (p *Pusher) deliver(ctx context.Context, t store.PushTarget) store.Result {
 	switch res.Outcome {
 	case push.Delivered:
 		p.observe("delivered")
+		// Refusals is the count when the message was claimed: a refusal of
+		// an alert sent alongside, counted since, stays counted (a removal
+		// still takes three refusals), and deliveries write nothing more.
 		if t.Refusals > 0 {
 			if err := p.cfg.Store.ResetPushRefusals(context.WithoutCancel(ctx), t.SubscriptionID); err != nil {
 				p.cfg.Log.Error("reset push refusals", "subscription_id", t.SubscriptionID, "err", err)
