@@ -149,6 +149,11 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	mailerWake = a.Mailer.Wake
 
 	pushPolicy := netguard.Policy{AllowPrivate: cfg.PushAllowPrivate}
+	pushHosts, err := push.NewHosts(cfg.PushHosts)
+	if err != nil {
+		st.Close()
+		return nil, fmt.Errorf("CRIEUR_PUSH_HOSTS: %w", err)
+	}
 	subject := cfg.VAPIDSubject
 	if subject == "" {
 		subject = "mailto:" + cfg.mailAddress()
@@ -187,7 +192,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	}
 	a.Handler, err = web.New(web.Deps{Store: st, Subscribe: a.Subscribe, Alerts: a.Alerts, Digests: a.Digests, Feeds: a.Poller,
 		Composer: a.Composer, Metrics: a.Metrics, Log: log, BaseURL: siteURL, AllowedOrigins: origins, VAPIDPublicKey: vpub,
-		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: push.EndpointChecker(pushPolicy), ValidateKeys: push.ValidateSubscriptionKeys,
+		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: push.EndpointChecker(pushPolicy, pushHosts), ValidateKeys: push.ValidateSubscriptionKeys,
 		TrustProxy: cfg.TrustProxy, SiteName: cfg.SiteName, WakeMail: wakeMail, Location: a.loc})
 	if err != nil {
 		st.Close()

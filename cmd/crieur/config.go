@@ -33,6 +33,7 @@ type Config struct {
 	FeedInterval     time.Duration
 	FeedsAllowPriv   bool
 	PushAllowPrivate bool
+	PushHosts        []string
 	AllowedOrigins   []string
 	VAPIDSubject     string
 	VAPIDPrivateKey  string
@@ -168,6 +169,9 @@ func loadConfig(file string, env func(string) (string, bool)) (Config, error) {
 	dur("CRIEUR_FEED_INTERVAL", &c.FeedInterval)
 	boolean("CRIEUR_FEEDS_ALLOW_PRIVATE", &c.FeedsAllowPriv)
 	boolean("CRIEUR_PUSH_ALLOW_PRIVATE", &c.PushAllowPrivate)
+	if v, ok := get("CRIEUR_PUSH_HOSTS"); ok {
+		c.PushHosts = strings.Fields(v)
+	}
 	if v, ok := get("CRIEUR_ALLOWED_ORIGINS"); ok {
 		c.AllowedOrigins = strings.Fields(v)
 	}
@@ -257,6 +261,9 @@ func (c Config) Validate() error {
 		if err != nil || (fu.Scheme != "http" && fu.Scheme != "https") || fu.Host == "" {
 			return fmt.Errorf("CRIEUR_FEEDS: %q is not an http(s) URL", f)
 		}
+	}
+	if _, err := push.NewHosts(c.PushHosts); err != nil {
+		return fmt.Errorf("CRIEUR_PUSH_HOSTS: %v", err)
 	}
 	if (c.DKIMDomain != "" || c.DKIMSelector != "" || c.DKIMKeyFile != "") && (c.DKIMDomain == "" || c.DKIMSelector == "" || c.DKIMKeyFile == "") {
 		return fmt.Errorf("DKIM needs CRIEUR_DKIM_DOMAIN, CRIEUR_DKIM_SELECTOR and CRIEUR_DKIM_KEY_FILE together")

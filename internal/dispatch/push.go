@@ -256,6 +256,14 @@ func (p *Pusher) deliver(ctx context.Context, t store.PushTarget) store.Result {
 	switch res.Outcome {
 	case push.Delivered:
 		p.observe("delivered")
+		// Refusals is the count when the message was claimed: a refusal of
+		// an alert sent alongside, counted since, stays counted (a removal
+		// still takes three refusals), and deliveries write nothing more.
+		if t.Refusals > 0 {
+			if err := p.cfg.Store.ResetPushRefusals(context.WithoutCancel(ctx), t.SubscriptionID); err != nil {
+				p.cfg.Log.Error("reset push refusals", "subscription_id", t.SubscriptionID, "err", err)
+			}
+		}
 		return store.Result{State: news.DeliverySent, Status: res.Status}
 	case push.Gone:
 		p.observe("gone")
@@ -281,8 +289,28 @@ func (p *Pusher) deliver(ctx context.Context, t store.PushTarget) store.Result {
 	default:
 		p.observe("failed")
 		p.cfg.Log.Warn("push refused", "alert_id", t.AlertID, "subscription_id", t.SubscriptionID, "status", res.Status, "err", errText(res.Err))
-		return store.Result{State: news.DeliveryFailed, Status: res.Status, Error: errText(res.Err)}
+		reason := errText(res.Err)
+		if res.Refused() && p.refusedTooOften(ctx, t) {
+			reason += "; subscription removed after refusing " + strconv.Itoa(push.MaxRefusals) + " alerts in a row"
+		}
+		return store.Result{State: news.DeliveryFailed, Status: res.Status, Error: reason}
 	}
+}
+
+// refusedTooOften counts a refusal of t's subscription and reports whether
+// it was the last one allowed (push.MaxRefusals in a row), which removes
+// the subscription: an endpoint that is no push service, or that no longer
+// takes this subscription, is not posted every alert forever.
+func (p *Pusher) refusedTooOften(ctx context.Context, t store.PushTarget) bool {
+	removed, err := p.cfg.Store.RecordPushRefusal(context.WithoutCancel(ctx), t.SubscriptionID, push.MaxRefusals)
+	if err != nil {
+		p.cfg.Log.Error("count push refusal", "subscription_id", t.SubscriptionID, "err", err)
+		return false
+	}
+	if removed {
+		p.cfg.Log.Info("push subscription removed: refused too many alerts in a row", "subscription_id", t.SubscriptionID, "refusals", push.MaxRefusals)
+	}
+	return removed
 }
 
 func (p *Pusher) observe(outcome string) {

@@ -25,6 +25,11 @@ import (
 // match it with errors.Is.
 var ErrNotAllowed = errors.New("netguard: destination not allowed")
 
+// ErrUnresolved is wrapped by CheckURL's error when the host name could not
+// be resolved: the URL was not refused, it could not be checked (a name
+// that does not exist, or no DNS answer in time). Match it with errors.Is.
+var ErrUnresolved = errors.New("netguard: host name not resolved")
+
 // Policy decides which addresses outgoing requests may reach. The zero value
 // is the strict policy for production: https only, public unicast addresses
 // only.
@@ -80,13 +85,19 @@ var privateRanges = []netip.Prefix{
 	netip.MustParsePrefix("fe80::/10"),       // link-local
 	netip.MustParsePrefix("fec0::/10"),       // deprecated site-local
 	netip.MustParsePrefix("2001:db8::/32"),   // documentation
+	// Local-use NAT64 (RFC 8215): a network's own translator, which may
+	// put the IPv4 address at any RFC 6052 position (/48 to /96), so no
+	// unwrapping can tell where it leads. The /96 position is unwrapped
+	// too (embeds4), so that AllowPrivate still keeps metadata out of it.
+	netip.MustParsePrefix("64:ff9b:1::/48"),
 }
 
 // Prefixes of IPv6 forms that embed an IPv4 address in their last 32 bits;
 // the embedded address is checked too.
 var embeds4 = []netip.Prefix{
-	netip.MustParsePrefix("64:ff9b::/96"), // NAT64
-	netip.MustParsePrefix("::/96"),        // deprecated IPv4-compatible
+	netip.MustParsePrefix("64:ff9b::/96"),   // NAT64 (RFC 6052)
+	netip.MustParsePrefix("64:ff9b:1::/96"), // local-use NAT64 (RFC 8215) in its /96 layout
+	netip.MustParsePrefix("::/96"),          // deprecated IPv4-compatible
 }
 
 // CheckAddr reports whether the policy allows connecting to addr; the error
@@ -143,7 +154,8 @@ const lookupTimeout = 5 * time.Second
 // CheckURL reports whether raw may be fetched: its scheme must be https
 // (http too when AllowPrivate), its host must not be a known metadata name,
 // and every address the host resolves to must pass CheckAddr. The error
-// wraps ErrNotAllowed when the policy refuses, or the resolver's error.
+// wraps ErrNotAllowed when the policy refuses, or ErrUnresolved and the
+// resolver's error.
 func (p Policy) CheckURL(ctx context.Context, raw string) error {
 	u, err := url.Parse(raw)
 	if err != nil {
@@ -177,10 +189,10 @@ func (p Policy) CheckURL(ctx context.Context, raw string) error {
 	defer cancel()
 	addrs, err := net.DefaultResolver.LookupNetIP(lctx, "ip", host)
 	if err != nil {
-		return fmt.Errorf("netguard: resolve %q: %w", host, err)
+		return fmt.Errorf("%w: %q: %w", ErrUnresolved, host, err)
 	}
 	if len(addrs) == 0 {
-		return fmt.Errorf("netguard: resolve %q: no addresses", host)
+		return fmt.Errorf("%w: %q: no addresses", ErrUnresolved, host)
 	}
 	// Refuse when any address is refused: the dialer could pick any of them.
 	for _, a := range addrs {

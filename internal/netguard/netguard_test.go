@@ -43,6 +43,17 @@ func TestCheckAddr(t *testing.T) {
 		{"::ffff:169.254.169.254", false, false},
 		{"::ffff:93.184.216.34", true, true},
 		{"64:ff9b::7f00:1", false, true},
+		{"64:ff9b::a9fe:a9fe", false, false},
+		{"64:ff9b::5db8:d822", true, true},
+		// Local-use NAT64 (RFC 8215): its /96 layout is unwrapped, and the
+		// whole /48 is refused unless AllowPrivate, since its translator may
+		// embed the IPv4 address at another position (here 127.0.0.1 at the
+		// /48 one, bits 48-87 around the u octet).
+		{"64:ff9b:1::7f00:1", false, true},
+		{"64:ff9b:1::a9fe:a9fe", false, false},
+		{"64:ff9b:1::5db8:d822", false, true},
+		{"64:ff9b:1:7f00:0:100::", false, true},
+		{"64:ff9b:1:ffff::1", false, true},
 		{"2002:7f00:1::", false, true},
 		{"2002:5db8:d822::1", true, true},
 		{"100.64.0.1", false, true},

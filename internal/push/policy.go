@@ -46,6 +46,21 @@ func classify(status int, h http.Header, body []byte, now time.Time) Result {
 	return r
 }
 
+// MaxRefusals is how many alerts in a row a push service may refuse for one
+// subscription (Result.Refused) before the subscription is removed: an
+// endpoint that is not a push service, or a subscription the service no
+// longer takes, would otherwise be posted every alert forever. A delivery
+// resets the count.
+const MaxRefusals = 3
+
+// Refused reports whether the push service turned the message away with a
+// 4xx that neither removes the subscription (404, 410) nor is retried (408,
+// 429): 400, 401, 403, 405, 413 and the like. Such a refusal fails the
+// message; MaxRefusals of them in a row remove the subscription.
+func (r Result) Refused() bool {
+	return r.Outcome == Failed && r.Status >= 400 && r.Status < 500
+}
+
 // maxRetryAfter caps what a push service may ask for.
 const maxRetryAfter = 24 * time.Hour
 
@@ -85,21 +100,37 @@ func printable(b []byte) string {
 }
 
 // EndpointChecker returns the check a browser's push endpoint must pass
-// before it is stored: policy's address rules (https, a public address),
-// and, unless policy allows private addresses (tests, development), the
-// https port. Every push service (FCM, Mozilla, Apple, Windows) listens on
-// 443; an endpoint on another port of a public host (ssh, SMTP) would make
-// the daemon a probe of that port.
-func EndpointChecker(policy netguard.Policy) func(ctx context.Context, endpoint string) error {
+// before it is stored. Unless policy allows private addresses (tests,
+// development), it must be https, without credentials, on port 443 (where
+// every push service listens: another port of a public host, ssh or SMTP,
+// would make the daemon a probe of it) at one of hosts, so that alerts
+// cannot be turned into a flood of a victim's host. A listed host is not
+// resolved: the dialer checks every address it connects to at send time,
+// and a machine without DNS can still take subscriptions. With
+// AllowPrivate, any host is accepted once its addresses pass policy
+// (netguard.CheckURL); a name that cannot be resolved then gives an error
+// wrapping netguard.ErrUnresolved. Every refusal wraps
+// netguard.ErrNotAllowed.
+func EndpointChecker(policy netguard.Policy, hosts Hosts) func(ctx context.Context, endpoint string) error {
 	return func(ctx context.Context, endpoint string) error {
-		// The port first: it needs no DNS lookup.
-		if !policy.AllowPrivate {
-			if u, err := url.Parse(endpoint); err == nil {
-				if p := u.Port(); p != "" && p != "443" {
-					return fmt.Errorf("%w: port %s (push services use 443)", netguard.ErrNotAllowed, p)
-				}
-			}
+		if policy.AllowPrivate {
+			return policy.CheckURL(ctx, endpoint)
 		}
-		return policy.CheckURL(ctx, endpoint)
+		// What the sender will dial is what url.Parse makes of the
+		// endpoint (http.NewRequest parses it the same way).
+		u, err := url.Parse(endpoint)
+		switch {
+		case err != nil:
+			return fmt.Errorf("%w: parse endpoint: %w", netguard.ErrNotAllowed, err)
+		case u.Scheme != "https":
+			return fmt.Errorf("%w: scheme %q (https required)", netguard.ErrNotAllowed, u.Scheme)
+		case u.User != nil:
+			return fmt.Errorf("%w: endpoint carries credentials", netguard.ErrNotAllowed)
+		case u.Port() != "" && u.Port() != "443":
+			return fmt.Errorf("%w: port %s (push services use 443)", netguard.ErrNotAllowed, u.Port())
+		case !hosts.Match(u.Hostname()):
+			return fmt.Errorf("%w: %q is not a push service browsers use (see CRIEUR_PUSH_HOSTS)", netguard.ErrNotAllowed, u.Hostname())
+		}
+		return nil
 	}
 }

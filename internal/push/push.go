@@ -100,7 +100,8 @@ const (
 	Retry
 	// Failed: the request was refused for a reason retrying will not fix
 	// (400, 401, 403, 413, other 4xx, invalid message or keys, refused
-	// address): report it, never delete the subscription.
+	// address): report it. A subscription is deleted only after
+	// MaxRefusals 4xx answers in a row (Result.Refused).
 	Failed
 )
 

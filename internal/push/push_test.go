@@ -611,32 +611,3 @@ func TestSendHonoursContext(t *testing.T) {
 		t.Fatalf("took %v", d)
 	}
 }
-
-// TestEndpointChecker: a stored endpoint must be https on a public address
-// and, outside tests and development, on port 443, where every push
-// service listens.
-func TestEndpointChecker(t *testing.T) {
-	strict := push.EndpointChecker(netguard.Policy{})
-	lax := push.EndpointChecker(netguard.Policy{AllowPrivate: true})
-	for _, c := range []struct {
-		check func(context.Context, string) error
-		ep    string
-		ok    bool
-	}{
-		{strict, "https://93.184.216.34/wpush/v2/abc", true},
-		{strict, "https://93.184.216.34:443/wpush/v2/abc", true},
-		{strict, "https://93.184.216.34:22/x", false},
-		{strict, "https://93.184.216.34:25/x", false},
-		{strict, "https://127.0.0.1/x", false},
-		{lax, "https://127.0.0.1:8443/x", true},
-		{lax, "http://127.0.0.1:9000/x", true},
-	} {
-		err := c.check(context.Background(), c.ep)
-		if (err == nil) != c.ok {
-			t.Errorf("%s: %v, want allowed=%v", c.ep, err, c.ok)
-		}
-		if err != nil && !errors.Is(err, netguard.ErrNotAllowed) {
-			t.Errorf("%s: %v does not wrap netguard.ErrNotAllowed", c.ep, err)
-		}
-	}
-}

@@ -77,6 +77,9 @@ type PushTarget struct {
 	Endpoint       string
 	P256dh, Auth   string
 	Attempts       int
+	// Refusals is the subscription's count of refused alerts in a row when
+	// it was claimed (see RecordPushRefusal).
+	Refusals int
 }
 
 // Outcome fills in r what RecordPush needs to know of the message t.
@@ -222,11 +225,12 @@ func (s *Store) pushKeys(ctx context.Context, out []PushTarget) error {
 	for krows.Next() {
 		var id int64
 		var ep, p, a string
-		if err := krows.Scan(&id, &ep, &p, &a); err != nil {
+		var refusals int
+		if err := krows.Scan(&id, &ep, &p, &a, &refusals); err != nil {
 			return fmt.Errorf("claim push keys: %w", err)
 		}
 		for _, i := range byID[id] {
-			out[i].Endpoint, out[i].P256dh, out[i].Auth = ep, p, a
+			out[i].Endpoint, out[i].P256dh, out[i].Auth, out[i].Refusals = ep, p, a, refusals
 		}
 	}
 	return krows.Err()

@@ -1,9 +1,11 @@
 package web
 
 import (
+	"errors"
 	"io/fs"
 	"net/http"
 
+	"github.com/crieur/crieur/internal/netguard"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/templates"
 )
@@ -61,8 +63,13 @@ func (s *Server) pushSubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	if err := s.d.CheckEndpoint(r.Context(), ep); err != nil {
-		s.fail(w, r, &news.Error{Code: news.CodeEndpointNotAllowed, Field: "subscription.endpoint",
-			Message: "This push endpoint is not allowed: it must be https on a public address.", Err: err})
+		msg := "This push endpoint is not allowed: it must be https at a push service browsers use."
+		if errors.Is(err, netguard.ErrUnresolved) {
+			// Not a refusal: saying "not allowed" sends people looking for
+			// the wrong cause.
+			msg = "This push endpoint's host name could not be resolved: check the name, or this server's DNS."
+		}
+		s.fail(w, r, &news.Error{Code: news.CodeEndpointNotAllowed, Field: "subscription.endpoint", Message: msg, Err: err})
 		return
 	}
 	if err := s.d.ValidateKeys(in.Subscription.Keys.P256dh, in.Subscription.Keys.Auth); err != nil {

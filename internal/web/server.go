@@ -45,7 +45,7 @@ type Deps struct {
 	VAPIDPublicKey string
 	// PushAllowPrivate accepts push endpoints on private addresses.
 	PushAllowPrivate bool
-	// CheckEndpoint validates a push endpoint (SSRF rules).
+	// CheckEndpoint validates a push endpoint (push.EndpointChecker); an error wrapping netguard.ErrUnresolved is told apart.
 	CheckEndpoint func(ctx context.Context, endpoint string) error
 	// ValidateKeys validates push subscription keys.
 	ValidateKeys func(p256dh, auth string) error

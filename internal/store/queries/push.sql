@@ -21,6 +21,15 @@ DELETE FROM push_subscriptions WHERE endpoint = ?
 -- name: DeletePushByID
 DELETE FROM push_subscriptions WHERE id = ?
 
+-- name: CountPushRefusal
+UPDATE push_subscriptions SET refusals = refusals + 1 WHERE id = ? RETURNING refusals
+
+-- name: DeletePushRefused
+DELETE FROM push_subscriptions WHERE id = ? AND refusals >= ?
+
+-- name: ResetPushRefusals
+UPDATE push_subscriptions SET refusals = 0 WHERE id = ? AND refusals > 0
+
 -- name: CountPush
 SELECT COUNT(*) FROM push_subscriptions
 
@@ -52,4 +61,4 @@ UPDATE feeds SET next_poll_at = 0 WHERE url = ?
 
 -- name: PushKeys
 -- The keys of a claimed batch, the ids as one value (see idList).
-SELECT id, endpoint, p256dh, auth FROM push_subscriptions WHERE id IN (SELECT value FROM json_each(?))
+SELECT id, endpoint, p256dh, auth, refusals FROM push_subscriptions WHERE id IN (SELECT value FROM json_each(?))

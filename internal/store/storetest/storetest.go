@@ -51,6 +51,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"AlertEnqueueConcurrent", testAlertEnqueueConcurrent},
 		{"ConcurrentPushClaims", testConcurrentPushClaims},
 		{"PushWindows", testPushWindows},
+		{"PushRefusals", testPushRefusals},
 		{"Feeds", testFeeds},
 		{"UsersAndSessions", testUsers},
 		{"Audit", testAudit},
@@ -705,22 +706,6 @@ func testOutcomeCounts(t *testing.T, s *store.Store) {
 	if sent != run.Sent || ended != run.Failed {
 		t.Fatalf("rows: %d sent, %d failed or cancelled; counters %d and %d", sent, ended, run.Sent, run.Failed)
 	}
-}
-
-// insertBrowsers stores n push subscriptions (prefix + i) with one
-// statement: fast enough for thousands.
-func insertBrowsers(t *testing.T, s *store.Store, prefix string, n int, t0 time.Time) {
-	t.Helper()
-	var b strings.Builder
-	b.WriteString("INSERT INTO push_subscriptions (endpoint, p256dh, auth, lang, created_at, updated_at) VALUES ")
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "('%s%d', 'p', 'a', 'fr', %d, %d)", prefix, i, t0.UnixMilli(), t0.UnixMilli())
-	}
-	_, err := s.DB().ExecContext(ctx, b.String())
-	check(t, err)
 }
 
 // testConcurrentPushClaims: as testConcurrentClaims, for the push queue.
