@@ -293,7 +293,7 @@ func (a *App) Run(ctx context.Context) error {
 }
 
 // janitor rescues deliveries whose worker died (after their lease),
-// expires unconfirmed addresses and old sessions.
+// expires unconfirmed addresses, old sessions and alert idempotency keys.
 func (a *App) janitor(ctx context.Context) {
 	t := time.NewTicker(max(a.cfg.Lease/4, time.Second))
 	defer t.Stop()
@@ -317,6 +317,9 @@ func (a *App) janitor(ctx context.Context) {
 				a.log.Error("expire pending", "err", err)
 			}
 			_ = a.Store.DeleteExpiredSessions(ctx, time.Now())
+			if _, err := a.Store.DeleteExpiredIdempotencyKeys(ctx, time.Now()); err != nil {
+				a.log.Error("delete expired idempotency keys", "err", err)
+			}
 		}
 	}
 }

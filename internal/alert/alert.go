@@ -141,13 +141,20 @@ func (s *Service) Preview(ctx context.Context, r news.AlertRequest) (news.Alert,
 	return a, err
 }
 
-// Send stores an alert and starts its fan-out (at SendAt when set).
+// Send stores an alert and starts its fan-out (at SendAt when set). With
+// r.Once set, a repeat of an earlier request returns that request's alert
+// and sends nothing (see store.CreateAlertOnce).
 func (s *Service) Send(ctx context.Context, r news.AlertRequest) (int64, error) {
+	now := s.now()
+	if r.Once.Key != "" {
+		if id, err := s.repeated(ctx, r.Once, now); !errors.Is(err, store.ErrNotFound) {
+			return id, err
+		}
+	}
 	a, ids, err := s.validate(ctx, r)
 	if err != nil {
 		return 0, err
 	}
-	now := s.now()
 	a.CreatedAt = now
 	a.State = news.AlertSending
 	if a.SendAt.After(now) {
@@ -155,9 +162,19 @@ func (s *Service) Send(ctx context.Context, r news.AlertRequest) (int64, error) 
 	} else {
 		a.SendAt = now
 	}
-	id, err := s.st.CreateAlert(ctx, a, ids)
+	id, created := int64(0), true
+	if r.Once.Key != "" {
+		id, created, err = s.st.CreateAlertOnce(ctx, a, ids, r.Once, now)
+		err = onceError(err)
+	} else {
+		id, err = s.st.CreateAlert(ctx, a, ids)
+	}
 	if err != nil {
 		return 0, err
+	}
+	if !created {
+		s.log.Info("alert repeated, not sent again", "alert_id", id)
+		return id, nil
 	}
 	_ = s.st.Audit(ctx, a.CreatedBy, "alert.send", strconv.FormatInt(id, 10), a.Title)
 	s.log.Info("alert created", "alert_id", id, "topics", strings.Join(a.Topics, ","), "email", a.Email, "by", a.CreatedBy)

@@ -227,6 +227,8 @@ type AlertRequest struct {
 	Replaces                   int64
 	SendAt                     time.Time
 	CreatedBy                  string
+	// Once, when its Key is set, makes the send idempotent.
+	Once IdempotencyKey
 }
 
 // MaxURLLen is the longest URL crieur stores or sends.

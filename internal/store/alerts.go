@@ -15,21 +15,28 @@ import (
 // CreateAlert stores an alert; its deliveries are written by EnqueueAlert.
 func (s *Store) CreateAlert(ctx context.Context, a news.Alert, topicIDs []int64) (int64, error) {
 	var id int64
-	err := s.tx(ctx, func(tx *sql.Tx) error {
-		if err := tx.QueryRowContext(ctx, s.query("InsertAlert"), a.Title, a.Body, a.URL, a.ImageURL, strings.Join(a.Topics, ","),
-			int64(a.TTL/time.Second), string(a.Urgency), a.TopicHeader, b2i(a.Email), nullID(a.Replaces), string(a.State),
-			ms(a.SendAt), a.CreatedBy, ms(a.CreatedAt)).Scan(&id); err != nil {
-			return err
-		}
-		for _, t := range topicIDs {
-			if _, err := tx.ExecContext(ctx, s.query("InsertAlertTopic"), id, t); err != nil {
-				return err
-			}
-		}
-		return nil
+	err := s.tx(ctx, func(tx *sql.Tx) (err error) {
+		id, err = s.insertAlert(ctx, tx, a, topicIDs)
+		return err
 	})
 	if err != nil {
 		return 0, fmt.Errorf("create alert: %w", err)
+	}
+	return id, nil
+}
+
+// insertAlert writes an alert and its topics in tx.
+func (s *Store) insertAlert(ctx context.Context, tx *sql.Tx, a news.Alert, topicIDs []int64) (int64, error) {
+	var id int64
+	if err := tx.QueryRowContext(ctx, s.query("InsertAlert"), a.Title, a.Body, a.URL, a.ImageURL, strings.Join(a.Topics, ","),
+		int64(a.TTL/time.Second), string(a.Urgency), a.TopicHeader, b2i(a.Email), nullID(a.Replaces), string(a.State),
+		ms(a.SendAt), a.CreatedBy, ms(a.CreatedAt)).Scan(&id); err != nil {
+		return 0, err
+	}
+	for _, t := range topicIDs {
+		if _, err := tx.ExecContext(ctx, s.query("InsertAlertTopic"), id, t); err != nil {
+			return 0, err
+		}
 	}
 	return id, nil
 }

@@ -107,9 +107,6 @@ type adminUI struct {
 
 	dummyOnce sync.Once
 	dummy     []byte // a bcrypt hash compared against for unknown users
-
-	mu   sync.Mutex
-	sent map[string]int64 // confirmation nonce → alert id (double-submit guard)
 }
 
 // AdminRoutes lists the admin routes as registered, for the route-table
@@ -210,7 +207,7 @@ var adminPageNames = []string{"login", "message", "dashboard", "articles", "aler
 
 func newAdminUI(s *Server) (*adminUI, error) {
 	fsys := templates.FS
-	ui := &adminUI{s: s, pages: map[string]*template.Template{}, assets: map[string][]byte{}, sent: map[string]int64{},
+	ui := &adminUI{s: s, pages: map[string]*template.Template{}, assets: map[string][]byte{},
 		ipLimit: subscribe.NewLimiter(6*time.Second, 20, 10000), accLimit: subscribe.NewLimiter(30*time.Second, 5, 10000)}
 	if u, err := url.Parse(s.d.BaseURL); err == nil {
 		ui.base = strings.TrimRight(u.Path, "/")

@@ -283,19 +283,14 @@ func optionLabel(opts []adminOption, v, def string) string {
 }
 
 // alertSend sends a confirmed alert and shows its progress. The nonce of
-// the confirmation page makes a double click send one alert, not two.
+// the confirmation page is an idempotency key kept in the database: a
+// double click, or the same page posted to two instances at once, sends
+// one alert, and every post lands on it.
 func (ui *adminUI) alertSend(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	f := readAlertForm(r)
-	nonce := r.PostFormValue("nonce")
-	if r.PostFormValue("confirmed") != "1" || nonce == "" {
+	once, ok := deskOnce(rq, r.PostFormValue("nonce"))
+	if r.PostFormValue("confirmed") != "1" || !ok {
 		ui.renderAlertForm(w, r, rq, http.StatusBadRequest, f, nil)
-		return
-	}
-	ui.mu.Lock()
-	id, seen := ui.sent[nonce]
-	ui.mu.Unlock()
-	if seen {
-		ui.redirect(w, r, "/admin/alerts/"+strconv.FormatInt(id, 10))
 		return
 	}
 	req, err := ui.request(f, rq)
@@ -303,7 +298,8 @@ func (ui *adminUI) alertSend(w http.ResponseWriter, r *http.Request, rq *adminRe
 		ui.renderAlertForm(w, r, rq, http.StatusBadRequest, f, err)
 		return
 	}
-	id, err = ui.s.d.Alerts.Send(r.Context(), req)
+	req.Once = once
+	id, err := ui.s.d.Alerts.Send(r.Context(), req)
 	if err != nil {
 		if e, ok := news.AsError(err); ok && e.Code != "internal" {
 			ui.renderAlertForm(w, r, rq, statusFor(e.Code), f, err)
@@ -312,12 +308,6 @@ func (ui *adminUI) alertSend(w http.ResponseWriter, r *http.Request, rq *adminRe
 		ui.fail(w, r, rq, err)
 		return
 	}
-	ui.mu.Lock()
-	if len(ui.sent) > 1000 {
-		clear(ui.sent)
-	}
-	ui.sent[nonce] = id
-	ui.mu.Unlock()
 	ui.redirect(w, r, "/admin/alerts/"+strconv.FormatInt(id, 10))
 }
 

@@ -160,7 +160,7 @@ func (s *Server) bearer(need store.Role, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, news.Errorf(news.CodeForbidden, "This token's role (%s) cannot do this.", t.Role), 403)
 			return
 		}
-		ctx := context.WithValue(r.Context(), actorKey{}, "token:"+t.Name)
+		ctx := withTokenID(context.WithValue(r.Context(), actorKey{}, "token:"+t.Name), t.ID)
 		h(w, r.WithContext(ctx))
 	}
 }
@@ -455,6 +455,12 @@ func (s *Server) createAlert(w http.ResponseWriter, r *http.Request) {
 		}
 		req.SendAt = t
 	}
+	once, err := apiOnce(r, in)
+	if err != nil {
+		s.fail(w, r, err)
+		return
+	}
+	req.Once = once
 	id, err := s.d.Alerts.Send(r.Context(), req)
 	if err != nil {
 		s.fail(w, r, err)

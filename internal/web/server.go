@@ -201,7 +201,7 @@ func statusFor(code news.Code) int {
 		return http.StatusForbidden
 	case news.CodeNotFound:
 		return http.StatusNotFound
-	case news.CodeConflict:
+	case news.CodeConflict, news.CodeIdempotencyConflict:
 		return http.StatusConflict
 	case news.CodeTooLarge:
 		return http.StatusRequestEntityTooLarge

@@ -49,6 +49,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"PushSubscriptions", testPushSubscriptions},
 		{"Alerts", testAlerts},
 		{"AlertEnqueueConcurrent", testAlertEnqueueConcurrent},
+		{"AlertOnce", testAlertOnce},
 		{"ConcurrentPushClaims", testConcurrentPushClaims},
 		{"PushWindows", testPushWindows},
 		{"PushRefusals", testPushRefusals},

@@ -1,0 +1,55 @@
+package web
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"net/http"
+	"strconv"
+
+	"github.com/crieur/crieur/internal/news"
+)
+
+// tokenIDKey holds the id of the request's API token: idempotency keys
+// are scoped by token, as two tokens may share a name.
+type tokenIDKey struct{}
+
+func withTokenID(ctx context.Context, id int64) context.Context {
+	return context.WithValue(ctx, tokenIDKey{}, id)
+}
+
+// apiOnce reads the Idempotency-Key header of POST /api/v1/alerts. The
+// hash covers the decoded request, so that a repeat differing only in
+// JSON spacing or key order is the same request, and one differing in
+// any field is refused (409 idempotency_conflict) rather than answered
+// with an alert it did not ask for.
+func apiOnce(r *http.Request, in alertJSON) (news.IdempotencyKey, error) {
+	vals := r.Header.Values("Idempotency-Key")
+	if len(vals) == 0 {
+		return news.IdempotencyKey{}, nil
+	}
+	if len(vals) > 1 || !news.ValidIdempotencyKey(vals[0]) {
+		return news.IdempotencyKey{}, news.FieldError(news.CodeInvalid, "Idempotency-Key",
+			"Idempotency-Key must be one value of 1 to %d visible ASCII characters.", news.MaxIdempotencyKeyLen)
+	}
+	id, _ := r.Context().Value(tokenIDKey{}).(int64)
+	b, err := json.Marshal(in)
+	if err != nil {
+		return news.IdempotencyKey{}, err
+	}
+	sum := sha256.Sum256(b)
+	return news.IdempotencyKey{Scope: "token:" + strconv.FormatInt(id, 10), Key: vals[0], Hash: hex.EncodeToString(sum[:])}, nil
+}
+
+// deskOnce makes the composer's confirmation nonce an idempotency key of
+// the editor who confirmed: the page's double click, a second tab, a
+// retry through another instance all land on the first alert. The form
+// is not hashed: the nonce names one confirmation page, whose fields are
+// fixed.
+func deskOnce(rq *adminReq, nonce string) (news.IdempotencyKey, bool) {
+	if !news.ValidIdempotencyKey(nonce) {
+		return news.IdempotencyKey{}, false
+	}
+	return news.IdempotencyKey{Scope: "desk:" + rq.actor(), Key: nonce}, true
+}
