@@ -133,7 +133,6 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 	}
 	var stale int
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		stale = 0 // the transaction may be run again
 		c := newOutcomeCounts(push)
 		changed := 0 // of the rows' outcomes (not the windows')
 		rows := results
