@@ -145,7 +145,8 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 			stale += windowStale
 		}
 		// Sent is the common outcome: those rows are marked with one
-		// statement per alert and push status instead of one per row.
+		// statement per alert, push status and claim number instead of
+		// one per row.
 		sentBy := map[sentGroup][]int64{}
 		for _, r := range rows {
 			var (
