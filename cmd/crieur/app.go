@@ -56,7 +56,7 @@ type App struct {
 
 	ln       net.Listener
 	migrated int    // migrations NewApp applied
-	host     string // this machine's name, the start of a.owner
+	host     string // this machine's name, the end of a.owner
 }
 
 // NewApp opens and migrates the database, loads or creates the secrets and
@@ -425,10 +425,32 @@ func (a *App) rescueDeadOwners(ctx context.Context) error {
 	return nil
 }
 
-// ownerName names this process's workers in the queue: host-pid-random.
-// The random part tells apart two processes that got the same pid.
+// ownerName names this process's workers in the queue: pid-random@host.
+// The random part tells apart two processes that got the same pid. The
+// host comes last, after the first '@', so that no host name can be read
+// as a pid: with host-pid-random, a process on host crieur read the owner
+// crieur-7-1234-beef (a live instance on host crieur-7) as pid 7 of its
+// own host, and took its claims back when it had no pid 7.
 func ownerName(host string, pid int) string {
-	return fmt.Sprintf("%s-%d-%s", host, pid, randomHex(4))
+	return fmt.Sprintf("%d-%s@%s", pid, randomHex(4), host)
+}
+
+// parseOwner splits an owner made by ownerName; ok is false for anything
+// else (an owner named by an older release, or by a benchmark).
+func parseOwner(owner string) (host string, pid int, ok bool) {
+	head, host, ok := strings.Cut(owner, "@")
+	if !ok {
+		return "", 0, false
+	}
+	pidText, random, ok := strings.Cut(head, "-")
+	if !ok || random == "" || pidText == "" || strings.Trim(pidText, "0123456789") != "" {
+		return "", 0, false
+	}
+	pid, err := strconv.Atoi(pidText)
+	if err != nil || pid <= 0 {
+		return "", 0, false
+	}
+	return host, pid, true
 }
 
 // ownerGone reports that owner (as ownerName makes them) was a process of
@@ -438,16 +460,11 @@ func ownerName(host string, pid int) string {
 // each see the other's workers as gone: give containers distinct host
 // names (the default).
 func ownerGone(owner, host, self string) bool {
-	rest, ok := strings.CutPrefix(owner, host+"-")
-	if !ok || owner == self {
+	if owner == self {
 		return false
 	}
-	pidText, _, ok := strings.Cut(rest, "-")
-	if !ok {
-		return false
-	}
-	pid, err := strconv.Atoi(pidText)
-	if err != nil || pid <= 0 {
+	ownerHost, pid, ok := parseOwner(owner)
+	if !ok || ownerHost != host {
 		return false
 	}
 	if pid == os.Getpid() {

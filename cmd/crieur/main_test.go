@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -340,36 +339,6 @@ func TestAlertSendFlagsInAnyOrder(t *testing.T) {
 	}
 	if code, _, _ := runMain(t, env, "", "alert", "send", "--title", "x", "--body", "y", "--url", "https://a.example", "--topic", "sport"); code != 1 {
 		t.Fatalf("unknown topic: exit %d", code)
-	}
-}
-
-// TestOwnerGone: only a process of this host that no longer runs has its
-// claims taken back at start; a live one (another serve, a CLI send) keeps
-// them.
-func TestOwnerGone(t *testing.T) {
-	done := exec.Command("true")
-	if err := done.Run(); err != nil {
-		t.Fatal(err)
-	}
-	dead := done.Process.Pid
-	alive := os.Getppid()
-	const host, self = "web-1.example", "web-1.example-77-aaaa"
-	for _, tc := range []struct {
-		owner string
-		gone  bool
-	}{
-		{fmt.Sprintf("%s-%d-beef", host, dead), true},
-		{fmt.Sprintf("%s-%d-beef", host, alive), false},
-		{fmt.Sprintf("%s-%d-beef", host, os.Getpid()), true}, // an earlier process with this pid
-		{self, false},
-		{fmt.Sprintf("web-2.example-%d-beef", dead), false}, // another machine: wait for the lease
-		{"web-1.example-notapid-beef", false},
-		{"garbage", false},
-		{"", false},
-	} {
-		if got := ownerGone(tc.owner, host, self); got != tc.gone {
-			t.Errorf("ownerGone(%q) = %v, want %v", tc.owner, got, tc.gone)
-		}
 	}
 }
 

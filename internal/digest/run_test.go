@@ -72,9 +72,9 @@ func TestRunsNeverRepeatAnArticle(t *testing.T) {
 				if d.RunID == run {
 					got[d.SubscriberID] = d.Articles
 				}
-				rs = append(rs, store.Result{ID: d.ID, State: news.DeliverySent})
+				rs = append(rs, d.Outcome(store.Result{State: news.DeliverySent}))
 			}
-			if err := st.RecordDeliveries(ctx, rs, time.Now()); err != nil {
+			if _, err := st.RecordDeliveries(ctx, rs, time.Now()); err != nil {
 				t.Fatal(err)
 			}
 		}

@@ -100,10 +100,12 @@ func NewMailer(cfg MailConfig) *Mailer {
 		claim: func(ctx context.Context, n int) ([]store.Delivery, error) {
 			return cfg.Store.ClaimDeliveries(ctx, cfg.Owner, cfg.Now(), n)
 		},
-		work:    m.send,
-		release: func(d store.Delivery) store.Result { return store.Result{ID: d.ID, Release: true} },
+		work: func(ctx context.Context, w int, d store.Delivery) store.Result {
+			return d.Outcome(m.send(ctx, w, d))
+		},
+		release: func(d store.Delivery) store.Result { return d.Outcome(store.Result{Release: true}) },
 		nextDue: func(ctx context.Context) (time.Time, error) { return cfg.Store.NextDue(ctx, true) },
-		record: func(ctx context.Context, rs []store.Result) error {
+		record: func(ctx context.Context, rs []store.Result) (int, error) {
 			return cfg.Store.RecordDeliveries(ctx, rs, cfg.Now())
 		},
 		id: func(d store.Delivery) int64 { return d.ID },

@@ -31,7 +31,9 @@ type pipeline[J any] struct {
 	// work sends one job with worker w's resources and says what happened.
 	work    func(ctx context.Context, w int, j J) store.Result
 	release func(j J) store.Result
-	record  func(ctx context.Context, rs []store.Result) error
+	// record stores outcomes and says how many were stale: sent under a
+	// claim taken back from this worker (thought dead) and claimed again.
+	record func(ctx context.Context, rs []store.Result) (stale int, err error)
 	// nextDue, when set, says when the earliest queued message is due, so
 	// that an idle claimer wakes for a retry then rather than a poll later.
 	nextDue func(ctx context.Context) (time.Time, error)
@@ -231,8 +233,14 @@ func (p *pipeline[J]) recordLoop(results <-chan store.Result) {
 		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		defer cancel()
 		for attempt := 0; ; attempt++ {
-			err := p.record(ctx, buf)
+			stale, err := p.record(ctx, buf)
 			if err == nil {
+				if stale > 0 {
+					// Another worker holds those messages now; this one
+					// was too slow to renew its lease. It may have sent
+					// them too: the lease is shorter than a send took.
+					p.log.Warn("outcomes of messages taken back from this worker ignored", "queue", p.name, "count", stale)
+				}
 				break
 			}
 			p.log.Error("record outcomes failed", "queue", p.name, "count", len(buf), "err", err)

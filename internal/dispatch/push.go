@@ -109,7 +109,7 @@ func NewPusher(cfg PushConfig) *Pusher {
 		},
 		heartbeat: cfg.Lease / 3,
 		nextDue:   func(ctx context.Context) (time.Time, error) { return cfg.Store.NextDue(ctx, false) },
-		record: func(ctx context.Context, rs []store.Result) error {
+		record: func(ctx context.Context, rs []store.Result) (int, error) {
 			return cfg.Store.RecordPush(ctx, rs, cfg.Now())
 		},
 	}

@@ -64,7 +64,9 @@ var ErrUnsupported = errors.New("not an RSS or Atom feed")
 // Parse reads an RSS 2.0, RSS 1.0 or Atom document of at most limit bytes
 // from r and returns its usable items in feed order. Items without an
 // absolute http(s) link (or a GUID that is one) are dropped; relative links
-// are resolved against the feed's own link. Of a feed with more than 5,000
+// are resolved against the feed's own link. A document declaring entities
+// is refused (ErrDTD); an item whose text holds an entity left unexpanded
+// (&lol9;, undefined) is dropped. Of a feed with more than 5,000
 // items (or more than 100,000 elements), only the newest 5,000 (or as many
 // as fit in 100,000 elements) are read: by date when every item has one,
 // else the first ones, as feeds list the newest first. Input larger than
@@ -77,8 +79,8 @@ func Parse(r io.Reader, limit int64) ([]Item, error) {
 	if err != nil {
 		return nil, err
 	}
-	items, _, err := parseBytes(data, nil)
-	return items, err
+	p, err := parseBytes(data, nil)
+	return p.items, err
 }
 
 // readLimited reads all of r, failing with ErrTooLarge past limit bytes.
@@ -96,22 +98,30 @@ func readLimited(r io.Reader, limit int64) ([]byte, error) {
 	return data, nil
 }
 
+// parsed is what parseBytes read of a document.
+type parsed struct {
+	items []Item
+	// skipped counts the items left out because the feed held more than
+	// maxItems (or maxElements) of them; refused those dropped for an
+	// entity left unexpanded in their text.
+	skipped, refused int
+}
+
 // parseBytes parses a whole feed document. base, when not nil, is where the
 // document was fetched from; it resolves a relative or missing feed link.
-// skipped counts the items left out because the feed held more than
-// maxItems (or maxElements) of them.
-func parseBytes(data []byte, base *url.URL) (items []Item, skipped int, err error) {
+func parseBytes(data []byte, base *url.URL) (parsed, error) {
+	var out parsed
 	kind := gofeed.DetectFeedType(bytes.NewReader(data[:min(len(data), 4096)]))
 	if kind != gofeed.FeedTypeRSS && kind != gofeed.FeedTypeAtom {
-		return nil, 0, fmt.Errorf("parse feed: %w", ErrUnsupported)
+		return out, fmt.Errorf("parse feed: %w", ErrUnsupported)
 	}
 	sh, err := scanShape(data)
 	if err != nil {
-		return nil, 0, fmt.Errorf("parse feed: %w", err)
+		return out, fmt.Errorf("parse feed: %w", err)
 	}
-	data, skipped, err = sh.trim(data)
+	data, out.skipped, err = sh.trim(data)
 	if err != nil {
-		return nil, 0, fmt.Errorf("parse feed: %w", err)
+		return parsed{}, fmt.Errorf("parse feed: %w", err)
 	}
 	p := gofeed.NewParser()
 	// The content image scan builds a full HTML tree of every item and walks
@@ -119,21 +129,26 @@ func parseBytes(data []byte, base *url.URL) (items []Item, skipped int, err erro
 	p.RSSTranslator = &gofeed.DefaultRSSTranslator{DisableContentImageScan: true}
 	f, err := p.Parse(bytes.NewReader(data))
 	if err != nil {
-		return nil, 0, fmt.Errorf("parse feed: %w", err)
+		return parsed{}, fmt.Errorf("parse feed: %w", err)
 	}
 	if link := absURL(base, f.Link); link != "" {
 		base, _ = url.Parse(link)
 	}
-	items = make([]Item, 0, len(f.Items))
+	out.items = make([]Item, 0, len(f.Items))
 	for _, it := range f.Items {
 		if it == nil {
 			continue
 		}
-		if item, ok := convert(it, base); ok {
-			items = append(items, item)
+		item, ok := convert(it, base)
+		switch {
+		case !ok:
+		case unexpandedEntity(item):
+			out.refused++
+		default:
+			out.items = append(out.items, item)
 		}
 	}
-	return items, skipped, nil
+	return out, nil
 }
 
 // crowdedTag reports whether some tag of data seems to hold more than

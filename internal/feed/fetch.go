@@ -45,6 +45,9 @@ type Result struct {
 	// Skipped counts the items of the feed left out of Items because it
 	// held more than Parse reads (the oldest ones).
 	Skipped int
+	// Refused counts the items left out because their text held an entity
+	// left unexpanded (an undefined one, as a hostile feed writes).
+	Refused int
 	// ETag and LastModified are the validators to send next time (the old
 	// ones when the server sent none).
 	ETag         string
@@ -123,11 +126,11 @@ func (f *Fetcher) fetch(ctx context.Context, rawURL string, st State) (Result, e
 	if resp.Request != nil {
 		base = resp.Request.URL // after redirects
 	}
-	items, skipped, err := parseBytes(data, base)
+	p, err := parseBytes(data, base)
 	if err != nil {
 		return Result{}, fmt.Errorf("fetch feed: %w", err)
 	}
-	res.Items, res.Skipped = items, skipped
+	res.Items, res.Skipped, res.Refused = p.items, p.skipped, p.refused
 	return res, nil
 }
 

@@ -5,6 +5,7 @@ import (
 	"html"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"testing"
 	"unicode"
@@ -52,6 +53,9 @@ func FuzzParse(f *testing.F) {
 			}
 			if !utf8.ValidString(it.Title) || !utf8.ValidString(it.Summary) {
 				t.Fatal("invalid UTF-8 out")
+			}
+			if unexpanded(it.Title) || unexpanded(it.Summary) || unexpanded(it.Author) || slices.ContainsFunc(it.Categories, unexpanded) {
+				t.Fatalf("entity left unexpanded in %+v", it)
 			}
 		}
 	})

@@ -271,6 +271,10 @@ func (p *Poller) poll(ctx context.Context, feedURL string) error {
 			p.log.Log(ctx, level, "feed too long, oldest items skipped", "feed_url", logURL,
 				"items", len(res.Items), "skipped", res.Skipped)
 		}
+		if res.Refused > 0 {
+			p.log.WarnContext(ctx, "feed items refused: entity left unexpanded in their text", "feed_url", logURL,
+				"refused", res.Refused)
+		}
 		p.log.DebugContext(ctx, "feed polled", "feed_url", logURL,
 			"not_modified", res.NotModified, "items", len(res.Items), "new_articles", created)
 	}

@@ -44,8 +44,9 @@ func (s span) date() int64 {
 // scanShape walks the raw tokens once and rejects documents whose nesting
 // depth, element count, item count or attribute count would make the scan
 // or gofeed (which recurses into extension elements) use unbounded stack or
-// memory. encoding/xml never expands DTD entities, so entity "billion
-// laughs" cannot grow here or later.
+// memory, and documents that declare entities (ErrDTD). encoding/xml never
+// expands DTD entities, so entity "billion laughs" cannot grow here or
+// later; but its references would be left in the text as written.
 func scanShape(data []byte) (*shape, error) {
 	if crowdedTag(data) {
 		// Caught before tokenizing: encoding/xml would allocate every
@@ -73,6 +74,10 @@ func scanShape(data []byte) (*shape, error) {
 			return nil, err
 		}
 		switch t := tok.(type) {
+		case xml.Directive:
+			if declaresEntities(t) {
+				return nil, ErrDTD
+			}
 		case xml.StartElement:
 			depth++
 			elements++

@@ -48,16 +48,25 @@ func (s *Store) SettingOrCreate(ctx context.Context, key string, gen func() (str
 	return s.Setting(ctx, key)
 }
 
-// CreateTopic adds a topic; ErrConflict when the slug exists.
+// CreateTopic adds a topic; ErrConflict when the slug exists. Every
+// feed's validators (ETag, Last-Modified) are forgotten with it: articles
+// polled before the topic existed, whose feed now answers 304, are read
+// again at the next poll and join the topic when their category names it
+// (a known article's topics are corrected as its other fields are).
 func (s *Store) CreateTopic(ctx context.Context, slug, name string) (news.Topic, error) {
-	res, err := s.db.ExecContext(ctx, s.query("InsertTopic"), slug, name, ms(time.Now()))
+	err := s.tx(ctx, func(tx *sql.Tx) error {
+		if _, err := tx.ExecContext(ctx, s.query("InsertTopic"), slug, name, ms(time.Now())); err != nil {
+			return err
+		}
+		_, err := tx.ExecContext(ctx, s.query("ForgetFeedValidators"))
+		return err
+	})
 	if err != nil {
 		if isUnique(err) {
 			return news.Topic{}, fmt.Errorf("topic %s: %w", slug, ErrConflict)
 		}
 		return news.Topic{}, fmt.Errorf("create topic: %w", err)
 	}
-	_ = res
 	for _, t := range mustTopics(s.Topics(ctx)) {
 		if t.Slug == slug {
 			return t, nil

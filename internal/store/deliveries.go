@@ -25,9 +25,18 @@ type Delivery struct {
 	Articles     []int64 // a digest's articles, newest first
 	More         int     // articles beyond those listed
 	Attempts     int
+	// Claim is the row's claim number, which recording its outcome must
+	// match (see Outcome).
+	Claim int
 	// Meta is a preview's sample-reader settings (lang, frequency, topics
 	// as a query string); empty otherwise.
 	Meta string
+}
+
+// Outcome fills in r which message and claim it is the outcome of.
+func (d Delivery) Outcome(r Result) Result {
+	r.ID, r.Claim = d.ID, d.Claim
+	return r
 }
 
 func (s *Store) insertDelivery(ctx context.Context, q querier, kind news.MailKind, subscriberID int64, now time.Time) error {
@@ -66,7 +75,7 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time
 		var d Delivery
 		var kind, arts string
 		var run, alert, sub sql.NullInt64
-		if err := rows.Scan(&d.ID, &kind, &run, &alert, &sub, &d.Rcpt, &arts, &d.More, &d.Attempts, &d.Meta); err != nil {
+		if err := rows.Scan(&d.ID, &kind, &run, &alert, &sub, &d.Rcpt, &arts, &d.More, &d.Attempts, &d.Meta, &d.Claim); err != nil {
 			return nil, fmt.Errorf("claim deliveries: %w", err)
 		}
 		d.Kind, d.RunID, d.AlertID, d.SubscriberID = news.MailKind(kind), run.Int64, alert.Int64, sub.Int64
@@ -93,82 +102,104 @@ type Result struct {
 	// counts the messages it marks sent under it, which costs less than
 	// reading each row's alert back. Required for push messages sent.
 	AlertID int64
+	// Claim is the claim the message was sent under (Delivery.Outcome and
+	// PushTarget.Outcome set it): an outcome under an older claim than the
+	// row's or window's is stale and changes nothing.
+	Claim int
 	// A push message from a window (PushTarget.Outcome sets these): its
-	// window, the claim it was sent under, its browser and attempts.
+	// window, its browser and attempts.
 	Window         int64
-	Claim          int
 	SubscriptionID int64
 	Attempts       int
 }
 
 // RecordDeliveries stores the outcomes of sent emails in one transaction.
-func (s *Store) RecordDeliveries(ctx context.Context, results []Result, now time.Time) error {
+// It returns how many were stale: the message had been taken back from
+// this worker (thought dead) and claimed again since, so that outcome
+// changed nothing; the caller should log them.
+func (s *Store) RecordDeliveries(ctx context.Context, results []Result, now time.Time) (stale int, err error) {
 	return s.record(ctx, results, now, "MarkDeliveryRetry", "MarkDeliveryFailed", "ReleaseDelivery", false)
 }
 
-// RecordPush stores the outcomes of push messages in one transaction.
-func (s *Store) RecordPush(ctx context.Context, results []Result, now time.Time) error {
+// RecordPush stores the outcomes of push messages in one transaction and
+// returns how many were stale, as RecordDeliveries does.
+func (s *Store) RecordPush(ctx context.Context, results []Result, now time.Time) (stale int, err error) {
 	return s.record(ctx, results, now, "MarkPushRetry", "MarkPushFailed", "ReleasePush", true)
 }
 
-func (s *Store) record(ctx context.Context, results []Result, now time.Time, retry, failed, release string, push bool) error {
+func (s *Store) record(ctx context.Context, results []Result, now time.Time, retry, failed, release string, push bool) (int, error) {
 	if len(results) == 0 {
-		return nil
+		return 0, nil
 	}
+	var stale int
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		c := newOutcomeCounts(push)
+		changed := 0 // of the rows' outcomes (not the windows')
+		rows := results
 		if push {
 			var err error
-			if results, err = s.recordWindows(ctx, tx, c, results, now); err != nil {
+			var windowStale int
+			if rows, windowStale, err = s.recordWindows(ctx, tx, c, results, now); err != nil {
 				return err
 			}
+			stale += windowStale
 		}
 		// Sent is the common outcome: those rows are marked with one
-		// statement per alert and push status instead of one per row.
+		// statement per alert, push status and claim number instead of
+		// one per row.
 		sentBy := map[sentGroup][]int64{}
-		for _, r := range results {
-			var err error
+		for _, r := range rows {
+			var (
+				n   int64
+				err error
+			)
 			switch {
 			case r.State == news.DeliverySent && !r.Release && push && r.AlertID == 0:
 				err = fmt.Errorf("push message %d sent without its alert id", r.ID)
 			case r.State == news.DeliverySent && !r.Release:
-				g := sentGroup{status: r.Status}
+				g := sentGroup{status: r.Status, claim: r.Claim}
 				if push {
 					g.alert = r.AlertID
 				}
 				sentBy[g] = append(sentBy[g], r.ID)
 			case r.Release:
-				err = s.execStmt(ctx, tx, release, r.ID)
+				n, err = s.execStmt(ctx, tx, release, r.ID, r.Claim)
 			case r.State == news.DeliveryPending && push:
-				err = s.execStmt(ctx, tx, retry, r.Status, ms(r.NextAttempt), r.Error, r.ID)
+				n, err = s.execStmt(ctx, tx, retry, r.Status, ms(r.NextAttempt), r.Error, r.ID, r.Claim)
 			case r.State == news.DeliveryPending:
-				err = s.execStmt(ctx, tx, retry, ms(r.NextAttempt), r.Error, r.ID)
+				n, err = s.execStmt(ctx, tx, retry, ms(r.NextAttempt), r.Error, r.ID, r.Claim)
 			case push:
-				err = s.mark(ctx, tx, c, failed, r.State, string(r.State), r.Status, r.Error, r.ID)
+				n, err = s.mark(ctx, tx, c, failed, r.State, string(r.State), r.Status, r.Error, r.ID, r.Claim)
 			default:
-				err = s.mark(ctx, tx, c, failed, r.State, string(r.State), r.Error, r.ID)
+				n, err = s.mark(ctx, tx, c, failed, r.State, string(r.State), r.Error, r.ID, r.Claim)
 			}
 			if err != nil {
 				return err
 			}
+			changed += int(n)
 		}
 		for g, ids := range sentBy {
-			var err error
+			var (
+				n   int64
+				err error
+			)
 			if push {
-				err = s.markPushSent(ctx, tx, c, g, ms(now), s.idList(ids))
+				n, err = s.markPushSent(ctx, tx, c, g, ms(now), s.idList(ids))
 			} else {
-				err = s.mark(ctx, tx, c, "MarkDeliveriesSent", news.DeliverySent, ms(now), s.idList(ids))
+				n, err = s.mark(ctx, tx, c, "MarkDeliveriesSent", news.DeliverySent, ms(now), g.claim, s.idList(ids))
 			}
 			if err != nil {
 				return err
 			}
+			changed += int(n)
 		}
+		stale += len(rows) - changed
 		return s.addCounts(ctx, tx, c)
 	})
 	if err != nil {
-		return fmt.Errorf("record %d outcomes: %w", len(results), err)
+		return 0, fmt.Errorf("record %d outcomes: %w", len(results), err)
 	}
-	return nil
+	return stale, nil
 }
 
 // windowClaim is one claim of a push window.
@@ -182,12 +213,12 @@ type windowClaim struct {
 // its handled browsers; a message that did not simply go out also becomes
 // a push_deliveries row (a retry, or a final outcome with its reason).
 // Outcomes under a claim the window no longer has (it was taken back from
-// this worker, thought dead) change nothing: the new claim sends and
-// counts those browsers. A released message is not handled: its window
-// goes back to the queue with it (ReleasePushWindows).
-func (s *Store) recordWindows(ctx context.Context, tx *sql.Tx, c *outcomeCounts, results []Result, now time.Time) ([]Result, error) {
+// this worker, thought dead) change nothing and are counted in stale: the
+// new claim sends and counts those browsers. A released message is not
+// handled: its window goes back to the queue with it (ReleasePushWindows).
+func (s *Store) recordWindows(ctx context.Context, tx *sql.Tx, c *outcomeCounts, results []Result, now time.Time) (rest []Result, stale int, err error) {
 	var byWindow map[windowClaim][]Result
-	rest := results[:0:0]
+	rest = results[:0:0]
 	for _, r := range results {
 		switch {
 		case r.Window == 0:
@@ -202,11 +233,11 @@ func (s *Store) recordWindows(ctx context.Context, tx *sql.Tx, c *outcomeCounts,
 		}
 	}
 	if byWindow == nil {
-		return results, nil
+		return results, 0, nil
 	}
 	st, err := s.txStmt(ctx, tx, "RecordPushWindow")
 	if err != nil {
-		return nil, err
+		return nil, 0, err
 	}
 	var ins *sql.Stmt
 	b := make([]byte, 0, 512)
@@ -219,10 +250,11 @@ func (s *Store) recordWindows(ctx context.Context, tx *sql.Tx, c *outcomeCounts,
 		}
 		res, err := st.ExecContext(ctx, string(b), len(rs), len(rs), k.window, k.claim)
 		if err != nil {
-			return nil, fmt.Errorf("record push window %d: %w", k.window, err)
+			return nil, 0, fmt.Errorf("record push window %d: %w", k.window, err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
-			continue // stale claim (or an unknown count: not counted twice)
+			stale += len(rs) // stale claim (or an unknown count: not counted twice)
+			continue
 		}
 		for _, r := range rs {
 			if r.State == news.DeliverySent {
@@ -235,25 +267,26 @@ func (s *Store) recordWindows(ctx context.Context, tx *sql.Tx, c *outcomeCounts,
 			}
 			if ins == nil {
 				if ins, err = s.txStmt(ctx, tx, "InsertPushOutcome"); err != nil {
-					return nil, err
+					return nil, 0, err
 				}
 			}
 			res, err := ins.ExecContext(ctx, r.AlertID, r.SubscriptionID, string(r.State), r.Attempts, next, r.Status, r.Error, ms(now))
 			if err != nil {
-				return nil, fmt.Errorf("record push outcome: %w", err)
+				return nil, 0, fmt.Errorf("record push outcome: %w", err)
 			}
 			if n, _ := res.RowsAffected(); n > 0 && r.State != news.DeliveryPending {
 				c.add(r.AlertID, 0, r.State, 1)
 			}
 		}
 	}
-	return rest, nil
+	return rest, stale, nil
 }
 
 // sentGroup is a set of messages marked sent by one statement.
 type sentGroup struct {
 	alert  int64 // push only: emails' runs and alerts are read back
 	status int
+	claim  int // nearly always 1: few messages are claimed twice
 }
 
 // markPushSent marks a group of push messages sent and counts those it
@@ -261,47 +294,45 @@ type sentGroup struct {
 // counted twice). The statement returns no rows: in a one-off run of
 // BenchmarkPushQueue, reading each row's alert back cost about 1 µs of
 // the 4 µs a message's record took.
-func (s *Store) markPushSent(ctx context.Context, tx *sql.Tx, c *outcomeCounts, g sentGroup, now int64, ids string) error {
-	st, err := s.txStmt(ctx, tx, "MarkPushSent")
+func (s *Store) markPushSent(ctx context.Context, tx *sql.Tx, c *outcomeCounts, g sentGroup, now int64, ids string) (int64, error) {
+	n, err := s.execStmt(ctx, tx, "MarkPushSent", now, g.status, g.claim, ids)
 	if err != nil {
-		return err
-	}
-	res, err := st.ExecContext(ctx, now, g.status, ids)
-	if err != nil {
-		return err
-	}
-	n, err := res.RowsAffected()
-	if err != nil {
-		return err
+		return 0, err
 	}
 	c.add(g.alert, 0, news.DeliverySent, n)
-	return nil
+	return n, nil
 }
 
-// execStmt runs the named statement in tx.
-func (s *Store) execStmt(ctx context.Context, tx *sql.Tx, name string, args ...any) error {
+// execStmt runs the named statement in tx and returns how many rows it
+// changed.
+func (s *Store) execStmt(ctx context.Context, tx *sql.Tx, name string, args ...any) (int64, error) {
 	st, err := s.txStmt(ctx, tx, name)
 	if err != nil {
-		return err
+		return 0, err
 	}
-	_, err = st.ExecContext(ctx, args...)
-	return err
+	res, err := st.ExecContext(ctx, args...)
+	if err != nil {
+		return 0, err
+	}
+	return res.RowsAffected()
 }
 
 // mark runs the named statement, which moves rows into state and returns
 // the owner of each row it changed (push: alert_id; email: run_id,
-// alert_id), and counts them in c. A row another worker took back in the
-// meantime is not returned, so it is not counted twice.
-func (s *Store) mark(ctx context.Context, tx *sql.Tx, c *outcomeCounts, name string, state news.DeliveryState, args ...any) error {
+// alert_id), counts them in c and returns how many it changed. A row
+// another worker took back in the meantime is not returned, so it is not
+// counted twice.
+func (s *Store) mark(ctx context.Context, tx *sql.Tx, c *outcomeCounts, name string, state news.DeliveryState, args ...any) (int64, error) {
 	st, err := s.txStmt(ctx, tx, name)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	rows, err := st.QueryContext(ctx, args...)
 	if err != nil {
-		return err
+		return 0, err
 	}
 	defer rows.Close()
+	var n int64
 	for rows.Next() {
 		var run, alert sql.NullInt64
 		if c.push {
@@ -310,11 +341,12 @@ func (s *Store) mark(ctx context.Context, tx *sql.Tx, c *outcomeCounts, name str
 			err = rows.Scan(&run, &alert)
 		}
 		if err != nil {
-			return err
+			return n, err
 		}
 		c.add(alert.Int64, run.Int64, state, 1)
+		n++
 	}
-	return rows.Err()
+	return n, rows.Err()
 }
 
 // outcomeCounts adds up what one transaction moves into a final state,

@@ -68,7 +68,8 @@ func (s *Store) DeletePushSubscriptionByID(ctx context.Context, id int64) error 
 type PushTarget struct {
 	DeliveryID int64
 	WindowID   int64
-	// Claim is the window's claim number, which recording it must match.
+	// Claim is the row's or window's claim number, which recording the
+	// outcome must match.
 	Claim   int
 	AlertID int64
 	// SubscriptionID is 0 when a queued row's subscription was deleted; a
@@ -144,7 +145,7 @@ func (s *Store) claimPushRows(ctx context.Context, owner string, now time.Time, 
 	for rows.Next() {
 		var t PushTarget
 		var sub sql.NullInt64
-		if err := rows.Scan(&t.DeliveryID, &t.AlertID, &sub, &t.Attempts); err != nil {
+		if err := rows.Scan(&t.DeliveryID, &t.AlertID, &sub, &t.Attempts, &t.Claim); err != nil {
 			return nil, fmt.Errorf("claim push: %w", err)
 		}
 		t.SubscriptionID = sub.Int64

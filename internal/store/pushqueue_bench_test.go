@@ -76,7 +76,7 @@ func BenchmarkPushQueue(b *testing.B) {
 				for i, t := range g {
 					rs[i] = t.Outcome(store.Result{State: news.DeliverySent, Status: 201})
 				}
-				if err := s.RecordPush(ctx, rs, now); err != nil {
+				if _, err := s.RecordPush(ctx, rs, now); err != nil {
 					b.Fatal(err)
 				}
 			}

@@ -86,9 +86,9 @@ func benchQueue(b *testing.B, url string, workers int) {
 				}
 				res := make([]store.Result, len(ds))
 				for i, d := range ds {
-					res[i] = store.Result{ID: d.ID, State: news.DeliverySent}
+					res[i] = d.Outcome(store.Result{State: news.DeliverySent})
 				}
-				if err := s.RecordDeliveries(ctx, res, now); err != nil {
+				if _, err := s.RecordDeliveries(ctx, res, now); err != nil {
 					b.Error(err)
 					return
 				}

@@ -294,7 +294,7 @@ func (s *Store) Unsubscribe(ctx context.Context, id int64, suppressionHash, reas
 // and counts them against their runs.
 func (s *Store) cancelSubscriberDeliveries(ctx context.Context, tx *sql.Tx, reason string, id int64) error {
 	c := newOutcomeCounts(false)
-	if err := s.mark(ctx, tx, c, "CancelSubscriberDeliveries", news.DeliveryCancelled, reason, id); err != nil {
+	if _, err := s.mark(ctx, tx, c, "CancelSubscriberDeliveries", news.DeliveryCancelled, reason, id); err != nil {
 		return err
 	}
 	return s.addCounts(ctx, tx, c)

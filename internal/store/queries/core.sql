@@ -7,6 +7,11 @@ INSERT INTO settings (key, value) VALUES (?, ?) ON CONFLICT (key) DO NOTHING
 -- name: InsertTopic
 INSERT INTO topics (slug, name, created_at) VALUES (?, ?, ?)
 
+-- name: ForgetFeedValidators
+-- A new topic: the next poll of every feed fetches it whole (no 304), so
+-- that known articles of the topic's category join it.
+UPDATE feeds SET etag = '', last_modified = '' WHERE etag <> '' OR last_modified <> ''
+
 -- name: ListTopics
 SELECT id, slug, name FROM topics ORDER BY name, slug
 

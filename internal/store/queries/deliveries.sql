@@ -7,38 +7,40 @@ INSERT INTO deliveries (kind, subscriber_id, rcpt, articles, more, priority, sta
 VALUES ('preview', ?, ?, ?, ?, 0, 'pending', ?, ?, ?)
 
 -- name: ClaimDeliveries
-UPDATE deliveries SET state = 'sending', locked_at = ?, locked_by = ?, attempts = attempts + 1
+UPDATE deliveries SET state = 'sending', locked_at = ?, locked_by = ?, attempts = attempts + 1, claims = claims + 1
 WHERE id IN (
     SELECT id FROM deliveries
     WHERE state = 'pending' AND next_attempt_at <= ?
     ORDER BY priority, next_attempt_at, id
     LIMIT ?
 )
-RETURNING id, kind, run_id, alert_id, subscriber_id, rcpt, articles, more, attempts, meta
+RETURNING id, kind, run_id, alert_id, subscriber_id, rcpt, articles, more, attempts, meta, claims
 
 -- name: MarkDeliveriesSent
 -- One statement for a batch of ids (a JSON array, see idList), so that it
--- is prepared once rather than once per batch size.
+-- is prepared once rather than once per batch size. Every outcome names
+-- the claim it was sent under (migration 0012): a row claimed again since
+-- is not changed.
 UPDATE deliveries SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = ''
-WHERE state = 'sending' AND id IN (SELECT value FROM json_each(?))
+WHERE state = 'sending' AND claims = ? AND id IN (SELECT value FROM json_each(?))
 RETURNING run_id, alert_id
 
 -- name: MarkPushSent
 UPDATE push_deliveries SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = '', status = ?
-WHERE state = 'sending' AND id IN (SELECT value FROM json_each(?))
+WHERE state = 'sending' AND claims = ? AND id IN (SELECT value FROM json_each(?))
 
 -- name: MarkDeliveryRetry
 UPDATE deliveries SET state = 'pending', next_attempt_at = ?, locked_at = NULL, locked_by = NULL, last_error = ?
-WHERE id = ? AND state = 'sending'
+WHERE id = ? AND claims = ? AND state = 'sending'
 
 -- name: MarkDeliveryFailed
 UPDATE deliveries SET state = ?, locked_at = NULL, last_error = ?
-WHERE id = ? AND state = 'sending'
+WHERE id = ? AND claims = ? AND state = 'sending'
 RETURNING run_id, alert_id
 
 -- name: ReleaseDelivery
 UPDATE deliveries SET state = 'pending', locked_at = NULL, locked_by = NULL, attempts = attempts - 1
-WHERE id = ? AND state = 'sending'
+WHERE id = ? AND claims = ? AND state = 'sending'
 
 -- name: RescueDeliveries
 UPDATE deliveries SET state = 'pending', locked_at = NULL, locked_by = NULL
@@ -51,14 +53,14 @@ SELECT MIN(next_attempt_at) FROM deliveries WHERE state = 'pending'
 SELECT COUNT(*) FROM deliveries WHERE state IN ('pending', 'sending')
 
 -- name: ClaimPush
-UPDATE push_deliveries SET state = 'sending', locked_at = ?, locked_by = ?, attempts = attempts + 1
+UPDATE push_deliveries SET state = 'sending', locked_at = ?, locked_by = ?, attempts = attempts + 1, claims = claims + 1
 WHERE id IN (
     SELECT id FROM push_deliveries
     WHERE state = 'pending' AND next_attempt_at <= ?
     ORDER BY next_attempt_at, id
     LIMIT ?
 )
-RETURNING id, alert_id, subscription_id, attempts
+RETURNING id, alert_id, subscription_id, attempts, claims
 
 -- name: ClaimPushWindows
 UPDATE push_windows SET state = 'sending', locked_at = ?, locked_by = ?, claims = claims + 1, attempts = attempts + 1
@@ -88,16 +90,16 @@ WHERE state = 'sending' AND locked_by = ?
 
 -- name: MarkPushRetry
 UPDATE push_deliveries SET state = 'pending', status = ?, next_attempt_at = ?, locked_at = NULL, locked_by = NULL, last_error = ?
-WHERE id = ? AND state = 'sending'
+WHERE id = ? AND claims = ? AND state = 'sending'
 
 -- name: MarkPushFailed
 UPDATE push_deliveries SET state = ?, status = ?, locked_at = NULL, last_error = ?
-WHERE id = ? AND state = 'sending'
+WHERE id = ? AND claims = ? AND state = 'sending'
 RETURNING alert_id
 
 -- name: ReleasePush
 UPDATE push_deliveries SET state = 'pending', locked_at = NULL, locked_by = NULL, attempts = attempts - 1
-WHERE id = ? AND state = 'sending'
+WHERE id = ? AND claims = ? AND state = 'sending'
 
 -- name: RescuePush
 UPDATE push_deliveries SET state = 'pending', locked_at = NULL, locked_by = NULL

@@ -46,6 +46,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"DeliveryQueue", testDeliveryQueue},
 		{"ConcurrentClaims", testConcurrentClaims},
 		{"RescueOwner", testRescueOwner},
+		{"StaleOutcomes", testStaleOutcomes},
 		{"PushSubscriptions", testPushSubscriptions},
 		{"Alerts", testAlerts},
 		{"AlertEnqueueConcurrent", testAlertEnqueueConcurrent},
@@ -69,13 +70,6 @@ var ctx = context.Background()
 
 // now is a time with millisecond precision, as the store keeps it.
 func now() time.Time { return time.Now().UTC().Truncate(time.Millisecond) }
-
-func check(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
-}
 
 func topic(t *testing.T, s *store.Store, slug string) int64 {
 	t.Helper()
@@ -634,7 +628,7 @@ func testDigestEnqueue(t *testing.T, s *store.Store) {
 	if len(ds) != 2 || ds[0].Kind != news.MailDigest || ds[0].RunID != id || !slices.Equal(ds[0].Articles, []int64{art}) || ds[1].More != 2 {
 		t.Fatalf("claimed %+v", ds)
 	}
-	check(t, s.RecordDeliveries(ctx, []store.Result{{ID: ds[0].ID, State: news.DeliverySent}, {ID: ds[1].ID, State: news.DeliveryFailed, Error: "550"}}, t0))
+	stale(t, 0)(s.RecordDeliveries(ctx, []store.Result{ds[0].Outcome(store.Result{State: news.DeliverySent}), ds[1].Outcome(store.Result{State: news.DeliveryFailed, Error: "550"})}, t0))
 	closed, err = s.CloseFinishedRuns(ctx, t0)
 	check(t, err)
 	if !slices.Equal(closed, []int64{id}) {
@@ -689,13 +683,13 @@ func testOutcomeCounts(t *testing.T, s *store.Store) {
 	}
 	check(t, s.Unsubscribe(ctx, readers[1], "h1", "one-click", t0)) // claimed: left to its worker
 	check(t, s.Unsubscribe(ctx, readers[2], "h2", "one-click", t0)) // pending: cancelled
-	check(t, s.RecordDeliveries(ctx, []store.Result{{ID: ds[0].ID, State: news.DeliverySent}, {ID: ds[1].ID, State: news.DeliverySent}}, t0))
+	stale(t, 0)(s.RecordDeliveries(ctx, []store.Result{ds[0].Outcome(store.Result{State: news.DeliverySent}), ds[1].Outcome(store.Result{State: news.DeliverySent})}, t0))
 	rest, err := s.ClaimDeliveries(ctx, "w1", t0, 10)
 	check(t, err)
 	if len(rest) != 1 || rest[0].SubscriberID != readers[3] {
 		t.Fatalf("left to send %+v", rest)
 	}
-	check(t, s.RecordDeliveries(ctx, []store.Result{{ID: rest[0].ID, State: news.DeliveryFailed, Error: "550"}}, t0))
+	stale(t, 0)(s.RecordDeliveries(ctx, []store.Result{rest[0].Outcome(store.Result{State: news.DeliveryFailed, Error: "550"})}, t0))
 	run, err = s.Run(ctx, id)
 	check(t, err)
 	if run.Sent != 2 || run.Failed != 2 {
@@ -735,7 +729,7 @@ func testConcurrentPushClaims(t *testing.T, s *store.Store) {
 			res[i] = p.Outcome(store.Result{State: news.DeliverySent, Status: 201})
 		}
 		if err == nil {
-			err = s.RecordPush(ctx, res, t0)
+			_, err = s.RecordPush(ctx, res, t0)
 		}
 		return ids, err
 	})

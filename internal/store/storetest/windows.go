@@ -49,7 +49,7 @@ func testPushWindows(t *testing.T, s *store.Store) {
 	if len(w1) != store.PushWindowSize || w1[0].WindowID == 0 || w1[0].DeliveryID != 0 || w1[0].Claim != 1 || w1[0].Attempts != 1 || w1[0].Endpoint == "" {
 		t.Fatalf("first claim: %d messages, first %+v", len(w1), w1[0])
 	}
-	check(t, s.RecordPush(ctx, outcomes(w1[:128], news.DeliverySent, 201), t0))
+	stale(t, 0)(s.RecordPush(ctx, outcomes(w1[:128], news.DeliverySent, 201), t0))
 	counts([3]int64{128, 0, 0})
 
 	// w1 is found dead: its window goes back with the 128 not recorded.
@@ -65,12 +65,12 @@ func testPushWindows(t *testing.T, s *store.Store) {
 		t.Fatalf("claim after rescue starts at browser %d, want %d", w2[0].SubscriptionID, w1[128].SubscriptionID)
 	}
 	// w1 was only slow: its late record of the same browsers is stale.
-	check(t, s.RecordPush(ctx, outcomes(w1[128:138], news.DeliverySent, 201), t0))
+	stale(t, 10)(s.RecordPush(ctx, outcomes(w1[128:138], news.DeliverySent, 201), t0))
 	counts([3]int64{128, 0, 0})
 	rs := outcomes(w2, news.DeliverySent, 201)
 	rs[0] = w2[0].Outcome(store.Result{State: news.DeliveryFailed, Status: 413, Error: "too large"})
 	rs[1] = w2[1].Outcome(store.Result{State: news.DeliveryPending, Status: 429, NextAttempt: t0.Add(time.Second), Error: "slow down"})
-	check(t, s.RecordPush(ctx, rs, t0))
+	stale(t, 0)(s.RecordPush(ctx, rs, t0))
 	counts([3]int64{254, 1, 0})
 	var status int
 	check(t, s.DB().QueryRowContext(ctx, fmt.Sprintf("SELECT status FROM push_deliveries WHERE alert_id = %d AND state = 'failed'", id)).Scan(&status))
@@ -84,7 +84,7 @@ func testPushWindows(t *testing.T, s *store.Store) {
 	if len(w3) != 1 || w3[0].DeliveryID == 0 || w3[0].SubscriptionID != w2[1].SubscriptionID || w3[0].Attempts != 3 {
 		t.Fatalf("retry claim %+v", w3)
 	}
-	check(t, s.RecordPush(ctx, outcomes(w3, news.DeliverySent, 201), t0))
+	stale(t, 0)(s.RecordPush(ctx, outcomes(w3, news.DeliverySent, 201), t0))
 	counts([3]int64{255, 1, 0})
 
 	// A release at shutdown gives the window back uncounted as an attempt.
@@ -97,7 +97,7 @@ func testPushWindows(t *testing.T, s *store.Store) {
 	if n, err := s.RescueDeliveries(ctx, t0.Add(time.Minute)); err != nil || n != 0 {
 		t.Fatalf("rescued %d (%v) after the window's lease was renewed", n, err)
 	}
-	check(t, s.RecordPush(ctx, outcomes(w4[:6], news.DeliverySent, 201), t0))
+	stale(t, 0)(s.RecordPush(ctx, outcomes(w4[:6], news.DeliverySent, 201), t0))
 	check(t, s.ReleasePushWindows(ctx, "w4"))
 	w5, err := s.ClaimPush(ctx, "w5", t0, 100)
 	check(t, err)
@@ -109,7 +109,7 @@ func testPushWindows(t *testing.T, s *store.Store) {
 	// recorded by its worker.
 	check(t, s.CancelAlert(ctx, id, t0))
 	counts([3]int64{261, 1, 88})
-	check(t, s.RecordPush(ctx, outcomes(w5, news.DeliveryCancelled, 0), t0))
+	stale(t, 0)(s.RecordPush(ctx, outcomes(w5, news.DeliveryCancelled, 0), t0))
 	counts([3]int64{261, 1, 338})
 	if ps, err := s.ClaimPush(ctx, "w6", t0.Add(time.Hour), 256); err != nil || len(ps) != 0 {
 		t.Fatalf("claimed %d (%v) after the end", len(ps), err)

@@ -2,7 +2,7 @@
 -- each take rows the others are not already taking.
 
 -- name: ClaimDeliveries
-UPDATE deliveries SET state = 'sending', locked_at = ?, locked_by = ?, attempts = attempts + 1
+UPDATE deliveries SET state = 'sending', locked_at = ?, locked_by = ?, attempts = attempts + 1, claims = claims + 1
 WHERE id IN (
     SELECT id FROM deliveries
     WHERE state = 'pending' AND next_attempt_at <= ?
@@ -10,10 +10,10 @@ WHERE id IN (
     LIMIT ?
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, kind, run_id, alert_id, subscriber_id, rcpt, articles, more, attempts, meta
+RETURNING id, kind, run_id, alert_id, subscriber_id, rcpt, articles, more, attempts, meta, claims
 
 -- name: ClaimPush
-UPDATE push_deliveries SET state = 'sending', locked_at = ?, locked_by = ?, attempts = attempts + 1
+UPDATE push_deliveries SET state = 'sending', locked_at = ?, locked_by = ?, attempts = attempts + 1, claims = claims + 1
 WHERE id IN (
     SELECT id FROM push_deliveries
     WHERE state = 'pending' AND next_attempt_at <= ?
@@ -21,7 +21,7 @@ WHERE id IN (
     LIMIT ?
     FOR UPDATE SKIP LOCKED
 )
-RETURNING id, alert_id, subscription_id, attempts
+RETURNING id, alert_id, subscription_id, attempts, claims
 
 -- name: ClaimPushWindows
 UPDATE push_windows SET state = 'sending', locked_at = ?, locked_by = ?, claims = claims + 1, attempts = attempts + 1
@@ -31,12 +31,12 @@ RETURNING id, alert_id, subs, done, claims, attempts
 -- name: MarkDeliveriesSent
 -- The ids as an array literal (see idList).
 UPDATE deliveries SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = ''
-WHERE state = 'sending' AND id = ANY (?::bigint[])
+WHERE state = 'sending' AND claims = ? AND id = ANY (?::bigint[])
 RETURNING run_id, alert_id
 
 -- name: MarkPushSent
 UPDATE push_deliveries SET state = 'sent', sent_at = ?, locked_at = NULL, last_error = '', status = ?
-WHERE state = 'sending' AND id = ANY (?::bigint[])
+WHERE state = 'sending' AND claims = ? AND id = ANY (?::bigint[])
 
 -- name: PushKeys
 SELECT id, endpoint, p256dh, auth, refusals FROM push_subscriptions WHERE id = ANY (?::bigint[])

@@ -1,0 +1,108 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/store"
+)
+
+// pids returns the pid of a process that has ended and of one that runs.
+func pids(t *testing.T) (dead, alive int) {
+	t.Helper()
+	done := exec.Command("true")
+	if err := done.Run(); err != nil {
+		t.Fatal(err)
+	}
+	return done.Process.Pid, os.Getppid()
+}
+
+// TestOwnerGone: only a process of this host that no longer runs has its
+// claims taken back at start; a live one (another serve, a CLI send) keeps
+// them, and so does any process of another host, whatever its name.
+func TestOwnerGone(t *testing.T) {
+	dead, alive := pids(t)
+	const host = "crieur"
+	self := ownerName(host, 77)
+	for _, tc := range []struct {
+		owner string
+		gone  bool
+	}{
+		{ownerName(host, dead), true},
+		{ownerName(host, alive), false},
+		{ownerName(host, os.Getpid()), true}, // an earlier process with this pid
+		{self, false},
+		{ownerName("web-2.example", dead), false}, // another machine: wait for the lease
+		// Host crieur-<dead> once read as pid <dead> of host crieur.
+		{ownerName(host+"-"+strconv.Itoa(dead), alive), false},
+		{ownerName(host+"-"+strconv.Itoa(dead), dead), false},
+		{ownerName("a@"+host, dead), false},
+		{ownerName("", dead), false},
+		{fmt.Sprintf("%s-%d-beef", host, dead), false}, // an older release's name: wait for the lease
+		{fmt.Sprintf("x%d-beef@%s", dead, host), false},
+		{fmt.Sprintf("%d@%s", dead, host), false},
+		{"garbage", false},
+		{"", false},
+	} {
+		if got := ownerGone(tc.owner, host, self); got != tc.gone {
+			t.Errorf("ownerGone(%q) = %v, want %v", tc.owner, got, tc.gone)
+		}
+	}
+}
+
+// TestRescueDeadOwners: at the start of an instance on host crieur, the
+// claims of a dead process of that host go back to the queue; those of a
+// live process of that host, and of a live instance on host crieur-N (N
+// the pid of no process here), are left to them.
+func TestRescueDeadOwners(t *testing.T) {
+	ctx := context.Background()
+	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "c.db"), store.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	if _, err := st.Migrate(ctx); err != nil {
+		t.Fatal(err)
+	}
+	dead, alive := pids(t)
+	const host = "crieur"
+	owners := []string{
+		ownerName(host, dead),                         // taken back
+		ownerName(host, alive),                        // kept
+		ownerName(host+"-"+strconv.Itoa(dead), alive), // kept: another machine
+	}
+	now := time.Now()
+	for i, o := range owners {
+		if _, _, err := st.Subscribe(ctx, fmt.Sprintf("r%d@x.test", i), store.Prefs{Frequency: news.Daily, Lang: news.French}, now); err != nil {
+			t.Fatal(err)
+		}
+		if ds, err := st.ClaimDeliveries(ctx, o, now, 1); err != nil || len(ds) != 1 {
+			t.Fatalf("claim for %s: %d, %v", o, len(ds), err)
+		}
+	}
+	a := &App{Store: st, host: host, owner: ownerName(host, os.Getpid()), log: slog.New(slog.DiscardHandler)}
+	if err := a.rescueDeadOwners(ctx); err != nil {
+		t.Fatal(err)
+	}
+	left, err := st.ClaimOwners(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	slices.Sort(left)
+	want := slices.Sorted(slices.Values(owners[1:]))
+	if !slices.Equal(left, want) {
+		t.Fatalf("owners still holding claims %q, want %q", left, want)
+	}
+	if ds, err := st.ClaimDeliveries(ctx, a.owner, now, 10); err != nil || len(ds) != 1 {
+		t.Fatalf("claimed %d (%v) after the rescue, want the dead process's 1", len(ds), err)
+	}
+}
