@@ -24,7 +24,7 @@ func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	m.HandleFunc("GET /readyz", s.readyz)
-	if s.d.Metrics != nil {
+	if s.d.Metrics != nil && !s.d.MetricsElsewhere {
 		m.Handle("GET /metrics", s.d.Metrics.Handler())
 	}
 
