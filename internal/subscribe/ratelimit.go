@@ -77,3 +77,22 @@ func (l *Limiter) Reset(key string) {
 		delete(l.keys, key)
 	}
 }
+
+// Delay reports how long an event for key would have to wait now, without
+// spending one: a caller that counts only failures asks first and calls
+// Allow once an attempt has failed.
+func (l *Limiter) Delay(key string, now time.Time) time.Duration {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	el, ok := l.keys[key]
+	if !ok {
+		return 0
+	}
+	lim := el.Value.(*entry).lim
+	if lim.TokensAt(now) >= 1 {
+		return 0
+	}
+	r := lim.ReserveN(now, 1)
+	defer r.CancelAt(now)
+	return r.DelayFrom(now)
+}
