@@ -83,3 +83,25 @@ func TestLoginNotLockedOutByOthers(t *testing.T) {
 		}
 	}
 }
+
+// TestLoginFormSmall: the login form, the first thing anyone reaches, is
+// read only up to 16 KiB (413 beyond) and never as multipart (415): the
+// review's 20 MiB multipart posts grew the daemon by 250 MB.
+func TestLoginFormSmall(t *testing.T) {
+	t.Parallel()
+	f := flowSetup(t, nil)
+	p := f.start()
+	// 64 KiB: beyond the limit, and still small enough for the sockets to
+	// take it all before the daemon answers and closes the connection.
+	big := url.Values{"email": {"a@example.org"}, "password": {strings.Repeat("x", 64<<10)}}
+	if r := rawDo(t, "POST", p.URL+"/admin/login", "application/x-www-form-urlencoded", []byte(big.Encode())); r.status != 413 {
+		t.Errorf("a 64 KiB login form: %d, want 413", r.status)
+	}
+	body := "--b\r\nContent-Disposition: form-data; name=\"email\"\r\n\r\na@example.org\r\n--b--\r\n"
+	if r := rawDo(t, "POST", p.URL+"/admin/login", "multipart/form-data; boundary=b", []byte(body)); r.status != 415 {
+		t.Errorf("a multipart login form: %d, want 415", r.status)
+	}
+	if r := rawDo(t, "POST", p.URL+"/subscribe", "multipart/form-data; boundary=b", []byte(body)); r.status != 415 {
+		t.Errorf("a multipart subscribe form: %d, want 415", r.status)
+	}
+}

@@ -58,8 +58,10 @@ func safeNext(next string) string {
 // address (every attempt) and per account and address (failures), and
 // opens a 12-hour session.
 func (ui *adminUI) loginSubmit(w http.ResponseWriter, r *http.Request, rq *adminReq) {
-	if err := ui.parseForm(w, r); err != nil {
-		ui.forbidden(w, r, rq)
+	// Before any check, so that someone unknown cannot make the daemon
+	// read more than a small form.
+	if err := parseForm(w, r); err != nil {
+		ui.message(w, r, rq, statusOf(err), "admin.error.title", messageFor(err))
 		return
 	}
 	c, err := r.Cookie(adminLoginCookie)
