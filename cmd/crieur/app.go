@@ -57,6 +57,8 @@ type App struct {
 	ln       net.Listener
 	migrated int    // migrations NewApp applied
 	host     string // this machine's name, the end of a.owner
+
+	metLn net.Listener // CRIEUR_METRICS_LISTEN, when set
 }
 
 // NewApp opens and migrates the database, loads or creates the secrets and
@@ -193,7 +195,7 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	a.Handler, err = web.New(web.Deps{Store: st, Subscribe: a.Subscribe, Alerts: a.Alerts, Digests: a.Digests, Feeds: a.Poller,
 		Composer: a.Composer, Metrics: a.Metrics, Log: log, BaseURL: siteURL, AllowedOrigins: origins, VAPIDPublicKey: vpub,
 		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: push.EndpointChecker(pushPolicy, pushHosts), ValidateKeys: push.ValidateSubscriptionKeys,
-		TrustProxy: cfg.TrustProxy, SiteName: cfg.SiteName, WakeMail: wakeMail, Location: a.loc})
+		TrustedProxies: cfg.proxies(), MetricsElsewhere: cfg.MetricsListen != "", SiteName: cfg.SiteName, WakeMail: wakeMail, Location: a.loc})
 	if err != nil {
 		st.Close()
 		return nil, err
@@ -208,6 +210,12 @@ func (a *App) Listen() (net.Addr, error) {
 		return nil, fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
 	}
 	a.ln = ln
+	if a.cfg.MetricsListen != "" {
+		if a.metLn, err = net.Listen("tcp", a.cfg.MetricsListen); err != nil {
+			ln.Close()
+			return nil, fmt.Errorf("listen on %s (CRIEUR_METRICS_LISTEN): %w", a.cfg.MetricsListen, err)
+		}
+	}
 	return ln.Addr(), nil
 }
 
@@ -252,8 +260,17 @@ func (a *App) Run(ctx context.Context) error {
 	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
 		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
 		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
-	serveErr := make(chan error, 1)
+	serveErr := make(chan error, 2)
 	go func() { serveErr <- srv.Serve(a.ln) }()
+	var metSrv *http.Server
+	if a.metLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", a.Metrics.Handler())
+		metSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second,
+			ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
+		go func() { serveErr <- metSrv.Serve(a.metLn) }()
+		a.log.Info("metrics serving", "addr", a.metLn.Addr().String())
+	}
 	a.log.Info("crieur serving", "addr", a.ln.Addr().String(), "base_url", a.cfg.BaseURL, "database", a.Store.Dialect(), "next_digests", fmt.Sprint(sched.Next()))
 
 	var runErr error
@@ -270,6 +287,9 @@ func (a *App) Run(ctx context.Context) error {
 	httpDone := make(chan struct{})
 	go func() {
 		defer close(httpDone)
+		if metSrv != nil {
+			_ = metSrv.Shutdown(shCtx)
+		}
 		_ = srv.Shutdown(shCtx)
 	}()
 	sched.Stop()

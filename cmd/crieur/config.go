@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/mail"
+	"net/netip"
 	"net/url"
 	"os"
 	"slices"
@@ -15,6 +16,7 @@ import (
 
 	"github.com/crieur/crieur/internal/push"
 	"github.com/crieur/crieur/internal/schedule"
+	"github.com/crieur/crieur/internal/web"
 )
 
 // Config is every setting, from defaults, then the --config file, then
@@ -51,6 +53,8 @@ type Config struct {
 	DKIMKeyFile      string
 	Lease            time.Duration
 	TrustProxy       bool
+	TrustedProxies   []netip.Prefix
+	MetricsListen    string
 	ShutdownGrace    time.Duration
 	RetryBase        time.Duration
 	DBMaxConns       int
@@ -197,6 +201,14 @@ func loadConfig(file string, env func(string) (string, bool)) (Config, error) {
 	str("CRIEUR_DKIM_KEY_FILE", &c.DKIMKeyFile)
 	dur("CRIEUR_LEASE", &c.Lease)
 	boolean("CRIEUR_TRUST_PROXY", &c.TrustProxy)
+	if v, ok := get("CRIEUR_TRUSTED_PROXIES"); ok {
+		ps, err := parsePrefixes(v)
+		if err != nil {
+			errs = append(errs, "CRIEUR_TRUSTED_PROXIES: "+err.Error())
+		}
+		c.TrustedProxies = ps
+	}
+	str("CRIEUR_METRICS_LISTEN", &c.MetricsListen)
 	dur("CRIEUR_SHUTDOWN_GRACE", &c.ShutdownGrace)
 	dur("CRIEUR_RETRY_BASE", &c.RetryBase)
 	integer("CRIEUR_DB_MAX_CONNS", &c.DBMaxConns)
@@ -278,6 +290,9 @@ func (c Config) Validate() error {
 	if c.PushConcurrency == 0 {
 		return fmt.Errorf("CRIEUR_PUSH_CONCURRENCY must be at least 1")
 	}
+	if c.MetricsListen != "" && c.MetricsListen == c.Listen {
+		return fmt.Errorf("CRIEUR_METRICS_LISTEN must differ from CRIEUR_LISTEN")
+	}
 	return nil
 }
 
@@ -288,4 +303,35 @@ func (c Config) mailAddress() string {
 		return "newsletter@localhost"
 	}
 	return a.Address
+}
+
+// proxies are the reverse proxies whose X-Forwarded-For is believed:
+// CRIEUR_TRUSTED_PROXIES, else with CRIEUR_TRUST_PROXY=true the private
+// ranges a proxy in front of the daemon connects from.
+func (c Config) proxies() []netip.Prefix {
+	if len(c.TrustedProxies) > 0 {
+		return c.TrustedProxies
+	}
+	if c.TrustProxy {
+		return web.PrivateProxies
+	}
+	return nil
+}
+
+// parsePrefixes reads space- or comma-separated CIDRs; a bare address is
+// its own /32 or /128.
+func parsePrefixes(v string) ([]netip.Prefix, error) {
+	var out []netip.Prefix
+	for _, f := range strings.FieldsFunc(v, func(r rune) bool { return r == ',' || unicode.IsSpace(r) }) {
+		p, err := netip.ParsePrefix(f)
+		if err != nil {
+			a, aerr := netip.ParseAddr(f)
+			if aerr != nil {
+				return nil, fmt.Errorf("%q is not a CIDR such as 10.0.0.0/8", f)
+			}
+			p = netip.PrefixFrom(a, a.BitLen())
+		}
+		out = append(out, p.Masked())
+	}
+	return out, nil
 }

@@ -365,11 +365,14 @@ func importCSV(ctx context.Context, app *App, path string, stdout io.Writer) err
 	if err != nil {
 		return err
 	}
-	_ = app.Store.Audit(ctx, "cli", "subscribers.import", path, fmt.Sprintf("imported=%d rejected=%d", rep.Imported, len(rep.Rejected)))
+	_ = app.Store.Audit(ctx, "cli", "subscribers.import", path, fmt.Sprintf("imported=%d rejected=%d", rep.Imported, rep.RejectedTotal()))
 	fmt.Fprintf(stdout, "imported %d (%d pending confirmation), already there %d, suppressed %d, unsubscribed %d, rejected %d\n",
-		rep.Imported, rep.Pending, rep.Existing, rep.Suppressed, rep.Unsubscribed, len(rep.Rejected))
+		rep.Imported, rep.Pending, rep.Existing, rep.Suppressed, rep.Unsubscribed, rep.RejectedTotal())
 	for _, r := range rep.Rejected {
 		fmt.Fprintf(stdout, "line %d: %s\n", r.Line, r.Reason)
+	}
+	if rep.MoreRejected > 0 {
+		fmt.Fprintf(stdout, "and %d more rejected lines\n", rep.MoreRejected)
 	}
 	if rep.Pending > 0 {
 		// Send the confirmation emails before exiting.

@@ -259,6 +259,8 @@ func TestConfigValidation(t *testing.T) {
 		{"CRIEUR_VAPID_PRIVATE_KEY", "garbage"}, // without its public key
 		{"CRIEUR_VAPID_PRIVATE_KEY", "garbage", "CRIEUR_VAPID_PUBLIC_KEY", "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"},
 		{"CRIEUR_LOG_LEVEL", "loud"},
+		{"CRIEUR_TRUSTED_PROXIES", "10.0.0.0/8 nginx"},
+		{"CRIEUR_METRICS_LISTEN", "127.0.0.1:9", "CRIEUR_LISTEN", "127.0.0.1:9"},
 	}
 	for _, b := range bad {
 		code, _, errOut := runMain(t, envFor(t, b...), "", "migrate")

@@ -18,10 +18,11 @@ import (
 // CSVHeader is the header row of imports and exports.
 var CSVHeader = []string{"email", "topics", "frequency", "lang", "status"}
 
-// ImportReport says what an import did; rejected lines carry their line
-// number and why. Unsubscribed counts the unsubscribed rows: their
-// addresses are on the suppression list and their subscribers, if any,
-// unsubscribed.
+// ImportReport says what an import did; the first MaxRejectLines rejected
+// lines carry their line number and why, the others are only counted in
+// MoreRejected: a file of bad lines must not grow the report without
+// bound. Unsubscribed counts the unsubscribed rows: their addresses are on
+// the suppression list and their subscribers, if any, unsubscribed.
 type ImportReport struct {
 	Imported     int          `json:"imported"`
 	Pending      int          `json:"pending"`
@@ -29,6 +30,22 @@ type ImportReport struct {
 	Suppressed   int          `json:"suppressed"`
 	Unsubscribed int          `json:"unsubscribed"`
 	Rejected     []RejectLine `json:"rejected"`
+	MoreRejected int          `json:"more_rejected"`
+}
+
+// MaxRejectLines is how many rejected lines a report lists.
+const MaxRejectLines = 100
+
+// RejectedTotal is the number of rejected lines, listed or not.
+func (r ImportReport) RejectedTotal() int { return len(r.Rejected) + r.MoreRejected }
+
+// reject notes one refused line.
+func (r *ImportReport) reject(l RejectLine) {
+	if len(r.Rejected) >= MaxRejectLines {
+		r.MoreRejected++
+		return
+	}
+	r.Rejected = append(r.Rejected, l)
 }
 
 // RejectLine is one refused CSV line.
@@ -59,6 +76,10 @@ var reasons = map[string]string{
 // line is the RejectLine of a refusal at line n.
 func (r refusal) line(n int) RejectLine {
 	text := reasons[r.code]
+	if len(r.arg) > 100 {
+		// A topic can be a whole line's worth of text.
+		r.arg = strings.ToValidUTF8(r.arg[:100], "") + "…"
+	}
 	if r.arg != "" {
 		text = fmt.Sprintf(text, r.arg)
 	}
@@ -131,8 +152,8 @@ func (s *Service) Import(ctx context.Context, r io.Reader) (ImportReport, error)
 		if err != nil {
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
-				rep.Rejected = append(rep.Rejected, refusal{"malformed", pe.Err.Error()}.line(pe.Line))
-				if len(rep.Rejected) > 10_000 {
+				rep.reject(refusal{"malformed", pe.Err.Error()}.line(pe.Line))
+				if rep.RejectedTotal() > 10_000 {
 					return rep, news.Errorf(news.CodeInvalid, "Too many malformed lines; is this a CSV file?")
 				}
 				continue
@@ -145,7 +166,7 @@ func (s *Service) Import(ctx context.Context, r io.Reader) (ImportReport, error)
 			why.code = "duplicate"
 		}
 		if why.code != "" {
-			rep.Rejected = append(rep.Rejected, why.line(line))
+			rep.reject(why.line(line))
 			continue
 		}
 		seen[row.Email] = true

@@ -18,6 +18,10 @@ package web
 //   - on POST, parses the form (multipart up to 20 MiB for the CSV import,
 //     1 MiB otherwise) and refuses (403) a missing or wrong CSRF token.
 //
+// The public routes skip the guard: the login form, read before anyone is
+// known, is parsed as the reader pages' forms are (parseForm: urlencoded,
+// 16 KiB at most).
+//
 // Handlers hold no SQL: they call the store's named queries and the shared
 // services (alerts, digests, subscribe, feeds).
 

@@ -55,10 +55,13 @@ func safeNext(next string) string {
 }
 
 // loginSubmit checks the password (bcrypt), rate-limited per client
-// address and per account, and opens a 12-hour session.
+// address (every attempt) and per account and address (failures), and
+// opens a 12-hour session.
 func (ui *adminUI) loginSubmit(w http.ResponseWriter, r *http.Request, rq *adminReq) {
-	if err := ui.parseForm(w, r); err != nil {
-		ui.forbidden(w, r, rq)
+	// Before any check, so that someone unknown cannot make the daemon
+	// read more than a small form.
+	if err := parseForm(w, r); err != nil {
+		ui.message(w, r, rq, statusOf(err), "admin.error.title", messageFor(err))
 		return
 	}
 	c, err := r.Cookie(adminLoginCookie)
@@ -69,9 +72,14 @@ func (ui *adminUI) loginSubmit(w http.ResponseWriter, r *http.Request, rq *admin
 	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
 	d := loginData{Email: email, Next: safeNext(r.PostFormValue("next"))}
 	now := ui.s.d.Now()
-	okIP, waitIP := ui.ipLimit.Allow(ui.s.clientIP(r), now)
-	okAcc, waitAcc := ui.accLimit.Allow(email, now)
-	if !okIP || !okAcc {
+	client := ui.s.clientIP(r)
+	// Every attempt counts against the client's address; only failures
+	// count against the account, and per address, so that nobody can lock
+	// an editor out by failing to log in as them from elsewhere.
+	accKey := email + "\x00" + client
+	okIP, waitIP := ui.ipLimit.Allow(client, now)
+	waitAcc := ui.accLimit.Delay(accKey, now)
+	if !okIP || waitAcc > 0 {
 		wait := max(waitIP, waitAcc)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		ui.render(w, r, rq, http.StatusTooManyRequests, "message", "admin.login.limited_title",
@@ -91,10 +99,12 @@ func (ui *adminUI) loginSubmit(w http.ResponseWriter, r *http.Request, rq *admin
 	}
 	match := bcrypt.CompareHashAndPassword(hash, []byte(pw)) == nil
 	if err != nil || !match || !u.DisabledAt.IsZero() || len(pw) > 72 {
-		ui.s.d.Log.Info("admin login refused", "client", ui.s.clientIP(r))
+		ui.accLimit.Allow(accKey, now)
+		ui.s.d.Log.Info("admin login refused", "client", client)
 		ui.renderLogin(w, r, rq, http.StatusUnauthorized, d, "admin.login.bad")
 		return
 	}
+	ui.accLimit.Reset(accKey)
 	sid := randomToken(32)
 	if err := ui.s.d.Store.CreateSession(r.Context(), sessionHash(sid), u.ID, randomToken(32), now.Add(adminSessionTTL)); err != nil {
 		ui.fail(w, r, rq, err)

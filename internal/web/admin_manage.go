@@ -155,7 +155,7 @@ func (ui *adminUI) readersImport(w http.ResponseWriter, r *http.Request, rq *adm
 		return
 	}
 	ui.audit(r, rq, "subscribers.import", hdr.Filename,
-		fmt.Sprintf("imported=%d pending=%d existing=%d suppressed=%d unsubscribed=%d rejected=%d", rep.Imported, rep.Pending, rep.Existing, rep.Suppressed, rep.Unsubscribed, len(rep.Rejected)))
+		fmt.Sprintf("imported=%d pending=%d existing=%d suppressed=%d unsubscribed=%d rejected=%d", rep.Imported, rep.Pending, rep.Existing, rep.Suppressed, rep.Unsubscribed, rep.RejectedTotal()))
 	ui.render(w, r, rq, http.StatusOK, "import_report", "admin.import.title", ui.localizeImport(rq.Lang, rep))
 }
 

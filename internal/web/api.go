@@ -24,7 +24,7 @@ func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
 	m.HandleFunc("GET /readyz", s.readyz)
-	if s.d.Metrics != nil {
+	if s.d.Metrics != nil && !s.d.MetricsElsewhere {
 		m.Handle("GET /metrics", s.d.Metrics.Handler())
 	}
 
@@ -250,8 +250,10 @@ func (s *Server) apiSubscribe(w http.ResponseWriter, r *http.Request) {
 // It is idempotent: a genuine link whose reader has since been erased
 // answers 200 as well, since there is no one left to send email to.
 func (s *Server) oneClickUnsubscribe(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 64<<10)
-	_ = r.ParseMultipartForm(64 << 10) // also parses urlencoded bodies
+	if err := parseOneClickForm(w, r); err != nil && statusOf(err) == http.StatusRequestEntityTooLarge {
+		s.pageFail(w, r, "", false, err)
+		return
+	}
 	sub, err := s.d.Subscribe.Lookup(r.Context(), r.PathValue("token"), subscribe.PurposeUnsubscribe)
 	if err != nil && !subscriberGone(err) {
 		s.pageFail(w, r, "", false, fmt.Errorf("look up unsubscribe link: %w", err))

@@ -79,13 +79,54 @@ func (m *Metrics) initLabels() {
 	}
 }
 
-// ObserveRequest counts one HTTP request.
+// ObserveRequest counts one HTTP request. The caller passes a route
+// pattern it registered, or "" for none; a method outside the standard
+// ones is counted as OTHER: a client's made-up method would otherwise be a
+// new series, held in memory for good.
 func (m *Metrics) ObserveRequest(pattern, method string, status int, d time.Duration) {
 	if pattern == "" {
 		pattern = "unmatched"
 	}
+	if !knownMethods[method] {
+		method = "OTHER"
+	}
 	m.requests.WithLabelValues(pattern, method, strconv.Itoa(status)).Inc()
 	m.duration.WithLabelValues(pattern).Observe(d.Seconds())
+}
+
+var knownMethods = map[string]bool{
+	http.MethodGet: true, http.MethodHead: true, http.MethodPost: true, http.MethodPut: true,
+	http.MethodPatch: true, http.MethodDelete: true, http.MethodOptions: true,
+}
+
+// routeMux is the server's ServeMux, remembering the patterns registered
+// on it: the mux reports the path of a request it redirects (to add a
+// trailing slash) as its pattern, which must not become a metric label.
+type routeMux struct {
+	*http.ServeMux
+	patterns map[string]bool // written only while routes are registered
+}
+
+func newRouteMux() *routeMux {
+	return &routeMux{ServeMux: http.NewServeMux(), patterns: map[string]bool{}}
+}
+
+func (m *routeMux) Handle(pattern string, h http.Handler) {
+	m.patterns[pattern] = true
+	m.ServeMux.Handle(pattern, h)
+}
+
+func (m *routeMux) HandleFunc(pattern string, h func(http.ResponseWriter, *http.Request)) {
+	m.patterns[pattern] = true
+	m.ServeMux.HandleFunc(pattern, h)
+}
+
+// route is the registered pattern that served r, or "".
+func (m *routeMux) route(r *http.Request) string {
+	if m.patterns[r.Pattern] {
+		return r.Pattern
+	}
+	return ""
 }
 
 // Handler serves the metrics in the Prometheus text format.

@@ -47,7 +47,6 @@ import (
 	"fmt"
 	"html/template"
 	"io/fs"
-	"mime"
 	"net/http"
 	"net/url"
 	"strconv"
@@ -59,9 +58,6 @@ import (
 	"github.com/crieur/crieur/internal/subscribe"
 	"github.com/crieur/crieur/templates"
 )
-
-// maxFormBody is the largest form body the reader pages accept.
-const maxFormBody = 64 << 10
 
 // Content security policies of the reader pages. The subscribe form may
 // be framed by any publisher page and posted to from anywhere; the pages
@@ -314,6 +310,8 @@ func messageFor(err error) string {
 			return "page.error.not_found"
 		case news.CodeTooLarge:
 			return "page.error.too_large"
+		case news.CodeUnsupportedMedia:
+			return "page.error.bad_request"
 		}
 		return "page.error.server"
 	}
@@ -393,26 +391,6 @@ func (s *Server) path(p string, q url.Values) string {
 func langQuery(r *http.Request) url.Values {
 	if l := queryLang(r); l != "" {
 		return url.Values{"lang": {string(l)}}
-	}
-	return nil
-}
-
-// parseForm reads a urlencoded or multipart form body of at most
-// maxFormBody into r.PostForm.
-func parseForm(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
-	var err error
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
-		err = r.ParseMultipartForm(maxFormBody)
-	} else {
-		err = r.ParseForm()
-	}
-	if err != nil {
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return &news.Error{Code: news.CodeTooLarge, Message: "The form is too large.", Err: err}
-		}
-		return &news.Error{Code: news.CodeInvalid, Message: "The form could not be read.", Err: err}
 	}
 	return nil
 }

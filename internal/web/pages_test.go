@@ -273,26 +273,6 @@ func TestSubscribePost(t *testing.T) {
 	}
 }
 
-func TestSubscribePostMultipartFromPublisher(t *testing.T) {
-	t.Parallel()
-	e := setupPages(t)
-	var buf bytes.Buffer
-	mw := multipart.NewWriter(&buf)
-	mw.WriteField("email", "ailleurs@example.org")
-	mw.WriteField("topics", "politique,afrique")
-	mw.WriteField("alerts", "on")
-	mw.Close()
-	req, _ := http.NewRequest(http.MethodPost, e.srv.URL+"/subscribe", &buf)
-	req.Header.Set("Content-Type", mw.FormDataContentType())
-	req.Header.Set("Origin", "https://journal.example")
-	resp, body := e.do(t, req)
-	mustStatus(t, resp, body, 200)
-	sub := e.subscriber(t, "ailleurs@example.org")
-	if len(sub.Topics) != 2 || !sub.Alerts || sub.Frequency != news.Daily || sub.Lang != news.French {
-		t.Errorf("subscriber %+v", sub)
-	}
-}
-
 func TestSubscribePostInvalid(t *testing.T) {
 	t.Parallel()
 	e := setupPages(t)

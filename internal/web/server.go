@@ -12,8 +12,8 @@ import (
 	"io"
 	"log/slog"
 	"mime"
-	"net"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"reflect"
 	"strconv"
@@ -38,8 +38,11 @@ type Deps struct {
 	Feeds     Feeds
 	Composer  *compose.Composer
 	Metrics   *Metrics
-	Log       *slog.Logger
-	BaseURL   string
+	// MetricsElsewhere: /metrics has a listener of its own
+	// (CRIEUR_METRICS_LISTEN) and is not served by this handler.
+	MetricsElsewhere bool
+	Log              *slog.Logger
+	BaseURL          string
 	// AllowedOrigins may call the reader routes from a browser ("*": any).
 	AllowedOrigins []string
 	VAPIDPublicKey string
@@ -55,10 +58,12 @@ type Deps struct {
 	// subscriptions: a widget on a busy page gets many opt-ins a minute,
 	// and mobile carriers put many readers behind one address.
 	PushLimit *subscribe.Limiter
-	// TrustProxy takes the client address from X-Forwarded-For.
-	TrustProxy bool
-	Now        func() time.Time
-	SiteName   string
+	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
+	// believed (CRIEUR_TRUSTED_PROXIES, or PrivateProxies with
+	// CRIEUR_TRUST_PROXY=true); empty: the client is the direct peer.
+	TrustedProxies []netip.Prefix
+	Now            func() time.Time
+	SiteName       string
 	// WakeMail wakes the mail workers (a digest preview was queued).
 	WakeMail func()
 	// Location is the publisher's time zone (CRIEUR_TIMEZONE): the admin
@@ -89,7 +94,7 @@ type Feeds interface {
 // Server is the HTTP handler.
 type Server struct {
 	d       Deps
-	mux     *http.ServeMux
+	mux     *routeMux
 	origins map[string]bool
 	api     []RouteRole
 	anyOrig bool
@@ -108,7 +113,7 @@ func New(d Deps) (*Server, error) {
 	if d.PushLimit == nil {
 		d.PushLimit = subscribe.NewLimiter(time.Second, 60, 100_000)
 	}
-	s := &Server{d: d, mux: http.NewServeMux(), origins: map[string]bool{}}
+	s := &Server{d: d, mux: newRouteMux(), origins: map[string]bool{}}
 	for _, o := range d.AllowedOrigins {
 		if o == "*" {
 			s.anyOrig = true
@@ -135,8 +140,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		took := time.Since(start)
 		if s.d.Metrics != nil {
-			_, pattern := s.mux.Handler(r)
-			s.d.Metrics.ObserveRequest(pattern, r.Method, sw.status, took)
+			s.d.Metrics.ObserveRequest(s.mux.route(r), r.Method, sw.status, took)
 		}
 		// The request log: every request at debug level, server errors
 		// at warn. The path has its link token cut off and the query
@@ -368,21 +372,6 @@ func jsonKind(t reflect.Type) (one, many string) {
 		return "a JSON object", "JSON objects"
 	}
 	return "another JSON value", "other JSON values"
-}
-
-// clientIP is the requester's address for rate limiting.
-func (s *Server) clientIP(r *http.Request) string {
-	if s.d.TrustProxy {
-		if xff := r.Header.Get("X-Forwarded-For"); xff != "" {
-			first, _, _ := strings.Cut(xff, ",")
-			return strings.TrimSpace(first)
-		}
-	}
-	host, _, err := net.SplitHostPort(r.RemoteAddr)
-	if err != nil {
-		return r.RemoteAddr
-	}
-	return host
 }
 
 // cors wraps a reader route so publisher pages may call it from the
