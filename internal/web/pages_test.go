@@ -148,7 +148,7 @@ func (e *pagesEnv) confirmed(tb testing.TB, email string) news.Subscriber {
 		tb.Fatalf("subscribe: %v", err)
 	}
 	sub := e.subscriber(tb, email)
-	if _, err := e.svc.Confirm(ctx, path.Base(e.svc.LinksFor(sub.ID).Confirm)); err != nil {
+	if _, err := e.svc.Confirm(ctx, path.Base(e.svc.LinksFor(sub).Confirm)); err != nil {
 		tb.Fatalf("confirm: %v", err)
 	}
 	return e.subscriber(tb, email)
@@ -361,7 +361,7 @@ func TestConfirm(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub := e.subscriber(t, "nouveau@example.org")
-	links := e.svc.LinksFor(sub.ID)
+	links := e.svc.LinksFor(sub)
 	confirm := e.url(t, links.Confirm)
 
 	pending := func(t *testing.T) {
@@ -397,13 +397,18 @@ func TestConfirm(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		resp, body := e.get(t, e.srv.URL+"/confirm/"+old.Sign(subscribe.PurposeConfirm, sub.ID, subscribe.ConfirmTTL))
+		resp, body := e.get(t, e.srv.URL+"/confirm/"+old.Sign(subscribe.PurposeConfirm, sub.ID, 0, subscribe.ConfirmTTL))
 		mustStatus(t, resp, body, 410)
 		mustContain(t, body, "Lien de confirmation expiré")
 		pending(t)
 	})
 	t.Run("valid", func(t *testing.T) {
+		// A GET, as mail scanners make, shows the form and changes nothing.
 		resp, body := e.get(t, confirm)
+		mustStatus(t, resp, body, 200)
+		mustContain(t, body, `<html lang="en">`, `<form id="confirm-form" method="post" action="/confirm/`+path.Base(confirm)+`">`)
+		pending(t)
+		resp, body = e.postForm(t, confirm, nil)
 		mustStatus(t, resp, body, 200)
 		mustContain(t, body, `<html lang="en">`, "Subscription confirmed", `href="https://crieur.example/preferences/`)
 		if got := e.subscriber(t, "nouveau@example.org").Status; got != news.Confirmed {
@@ -416,7 +421,7 @@ func TestConfirm(t *testing.T) {
 			t.Errorf("CSP %q", csp)
 		}
 		// Twice is harmless.
-		resp, body = e.get(t, confirm)
+		resp, body = e.postForm(t, confirm, nil)
 		mustStatus(t, resp, body, 200)
 	})
 }
@@ -425,7 +430,7 @@ func TestPreferences(t *testing.T) {
 	t.Parallel()
 	e := setupPages(t)
 	sub := e.confirmed(t, "prefs@example.org")
-	prefs := e.url(t, e.svc.LinksFor(sub.ID).Preferences)
+	prefs := e.url(t, e.svc.LinksFor(sub).Preferences)
 
 	resp, body := e.get(t, prefs)
 	mustStatus(t, resp, body, 200)
@@ -453,7 +458,7 @@ func TestPreferences(t *testing.T) {
 	mustStatus(t, resp, body, 400)
 	mustContain(t, body, "One of the chosen topics does not exist.")
 
-	resp, body = e.get(t, e.srv.URL+"/preferences/"+path.Base(e.svc.LinksFor(sub.ID).Unsubscribe))
+	resp, body = e.get(t, e.srv.URL+"/preferences/"+path.Base(e.svc.LinksFor(sub).Unsubscribe))
 	mustStatus(t, resp, body, 400)
 }
 
@@ -461,7 +466,7 @@ func TestPreferencesUnsubscribe(t *testing.T) {
 	t.Parallel()
 	e := setupPages(t)
 	sub := e.confirmed(t, "bye@example.org")
-	prefs := e.url(t, e.svc.LinksFor(sub.ID).Preferences)
+	prefs := e.url(t, e.svc.LinksFor(sub).Preferences)
 	resp, body := e.postForm(t, prefs+"/unsubscribe", nil)
 	mustStatus(t, resp, body, 200)
 	mustContain(t, body, "Vous êtes désabonné")
@@ -476,7 +481,7 @@ func TestDataDownload(t *testing.T) {
 	t.Parallel()
 	e := setupPages(t)
 	sub := e.confirmed(t, "donnees@example.org")
-	resp, body := e.get(t, e.url(t, e.svc.LinksFor(sub.ID).Preferences)+"/data")
+	resp, body := e.get(t, e.url(t, e.svc.LinksFor(sub).Preferences)+"/data")
 	mustStatus(t, resp, body, 200)
 	if cd := resp.Header.Get("Content-Disposition"); cd != `attachment; filename="my-data.json"` {
 		t.Errorf("Content-Disposition %q", cd)
@@ -502,7 +507,7 @@ func TestErase(t *testing.T) {
 	e := setupPages(t)
 	ctx := context.Background()
 	sub := e.confirmed(t, "oubli@example.org")
-	erase := e.url(t, e.svc.LinksFor(sub.ID).Preferences) + "/erase"
+	erase := e.url(t, e.svc.LinksFor(sub).Preferences) + "/erase"
 
 	resp, body := e.postForm(t, erase, nil)
 	mustStatus(t, resp, body, 200)
@@ -519,16 +524,16 @@ func TestErase(t *testing.T) {
 		t.Errorf("address not suppressed: %v %v", ok, err)
 	}
 
-	// The old link now leads nowhere, and says so.
+	// The old link now leads nowhere, and says so: gone for good.
 	resp, body = e.get(t, strings.TrimSuffix(erase, "/erase"))
-	mustStatus(t, resp, body, 400)
+	mustStatus(t, resp, body, 410)
 }
 
 func TestUnsubscribePage(t *testing.T) {
 	t.Parallel()
 	e := setupPages(t)
 	sub := e.confirmed(t, "scanner@example.org")
-	unsub := e.url(t, e.svc.LinksFor(sub.ID).Unsubscribe)
+	unsub := e.url(t, e.svc.LinksFor(sub).Unsubscribe)
 
 	for range 2 {
 		resp, body := e.get(t, unsub)
@@ -552,7 +557,7 @@ func TestUnsubscribePage(t *testing.T) {
 		t.Errorf("status %s, want unsubscribed", got)
 	}
 
-	resp, body = e.get(t, e.srv.URL+"/unsubscribe/"+path.Base(e.svc.LinksFor(sub.ID).Preferences))
+	resp, body = e.get(t, e.srv.URL+"/unsubscribe/"+path.Base(e.svc.LinksFor(sub).Preferences))
 	mustStatus(t, resp, body, 400)
 }
 
@@ -562,7 +567,7 @@ func TestOneClickUnsubscribe(t *testing.T) {
 
 	t.Run("urlencoded", func(t *testing.T) {
 		sub := e.confirmed(t, "oneclick1@example.org")
-		resp, body := e.postForm(t, e.url(t, e.svc.LinksFor(sub.ID).Unsubscribe), url.Values{"List-Unsubscribe": {"One-Click"}})
+		resp, body := e.postForm(t, e.url(t, e.svc.LinksFor(sub).Unsubscribe), url.Values{"List-Unsubscribe": {"One-Click"}})
 		mustStatus(t, resp, body, 200)
 		if got := e.subscriber(t, "oneclick1@example.org").Status; got != news.Unsubscribed {
 			t.Errorf("status %s", got)
@@ -574,7 +579,7 @@ func TestOneClickUnsubscribe(t *testing.T) {
 		mw := multipart.NewWriter(&buf)
 		mw.WriteField("List-Unsubscribe", "One-Click")
 		mw.Close()
-		req, _ := http.NewRequest(http.MethodPost, e.url(t, e.svc.LinksFor(sub.ID).Unsubscribe), &buf)
+		req, _ := http.NewRequest(http.MethodPost, e.url(t, e.svc.LinksFor(sub).Unsubscribe), &buf)
 		req.Header.Set("Content-Type", mw.FormDataContentType())
 		resp, body := e.do(t, req)
 		mustStatus(t, resp, body, 200)
@@ -584,7 +589,7 @@ func TestOneClickUnsubscribe(t *testing.T) {
 	})
 	t.Run("forged", func(t *testing.T) {
 		sub := e.confirmed(t, "oneclick3@example.org")
-		link := e.url(t, e.svc.LinksFor(sub.ID).Unsubscribe)
+		link := e.url(t, e.svc.LinksFor(sub).Unsubscribe)
 		resp, body := e.postForm(t, link[:len(link)-2]+"xx", url.Values{"List-Unsubscribe": {"One-Click"}})
 		if resp.StatusCode < 400 || resp.StatusCode > 499 {
 			t.Errorf("status %d, want 4xx", resp.StatusCode)
@@ -613,7 +618,7 @@ func TestOneClickUnsubscribeErased(t *testing.T) {
 	e := setupPages(t)
 	ctx := context.Background()
 	sub := e.confirmed(t, "efface@example.org")
-	links := e.svc.LinksFor(sub.ID)
+	links := e.svc.LinksFor(sub)
 	unsub := e.url(t, links.Unsubscribe)
 	if err := e.svc.Erase(ctx, sub.ID); err != nil {
 		t.Fatal(err)
@@ -668,7 +673,7 @@ func TestHeadChangesNothing(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub := e.subscriber(t, "sonde@example.org")
-	links := e.svc.LinksFor(sub.ID)
+	links := e.svc.LinksFor(sub)
 	head := func(t *testing.T, u string) *http.Response {
 		t.Helper()
 		req, err := http.NewRequest(http.MethodHead, u, nil)
