@@ -123,7 +123,7 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	s.page(w, r, http.StatusOK, "unsubscribe", unsubscribeData{
-		pageHead: pageHead{Lang: l, Title: s.t(l, "page.unsubscribe.title"), NoIndex: true, LangLinks: s.langLinks(r, l)},
+		pageHead:   pageHead{Lang: l, Title: s.t(l, "page.unsubscribe.title"), NoIndex: true, LangLinks: s.langLinks(r, l)},
 		Action:     s.path("/unsubscribe/"+url.PathEscape(r.PathValue("token")), nil),
 		LinkAction: s.path("/unsubscribe/"+url.PathEscape(r.PathValue("token"))+"/link", langQuery(r)),
 	})
