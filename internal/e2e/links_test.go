@@ -159,8 +159,8 @@ func TestSignOutEverywhere(t *testing.T) {
 		{"GET", oldPrefs}, {"GET", oldPrefs + "/data"}, {"POST", oldPrefs + "/erase"}, {"POST", oldPrefs + "/signout"}, {"GET", mailed},
 	} {
 		r := rawDo(t, c.method, c.url, "application/x-www-form-urlencoded", []byte("confirm=yes"))
-		if r.status != 410 || strings.Contains(string(r.body), email) {
-			t.Errorf("%s old link %s: %d, want 410 without the address", c.method, c.url[strings.LastIndex(c.url, "/"):], r.status)
+		if r.status != 410 || strings.Contains(string(r.body), email) || !strings.Contains(string(r.body), "Ce lien ne fonctionne plus") {
+			t.Errorf("%s old link %s: %d, want 410 saying the link no longer works, without the address", c.method, c.url[strings.LastIndex(c.url, "/"):], r.status)
 		}
 	}
 	if s, st := f.subscriber(email); st != 200 || s.Status != "confirmed" {

@@ -556,7 +556,11 @@ func (s *Server) pageFail(w http.ResponseWriter, r *http.Request, l news.Lang, f
 	if !l.Valid() {
 		l = s.requestLang(r)
 	}
-	m := s.messagePageLang(l, "page.error.title", messageFor(err))
+	title := "page.error.title"
+	if e, ok := news.AsError(err); ok && e.Code == news.CodeRevokedToken {
+		title = "page.error.revoked_title"
+	}
+	m := s.messagePageLang(l, title, messageFor(err))
 	m.Frameable = frameable
 	if e, ok := news.AsError(err); ok && e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", retryAfter(e.RetryAfter))

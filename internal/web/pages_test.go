@@ -539,7 +539,11 @@ func TestUnsubscribePage(t *testing.T) {
 	for range 2 {
 		resp, body := e.get(t, unsub)
 		mustStatus(t, resp, body, 200)
-		mustContain(t, body, `<form method="post" action="/unsubscribe/`+path.Base(unsub)+`">`, "Me désabonner")
+		mustContain(t, body, `<form method="post" action="/unsubscribe/`+path.Base(unsub)+`">`, "Me désabonner",
+			`<form method="post" action="/unsubscribe/`+path.Base(unsub)+`/link">`)
+		if strings.Contains(body, "/preferences/") {
+			t.Error("the unsubscribe page shows a preference link")
+		}
 		if strings.Contains(body, "List-Unsubscribe") {
 			t.Error("the form posts the one-click field")
 		}
