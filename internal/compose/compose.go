@@ -62,6 +62,7 @@ const (
 	kindDigest kind = iota
 	kindConfirm
 	kindAlert
+	kindLinks
 	numKinds
 )
 
@@ -74,6 +75,8 @@ func (k kind) name() string {
 		return "confirm"
 	case kindAlert:
 		return "alert"
+	case kindLinks:
+		return "links"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }

@@ -36,6 +36,9 @@ func (c *Composer) selfTest() error {
 				}
 			}
 		}
+		if _, err := c.Links(LinksData{Lang: lang, PreferencesURL: u, UnsubscribeURL: u}); err != nil {
+			return fmt.Errorf("%s preference link: %w", lang, err)
+		}
 		for _, link := range []string{"", u} {
 			if _, err := c.Alert(AlertData{Lang: lang, Title: "T", Body: "B\n\nC", URL: link, ImageURL: link,
 				PreferencesURL: u, UnsubscribeURL: u}); err != nil {

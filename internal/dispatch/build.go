@@ -109,7 +109,7 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 	if err != nil {
 		return "", nil, err
 	}
-	links := b.Subscribe.LinksFor(sub.ID)
+	links := b.Subscribe.LinksFor(sub)
 	msg := mail.Message{From: b.From, To: sub.Email, Date: b.now()}
 	var email compose.Email
 	switch d.Kind {
@@ -119,6 +119,13 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 		}
 		email, err = b.Composer.Confirm(compose.ConfirmData{Lang: sub.Lang, ConfirmURL: links.Confirm,
 			Topics: news.NamedTopics(topics, sub.Topics), Frequency: sub.Frequency})
+	case news.MailLinks:
+		if !subscribe.LinksDeliverable(sub.Status) {
+			return "", nil, ErrNotDeliverable
+		}
+		// The links are signed now, in the generation of this moment: the
+		// email that follows "sign out everywhere" carries working links.
+		email, err = b.Composer.Links(compose.LinksData{Lang: sub.Lang, PreferencesURL: links.Preferences, UnsubscribeURL: links.Unsubscribe})
 	case news.MailDigest, news.MailPreview:
 		if d.Kind == news.MailDigest && sub.Status != news.Confirmed {
 			return "", nil, ErrNotDeliverable

@@ -17,6 +17,7 @@ const (
 	CodeUnknownTopic       Code = "unknown_topic"
 	CodeInvalidToken       Code = "invalid_token"
 	CodeExpiredToken       Code = "expired_token"
+	CodeRevokedToken       Code = "revoked_token"
 	CodeNotFound           Code = "not_found"
 	CodeConflict           Code = "conflict"
 	CodeRateLimited        Code = "rate_limited"

@@ -90,6 +90,10 @@ type Subscriber struct {
 	CreatedAt   time.Time
 	ConfirmedAt time.Time // zero when not confirmed
 	UpdatedAt   time.Time
+	// LinkGen is the generation of the reader's signed links: revoking
+	// their links moves it on, and a link of an older generation no
+	// longer opens anything but the unsubscribe page.
+	LinkGen int64
 }
 
 // Article is one story that can go into digests.
@@ -189,6 +193,8 @@ const (
 	MailDigest  MailKind = "digest"
 	MailAlert   MailKind = "alert"
 	MailPreview MailKind = "preview"
+	// MailLinks carries a reader's preference link, at their request.
+	MailLinks MailKind = "links"
 )
 
 // DeliveryState is where one queued message stands.

@@ -76,7 +76,7 @@ func (s *Store) ImportBatch(ctx context.Context, rows []ImportRow, now time.Time
 				continue
 			}
 			var id int64
-			err := st["GetSubscriberByEmail"].QueryRowContext(ctx, r.Email).Scan(&id, new(string), new(string), new(string), new(string), new(int64), new(int64), new(sql.NullInt64), new(sql.NullInt64), new(sql.NullInt64))
+			err := st["GetSubscriberByEmail"].QueryRowContext(ctx, r.Email).Scan(&id, new(string), new(string), new(string), new(string), new(int64), new(int64), new(sql.NullInt64), new(sql.NullInt64), new(sql.NullInt64), new(int64))
 			if err == nil {
 				out[i] = SkippedExisting
 				continue
@@ -120,7 +120,7 @@ func (s *Store) importUnsubscribed(ctx context.Context, tx *sql.Tx, st map[strin
 	}
 	var id int64
 	var status string
-	err := st["GetSubscriberByEmail"].QueryRowContext(ctx, r.Email).Scan(&id, new(string), &status, new(string), new(string), new(int64), new(int64), new(sql.NullInt64), new(sql.NullInt64), new(sql.NullInt64))
+	err := st["GetSubscriberByEmail"].QueryRowContext(ctx, r.Email).Scan(&id, new(string), &status, new(string), new(string), new(int64), new(int64), new(sql.NullInt64), new(sql.NullInt64), new(sql.NullInt64), new(int64))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}

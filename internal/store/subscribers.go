@@ -21,7 +21,7 @@ func scanSubscriber(r rowScanner) (news.Subscriber, error) {
 		alerts, paused              int64
 		created, confirmed, updated sql.NullInt64
 	)
-	if err := r.Scan(&sub.ID, &sub.Email, &status, &freq, &lang, &alerts, &paused, &created, &confirmed, &updated); err != nil {
+	if err := r.Scan(&sub.ID, &sub.Email, &status, &freq, &lang, &alerts, &paused, &created, &confirmed, &updated, &sub.LinkGen); err != nil {
 		return sub, err
 	}
 	sub.Status, sub.Frequency, sub.Lang = news.Status(status), news.Frequency(freq), news.Lang(lang)

@@ -102,20 +102,6 @@ func address(s string) (string, error) {
 	return strings.ToLower(addr), nil
 }
 
-// Links are the URLs a reader's emails carry.
-type Links struct {
-	Confirm, Preferences, Unsubscribe string
-}
-
-// LinksFor returns the signed links of a subscriber.
-func (s *Service) LinksFor(id int64) Links {
-	return Links{
-		Confirm:     s.base + "/confirm/" + s.tokens.Sign(PurposeConfirm, id, ConfirmTTL),
-		Preferences: s.base + "/preferences/" + s.tokens.Sign(PurposePreferences, id, 0),
-		Unsubscribe: s.base + "/unsubscribe/" + s.tokens.Sign(PurposeUnsubscribe, id, 0),
-	}
-}
-
 // Request is a subscription request from the form or the API.
 type Request struct {
 	Email     string
@@ -221,19 +207,6 @@ func (s *Service) CheckConfirm(ctx context.Context, token string) (news.Subscrib
 	if err == nil && sub.Status == news.Unsubscribed {
 		// A link older than an unsubscribe must not undo it.
 		return sub, &news.Error{Code: news.CodeExpiredToken, Message: "This link is no longer valid: subscribe again."}
-	}
-	return sub, err
-}
-
-// Lookup returns the subscriber a token names, for purpose.
-func (s *Service) Lookup(ctx context.Context, token string, p Purpose) (news.Subscriber, error) {
-	id, err := s.tokens.Verify(token, p)
-	if err != nil {
-		return news.Subscriber{}, tokenError(err)
-	}
-	sub, err := s.st.SubscriberByID(ctx, id)
-	if errors.Is(err, store.ErrNotFound) {
-		return sub, &news.Error{Code: news.CodeInvalidToken, Message: "This link is no longer valid.", Err: err}
 	}
 	return sub, err
 }

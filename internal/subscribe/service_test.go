@@ -97,7 +97,7 @@ func TestConfirmUnsubscribeErase(t *testing.T) {
 		t.Fatal(err)
 	}
 	sub, _ := f.st.SubscriberByEmail(ctx, "r@example.com")
-	links := f.svc.LinksFor(sub.ID)
+	links := f.svc.LinksFor(sub)
 	conf := links.Confirm[strings.LastIndex(links.Confirm, "/")+1:]
 	unsub := links.Unsubscribe[strings.LastIndex(links.Unsubscribe, "/")+1:]
 	if _, err := f.svc.Confirm(ctx, unsub); err == nil {

@@ -41,15 +41,21 @@ var (
 )
 
 const (
-	tokenVersion = 1
+	// tokenV1 tokens, in emails sent before link generations, carry no
+	// generation: they read as generation 0, which every reader has until
+	// their links are first revoked.
+	tokenV1      = 1
+	tokenVersion = 2
 	macLen       = 16 // 128-bit truncated HMAC-SHA256: far past brute force
 	maxTokenLen  = 128
 )
 
 // Tokens signs and checks the tokens in links sent to readers. A token is
-// base64url(version | purpose | subscriber id | expiry | HMAC): it names one
-// subscriber and one purpose, and nothing in it can be changed without the
-// key.
+// base64url(version | purpose | subscriber id | link generation | expiry |
+// HMAC): it names one subscriber, one purpose and the generation of the
+// reader's links it belongs to, and nothing in it can be changed without
+// the key. Revoking a reader's links moves their generation on, which
+// turns every older token down (see Service.Lookup).
 type Tokens struct {
 	key []byte
 	now func() time.Time
@@ -66,17 +72,27 @@ func NewTokens(key []byte, now func() time.Time) (*Tokens, error) {
 	return &Tokens{key: key, now: now}, nil
 }
 
-// Sign returns a token for subscriber id and purpose, valid for ttl (0:
-// no expiry, for unsubscribe and preference links that must keep working
-// in old emails).
-func (t *Tokens) Sign(p Purpose, id int64, ttl time.Duration) string {
+// Link is what a valid token names.
+type Link struct {
+	// ID is the subscriber's id.
+	ID int64
+	// Gen is the generation of the subscriber's links the token was made
+	// in.
+	Gen int64
+}
+
+// Sign returns a token for subscriber id, purpose and link generation
+// gen, valid for ttl (0: no expiry, for unsubscribe and preference links
+// that must keep working in old emails until revoked).
+func (t *Tokens) Sign(p Purpose, id, gen int64, ttl time.Duration) string {
 	var exp int64
 	if ttl > 0 {
 		exp = t.now().Add(ttl).Unix()
 	}
-	buf := make([]byte, 0, 2+2*binary.MaxVarintLen64+macLen)
+	buf := make([]byte, 0, 2+3*binary.MaxVarintLen64+macLen)
 	buf = append(buf, tokenVersion, byte(p))
 	buf = binary.AppendUvarint(buf, uint64(id))
+	buf = binary.AppendUvarint(buf, uint64(gen))
 	buf = binary.AppendUvarint(buf, uint64(exp))
 	buf = append(buf, t.mac(buf)...)
 	return base64.RawURLEncoding.EncodeToString(buf)
@@ -88,39 +104,47 @@ func (t *Tokens) mac(b []byte) []byte {
 	return m.Sum(nil)[:macLen]
 }
 
-// Verify checks a token for purpose and returns the subscriber id.
-func (t *Tokens) Verify(tok string, p Purpose) (int64, error) {
+// Verify checks a token for purpose and returns what it names.
+func (t *Tokens) Verify(tok string, p Purpose) (Link, error) {
 	if len(tok) == 0 || len(tok) > maxTokenLen {
-		return 0, ErrTokenInvalid
+		return Link{}, ErrTokenInvalid
 	}
 	raw, err := base64.RawURLEncoding.Strict().DecodeString(tok)
 	// The decoder skips '\r' and '\n' even in strict mode; a token with
 	// them would be a second spelling of a valid one.
 	if err != nil || len(raw) < 2+2+macLen || base64.RawURLEncoding.EncodedLen(len(raw)) != len(tok) {
-		return 0, ErrTokenInvalid
+		return Link{}, ErrTokenInvalid
 	}
 	body, sum := raw[:len(raw)-macLen], raw[len(raw)-macLen:]
 	if !hmac.Equal(sum, t.mac(body)) {
-		return 0, ErrTokenInvalid
+		return Link{}, ErrTokenInvalid
 	}
-	if body[0] != tokenVersion {
-		return 0, ErrTokenInvalid
+	version := body[0]
+	if version != tokenVersion && version != tokenV1 {
+		return Link{}, ErrTokenInvalid
 	}
 	if Purpose(body[1]) != p {
-		return 0, ErrTokenPurpose
+		return Link{}, ErrTokenPurpose
 	}
 	rest := body[2:]
 	id, n := binary.Uvarint(rest)
 	if n <= 0 || id == 0 || id > 1<<62 {
-		return 0, ErrTokenInvalid
+		return Link{}, ErrTokenInvalid
 	}
 	rest = rest[n:]
+	var gen uint64
+	if version == tokenVersion {
+		if gen, n = binary.Uvarint(rest); n <= 0 || gen > 1<<62 {
+			return Link{}, ErrTokenInvalid
+		}
+		rest = rest[n:]
+	}
 	exp, n := binary.Uvarint(rest)
 	if n <= 0 || n != len(rest) {
-		return 0, ErrTokenInvalid
+		return Link{}, ErrTokenInvalid
 	}
 	if exp != 0 && t.now().Unix() > int64(exp) {
-		return 0, ErrTokenExpired
+		return Link{}, ErrTokenExpired
 	}
-	return int64(id), nil
+	return Link{ID: int64(id), Gen: int64(gen)}, nil
 }

@@ -184,6 +184,7 @@ func adminRouteList(ui *adminUI) []adminRoute {
 		r("GET", "/admin/readers/{id}/export", A, ui.readerExport),
 		r("GET", "/admin/readers/{id}/erase", A, ui.readerEraseConfirm),
 		r("POST", "/admin/readers/{id}/erase", A, ui.readerErase),
+		r("POST", "/admin/readers/{id}/revoke", A, ui.readerRevoke),
 		r("GET", "/admin/suppressions", A, ui.suppressions),
 
 		r("GET", "/admin/topics", A, ui.topics),

@@ -160,7 +160,7 @@ func (ui *adminUI) buildPreview(ctx context.Context, q url.Values, l news.Lang) 
 		d.Empty = true
 		return d, nil
 	}
-	links := ui.s.d.Subscribe.LinksFor(d.subscriberID)
+	links := ui.s.d.Subscribe.LinksFor(news.Subscriber{ID: d.subscriberID})
 	email, err := ui.s.d.Composer.Digest(compose.DigestData{Lang: d.Lang, Frequency: d.Frequency, Articles: list, More: more,
 		Topics: readerTopics, PreferencesURL: links.Preferences, UnsubscribeURL: links.Unsubscribe, Date: now.In(ui.loc())})
 	if err != nil {

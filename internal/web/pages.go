@@ -10,14 +10,20 @@ package web
 //
 //	GET  /subscribe                        the form
 //	POST /subscribe                        subscribe (double opt-in)
-//	GET  /confirm/{token}                  confirm an address
+//	GET  /confirm/{token}                  a page whose script (or button)
+//	                                       posts to POST /confirm/{token},
+//	                                       which confirms the address
 //	GET  /preferences/{token}              the preference center
 //	POST /preferences/{token}              save the preferences
 //	GET  /preferences/{token}/data         download my data (JSON attachment)
 //	POST /preferences/{token}/unsubscribe  unsubscribe from everything
 //	POST /preferences/{token}/erase        erase my data (asks first; confirm=yes erases)
+//	POST /preferences/{token}/signout      sign out everywhere
 //	GET  /unsubscribe/{token}              a page with one button posting to
 //	                                       POST /unsubscribe/{token} (api.go)
+//	POST /unsubscribe/{token}/link         email me my preferences link
+//
+// The confirmation and link routes are in pages_links.go.
 //
 // Publishers may embed the form in an iframe (GET /subscribe?embed=1) or
 // post to POST /subscribe from a form on their own site, as
@@ -69,7 +75,7 @@ const (
 
 // pageNames are the templates in templates/pages besides the layout.
 func pageNames() []string {
-	return []string{"subscribe", "message", "preferences", "erase", "unsubscribe"}
+	return []string{"subscribe", "message", "preferences", "erase", "unsubscribe", "confirm"}
 }
 
 // pageSet is the parsed reader pages, built once by newPageSet.
@@ -128,13 +134,12 @@ func (s *Server) pageRoutes() {
 	m := s.mux
 	m.HandleFunc("GET /subscribe", s.subscribeForm)
 	m.HandleFunc("POST /subscribe", s.subscribeSubmit)
-	m.HandleFunc("GET /confirm/{token}", s.confirmPage)
 	m.HandleFunc("GET /preferences/{token}", s.preferencesPage)
 	m.HandleFunc("POST /preferences/{token}", s.preferencesSave)
 	m.HandleFunc("GET /preferences/{token}/data", s.preferencesData)
 	m.HandleFunc("POST /preferences/{token}/unsubscribe", s.preferencesUnsubscribe)
 	m.HandleFunc("POST /preferences/{token}/erase", s.preferencesErase)
-	m.HandleFunc("GET /unsubscribe/{token}", s.unsubscribePage)
+	s.linkRoutes()
 }
 
 // pageHead is what every page's data carries for the layout.
@@ -153,6 +158,9 @@ type pageHead struct {
 	LangLinks []langLink
 	// Errors are what the reader must fix, shown at the top.
 	Errors []errorItem
+	// Nonce, when set, is the nonce of the page's one inline script,
+	// which the page's Content-Security-Policy allows.
+	Nonce string
 }
 
 func (h pageHead) head() pageHead { return h }
@@ -233,7 +241,11 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name s
 	if h.Frameable {
 		hd.Set("Content-Security-Policy", cspEmbeddable)
 	} else {
-		hd.Set("Content-Security-Policy", cspPrivate)
+		csp := cspPrivate
+		if h.Nonce != "" {
+			csp += "; script-src 'nonce-" + h.Nonce + "'"
+		}
+		hd.Set("Content-Security-Policy", csp)
 		hd.Set("X-Frame-Options", "DENY")
 	}
 
@@ -292,6 +304,8 @@ func messageFor(err error) string {
 			return "page.error.bad_token"
 		case news.CodeExpiredToken:
 			return "page.error.expired_token"
+		case news.CodeRevokedToken:
+			return "page.error.revoked_token"
 		case news.CodeInvalidEmail:
 			return "page.error.invalid_email"
 		case news.CodeUnknownTopic:
@@ -520,7 +534,11 @@ func (s *Server) pageFail(w http.ResponseWriter, r *http.Request, l news.Lang, f
 	if !l.Valid() {
 		l = s.requestLang(r)
 	}
-	m := s.messagePageLang(l, "page.error.title", messageFor(err))
+	title := "page.error.title"
+	if e, ok := news.AsError(err); ok && e.Code == news.CodeRevokedToken {
+		title = "page.error.revoked_title"
+	}
+	m := s.messagePageLang(l, title, messageFor(err))
 	m.Frameable = frameable
 	if e, ok := news.AsError(err); ok && e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", retryAfter(e.RetryAfter))
@@ -641,41 +659,6 @@ func (s *Server) subscribeSubmit(w http.ResponseWriter, r *http.Request) {
 	s.page(w, r, statusFor(e.Code), "subscribe", d)
 }
 
-// confirmPage is GET /confirm/{token}. Following the link twice is
-// harmless; a bad or expired link changes nothing. A HEAD request (mail
-// scanners send them ahead of the reader) gets the answer GET would give
-// without confirming.
-func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
-	confirm := s.d.Subscribe.Confirm
-	if r.Method == http.MethodHead {
-		confirm = s.d.Subscribe.CheckConfirm
-	}
-	sub, err := confirm(r.Context(), r.PathValue("token"))
-	if err != nil {
-		e, ok := news.AsError(err)
-		if !ok {
-			s.pageFail(w, r, "", false, fmt.Errorf("confirm: %w", err))
-			return
-		}
-		l := s.requestLang(r)
-		title, body := "page.confirm.invalid_title", "page.confirm.invalid_body"
-		if e.Code == news.CodeExpiredToken {
-			title, body = "page.confirm.expired_title", "page.confirm.expired_body"
-		}
-		m := s.messagePageLang(l, title, body)
-		m.Links = []pageLink{{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.t(l, "page.unsubscribe.resubscribe"), Button: true}}
-		s.page(w, r, statusFor(e.Code), "message", m)
-		return
-	}
-	l := sub.Lang
-	if q := queryLang(r); q != "" {
-		l = q
-	}
-	m := s.messagePageLang(l, "page.confirm.title", "page.confirm.body")
-	m.Links = []pageLink{{URL: s.d.Subscribe.LinksFor(sub.ID).Preferences, Label: s.t(l, "page.confirm.preferences")}}
-	s.page(w, r, http.StatusOK, "message", m)
-}
-
 // tokenSubscriber returns the subscriber a link names for purpose, or
 // shows the error page and reports false.
 func (s *Server) tokenSubscriber(w http.ResponseWriter, r *http.Request, p subscribe.Purpose) (news.Subscriber, bool) {
@@ -709,6 +692,7 @@ type prefsData struct {
 	Action            string
 	UnsubscribeAction string
 	EraseAction       string
+	SignOutAction     string
 	DataURL           string
 	SubscribeURL      string
 }
@@ -726,6 +710,7 @@ func (s *Server) prefsPage(r *http.Request, sub news.Subscriber, l news.Lang, to
 		Action:            s.path(base, q),
 		UnsubscribeAction: s.path(base+"/unsubscribe", q),
 		EraseAction:       s.path(base+"/erase", q),
+		SignOutAction:     s.path(base+"/signout", q),
 		DataURL:           s.path(base+"/data", nil),
 		SubscribeURL:      s.path("/subscribe", url.Values{"lang": {string(l)}}),
 	}
@@ -874,39 +859,4 @@ func (s *Server) preferencesErase(w http.ResponseWriter, r *http.Request) {
 	}
 	m := s.messagePageLang(l, "page.preferences.erased_title", "page.preferences.erased_body")
 	s.page(w, r, http.StatusOK, "message", m)
-}
-
-// unsubscribeData is the unsubscribe page.
-type unsubscribeData struct {
-	pageHead
-	Action         string
-	PreferencesURL string
-}
-
-// unsubscribePage is GET /unsubscribe/{token}: one button that posts to
-// the same URL. It never unsubscribes by itself, since mail scanners
-// follow links.
-func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
-	sub, err := s.d.Subscribe.Lookup(r.Context(), r.PathValue("token"), subscribe.PurposeUnsubscribe)
-	gone := subscriberGone(err)
-	if err != nil && !gone {
-		s.pageFail(w, r, "", false, fmt.Errorf("look up %s link: %w", subscribe.PurposeUnsubscribe, err))
-		return
-	}
-	l := subscriberLang(r, sub)
-	if gone {
-		l = s.requestLang(r) // the reader's own language went with their data
-	}
-	if gone || sub.Status == news.Unsubscribed {
-		// Either way no more email goes to this reader: say so.
-		m := s.messagePageLang(l, "page.unsubscribe.done_title", "page.unsubscribe.done_body")
-		m.Links = []pageLink{{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.t(l, "page.unsubscribe.resubscribe")}}
-		s.page(w, r, http.StatusOK, "message", m)
-		return
-	}
-	s.page(w, r, http.StatusOK, "unsubscribe", unsubscribeData{
-		pageHead:       pageHead{Lang: l, Title: s.t(l, "page.unsubscribe.title"), NoIndex: true, LangLinks: s.langLinks(r, l)},
-		Action:         s.path("/unsubscribe/"+url.PathEscape(r.PathValue("token")), nil),
-		PreferencesURL: s.d.Subscribe.LinksFor(sub.ID).Preferences,
-	})
 }

@@ -197,7 +197,7 @@ func statusFor(code news.Code) int {
 	switch code {
 	case news.CodeInvalid, news.CodeInvalidEmail, news.CodeUnknownTopic, news.CodeEndpointNotAllowed, news.CodeInvalidKeys, news.CodeInvalidToken:
 		return http.StatusBadRequest
-	case news.CodeExpiredToken:
+	case news.CodeExpiredToken, news.CodeRevokedToken:
 		return http.StatusGone
 	case news.CodeUnauthorized:
 		return http.StatusUnauthorized

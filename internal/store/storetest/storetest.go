@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		{"SubscribeConcurrent", testSubscribeConcurrent},
 		{"EmailCase", testEmailCase},
 		{"EmailCaseMigration", testEmailCaseMigration},
+		{"RevokeLinks", testRevokeLinks},
 		{"Suppressions", testSuppressions},
 		{"ExportAndSearch", testExportAndSearch},
 		{"Import", testImport},
