@@ -36,7 +36,7 @@ func TestReaderFormsSmall(t *testing.T) {
 	t.Parallel()
 	e := setupPages(t)
 	sub := e.confirmed(t, "petite@example.org")
-	links := e.svc.LinksFor(sub.ID)
+	links := e.svc.LinksFor(sub)
 	big := strings.Repeat("a", 17<<10)
 	for _, target := range []string{
 		e.srv.URL + "/subscribe",
