@@ -55,6 +55,10 @@ type Deps struct {
 	// subscriptions: a widget on a busy page gets many opt-ins a minute,
 	// and mobile carriers put many readers behind one address.
 	PushLimit *subscribe.Limiter
+	// ReaderReads limits, per API token, the lookups of one reader by
+	// address (GET and DELETE /api/v1/subscribers/{email}); nil: 20 at
+	// once, then one every 3 seconds.
+	ReaderReads *subscribe.Limiter
 	// TrustProxy takes the client address from X-Forwarded-For.
 	TrustProxy bool
 	Now        func() time.Time
@@ -108,6 +112,9 @@ func New(d Deps) (*Server, error) {
 	if d.PushLimit == nil {
 		d.PushLimit = subscribe.NewLimiter(time.Second, 60, 100_000)
 	}
+	if d.ReaderReads == nil {
+		d.ReaderReads = readerReads()
+	}
 	s := &Server{d: d, mux: http.NewServeMux(), origins: map[string]bool{}}
 	for _, o := range d.AllowedOrigins {
 		if o == "*" {
@@ -153,10 +160,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(sw, r)
 }
 
-// safePath is the request path with link tokens cut off, for logs.
+// safePath is the request path with link tokens and readers' addresses
+// cut off, for logs.
 func safePath(r *http.Request) string {
 	p := r.URL.Path
-	for _, pre := range []string{"/confirm/", "/preferences/", "/unsubscribe/"} {
+	for _, pre := range []string{"/confirm/", "/preferences/", "/unsubscribe/", "/api/v1/subscribers/"} {
 		if strings.HasPrefix(p, pre) {
 			return pre + "…"
 		}
