@@ -40,6 +40,7 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /push/widget.js", s.staticFile("static/push/widget.js", "text/javascript; charset=utf-8"))
 	m.HandleFunc("GET /push/sw.js", s.staticFile("static/push/sw.js", "text/javascript; charset=utf-8"))
 	m.HandleFunc("POST /unsubscribe/{token}", s.oneClickUnsubscribe)
+	m.HandleFunc("GET "+subscribe.PreviewPath, s.previewLinkPage)
 	s.pageRoutes()
 	// Unknown API paths (and known ones called with the wrong method)
 	// answer in the API's JSON error shape.
