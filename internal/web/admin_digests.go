@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -294,6 +295,21 @@ func (ui *adminUI) digestRun(w http.ResponseWriter, r *http.Request, rq *adminRe
 type digestRunData struct {
 	Run      store.RunInfo
 	Failures []store.RunFailure
+	// Addresses says the failures show the readers' addresses: to admins
+	// only, who may see readers; editors see delivery ids.
+	Addresses bool
+}
+
+// addressLike finds what looks like an email address in a server's error
+// text ("550 5.1.1 <ana@example.org>: unknown user").
+var addressLike = regexp.MustCompile(`[^\s<>"'(),;:\[\]]+@[^\s<>"'(),;:\[\]]+`)
+
+// hideAddresses removes the readers' addresses from failures.
+func hideAddresses(fails []store.RunFailure) {
+	for i := range fails {
+		fails[i].Email = ""
+		fails[i].LastError = addressLike.ReplaceAllString(fails[i].LastError, "…")
+	}
 }
 
 func (ui *adminUI) digestRunPage(w http.ResponseWriter, r *http.Request, rq *adminReq) {
@@ -315,5 +331,9 @@ func (ui *adminUI) digestRunPage(w http.ResponseWriter, r *http.Request, rq *adm
 	if run.State == news.RunRunning {
 		live = append(live, func(v *adminView) { v.Refresh = 2 })
 	}
-	ui.render(w, r, rq, http.StatusOK, "digest_run", "admin.digests.run_title", digestRunData{Run: run, Failures: fails}, live...)
+	d := digestRunData{Run: run, Failures: fails, Addresses: rq.Session.Role == store.RoleAdmin}
+	if !d.Addresses {
+		hideAddresses(d.Failures)
+	}
+	ui.render(w, r, rq, http.StatusOK, "digest_run", "admin.digests.run_title", d, live...)
 }
