@@ -111,9 +111,11 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 	if err != nil {
 		return "", nil, err
 	}
-	links := b.Subscribe.LinksFor(sub.ID)
+	var links subscribe.Links
 	if d.Kind == news.MailPreview {
 		links = b.Subscribe.PreviewLinks()
+	} else {
+		links = b.Subscribe.LinksFor(sub.ID)
 	}
 	msg := mail.Message{From: b.From, To: sub.Email, Date: b.now()}
 	var email compose.Email

@@ -20,9 +20,9 @@ import (
 // held to one every few seconds.
 func readerReads() *subscribe.Limiter { return subscribe.NewLimiter(3*time.Second, 20, 10_000) }
 
-// allowReaderRead spends one reader lookup of the calling token, or
-// answers 429 with Retry-After.
-func (s *Server) allowReaderRead(w http.ResponseWriter, r *http.Request) bool {
+// allowLookup spends one reader lookup (read or erase) of the calling
+// token, or answers 429 with Retry-After.
+func (s *Server) allowLookup(w http.ResponseWriter, r *http.Request) bool {
 	key := strconv.FormatInt(tokenIDOf(r.Context()), 10)
 	if ok, wait := s.d.ReaderReads.Allow(key, s.d.Now()); !ok {
 		s.audit(r, "subscriber.read_limited", "", "")
@@ -34,7 +34,7 @@ func (s *Server) allowReaderRead(w http.ResponseWriter, r *http.Request) bool {
 }
 
 func (s *Server) getSubscriber(w http.ResponseWriter, r *http.Request) {
-	if !s.allowReaderRead(w, r) {
+	if !s.allowLookup(w, r) {
 		return
 	}
 	sub, err := s.d.Subscribe.ByEmail(r.Context(), r.PathValue("email"))
@@ -54,7 +54,7 @@ func (s *Server) getSubscriber(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) deleteSubscriber(w http.ResponseWriter, r *http.Request) {
-	if !s.allowReaderRead(w, r) {
+	if !s.allowLookup(w, r) {
 		return
 	}
 	sub, err := s.d.Subscribe.ByEmail(r.Context(), r.PathValue("email"))
