@@ -73,16 +73,27 @@ func TestDeskShowsEditorsNoFeedSecretNorReaderAddress(t *testing.T) {
 }
 
 // Behind a proxy that serves crieur under a path (CRIEUR_BASE_URL
-// https://journal.example/newsletter, the proxy taking /newsletter off),
-// the desk's cookies are set for the path the browser sees, so logging in
-// works.
+// https://journal.example/newsletter), the desk's cookies are set for the
+// path the browser sees, so logging in works, whether the proxy takes
+// /newsletter off the requests it passes on or not.
 func TestDeskUnderBasePath(t *testing.T) {
 	t.Parallel()
+	for name, strip := range map[string]bool{"proxy strips the path": true, "proxy passes the path on": false} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			deskUnderBasePath(t, strip)
+		})
+	}
+}
+
+func deskUnderBasePath(t *testing.T, strip bool) {
 	var target *url.URL
 	proxy := httptest.NewServer(&httputil.ReverseProxy{Rewrite: func(pr *httputil.ProxyRequest) {
 		pr.SetURL(target)
-		pr.Out.URL.Path = strings.TrimPrefix(pr.In.URL.Path, "/newsletter")
-		pr.Out.URL.RawPath = ""
+		pr.Out.URL.Path, pr.Out.URL.RawPath = pr.In.URL.Path, ""
+		if strip {
+			pr.Out.URL.Path = strings.TrimPrefix(pr.In.URL.Path, "/newsletter")
+		}
 	}})
 	t.Cleanup(proxy.Close)
 	f := flowSetup(t, map[string]string{"CRIEUR_BASE_URL": proxy.URL + "/newsletter"}, "afrique")
@@ -94,6 +105,9 @@ func TestDeskUnderBasePath(t *testing.T) {
 	c := &http.Client{Jar: jar, Timeout: time.Minute, Transport: &http.Transport{DisableKeepAlives: true}}
 	d := &desk{t: t, p: &e2etest.Proc{URL: proxy.URL + "/newsletter", Env: p.Env}, c: c}
 	resp, page := d.get("/admin/login")
+	if resp.StatusCode != 200 {
+		t.Fatalf("login page under /newsletter: %d", resp.StatusCode)
+	}
 	for _, ck := range resp.Cookies() {
 		if ck.Path != "/newsletter/admin" {
 			t.Errorf("cookie %s has Path=%s, want /newsletter/admin", ck.Name, ck.Path)
@@ -108,5 +122,10 @@ func TestDeskUnderBasePath(t *testing.T) {
 	}
 	if _, body := d.get("/admin/digests"); !strings.Contains(body, `<html lang="en">`) {
 		t.Error("the desk's language cookie does not reach the desk under /newsletter")
+	}
+	// The reader routes answer under the path too.
+	var topics []map[string]string
+	if st := d.p.Do(t, "GET", "/api/v1/topics", "", nil, &topics); st != 200 || len(topics) != 1 {
+		t.Errorf("GET /newsletter/api/v1/topics: %d %v", st, topics)
 	}
 }

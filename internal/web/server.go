@@ -99,6 +99,7 @@ type Server struct {
 	anyOrig bool
 	pages   *pageSet // the reader pages, parsed once by pageRoutes
 	admin   *adminUI // the editors' admin UI, built by adminRoutes
+	base    string   // CRIEUR_BASE_URL's path, see atRoot
 }
 
 // New builds the handler with every route.
@@ -115,7 +116,7 @@ func New(d Deps) (*Server, error) {
 	if d.ReaderReads == nil {
 		d.ReaderReads = readerReads()
 	}
-	s := &Server{d: d, mux: http.NewServeMux(), origins: map[string]bool{}}
+	s := &Server{d: d, mux: http.NewServeMux(), origins: map[string]bool{}, base: basePath(d.BaseURL)}
 	for _, o := range d.AllowedOrigins {
 		if o == "*" {
 			s.anyOrig = true
@@ -129,6 +130,7 @@ func New(d Deps) (*Server, error) {
 // ServeHTTP serves a request through the common middleware.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	r = s.atRoot(r)
 	sw := &statusWriter{ResponseWriter: w, status: 200}
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
