@@ -25,7 +25,6 @@ func readerReads() *subscribe.Limiter { return subscribe.NewLimiter(3*time.Secon
 func (s *Server) allowLookup(w http.ResponseWriter, r *http.Request) bool {
 	key := strconv.FormatInt(tokenIDOf(r.Context()), 10)
 	if ok, wait := s.d.ReaderReads.Allow(key, s.d.Now()); !ok {
-		s.audit(r, "subscriber.read_limited", "", "")
 		writeError(w, &news.Error{Code: news.CodeRateLimited, Message: "Too many reader lookups with this token; try again later.",
 			RetryAfter: wait}, http.StatusTooManyRequests)
 		return false
