@@ -247,7 +247,7 @@ func smtpRefused(t *testing.T, sz sizes, v *verdict) {
 		}
 	}
 	v.row.Total = s.last().Sub(begin)
-	v.note("%d refused, %d of them suppressed (GET subscriber: unsubscribed)", len(bad), len(bad)-notSuppressed)
+	v.note("%d refused, %d of them suppressed (status unsubscribed)", len(bad), len(bad)-notSuppressed)
 }
 
 // smtpAuthRefused sends through a server that accepts the credentials,

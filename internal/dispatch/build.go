@@ -98,7 +98,9 @@ func (b *MessageBuilder) AlertCancelled(id int64) { b.alerts.Delete(id) }
 // Build composes one claimed delivery.
 func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, []byte, error) {
 	var sub news.Subscriber
-	if d.SubscriberID != 0 {
+	// A preview is read as its sample reader (Meta) even when an older row
+	// still names the reader it previewed: it must carry none of their links.
+	if d.SubscriberID != 0 && d.Kind != news.MailPreview {
 		var err error
 		sub, err = b.Store.SubscriberByID(ctx, d.SubscriberID)
 		if err != nil {
@@ -109,7 +111,12 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 	if err != nil {
 		return "", nil, err
 	}
-	links := b.Subscribe.LinksFor(sub)
+	var links subscribe.Links
+	if d.Kind == news.MailPreview {
+		links = b.Subscribe.PreviewLinks()
+	} else {
+		links = b.Subscribe.LinksFor(sub)
+	}
 	msg := mail.Message{From: b.From, To: sub.Email, Date: b.now()}
 	var email compose.Email
 	switch d.Kind {
@@ -144,14 +151,16 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 		lang, freq, subTopics := sub.Lang, sub.Frequency, sub.Topics
 		if d.Kind == news.MailPreview {
 			msg.To = d.Rcpt
-			if sub.ID == 0 {
-				lang, freq, subTopics = sampleReader(d.Meta)
-			}
+			lang, freq, subTopics = sampleReader(d.Meta)
 		}
 		email, err = b.Composer.Digest(compose.DigestData{Lang: lang, Frequency: freq, Articles: arts, More: d.More,
 			Topics: news.NamedTopics(topics, subTopics), PreferencesURL: links.Preferences, UnsubscribeURL: links.Unsubscribe,
 			Date: b.now().In(b.location())})
-		msg.ListUnsubscribe = links.Unsubscribe
+		// A preview has no List-Unsubscribe: the editor's mail client
+		// would offer to unsubscribe from it, which means nothing.
+		if d.Kind != news.MailPreview {
+			msg.ListUnsubscribe = links.Unsubscribe
+		}
 		msg.ListID = b.ListID
 		msg.FeedbackID = "digest-" + string(freq) + ":" + strconv.FormatInt(d.RunID, 10) + ":" + b.FeedbackBrand + ":crieur"
 		msg.Bulk = true

@@ -74,7 +74,7 @@ func TestPreviewAsSampleReaderKeepsItsLanguage(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := f.st.EnqueuePreview(ctx, "editor@news.example", 0, []int64{id}, 0, "lang=en&frequency=weekly&topics=afrique", time.Now()); err != nil {
+	if err := f.st.EnqueuePreview(ctx, "editor@news.example", []int64{id}, 0, "lang=en&frequency=weekly&topics=afrique", time.Now()); err != nil {
 		t.Fatal(err)
 	}
 	f.mailer.Wake()

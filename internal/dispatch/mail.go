@@ -203,7 +203,9 @@ func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result
 	switch se.Kind {
 	case mail.Recipient:
 		m.cfg.Log.Warn("recipient refused", "delivery_id", d.ID, "kind", d.Kind, "code", se.Code, "enhanced", se.Enhanced)
-		if d.SubscriberID != 0 && m.cfg.Bouncer != nil {
+		// A preview goes to an editor: its refusal says nothing of the
+		// reader it may have shown.
+		if d.SubscriberID != 0 && d.Kind != news.MailPreview && m.cfg.Bouncer != nil {
 			if err := m.cfg.Bouncer.Unsubscribe(ctx, d.SubscriberID, "bounce"); err != nil && !errors.Is(err, store.ErrNotFound) {
 				m.cfg.Log.Error("suppress bounced address failed", "subscriber_id", d.SubscriberID, "err", err)
 			}

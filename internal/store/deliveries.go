@@ -45,10 +45,12 @@ func (s *Store) insertDelivery(ctx context.Context, q querier, kind news.MailKin
 }
 
 // EnqueuePreview queues a one-off digest preview for an editor's address,
-// as subscriberID would get it, or (subscriberID 0) as a sample reader
-// described by meta.
-func (s *Store) EnqueuePreview(ctx context.Context, rcpt string, subscriberID int64, articles []int64, more int, meta string, now time.Time) error {
-	_, err := s.db.ExecContext(ctx, s.query("InsertPreview"), nullID(subscriberID), rcpt, joinIDs(articles), more, ms(now), ms(now), meta)
+// as a reader described by meta (lang, frequency, topics) would get it.
+// It names no subscriber, even when it previews one: a delivery's
+// failures and bounces act on its subscriber, and the preview's are the
+// editor's.
+func (s *Store) EnqueuePreview(ctx context.Context, rcpt string, articles []int64, more int, meta string, now time.Time) error {
+	_, err := s.db.ExecContext(ctx, s.query("InsertPreview"), rcpt, joinIDs(articles), more, ms(now), ms(now), meta)
 	if err != nil {
 		return fmt.Errorf("enqueue preview: %w", err)
 	}

@@ -347,8 +347,7 @@ func randomToken(n int) string {
 // switch the whole desk.
 func (ui *adminUI) lang(w http.ResponseWriter, r *http.Request) news.Lang {
 	if l := news.Lang(r.URL.Query().Get("ui")); l.Valid() {
-		http.SetCookie(w, &http.Cookie{Name: adminLangCookie, Value: string(l), Path: "/admin", MaxAge: 365 * 24 * 3600,
-			HttpOnly: true, Secure: ui.secure, SameSite: http.SameSiteStrictMode})
+		ui.setCookie(w, adminLangCookie, string(l), 365*24*3600)
 		return l
 	}
 	if c, err := r.Cookie(adminLangCookie); err == nil && news.Lang(c.Value).Valid() {
@@ -365,9 +364,11 @@ func (ui *adminUI) lang(w http.ResponseWriter, r *http.Request) news.Lang {
 }
 
 // setCookie sets one of the admin cookies (HttpOnly, SameSite=Strict,
-// Secure behind https); maxAge < 0 deletes it.
+// Secure behind https); maxAge < 0 deletes it. Their path is the desk's
+// as the browser sees it: under CRIEUR_BASE_URL's path when a proxy
+// serves crieur below one (https://journal.example/newsletter/admin).
 func (ui *adminUI) setCookie(w http.ResponseWriter, name, value string, maxAge int) {
-	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: "/admin", MaxAge: maxAge, HttpOnly: true,
+	http.SetCookie(w, &http.Cookie{Name: name, Value: value, Path: ui.base + "/admin", MaxAge: maxAge, HttpOnly: true,
 		Secure: ui.secure, SameSite: http.SameSiteStrictMode})
 }
 

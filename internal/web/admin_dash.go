@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/redact"
 	"github.com/crieur/crieur/internal/store"
 )
 
@@ -81,6 +82,11 @@ func (ui *adminUI) dashboard(w http.ResponseWriter, r *http.Request, rq *adminRe
 	if d.Feeds, err = st.Feeds(ctx); err != nil {
 		ui.fail(w, r, rq, err)
 		return
+	}
+	// Feed URLs can hold a password or an API key, and every editor sees
+	// the dashboard; the feeds page (admins) keeps them whole to manage them.
+	for i := range d.Feeds {
+		d.Feeds[i].URL = redact.URL(d.Feeds[i].URL)
 	}
 	ui.render(w, r, rq, http.StatusOK, "dashboard", "admin.dashboard.title", d)
 }

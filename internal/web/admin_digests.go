@@ -6,6 +6,7 @@ import (
 	"html/template"
 	"net/http"
 	"net/url"
+	"regexp"
 	"strconv"
 	"strings"
 
@@ -76,9 +77,13 @@ func (d digestPreviewData) QueryURL() template.URL { return template.URL(d.Query
 // uses: its article pool and Choose. A reader is read with the run's own
 // query (EligibleBatch), so the preview is what the next run would send
 // them, from their cursor on; a sample reader has no cursor and gets the
-// articles of one period back, as a new reader would. l is the page's
-// language, for the order of the topics.
-func (ui *adminUI) buildPreview(ctx context.Context, q url.Values, l news.Lang) (digestPreviewData, error) {
+// articles of one period back, as a new reader would.
+//
+// Previewing a reader reads their data: admins only, and audited (by
+// subscriber id, as action). Either way the preview's links are inert
+// (subscribe.PreviewLinks): no preview carries a reader's signed links.
+func (ui *adminUI) buildPreview(r *http.Request, q url.Values, rq *adminReq, action string) (digestPreviewData, error) {
+	ctx, l := r.Context(), rq.Lang
 	st := ui.s.d.Store
 	now := ui.s.d.Now()
 	d := digestPreviewData{Lang: news.Lang(q.Get("lang")), Frequency: news.Frequency(q.Get("frequency")), Topics: q["topics"]}
@@ -89,9 +94,13 @@ func (ui *adminUI) buildPreview(ctx context.Context, q url.Values, l news.Lang) 
 	d.AllTopics = topics
 	var sub news.Subscriber
 	if email := strings.TrimSpace(q.Get("email")); email != "" {
+		if !rq.Session.Role.Allows(store.RoleAdmin) {
+			return d, news.Errorf(news.CodeForbidden, "%s", ui.s.t(l, "admin.digests.reader_admins_only"))
+		}
 		if sub, err = ui.s.d.Subscribe.ByEmail(ctx, email); err != nil {
 			return d, err
 		}
+		ui.audit(r, rq, action, strconv.FormatInt(sub.ID, 10), "")
 		d.Email, d.subscriberID, d.Topics, d.Lang, d.Frequency = sub.Email, sub.ID, sub.Topics, sub.Lang, sub.Frequency
 	}
 	if !d.Lang.Valid() {
@@ -160,7 +169,7 @@ func (ui *adminUI) buildPreview(ctx context.Context, q url.Values, l news.Lang) 
 		d.Empty = true
 		return d, nil
 	}
-	links := ui.s.d.Subscribe.LinksFor(news.Subscriber{ID: d.subscriberID})
+	links := ui.s.d.Subscribe.PreviewLinks()
 	email, err := ui.s.d.Composer.Digest(compose.DigestData{Lang: d.Lang, Frequency: d.Frequency, Articles: list, More: more,
 		Topics: readerTopics, PreferencesURL: links.Preferences, UnsubscribeURL: links.Unsubscribe, Date: now.In(ui.loc())})
 	if err != nil {
@@ -188,7 +197,7 @@ func (ui *adminUI) digestCursor(ctx context.Context, sub news.Subscriber) (e sto
 // digestPreview shows the subject, the HTML (in a sandboxed frame) and
 // the text of a preview.
 func (ui *adminUI) digestPreview(w http.ResponseWriter, r *http.Request, rq *adminReq) {
-	d, err := ui.buildPreview(r.Context(), r.URL.Query(), rq.Lang)
+	d, err := ui.buildPreview(r, r.URL.Query(), rq, "subscriber.preview")
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -199,7 +208,7 @@ func (ui *adminUI) digestPreview(w http.ResponseWriter, r *http.Request, rq *adm
 // digestPreviewHTML serves the HTML part alone, for the preview frame,
 // under a policy that lets it do nothing but show itself.
 func (ui *adminUI) digestPreviewHTML(w http.ResponseWriter, r *http.Request, rq *adminReq) {
-	d, err := ui.buildPreview(r.Context(), r.URL.Query(), rq.Lang)
+	d, err := ui.buildPreview(r, r.URL.Query(), rq, "subscriber.preview")
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -229,7 +238,10 @@ func (d digestPreviewData) EmptyKey() string {
 	return "admin.digests.empty"
 }
 
-// sampleMeta describes a sample reader for the mailed preview.
+// sampleMeta describes the reader of the mailed preview, previewed or
+// sample, by their settings alone: the queued preview names no
+// subscriber, so nothing that happens to it (a bounce of the editor's
+// address) can reach the reader.
 func (d digestPreviewData) sampleMeta() string {
 	v := url.Values{"lang": {string(d.Lang)}, "frequency": {string(d.Frequency)}}
 	if len(d.Topics) > 0 {
@@ -239,9 +251,10 @@ func (d digestPreviewData) sampleMeta() string {
 }
 
 // digestPreviewSend queues the preview to the editor's own address; the
-// mail workers send it like any email.
+// mail workers send it like any email, with inert links and no
+// List-Unsubscribe.
 func (ui *adminUI) digestPreviewSend(w http.ResponseWriter, r *http.Request, rq *adminReq) {
-	d, err := ui.buildPreview(r.Context(), r.PostForm, rq.Lang)
+	d, err := ui.buildPreview(r, r.PostForm, rq, "subscriber.preview_send")
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -250,14 +263,16 @@ func (ui *adminUI) digestPreviewSend(w http.ResponseWriter, r *http.Request, rq 
 		ui.message(w, r, rq, http.StatusConflict, "admin.digests.preview_title", d.EmptyKey())
 		return
 	}
-	if err := ui.s.d.Store.EnqueuePreview(r.Context(), rq.Session.Email, d.subscriberID, d.ids, d.More, d.sampleMeta(), ui.s.d.Now()); err != nil {
+	if err := ui.s.d.Store.EnqueuePreview(r.Context(), rq.Session.Email, d.ids, d.More, d.sampleMeta(), ui.s.d.Now()); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
 	if ui.s.d.WakeMail != nil {
 		ui.s.d.WakeMail()
 	}
-	ui.audit(r, rq, "digest.preview", rq.Session.Email, d.Query)
+	// The sample's settings, never the previewed reader's address (their
+	// id is in the subscriber.preview_send row).
+	ui.audit(r, rq, "digest.preview", rq.Session.Email, d.sampleMeta())
 	ui.redirect(w, r, "/admin/digests/preview?"+d.Query+"&done=preview_sent")
 }
 
@@ -280,6 +295,21 @@ func (ui *adminUI) digestRun(w http.ResponseWriter, r *http.Request, rq *adminRe
 type digestRunData struct {
 	Run      store.RunInfo
 	Failures []store.RunFailure
+	// Addresses says the failures show the readers' addresses: to admins
+	// only, who may see readers; editors see delivery ids.
+	Addresses bool
+}
+
+// addressLike finds what looks like an email address in a server's error
+// text ("550 5.1.1 <ana@example.org>: unknown user").
+var addressLike = regexp.MustCompile(`[^\s<>"'(),;:\[\]]+@[^\s<>"'(),;:\[\]]+`)
+
+// hideAddresses removes the readers' addresses from failures.
+func hideAddresses(fails []store.RunFailure) {
+	for i := range fails {
+		fails[i].Email = ""
+		fails[i].LastError = addressLike.ReplaceAllString(fails[i].LastError, "…")
+	}
 }
 
 func (ui *adminUI) digestRunPage(w http.ResponseWriter, r *http.Request, rq *adminReq) {
@@ -301,5 +331,9 @@ func (ui *adminUI) digestRunPage(w http.ResponseWriter, r *http.Request, rq *adm
 	if run.State == news.RunRunning {
 		live = append(live, func(v *adminView) { v.Refresh = 2 })
 	}
-	ui.render(w, r, rq, http.StatusOK, "digest_run", "admin.digests.run_title", digestRunData{Run: run, Failures: fails}, live...)
+	d := digestRunData{Run: run, Failures: fails, Addresses: rq.Session.Role.Allows(store.RoleAdmin)}
+	if !d.Addresses {
+		hideAddresses(d.Failures)
+	}
+	ui.render(w, r, rq, http.StatusOK, "digest_run", "admin.digests.run_title", d, live...)
 }

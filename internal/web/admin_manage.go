@@ -12,6 +12,7 @@ import (
 
 	"github.com/crieur/crieur/internal/mail"
 	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/redact"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
 )
@@ -265,7 +266,7 @@ func (ui *adminUI) feedAdd(w http.ResponseWriter, r *http.Request, rq *adminReq)
 		ui.fail(w, r, rq, err)
 		return
 	}
-	ui.audit(r, rq, "feed.add", u, "")
+	ui.audit(r, rq, "feed.add", redact.URL(u), "")
 	ui.redirect(w, r, "/admin/feeds?done=feed_added")
 }
 
@@ -275,7 +276,7 @@ func (ui *adminUI) feedRemove(w http.ResponseWriter, r *http.Request, rq *adminR
 		ui.fail(w, r, rq, err)
 		return
 	}
-	ui.audit(r, rq, "feed.remove", u, "")
+	ui.audit(r, rq, "feed.remove", redact.URL(u), "")
 	ui.redirect(w, r, "/admin/feeds?done=feed_removed")
 }
 
@@ -287,7 +288,7 @@ func (ui *adminUI) feedPoll(w http.ResponseWriter, r *http.Request, rq *adminReq
 		ui.fail(w, r, rq, err)
 		return
 	}
-	ui.audit(r, rq, "feed.poll", u, "")
+	ui.audit(r, rq, "feed.poll", redact.URL(u), "")
 	if ui.s.d.Feeds != nil {
 		if err := ui.s.d.Feeds.PollNow(r.Context(), u); err != nil {
 			ui.renderFeeds(w, r, rq, http.StatusOK, ui.s.t(rq.Lang, "admin.feeds.poll_failed"))

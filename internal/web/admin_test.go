@@ -627,7 +627,7 @@ func TestAdminDigestPreviewFrameCarriesQuery(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := e.browser(t, "fr")
-	b.login("editor@journal.example")
+	b.login("admin@journal.example") // previewing a reader by address is for admins
 	for _, q := range []string{"topics=afrique&lang=en&frequency=weekly", "email=en-weekly@x.example"} {
 		_, page := b.get("/admin/digests/preview?" + q)
 		// The sample's language is not the desk's: the page stays French.
@@ -664,7 +664,7 @@ func TestAdminDigestPreviewFollowsReaderCursor(t *testing.T) {
 		t.Fatal(err)
 	}
 	b := e.browser(t, "en")
-	b.login("editor@journal.example")
+	b.login("admin@journal.example") // previewing a reader by address is for admins
 	const reader = "/admin/digests/preview?email=fr-daily@x.example"
 
 	// Never sent a digest: the articles of the last day.

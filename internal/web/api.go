@@ -40,22 +40,24 @@ func (s *Server) routes() {
 	m.HandleFunc("GET /push/widget.js", s.staticFile("static/push/widget.js", "text/javascript; charset=utf-8"))
 	m.HandleFunc("GET /push/sw.js", s.staticFile("static/push/sw.js", "text/javascript; charset=utf-8"))
 	m.HandleFunc("POST /unsubscribe/{token}", s.oneClickUnsubscribe)
+	m.HandleFunc("GET "+subscribe.PreviewPath, s.previewLinkPage)
 	s.pageRoutes()
 	// Unknown API paths (and known ones called with the wrong method)
 	// answer in the API's JSON error shape.
 	m.HandleFunc("/api/v1/", s.apiFallback)
 
-	// Editors (Bearer token). The contract lists every one of these as an
-	// editor route: any valid token may call them.
-	s.apiRoute("POST /api/v1/topics", store.RoleEditor, s.createTopic)
+	// Bearer-token routes, with the role the contract gives each: a
+	// CMS's editor token publishes; creating topics and reading or erasing
+	// a reader need an admin token.
+	s.apiRoute("POST /api/v1/topics", store.RoleAdmin, s.createTopic)
 	s.apiRoute("POST /api/v1/articles", store.RoleEditor, s.createArticle)
 	s.apiRoute("POST /api/v1/digests/{frequency}/run", store.RoleEditor, s.runDigest)
 	s.apiRoute("GET /api/v1/digests/runs/{id}", store.RoleEditor, s.getRun)
 	s.apiRoute("POST /api/v1/alerts", store.RoleEditor, s.createAlert)
 	s.apiRoute("GET /api/v1/alerts/{id}", store.RoleEditor, s.getAlert)
 	s.apiRoute("POST /api/v1/alerts/{id}/cancel", store.RoleEditor, s.cancelAlert)
-	s.apiRoute("GET /api/v1/subscribers/{email}", store.RoleEditor, s.getSubscriber)
-	s.apiRoute("DELETE /api/v1/subscribers/{email}", store.RoleEditor, s.deleteSubscriber)
+	s.apiRoute("GET /api/v1/subscribers/{email}", store.RoleAdmin, s.getSubscriber)
+	s.apiRoute("DELETE /api/v1/subscribers/{email}", store.RoleAdmin, s.deleteSubscriber)
 	s.adminRoutes()
 }
 
@@ -115,14 +117,33 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, 200, map[string]string{"status": "ready"})
 }
 
-// Actor is who made an editor request, for the audit log.
+// actorKey holds who made a Bearer-token request, for the audit log.
 type actorKey struct{}
 
+// caller is the token behind a Bearer-token request.
+type caller struct {
+	actor   string // "token:NAME", as the audit log names it
+	tokenID int64  // the key of per-token rate limits (names may repeat)
+}
+
 func actorOf(ctx context.Context) string {
-	if a, ok := ctx.Value(actorKey{}).(string); ok {
-		return a
+	if c, ok := ctx.Value(actorKey{}).(caller); ok {
+		return c.actor
 	}
 	return "unknown"
+}
+
+func tokenIDOf(ctx context.Context) int64 {
+	c, _ := ctx.Value(actorKey{}).(caller)
+	return c.tokenID
+}
+
+// audit records what a Bearer-token request did; a failed write is
+// logged (the request itself has succeeded and is answered as such).
+func (s *Server) audit(r *http.Request, action, target, detail string) {
+	if err := s.d.Store.Audit(r.Context(), actorOf(r.Context()), action, target, detail); err != nil {
+		s.d.Log.Error("audit", "action", action, "err", err)
+	}
 }
 
 // NewAPIToken returns a new API token: a prefix that secret scanners can
@@ -160,7 +181,7 @@ func (s *Server) bearer(need store.Role, h http.HandlerFunc) http.HandlerFunc {
 			writeError(w, news.Errorf(news.CodeForbidden, "This token's role (%s) cannot do this.", t.Role), 403)
 			return
 		}
-		ctx := withTokenID(context.WithValue(r.Context(), actorKey{}, "token:"+t.Name), t.ID)
+		ctx := context.WithValue(r.Context(), actorKey{}, caller{actor: "token:" + t.Name, tokenID: t.ID})
 		h(w, r.WithContext(ctx))
 	}
 }
@@ -201,7 +222,7 @@ func (s *Server) createTopic(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	_ = s.d.Store.Audit(r.Context(), actorOf(r.Context()), "topic.create", in.Slug, in.Name)
+	s.audit(r, "topic.create", in.Slug, in.Name)
 	writeJSON(w, 201, in)
 }
 
@@ -518,39 +539,11 @@ func (s *Server) cancelAlert(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, err)
 		return
 	}
-	_ = s.d.Store.Audit(r.Context(), actorOf(r.Context()), "alert.cancel", strconv.FormatInt(id, 10), "")
+	s.audit(r, "alert.cancel", strconv.FormatInt(id, 10), "")
 	a, err := s.d.Alerts.Get(r.Context(), id)
 	if err != nil {
 		s.fail(w, r, err)
 		return
 	}
 	writeJSON(w, 200, AlertToJSON(a))
-}
-
-func (s *Server) getSubscriber(w http.ResponseWriter, r *http.Request) {
-	sub, err := s.d.Subscribe.ByEmail(r.Context(), r.PathValue("email"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	d, err := s.d.Subscribe.Export(r.Context(), sub.ID)
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, 200, d)
-}
-
-func (s *Server) deleteSubscriber(w http.ResponseWriter, r *http.Request) {
-	sub, err := s.d.Subscribe.ByEmail(r.Context(), r.PathValue("email"))
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	if err := s.d.Subscribe.Erase(r.Context(), sub.ID); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	_ = s.d.Store.Audit(r.Context(), actorOf(r.Context()), "subscriber.erase", strconv.FormatInt(sub.ID, 10), "")
-	w.WriteHeader(http.StatusNoContent)
 }

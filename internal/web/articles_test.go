@@ -79,15 +79,15 @@ func TestBearerSchemeCase(t *testing.T) {
 	t.Parallel()
 	e := setupAPI(t)
 	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
-		req := httptest.NewRequest("GET", "/api/v1/subscribers/nobody@example.com", nil)
+		req := httptest.NewRequest("GET", "/api/v1/digests/runs/999999", nil)
 		req.Header.Set("Authorization", scheme+" "+e.token)
 		rec := httptest.NewRecorder()
 		e.h.ServeHTTP(rec, req)
 		if rec.Code != 404 {
-			t.Errorf("%s: %d, want 404 (authenticated, no such reader)", scheme, rec.Code)
+			t.Errorf("%s: %d, want 404 (authenticated, no such run)", scheme, rec.Code)
 		}
 	}
-	req := httptest.NewRequest("GET", "/api/v1/subscribers/nobody@example.com", nil)
+	req := httptest.NewRequest("GET", "/api/v1/digests/runs/999999", nil)
 	req.Header.Set("Authorization", "Basic "+e.token)
 	rec := httptest.NewRecorder()
 	e.h.ServeHTTP(rec, req)

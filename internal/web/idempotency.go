@@ -1,7 +1,6 @@
 package web
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -10,14 +9,6 @@ import (
 
 	"github.com/crieur/crieur/internal/news"
 )
-
-// tokenIDKey holds the id of the request's API token: idempotency keys
-// are scoped by token, as two tokens may share a name.
-type tokenIDKey struct{}
-
-func withTokenID(ctx context.Context, id int64) context.Context {
-	return context.WithValue(ctx, tokenIDKey{}, id)
-}
 
 // apiOnce reads the Idempotency-Key header of POST /api/v1/alerts. The
 // hash covers the decoded request, so that a repeat differing only in
@@ -33,7 +24,8 @@ func apiOnce(r *http.Request, in alertJSON) (news.IdempotencyKey, error) {
 		return news.IdempotencyKey{}, news.FieldError(news.CodeInvalid, "Idempotency-Key",
 			"Idempotency-Key must be one value of 1 to %d visible ASCII characters.", news.MaxIdempotencyKeyLen)
 	}
-	id, _ := r.Context().Value(tokenIDKey{}).(int64)
+	// Scoped by token id, as two tokens may share a name.
+	id := tokenIDOf(r.Context())
 	b, err := json.Marshal(in)
 	if err != nil {
 		return news.IdempotencyKey{}, err

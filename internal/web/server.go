@@ -58,6 +58,10 @@ type Deps struct {
 	// subscriptions: a widget on a busy page gets many opt-ins a minute,
 	// and mobile carriers put many readers behind one address.
 	PushLimit *subscribe.Limiter
+	// ReaderReads limits, per API token, the lookups of one reader by
+	// address (GET and DELETE /api/v1/subscribers/{email}); nil: 20 at
+	// once, then one every 3 seconds.
+	ReaderReads *subscribe.Limiter
 	// TrustedProxies are the reverse proxies whose X-Forwarded-For is
 	// believed (CRIEUR_TRUSTED_PROXIES, or PrivateProxies with
 	// CRIEUR_TRUST_PROXY=true); empty: the client is the direct peer.
@@ -100,6 +104,7 @@ type Server struct {
 	anyOrig bool
 	pages   *pageSet // the reader pages, parsed once by pageRoutes
 	admin   *adminUI // the editors' admin UI, built by adminRoutes
+	base    string   // CRIEUR_BASE_URL's path, see atRoot
 }
 
 // New builds the handler with every route.
@@ -113,7 +118,10 @@ func New(d Deps) (*Server, error) {
 	if d.PushLimit == nil {
 		d.PushLimit = subscribe.NewLimiter(time.Second, 60, 100_000)
 	}
-	s := &Server{d: d, mux: newRouteMux(), origins: map[string]bool{}}
+	if d.ReaderReads == nil {
+		d.ReaderReads = readerReads()
+	}
+	s := &Server{d: d, mux: newRouteMux(), origins: map[string]bool{}, base: basePath(d.BaseURL)}
 	for _, o := range d.AllowedOrigins {
 		if o == "*" {
 			s.anyOrig = true
@@ -127,6 +135,7 @@ func New(d Deps) (*Server, error) {
 // ServeHTTP serves a request through the common middleware.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
+	r = s.atRoot(r)
 	sw := &statusWriter{ResponseWriter: w, status: 200}
 	h := w.Header()
 	h.Set("X-Content-Type-Options", "nosniff")
@@ -157,10 +166,11 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	s.mux.ServeHTTP(sw, r)
 }
 
-// safePath is the request path with link tokens cut off, for logs.
+// safePath is the request path with link tokens and readers' addresses
+// cut off, for logs.
 func safePath(r *http.Request) string {
 	p := r.URL.Path
-	for _, pre := range []string{"/confirm/", "/preferences/", "/unsubscribe/"} {
+	for _, pre := range []string{"/confirm/", "/preferences/", "/unsubscribe/", "/api/v1/subscribers/"} {
 		if strings.HasPrefix(p, pre) {
 			return pre + "…"
 		}

@@ -3,8 +3,8 @@ INSERT INTO deliveries (kind, run_id, alert_id, subscriber_id, rcpt, articles, m
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?)
 
 -- name: InsertPreview
-INSERT INTO deliveries (kind, subscriber_id, rcpt, articles, more, priority, state, next_attempt_at, created_at, meta)
-VALUES ('preview', ?, ?, ?, ?, 0, 'pending', ?, ?, ?)
+INSERT INTO deliveries (kind, rcpt, articles, more, priority, state, next_attempt_at, created_at, meta)
+VALUES ('preview', ?, ?, ?, 0, 'pending', ?, ?, ?)
 
 -- name: ClaimDeliveries
 UPDATE deliveries SET state = 'sending', locked_at = ?, locked_by = ?, attempts = attempts + 1, claims = claims + 1

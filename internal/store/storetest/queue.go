@@ -25,7 +25,7 @@ func testDeliveryQueue(t *testing.T, s *store.Store) {
 	// A confirmation (priority 0) goes before the digests.
 	cid, _, err := s.Subscribe(ctx, "c@x.test", store.Prefs{Frequency: news.Daily, Lang: news.French}, t0)
 	check(t, err)
-	check(t, s.EnqueuePreview(ctx, "editor@x.test", 0, []int64{5}, 1, "lang=en", t0.Add(time.Hour))) // not due yet
+	check(t, s.EnqueuePreview(ctx, "editor@x.test", []int64{5}, 1, "lang=en", t0.Add(time.Hour))) // not due yet
 
 	pending, err := s.PendingEmails(ctx)
 	check(t, err)
