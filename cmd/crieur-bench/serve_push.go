@@ -168,6 +168,9 @@ func runServePush(ctx context.Context, o options) (*section, error) {
 				Image: benchAlert.ImageURL, AlertID: started.ID, Tag: topic}); err != nil {
 				return nil, err
 			}
+			// webpush-go appends to the payload it is given: no spare
+			// capacity, or concurrent sends would write into one array.
+			payload = payload[:len(payload):len(payload)]
 			senderSend, wpSend, floorSend = baselines(ctx, origin, browsers, sender, vpriv, vpub, payload, topic, o.pushConc)
 		}
 		rep.sender = pushtest.Measure(ctx, baseN, o.pushConc, senderSend)
