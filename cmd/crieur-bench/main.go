@@ -9,7 +9,13 @@
 //     their deliveries, without sending;
 //   - push: one alert to -push-n browser subscriptions through alert.Service
 //     and dispatch.Pusher to a loopback push service answering 201, against
-//     a plain webpush-go v1.4.0 loop and the RFC 8291 encryption floor.
+//     a plain webpush-go v1.4.0 loop and the RFC 8291 encryption floor;
+//   - serve (only with -only serve): the shipped daemon, a `crieur serve`
+//     process built from ./cmd/crieur, set up with its commands and driven
+//     through its HTTP API only: a daily digest to -n imported readers
+//     against raw go-mail, then an alert to -push-n browsers registered
+//     through the API against webpush-go and the encryption floor
+//     (serve.go).
 //
 // The SMTP sink and the push stub run as separate processes (this binary
 // re-executed with -sink or -push-stub), so that the CPU time and peak RSS
@@ -17,6 +23,7 @@
 //
 //	go run ./cmd/crieur-bench                       # all three, defaults
 //	go run ./cmd/crieur-bench -only push -push-n 20000
+//	go run ./cmd/crieur-bench -only serve -n 20000 -push-n 20000
 //	go run ./cmd/crieur-bench -db postgres://…      # PostgreSQL (wiped!)
 //	go run ./cmd/crieur-bench -db postgres -only instances -instances 1,2
 //	                                  # throwaway PostgreSQL, 1 then 2 instances
@@ -48,6 +55,7 @@ type options struct {
 	only                string
 	articles            int
 	smtpConns           int
+	smtpConnsSet        bool // -smtp-conns was given (serve defaults to 20 otherwise)
 	pushConc            int
 	pushLatency         time.Duration
 	rawN                int
@@ -59,6 +67,7 @@ type options struct {
 	dkim                bool
 	verbose             bool
 	tmp                 string
+	crieurBin           string // serve: the crieur binary built for this run
 
 	// The instances scenario (instances.go) and its -worker processes.
 	instances  string // -instances: "1", "2" or "1,2"
@@ -83,14 +92,14 @@ func main() {
 	flag.IntVar(&o.n, "n", 100_000, "digest: readers (confirmed, daily, 2-4 of 8 topics)")
 	flag.IntVar(&o.pushN, "push-n", 100_000, "push: browser subscriptions the alert goes to")
 	flag.IntVar(&o.assemblyN, "assembly-n", 1_000_000, "assembly: readers whose digests are chosen and written")
-	flag.StringVar(&o.only, "only", "", "run one scenario: digest, push or assembly (default: all)")
+	flag.StringVar(&o.only, "only", "", "run one scenario: digest, push, assembly, instances or serve (default: digest, push and assembly)")
 	flag.IntVar(&o.articles, "articles", 60, "articles published in the last 20 hours")
-	flag.IntVar(&o.smtpConns, "smtp-conns", 4, "SMTP connections (the daemon's default is 4)")
+	flag.IntVar(&o.smtpConns, "smtp-conns", 4, "SMTP connections (the daemon's default is 4; -only serve uses 20 unless this is given)")
 	flag.IntVar(&o.pushConc, "push-concurrency", 64, "push requests in flight (the daemon's default is 64)")
 	flag.DurationVar(&o.pushLatency, "push-latency", 0, "push: how long the stub waits before answering, as a push service across the internet does (0: at once)")
 	flag.IntVar(&o.rawN, "raw-n", 0, "messages for the raw go-mail baseline (default: -n, at most 50,000)")
 	flag.IntVar(&o.baseN, "base-n", 0, "messages for each push baseline (default: -push-n, at most 50,000)")
-	flag.IntVar(&o.reps, "reps", 3, "push: repetitions of every measurement; the report gives medians")
+	flag.IntVar(&o.reps, "reps", 3, "push and serve: repetitions of every measurement; the report gives medians")
 	flag.StringVar(&o.db, "db", "", "database: empty for a temporary SQLite file; \"postgres\" starts a throwaway PostgreSQL cluster; postgres://… runs against that server (its crieur tables are emptied)")
 	flag.StringVar(&o.instances, "instances", "", "instances scenario: crieur instances sharing the -db PostgreSQL database, e.g. 1, 2 or 1,2 (each a separate process)")
 	flag.BoolVar(&o.noSQLite, "no-sqlite", false, "instances scenario: skip the 1-instance SQLite comparison")
@@ -102,6 +111,7 @@ func main() {
 	flag.BoolVar(&sink, "sink", false, "internal: run as the SMTP sink process")
 	flag.BoolVar(&stub, "push-stub", false, "internal: run as the push service stub process")
 	flag.Parse()
+	flag.Visit(func(f *flag.Flag) { o.smtpConnsSet = o.smtpConnsSet || f.Name == "smtp-conns" })
 	// The collector paced as `crieur serve` paces it; GOGC and GOMEMLIMIT
 	// still win. The baselines run in this process too, under the same pace.
 	gcpolicy.Apply(os.Getenv)
@@ -124,9 +134,9 @@ func main() {
 
 func run(o options) error {
 	switch o.only {
-	case "", "digest", "push", "assembly", "instances":
+	case "", "digest", "push", "assembly", "instances", "serve":
 	default:
-		return fmt.Errorf("-only %q: want digest, push, assembly or instances", o.only)
+		return fmt.Errorf("-only %q: want digest, push, assembly, instances or serve", o.only)
 	}
 	o.cores = runtime.NumCPU()
 	if o.db == "postgres" {
@@ -166,6 +176,13 @@ func run(o options) error {
 	scenarios := []scenario{{"digest", runDigest}, {"push", runPush}, {"assembly", runAssembly}}
 	if o.instances != "" {
 		scenarios = append(scenarios, scenario{"instances", runInstances})
+	}
+	if o.only == "serve" {
+		// On request only: it builds crieur and runs it as a process.
+		if o.crieurBin, err = buildCrieur(ctx, tmp); err != nil {
+			return err
+		}
+		scenarios = append(scenarios, scenario{"serve", runServeDigest}, scenario{"serve", runServePush})
 	}
 	for _, sc := range scenarios {
 		if o.only != "" && o.only != sc.name {

@@ -3,6 +3,7 @@ package main
 import (
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -91,4 +92,52 @@ func TestInstancesPostgres(t *testing.T) {
 	if strings.Contains(md, "**missed**") {
 		t.Errorf("a message was lost:\n%s", md)
 	}
+}
+
+// TestServeRun runs the serve scenario at a tiny size: a real `crieur
+// serve` process, set up through its commands, sends a digest and an alert
+// asked for through its API, and the report has both sections with every
+// message delivered and non-zero rates.
+func TestServeRun(t *testing.T) {
+	out := t.TempDir()
+	o := options{n: 200, pushN: 200, reps: 1, smtpConns: 4, pushConc: 8, rawN: 100, baseN: 100, out: out, only: "serve"}
+	if err := run(o); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(b)
+	for _, want := range []string{
+		"## E. The shipped daemon: a daily digest to 200 readers",
+		"| digests per repetition: sent / failed / skipped (API); received by the sink | 200 / 0 / 0; 200 |  | met |",
+		"## F. The shipped daemon: one alert to 200 browsers",
+		"| pushes per repetition: delivered / failed / expired (API); received by the stub | 200 / 0 / 0; 200 |  | met |",
+	} {
+		if !strings.Contains(md, want) {
+			t.Errorf("report lacks %q:\n%s", want, md)
+		}
+	}
+	for _, metric := range []string{"**crieur serve, digests/s** (POST → done)", "raw go-mail, same sink, connections and message",
+		"**crieur serve, pushes/s** (POST → done)", "webpush-go v1.4.0 loop, shared client"} {
+		if r := leadingNumber(md, "| "+metric+" | "); r <= 0 {
+			t.Errorf("%s: rate %v, want > 0:\n%s", metric, r, md)
+		}
+	}
+}
+
+// leadingNumber is the number that starts the text after prefix in md
+// (0 when there is none).
+func leadingNumber(md, prefix string) float64 {
+	_, rest, ok := strings.Cut(md, prefix)
+	if !ok {
+		return 0
+	}
+	end := strings.IndexFunc(rest, func(r rune) bool { return (r < '0' || r > '9') && r != '.' })
+	if end < 0 {
+		return 0
+	}
+	v, _ := strconv.ParseFloat(rest[:end], 64)
+	return v
 }

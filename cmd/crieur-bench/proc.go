@@ -50,6 +50,13 @@ func resetPeakRSS() bool {
 	return os.WriteFile("/proc/self/clear_refs", []byte("5"), 0) == nil
 }
 
+// resetPeakRSSOf resets VmHWM of another process (pid), as resetPeakRSS
+// does for this one; it reports whether the reset worked (the process
+// must be ours).
+func resetPeakRSSOf(pid int) bool {
+	return os.WriteFile("/proc/"+strconv.Itoa(pid)+"/clear_refs", []byte("5"), 0) == nil
+}
+
 // child is a helper process: the bench binary re-executed with -sink or
 // -push-stub, so that its CPU time and memory are not crieur's.
 type child struct {
@@ -122,6 +129,7 @@ type sinkStats struct {
 	Count   int64 `json:"count"`
 	FirstNS int64 `json:"first_ns"` // arrival of the first message since the last reset, Unix ns
 	LastNS  int64 `json:"last_ns"`
+	Bytes   int64 `json:"bytes"`  // message (SMTP DATA) or request body bytes
 	CPUNS   int64 `json:"cpu_ns"` // the child's own CPU time
 }
 
@@ -134,6 +142,17 @@ func (c *child) Stats() (sinkStats, error) {
 	}
 	defer resp.Body.Close()
 	return st, json.NewDecoder(resp.Body).Decode(&st)
+}
+
+// Sample is the message the SMTP sink kept: one of about the mean size of
+// those it received since its last reset.
+func (c *child) Sample() ([]byte, error) {
+	resp, err := http.Get("http://" + c.Ctrl + "/sample")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
 }
 
 // Reset zeroes the child's counters.

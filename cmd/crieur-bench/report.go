@@ -49,7 +49,7 @@ func (r *report) markdown() string {
 	fmt.Fprintf(&b, "# crieur benchmark report\n\n%s on %s: %d CPUs, %s, %s/%s; database: %s.\n",
 		r.started.Format(time.RFC3339), host, runtime.NumCPU(), runtime.Version(), runtime.GOOS, runtime.GOARCH, db)
 	fmt.Fprintf(&b, "Command: `%s`\n\n", strings.Join(os.Args, " "))
-	b.WriteString("CPU is this process's user+system time (getrusage) over the measured phase; the SMTP sink and the push stub run as separate processes and are not counted. Peak RSS is VmHWM, reset after seeding.\n")
+	b.WriteString("Unless a section says otherwise, CPU is this process's user+system time (getrusage) over the measured phase; the SMTP sink and the push stub run as separate processes and are not counted. Peak RSS is VmHWM, reset after seeding.\n")
 	for _, s := range r.sections {
 		fmt.Fprintf(&b, "\n## %s\n\n", s.title)
 		for _, l := range s.setup {

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
 	"fmt"
 	"io"
+	"math"
 	"net"
 	"net/http"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -16,18 +19,46 @@ import (
 
 // counters are a sink's figures since its last reset.
 type counters struct {
-	count, first, last atomic.Int64
+	count, first, last, bytes atomic.Int64
+
+	mu     sync.Mutex
+	sample []byte // one message close to the mean size (the SMTP sink)
 }
 
-func (c *counters) hit() {
+// hit counts one message of size bytes.
+func (c *counters) hit(size int) {
 	now := time.Now().UnixNano()
+	c.bytes.Add(int64(size))
 	if c.count.Add(1) == 1 {
 		c.first.Store(now)
 	}
 	c.last.Store(now)
 }
 
-// serveControl serves GET /stats and POST /reset on 127.0.0.1:0 and
+// wantSample reports whether the next message should be offered to keep:
+// the first 50 after a reset, then one in 97, so the sink's own cost stays
+// small.
+func (c *counters) wantSample() bool {
+	n := c.count.Load() + 1
+	return n <= 50 || n%97 == 0
+}
+
+// keep stores msg as the sample when it is closer to the mean size than
+// the one kept.
+func (c *counters) keep(msg []byte) {
+	n, sum := c.count.Load(), c.bytes.Load()
+	if n == 0 {
+		return
+	}
+	mean := float64(sum) / float64(n)
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.sample == nil || math.Abs(float64(len(msg))-mean) < math.Abs(float64(len(c.sample))-mean) {
+		c.sample = append(c.sample[:0], msg...)
+	}
+}
+
+// serveControl serves GET /stats, GET /sample and POST /reset on 127.0.0.1:0 and
 // returns its address.
 func serveControl(c *counters) (string, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -37,12 +68,21 @@ func serveControl(c *counters) (string, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(sinkStats{Count: c.count.Load(), FirstNS: c.first.Load(), LastNS: c.last.Load(),
-			CPUNS: int64(cpuTime())})
+			Bytes: c.bytes.Load(), CPUNS: int64(cpuTime())})
+	})
+	mux.HandleFunc("GET /sample", func(w http.ResponseWriter, _ *http.Request) {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		_, _ = w.Write(c.sample)
 	})
 	mux.HandleFunc("POST /reset", func(http.ResponseWriter, *http.Request) {
 		c.count.Store(0)
 		c.first.Store(0)
 		c.last.Store(0)
+		c.bytes.Store(0)
+		c.mu.Lock()
+		c.sample = nil
+		c.mu.Unlock()
 	})
 	go func() { _ = http.Serve(ln, mux) }()
 	return ln.Addr().String(), nil
@@ -56,7 +96,8 @@ func runChild(addr, ctrl string) {
 }
 
 // runSMTPSink is the -sink child: a go-smtp server on loopback that
-// accepts every message, reads it and throws it away.
+// accepts every message, reads it and throws it away, counting its bytes
+// and keeping one message of about the mean size (GET /sample).
 func runSMTPSink() error {
 	var c counters
 	srv := smtp.NewServer(smtp.BackendFunc(func(*smtp.Conn) (smtp.Session, error) { return &sinkSession{c: &c}, nil }))
@@ -85,10 +126,20 @@ func (s *sinkSession) Logout() error                        { return nil }
 func (s *sinkSession) Mail(string, *smtp.MailOptions) error { return nil }
 func (s *sinkSession) Rcpt(string, *smtp.RcptOptions) error { return nil }
 func (s *sinkSession) Data(r io.Reader) error {
-	if _, err := io.Copy(io.Discard, r); err != nil {
+	if s.c.wantSample() {
+		var b bytes.Buffer
+		if _, err := b.ReadFrom(r); err != nil {
+			return err
+		}
+		s.c.hit(b.Len())
+		s.c.keep(b.Bytes())
+		return nil
+	}
+	n, err := io.Copy(io.Discard, r)
+	if err != nil {
 		return err
 	}
-	s.c.hit()
+	s.c.hit(int(n))
 	return nil
 }
 
@@ -112,7 +163,7 @@ func runPushStub(latency time.Duration) error {
 				ctx.Error("POST only", fasthttp.StatusMethodNotAllowed)
 				return
 			}
-			c.hit() // the push arrived; the answer takes latency
+			c.hit(len(ctx.PostBody())) // the push arrived; the answer takes latency
 			if latency > 0 {
 				time.Sleep(latency)
 			}
