@@ -9,6 +9,12 @@ import (
 	"github.com/crieur/crieur/internal/store"
 )
 
+// windowTests cover push windows: an alert's browsers claimed a window at
+// a time (migration 0008).
+var windowTests = []test{
+	{"PushWindows", testPushWindows},
+}
+
 // testPushWindows follows an alert's browsers through their windows: a
 // window taken back from a dead worker sends only what was not recorded,
 // the dead worker's late record changes nothing, a release at shutdown
