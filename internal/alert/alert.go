@@ -2,6 +2,9 @@
 // asks for, stores the alert, and writes its push (and email) deliveries in
 // windows, waking the workers after each so the first push leaves within
 // milliseconds while the rest are still being queued.
+//
+// It must not import dispatch, push or web: it writes deliveries and wakes
+// the workers through the functions it is given.
 package alert
 
 import (

@@ -7,6 +7,10 @@
 // batches from the store into a bounded channel, N workers send, one
 // recorder commits outcomes in small group transactions. Few messages are
 // ever claimed but unrecorded, so a kill -9 re-sends at most those.
+//
+// It must not import alert, digest or web: they only insert deliveries
+// and wake the workers; dispatch only claims them. It declares what it
+// needs of the store's claims (Claimed); store must not import it.
 package dispatch
 
 import (
