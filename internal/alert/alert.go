@@ -2,6 +2,9 @@
 // asks for, stores the alert, and writes its push (and email) deliveries in
 // windows, waking the workers after each so the first push leaves within
 // milliseconds while the rest are still being queued.
+//
+// It must not import dispatch, push or web: it writes deliveries and wakes
+// the workers through the functions it is given.
 package alert
 
 import (
@@ -73,7 +76,7 @@ func checkURL(field, u string) error {
 	return nil
 }
 
-// Validate checks an alert request and fills defaults.
+// validate checks an alert request and fills defaults.
 func (s *Service) validate(ctx context.Context, r news.AlertRequest) (news.Alert, []int64, error) {
 	a := news.Alert{Title: strings.TrimSpace(r.Title), Body: strings.TrimSpace(r.Body), URL: strings.TrimSpace(r.URL),
 		ImageURL: strings.TrimSpace(r.ImageURL), Topics: r.Topics, Urgency: r.Urgency, Email: r.Email, Replaces: r.Replaces,
@@ -176,7 +179,11 @@ func (s *Service) Send(ctx context.Context, r news.AlertRequest) (int64, error) 
 		s.log.Info("alert repeated, not sent again", "alert_id", id)
 		return id, nil
 	}
-	_ = s.st.Audit(ctx, a.CreatedBy, "alert.send", strconv.FormatInt(id, 10), a.Title)
+	// The alert is created and goes out whatever becomes of its audit row:
+	// failing the request now would have the caller send it again.
+	if err := s.st.Audit(ctx, a.CreatedBy, "alert.send", strconv.FormatInt(id, 10), a.Title); err != nil {
+		s.log.Error("audit write failed", "action", "alert.send", "alert_id", id, "err", err)
+	}
 	s.log.Info("alert created", "alert_id", id, "topics", strings.Join(a.Topics, ","), "email", a.Email, "by", a.CreatedBy)
 	s.Wake()
 	return id, nil

@@ -8,6 +8,9 @@
 // runs a real `crieur serve` against loopback SMTP and push services that
 // misbehave on purpose, and checks the promise "nothing lost, nothing twice
 // beyond what was on the wire at a crash".
+//
+// The package imports no crieur package; its tests drive the binary from
+// outside through e2etest.
 package chaos
 
 import (

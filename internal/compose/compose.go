@@ -11,6 +11,9 @@
 //
 // Everything a reader or an editor wrote (titles, summaries, names, URLs) is
 // escaped by html/template, and only http and https URLs become links.
+//
+// It imports news only: no store and nothing that sends (mail, push,
+// dispatch); its callers hand it what to render.
 package compose
 
 import (

@@ -3,6 +3,9 @@
 // articles, held in memory (a run sees at most a month of articles), and
 // one subscriber's topics and cursor, streamed a batch at a time so that
 // memory stays flat however many readers there are.
+//
+// It must not import dispatch, compose, mail or web: it writes
+// deliveries, and the dispatcher composes and sends them.
 package digest
 
 import (

@@ -100,17 +100,13 @@ func NewMailer(cfg MailConfig) *Mailer {
 		claim: func(ctx context.Context, n int) ([]store.Delivery, error) {
 			return cfg.Store.ClaimDeliveries(ctx, cfg.Owner, cfg.Now(), n)
 		},
-		work: func(ctx context.Context, w int, d store.Delivery) store.Result {
-			return d.Outcome(m.send(ctx, w, d))
-		},
-		release: func(d store.Delivery) store.Result { return d.Outcome(store.Result{Release: true}) },
+		work:    m.send,
 		nextDue: func(ctx context.Context) (time.Time, error) { return cfg.Store.NextDue(ctx, true) },
 		record: func(ctx context.Context, rs []store.Result) (int, error) {
 			return cfg.Store.RecordDeliveries(ctx, rs, cfg.Now())
 		},
-		id: func(d store.Delivery) int64 { return d.ID },
-		touch: func(ctx context.Context, ids []int64) error {
-			return cfg.Store.TouchClaims(ctx, false, cfg.Owner, ids, cfg.Now())
+		touch: func(ctx context.Context, keys []news.ClaimKey) error {
+			return cfg.Store.TouchClaims(ctx, cfg.Owner, keys, cfg.Now())
 		},
 		heartbeat: cfg.Lease / 3,
 		closeWorker: func(w int) {
@@ -162,24 +158,25 @@ func (m *Mailer) dropSender(w int) {
 	}
 }
 
-// send delivers one email and decides what its outcome means.
+// send delivers one email and decides what its outcome means (the
+// pipeline ties it to d's claim).
 func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result {
 	now := m.cfg.Now()
 	rcpt, raw, err := m.cfg.Builder.Build(ctx, d)
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrNotDeliverable) {
 			// The reader erased themselves or unsubscribed meanwhile.
-			return store.Result{ID: d.ID, State: news.DeliveryCancelled, Error: "recipient gone: " + err.Error()}
+			return store.Result{State: news.DeliveryCancelled, Error: "recipient gone: " + err.Error()}
 		}
 		if ctx.Err() != nil {
-			return store.Result{ID: d.ID, Release: true}
+			return store.Result{Release: true}
 		}
 		m.cfg.Log.Error("compose email failed", "delivery_id", d.ID, "kind", d.Kind, "err", err)
 		return m.retryOrFail(d, now, "compose: "+err.Error())
 	}
 	if m.limiter != nil {
 		if err := m.limiter.Wait(ctx); err != nil {
-			return store.Result{ID: d.ID, Release: true}
+			return store.Result{Release: true}
 		}
 	}
 	sctx, cancel := context.WithTimeout(ctx, m.cfg.SendTimeout)
@@ -190,13 +187,13 @@ func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result
 	}
 	if err == nil {
 		m.observeSent(d.Kind)
-		return store.Result{ID: d.ID, State: news.DeliverySent}
+		return store.Result{State: news.DeliverySent}
 	}
 	if ctx.Err() != nil {
 		// Shutting down mid-send: the server did not confirm, so the
 		// message goes back to the queue.
 		m.dropSender(w)
-		return store.Result{ID: d.ID, Release: true}
+		return store.Result{Release: true}
 	}
 	se := mail.Classify(err)
 	m.observeFailed(d.Kind, se.Kind.String())
@@ -210,7 +207,7 @@ func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result
 				m.cfg.Log.Error("suppress bounced address failed", "subscriber_id", d.SubscriberID, "err", err)
 			}
 		}
-		return store.Result{ID: d.ID, State: news.DeliveryFailed, Error: shortErr(se)}
+		return store.Result{State: news.DeliveryFailed, Error: shortErr(se)}
 	case mail.Server:
 		// Every further message would fail the same way: stop sending, say
 		// why, and keep the message queued for when it is fixed.
@@ -222,7 +219,7 @@ func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result
 				m.cfg.Log.Error("record run failure", "run_id", d.RunID, "err", err)
 			}
 		}
-		return store.Result{ID: d.ID, Release: true}
+		return store.Result{Release: true}
 	default:
 		m.dropSender(w)
 		return m.retryOrFail(d, now, shortErr(se))
@@ -231,10 +228,10 @@ func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result
 
 func (m *Mailer) retryOrFail(d store.Delivery, now time.Time, reason string) store.Result {
 	if d.Attempts >= m.cfg.MaxAttempts {
-		return store.Result{ID: d.ID, State: news.DeliveryFailed, Error: fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, reason)}
+		return store.Result{State: news.DeliveryFailed, Error: fmt.Sprintf("gave up after %d attempts: %s", d.Attempts, reason)}
 	}
 	next := now.Add(Backoff(d.Attempts, m.cfg.RetryBase, 30*time.Minute))
-	return store.Result{ID: d.ID, State: news.DeliveryPending, NextAttempt: next, Error: reason}
+	return store.Result{State: news.DeliveryPending, NextAttempt: next, Error: reason}
 }
 
 func shortErr(se *mail.SendError) string {

@@ -7,6 +7,10 @@
 // batches from the store into a bounded channel, N workers send, one
 // recorder commits outcomes in small group transactions. Few messages are
 // ever claimed but unrecorded, so a kill -9 re-sends at most those.
+//
+// It must not import alert, digest or web: they only insert deliveries
+// and wake the workers; dispatch only claims them. It declares what it
+// needs of the store's claims (Claimed); store must not import it.
 package dispatch
 
 import (
@@ -17,20 +21,21 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 )
 
 // pipeline runs claim → work → record for one kind of message.
-type pipeline[J any] struct {
+type pipeline[J Claimed] struct {
 	name    string
 	log     *slog.Logger
 	workers int
 	batch   int
 	poll    time.Duration
 	claim   func(ctx context.Context, n int) ([]J, error)
-	// work sends one job with worker w's resources and says what happened.
-	work    func(ctx context.Context, w int, j J) store.Result
-	release func(j J) store.Result
+	// work sends one job with worker w's resources and says what happened
+	// (the pipeline ties the outcome to j's claim).
+	work func(ctx context.Context, w int, j J) store.Result
 	// record stores outcomes and says how many were stale: sent under a
 	// claim taken back from this worker (thought dead) and claimed again.
 	record func(ctx context.Context, rs []store.Result) (stale int, err error)
@@ -39,20 +44,17 @@ type pipeline[J any] struct {
 	nextDue func(ctx context.Context) (time.Time, error)
 	// closeWorker releases worker w's resources when it stops.
 	closeWorker func(w int)
-	// id names the claim a job is under (its row, or a window of several
-	// jobs) and resultID the claim of an outcome (default: Result.ID);
-	// touch renews the lease of the claims still held, every heartbeat, so
-	// a slow send is not rescued from a live worker.
-	id        func(j J) int64
-	resultID  func(r store.Result) int64
-	touch     func(ctx context.Context, ids []int64) error
+	// touch renews the lease of the claims still held (J.ClaimKey: a row,
+	// or a window of several jobs), every heartbeat, so a slow send is not
+	// rescued from a live worker.
+	touch     func(ctx context.Context, keys []news.ClaimKey) error
 	heartbeat time.Duration
 
 	// held counts the jobs claimed and not yet recorded, per claim. Only
 	// the claimer, the recorder and the heartbeat touch it, a batch at a
 	// time: a plain map under a mutex costs less than sync.Map's nodes.
 	heldMu sync.Mutex
-	held   map[int64]int
+	held   map[news.ClaimKey]int
 
 	wake       chan struct{}
 	pauseUntil atomic.Int64 // unix nanos; claiming stops until then
@@ -64,10 +66,7 @@ type pipeline[J any] struct {
 
 func (p *pipeline[J]) init() {
 	p.wake = make(chan struct{}, 1)
-	p.held = make(map[int64]int)
-	if p.resultID == nil {
-		p.resultID = func(r store.Result) int64 { return r.ID }
-	}
+	p.held = make(map[news.ClaimKey]int)
 	if p.poll <= 0 {
 		p.poll = time.Second
 	}
@@ -105,10 +104,10 @@ func (p *pipeline[J]) Start(ctx context.Context) {
 			}
 			for j := range jobs {
 				if claimCtx.Err() != nil && ctx.Err() != nil {
-					results <- p.release(j)
+					results <- j.Outcome(store.Result{Release: true})
 					continue
 				}
-				results <- p.work(ctx, w, j)
+				results <- j.Outcome(p.work(ctx, w, j))
 			}
 		}()
 	}
@@ -176,13 +175,11 @@ func (p *pipeline[J]) claimLoop(ctx context.Context, jobs chan<- J) {
 			resetTimer(timer, p.poll)
 			continue
 		}
-		if p.id != nil {
-			p.heldMu.Lock()
-			for _, j := range js {
-				p.held[p.id(j)]++
-			}
-			p.heldMu.Unlock()
+		p.heldMu.Lock()
+		for _, j := range js {
+			p.held[j.ClaimKey()]++
 		}
+		p.heldMu.Unlock()
 		for _, j := range js {
 			jobs <- j
 		}
@@ -254,7 +251,7 @@ func (p *pipeline[J]) recordLoop(results <-chan store.Result) {
 		// whose record failed are rescued after their lease).
 		p.heldMu.Lock()
 		for _, r := range buf {
-			k := p.resultID(r)
+			k := r.Key
 			if p.held[k]--; p.held[k] <= 0 {
 				delete(p.held, k)
 			}
@@ -305,16 +302,16 @@ func (p *pipeline[J]) heartbeatLoop(ctx context.Context) {
 		case <-t.C:
 		}
 		p.heldMu.Lock()
-		ids := make([]int64, 0, len(p.held))
-		for id := range p.held {
-			ids = append(ids, id)
+		keys := make([]news.ClaimKey, 0, len(p.held))
+		for k := range p.held {
+			keys = append(keys, k)
 		}
 		p.heldMu.Unlock()
-		if len(ids) == 0 {
+		if len(keys) == 0 {
 			continue
 		}
-		if err := p.touch(ctx, ids); err != nil && ctx.Err() == nil {
-			p.log.Error("renew claims failed", "queue", p.name, "count", len(ids), "err", err)
+		if err := p.touch(ctx, keys); err != nil && ctx.Err() == nil {
+			p.log.Error("renew claims failed", "queue", p.name, "count", len(keys), "err", err)
 		}
 	}
 }

@@ -99,13 +99,8 @@ func NewPusher(cfg PushConfig) *Pusher {
 			return cfg.Store.ClaimPush(ctx, cfg.Owner, cfg.Now(), n)
 		},
 		work: p.send,
-		release: func(t store.PushTarget) store.Result {
-			return t.Outcome(store.Result{Release: true})
-		},
-		id:       store.PushTarget.ClaimKey,
-		resultID: store.Result.PushClaimKey,
-		touch: func(ctx context.Context, ids []int64) error {
-			return cfg.Store.TouchClaims(ctx, true, cfg.Owner, ids, cfg.Now())
+		touch: func(ctx context.Context, keys []news.ClaimKey) error {
+			return cfg.Store.TouchClaims(ctx, cfg.Owner, keys, cfg.Now())
 		},
 		heartbeat: cfg.Lease / 3,
 		nextDue:   func(ctx context.Context) (time.Time, error) { return cfg.Store.NextDue(ctx, false) },
@@ -201,12 +196,9 @@ func (p *Pusher) Cancelled(id int64) {
 	}
 }
 
+// send sends one claimed message and says what became of it (the pipeline
+// ties the outcome to t's claim).
 func (p *Pusher) send(ctx context.Context, _ int, t store.PushTarget) store.Result {
-	return t.Outcome(p.deliver(ctx, t))
-}
-
-// deliver sends one claimed message and says what became of it.
-func (p *Pusher) deliver(ctx context.Context, t store.PushTarget) store.Result {
 	now := p.cfg.Now()
 	if t.SubscriptionID == 0 || t.Endpoint == "" {
 		return store.Result{State: news.DeliveryExpired, Error: "subscription removed"}

@@ -3,6 +3,9 @@
 // categories to topics, fetches feeds with conditional GET, and polls them on
 // an interval with back-off, so that several crieur instances sharing one
 // database poll each feed once.
+//
+// It must not import store (the poller's Store is an interface declared
+// here) nor anything that sends.
 package feed
 
 import (

@@ -17,7 +17,7 @@ import (
 
 const limit = 10 << 20
 
-// topics is the topic list the publisher configured in these tests.
+// testTopics is the topic list the publisher configured in these tests.
 var testTopics = []news.Topic{
 	{ID: 1, Slug: "economie", Name: "Économie"},
 	{ID: 2, Slug: "afrique", Name: "Afrique"},

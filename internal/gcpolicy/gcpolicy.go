@@ -16,6 +16,8 @@
 //
 // Operators keep the last word: the standard GOGC and GOMEMLIMIT
 // environment variables, when set, win over these defaults.
+//
+// It imports no other crieur package; only the commands call it.
 package gcpolicy
 
 import "runtime/debug"

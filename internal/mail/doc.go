@@ -7,4 +7,8 @@
 // reported as a [*SendError] whose [Kind] tells the caller whether to retry
 // later, give up on one recipient, or stop the whole run; [Classify] maps any
 // error onto that scheme by type, never by message text.
+//
+// It must not import news, store or dispatch: it knows messages and mail
+// servers, not readers or queues; the dispatcher decides what a failure
+// means for a delivery.
 package mail

@@ -6,6 +6,9 @@
 // gets an error up front), and again by DialContext at connect time against
 // the address actually dialled, so DNS rebinding and redirects cannot reach
 // an internal address either.
+//
+// It imports no other crieur package: push, the web's URL checks and the
+// commands' HTTP clients use it.
 package netguard
 
 import (

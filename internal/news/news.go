@@ -1,5 +1,7 @@
 // Package news holds the nouns shared by every part of crieur: topics,
 // subscribers, articles, alerts and deliveries. It does no I/O.
+//
+// It imports no other crieur package, so that every package may import it.
 package news
 
 import (

@@ -7,6 +7,10 @@
 // github.com/SherClockHolmes/webpush-go: it keeps the VAPID key parsed, signs
 // one JWT per push service origin and reuses it for hours, and pads payloads to
 // a few size buckets instead of always 4096 bytes.
+//
+// It must not import news, store or dispatch: it sends one message and
+// says what became of it; the dispatcher decides what that means for the
+// queue and the subscription.
 package push
 
 import (

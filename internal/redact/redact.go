@@ -1,5 +1,8 @@
 // Package redact hides the secrets a URL may carry before it is logged or
 // shown in an error.
+//
+// It imports no other crieur package, so that any package that logs a URL
+// can use it.
 package redact
 
 import (

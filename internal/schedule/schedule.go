@@ -1,6 +1,8 @@
 // Package schedule fires digest runs on cron specs (robfig/cron/v3, five
 // fields, in the publisher's time zone). Every instance sharing a database
 // fires; the run's unique (frequency, scheduled time) key makes one run.
+//
+// It must not import store or digest: it calls the Creator it is given.
 package schedule
 
 import (

@@ -35,8 +35,13 @@ type Delivery struct {
 
 // Outcome fills in r which message and claim it is the outcome of.
 func (d Delivery) Outcome(r Result) Result {
-	r.ID, r.Claim = d.ID, d.Claim
+	r.Key = d.ClaimKey()
 	return r
+}
+
+// ClaimKey names the claim d is held under.
+func (d Delivery) ClaimKey() news.ClaimKey {
+	return news.ClaimKey{Kind: news.ClaimEmail, ID: d.ID, Claim: d.Claim}
 }
 
 func (s *Store) insertDelivery(ctx context.Context, q querier, kind news.MailKind, subscriberID int64, now time.Time) error {
@@ -92,7 +97,10 @@ func (s *Store) ClaimDeliveries(ctx context.Context, owner string, now time.Time
 
 // Result is what happened to one claimed message.
 type Result struct {
-	ID    int64
+	// Key is the claim the message was sent under (Delivery.Outcome and
+	// PushTarget.Outcome set it): an outcome under an older claim than the
+	// row's or window's is stale and changes nothing.
+	Key   news.ClaimKey
 	State news.DeliveryState // sent, failed, expired, cancelled, or pending for a retry
 	// NextAttempt is when a retry is due (State pending).
 	NextAttempt time.Time
@@ -104,13 +112,9 @@ type Result struct {
 	// counts the messages it marks sent under it, which costs less than
 	// reading each row's alert back. Required for push messages sent.
 	AlertID int64
-	// Claim is the claim the message was sent under (Delivery.Outcome and
-	// PushTarget.Outcome set it): an outcome under an older claim than the
-	// row's or window's is stale and changes nothing.
-	Claim int
-	// A push message from a window (PushTarget.Outcome sets these): its
-	// window, its browser and attempts.
-	Window         int64
+	// A push message's browser and attempts (PushTarget.Outcome sets
+	// them): a window's message becomes a push_deliveries row of its own
+	// when it did not simply go out.
 	SubscriptionID int64
 	Attempts       int
 }
@@ -120,19 +124,22 @@ type Result struct {
 // this worker (thought dead) and claimed again since, so that outcome
 // changed nothing; the caller should log them.
 func (s *Store) RecordDeliveries(ctx context.Context, results []Result, now time.Time) (stale int, err error) {
-	return s.record(ctx, results, now, "MarkDeliveryRetry", "MarkDeliveryFailed", "ReleaseDelivery", false)
+	return s.record(ctx, results, now, "MarkDeliveryRetry", "MarkDeliveryFailed", "ReleaseDelivery", news.ClaimEmail)
 }
 
 // RecordPush stores the outcomes of push messages in one transaction and
 // returns how many were stale, as RecordDeliveries does.
 func (s *Store) RecordPush(ctx context.Context, results []Result, now time.Time) (stale int, err error) {
-	return s.record(ctx, results, now, "MarkPushRetry", "MarkPushFailed", "ReleasePush", true)
+	return s.record(ctx, results, now, "MarkPushRetry", "MarkPushFailed", "ReleasePush", news.ClaimPush)
 }
 
-func (s *Store) record(ctx context.Context, results []Result, now time.Time, retry, failed, release string, push bool) (int, error) {
+// record stores outcomes of claims of kind (a queued row's; RecordPush's
+// window messages are recorded by recordWindows first).
+func (s *Store) record(ctx context.Context, results []Result, now time.Time, retry, failed, release string, kind news.ClaimKind) (int, error) {
 	if len(results) == 0 {
 		return 0, nil
 	}
+	push := kind == news.ClaimPush
 	var stale int
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		c := newOutcomeCounts(push)
@@ -156,24 +163,26 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 				err error
 			)
 			switch {
+			case r.Key.Kind != kind:
+				err = fmt.Errorf("outcome of %s claim %d given to the %s queue", r.Key.Kind, r.Key.ID, kind)
 			case r.State == news.DeliverySent && !r.Release && push && r.AlertID == 0:
-				err = fmt.Errorf("push message %d sent without its alert id", r.ID)
+				err = fmt.Errorf("push message %d sent without its alert id", r.Key.ID)
 			case r.State == news.DeliverySent && !r.Release:
-				g := sentGroup{status: r.Status, claim: r.Claim}
+				g := sentGroup{status: r.Status, claim: r.Key.Claim}
 				if push {
 					g.alert = r.AlertID
 				}
-				sentBy[g] = append(sentBy[g], r.ID)
+				sentBy[g] = append(sentBy[g], r.Key.ID)
 			case r.Release:
-				n, err = s.execStmt(ctx, tx, release, r.ID, r.Claim)
+				n, err = s.execStmt(ctx, tx, release, r.Key.ID, r.Key.Claim)
 			case r.State == news.DeliveryPending && push:
-				n, err = s.execStmt(ctx, tx, retry, r.Status, ms(r.NextAttempt), r.Error, r.ID, r.Claim)
+				n, err = s.execStmt(ctx, tx, retry, r.Status, ms(r.NextAttempt), r.Error, r.Key.ID, r.Key.Claim)
 			case r.State == news.DeliveryPending:
-				n, err = s.execStmt(ctx, tx, retry, ms(r.NextAttempt), r.Error, r.ID, r.Claim)
+				n, err = s.execStmt(ctx, tx, retry, ms(r.NextAttempt), r.Error, r.Key.ID, r.Key.Claim)
 			case push:
-				n, err = s.mark(ctx, tx, c, failed, r.State, string(r.State), r.Status, r.Error, r.ID, r.Claim)
+				n, err = s.mark(ctx, tx, c, failed, r.State, string(r.State), r.Status, r.Error, r.Key.ID, r.Key.Claim)
 			default:
-				n, err = s.mark(ctx, tx, c, failed, r.State, string(r.State), r.Error, r.ID, r.Claim)
+				n, err = s.mark(ctx, tx, c, failed, r.State, string(r.State), r.Error, r.Key.ID, r.Key.Claim)
 			}
 			if err != nil {
 				return err
@@ -204,12 +213,6 @@ func (s *Store) record(ctx context.Context, results []Result, now time.Time, ret
 	return stale, nil
 }
 
-// windowClaim is one claim of a push window.
-type windowClaim struct {
-	window int64
-	claim  int
-}
-
 // recordWindows records the outcomes of messages from push windows and
 // returns the others (queued rows). Each window gets one statement adding
 // its handled browsers; a message that did not simply go out also becomes
@@ -219,23 +222,24 @@ type windowClaim struct {
 // new claim sends and counts those browsers. A released message is not
 // handled: its window goes back to the queue with it (ReleasePushWindows).
 func (s *Store) recordWindows(ctx context.Context, tx *sql.Tx, c *outcomeCounts, results []Result, now time.Time) (rest []Result, stale int, err error) {
-	var byWindow map[windowClaim][]Result
+	var byWindow map[news.ClaimKey][]Result
 	rest = results[:0:0]
 	for _, r := range results {
 		switch {
-		case r.Window == 0:
+		case r.Key.Kind != news.ClaimPushWindow:
 			rest = append(rest, r)
 		case r.Release:
 		default:
 			if byWindow == nil {
-				byWindow = map[windowClaim][]Result{}
+				byWindow = map[news.ClaimKey][]Result{}
 			}
-			k := windowClaim{r.Window, r.Claim}
-			byWindow[k] = append(byWindow[k], r)
+			byWindow[r.Key] = append(byWindow[r.Key], r)
 		}
 	}
 	if byWindow == nil {
-		return results, 0, nil
+		// Released window messages are not in rest either: their windows
+		// go back whole (ReleasePushWindows).
+		return rest, 0, nil
 	}
 	st, err := s.txStmt(ctx, tx, "RecordPushWindow")
 	if err != nil {
@@ -243,16 +247,17 @@ func (s *Store) recordWindows(ctx context.Context, tx *sql.Tx, c *outcomeCounts,
 	}
 	var ins *sql.Stmt
 	b := make([]byte, 0, 512)
-	for _, k := range slices.SortedFunc(maps.Keys(byWindow), func(a, b windowClaim) int { return cmp.Compare(a.window, b.window) }) {
+	byID := func(a, b news.ClaimKey) int { return cmp.Or(cmp.Compare(a.ID, b.ID), cmp.Compare(a.Claim, b.Claim)) }
+	for _, k := range slices.SortedFunc(maps.Keys(byWindow), byID) {
 		rs := byWindow[k]
 		b = b[:0]
 		for _, r := range rs {
 			b = append(b, ',')
 			b = strconv.AppendInt(b, r.SubscriptionID, 10)
 		}
-		res, err := st.ExecContext(ctx, string(b), len(rs), len(rs), k.window, k.claim)
+		res, err := st.ExecContext(ctx, string(b), len(rs), len(rs), k.ID, k.Claim)
 		if err != nil {
-			return nil, 0, fmt.Errorf("record push window %d: %w", k.window, err)
+			return nil, 0, fmt.Errorf("record push window %d: %w", k.ID, err)
 		}
 		if n, err := res.RowsAffected(); err != nil || n == 0 {
 			stale += len(rs) // stale claim (or an unknown count: not counted twice)
@@ -554,24 +559,28 @@ func splitIDs(s string) []int64 {
 	return out
 }
 
-// TouchClaims renews the lease of rows owner still holds (email rows, or
-// push rows when push is set), so that a send slower than the lease is not
-// taken back and sent a second time while its worker is alive. Push claims
-// are given by PushTarget.ClaimKey.
-func (s *Store) TouchClaims(ctx context.Context, push bool, owner string, ids []int64, now time.Time) error {
-	tables := map[string][]int64{}
-	for _, id := range ids {
-		switch {
-		case !push:
-			tables["deliveries"] = append(tables["deliveries"], id)
-		case id < 0:
-			tables["push_windows"] = append(tables["push_windows"], -id)
-		default:
-			tables["push_deliveries"] = append(tables["push_deliveries"], id)
+// claimTables is where each kind of claim is leased.
+var claimTables = map[news.ClaimKind]string{
+	news.ClaimEmail:      "deliveries",
+	news.ClaimPush:       "push_deliveries",
+	news.ClaimPushWindow: "push_windows",
+}
+
+// TouchClaims renews the lease of the claims owner still holds, so that a
+// send slower than the lease is not taken back and sent a second time
+// while its worker is alive. The claim numbers are not compared: a claim
+// taken back and claimed again by another owner is not owner's any more,
+// and one owner claiming a row again may renew it too.
+func (s *Store) TouchClaims(ctx context.Context, owner string, keys []news.ClaimKey, now time.Time) error {
+	byKind := map[news.ClaimKind][]int64{}
+	for _, k := range keys {
+		if claimTables[k.Kind] == "" {
+			return fmt.Errorf("renew claims: %s claim %d", k.Kind, k.ID)
 		}
+		byKind[k.Kind] = append(byKind[k.Kind], k.ID)
 	}
-	for table, ids := range tables {
-		head := "UPDATE " + table + " SET locked_at = ? WHERE state = 'sending' AND locked_by = ? AND id"
+	for kind, ids := range byKind {
+		head := "UPDATE " + claimTables[kind] + " SET locked_at = ? WHERE state = 'sending' AND locked_by = ? AND id"
 		if err := s.execIn(ctx, s.db, head, []any{ms(now), owner}, ids); err != nil {
 			return fmt.Errorf("renew claims: %w", err)
 		}

@@ -85,24 +85,18 @@ type PushTarget struct {
 
 // Outcome fills in r what RecordPush needs to know of the message t.
 func (t PushTarget) Outcome(r Result) Result {
-	r.ID, r.AlertID = t.DeliveryID, t.AlertID
-	r.Window, r.Claim, r.SubscriptionID, r.Attempts = t.WindowID, t.Claim, t.SubscriptionID, t.Attempts
+	r.Key, r.AlertID = t.ClaimKey(), t.AlertID
+	r.SubscriptionID, r.Attempts = t.SubscriptionID, t.Attempts
 	return r
 }
 
-// ClaimKey names the claim t is held under, as TouchClaims takes it: a
-// queued row's id, or its window's id negated (a window's messages share
-// one lease).
-func (t PushTarget) ClaimKey() int64 { return pushClaimKey(t.DeliveryID, t.WindowID) }
-
-// PushClaimKey is the ClaimKey of the message r is the outcome of.
-func (r Result) PushClaimKey() int64 { return pushClaimKey(r.ID, r.Window) }
-
-func pushClaimKey(delivery, window int64) int64 {
-	if window != 0 {
-		return -window
+// ClaimKey names the claim t is held under: its queued row's, or its
+// window's (a window's messages share one lease and one claim number).
+func (t PushTarget) ClaimKey() news.ClaimKey {
+	if t.WindowID != 0 {
+		return news.ClaimKey{Kind: news.ClaimPushWindow, ID: t.WindowID, Claim: t.Claim}
 	}
-	return delivery
+	return news.ClaimKey{Kind: news.ClaimPush, ID: t.DeliveryID, Claim: t.Claim}
 }
 
 // ClaimPush takes about limit due push messages for owner: queued rows

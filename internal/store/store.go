@@ -5,6 +5,11 @@
 // Times are stored as Unix milliseconds so that both dialects compare them
 // the same way. Every method takes a context and returns wrapped errors;
 // "not found" is ErrNotFound.
+//
+// It must not import any package that uses it (alert, digest, subscribe,
+// dispatch, web): what it shares with them is in news, and it implements
+// the contract dispatch declares (dispatch.Claimed, keyed by
+// news.ClaimKey) without importing dispatch.
 package store
 
 import (

@@ -1,6 +1,10 @@
 // Package subscribe is the reader lifecycle: double opt-in, signed link
 // tokens, the preference center, one-click unsubscribe, data export and
 // erasure, CSV import and export.
+//
+// It must not import dispatch or web: it queues the emails it needs
+// (confirmations, links) in the store for the dispatcher to send, and the
+// web and the dispatcher's email builder call it.
 package subscribe
 
 import (

@@ -2,6 +2,9 @@
 // Firefox, Chromium, PostgreSQL, node) skip on a developer's machine that lacks
 // it, while the same missing program fails the run under CI (CI=true), where
 // .ci/run is expected to have installed it.
+//
+// Only tests and test helpers import it; it imports no other crieur
+// package.
 package testenv
 
 import (

@@ -668,7 +668,7 @@ func (ui *adminUI) audit(r *http.Request, rq *adminReq, action, target, detail s
 	}
 }
 
-// pathInt64 reads the {id} of a path; ok is false (and 404 sent) when bad.
+// pathID reads the {id} of a path; ok is false (and 404 sent) when bad.
 func (ui *adminUI) pathID(w http.ResponseWriter, r *http.Request, rq *adminReq) (int64, bool) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {

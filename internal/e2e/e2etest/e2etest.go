@@ -2,6 +2,9 @@
 // durability, multi-instance and chaos tests: the binary is built once per
 // test binary, each process gets its own port and log, and can be stopped
 // with SIGTERM or killed with SIGKILL like an operator or a crash would.
+//
+// It must not import the daemon's packages: it drives the built binary
+// from outside, as an operator would.
 package e2etest
 
 import (

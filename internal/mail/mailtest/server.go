@@ -5,6 +5,9 @@
 // (4xx/5xx replies per RCPT or DATA, a connection dropped mid-DATA, a stall,
 // refused AUTH). It also scores messages with SpamAssassin and measures raw
 // go-mail throughput for comparison with crieur's own sending path.
+//
+// It must not import mail or dispatch: it is the far side of the wire and
+// checks what crieur sends by SMTP alone.
 package mailtest
 
 import (

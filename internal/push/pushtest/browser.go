@@ -5,6 +5,10 @@
 //
 // Its decryption is written from RFC 8291 and RFC 8188 independently of
 // package push, and is checked against webpush-go in push's tests.
+//
+// It imports push for its wire types, header checks and a Sender to post
+// with, never for decryption (so that a fault in push's encryption shows),
+// and must not import store or dispatch.
 package pushtest
 
 import (

@@ -5,6 +5,8 @@
 // process that started it (a parent-death signal from a thread that lives
 // exactly as long as the server). As root, the server runs as the
 // `postgres` system user: postgres refuses root.
+//
+// It imports no other crieur package (the benchmarks use it too).
 package pgcluster
 
 import (

@@ -12,6 +12,9 @@
 //
 // Without server binaries (and without CRIEUR_TEST_DATABASE_URL) the test
 // is skipped locally and fails under CI (internal/testenv).
+//
+// It is for tests only and must not import store, so that any package's
+// tests can use it.
 package pgtest
 
 import (

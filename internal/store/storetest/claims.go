@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"slices"
 	"testing"
 	"time"
 
@@ -9,22 +10,48 @@ import (
 	"github.com/crieur/crieur/internal/store"
 )
 
-func check(t *testing.T, err error) {
-	t.Helper()
-	if err != nil {
-		t.Fatal(err)
-	}
+// claimTests cover what a claim promises, for emails and push alike: a
+// dead owner's messages come back, and outcomes under a claim taken back
+// change nothing.
+var claimTests = []test{
+	{"RescueOwner", testRescueOwner},
+	{"StaleOutcomes", testStaleOutcomes},
 }
 
-// stale returns a check that recording outcomes succeeded and found want
-// of them stale: stale(t, 0)(s.RecordDeliveries(...)).
-func stale(t *testing.T, want int) func(int, error) {
-	return func(n int, err error) {
-		t.Helper()
+// testRescueOwner: the messages of one owner known to be dead go back to
+// the queue at once; a live owner's stay claimed.
+func testRescueOwner(t *testing.T, s *store.Store) {
+	t0 := now()
+	p := store.Prefs{Frequency: news.Daily, Lang: news.French}
+	for _, e := range []string{"a@x.test", "b@x.test", "c@x.test"} {
+		_, _, err := s.Subscribe(ctx, e, p, t0) // queues its confirmation
 		check(t, err)
-		if n != want {
-			t.Fatalf("%d outcomes stale, want %d", n, want)
-		}
+	}
+	dead, err := s.ClaimDeliveries(ctx, "host-101-dead", t0, 2)
+	check(t, err)
+	alive, err := s.ClaimDeliveries(ctx, "host-102-live", t0, 10)
+	check(t, err)
+	if len(dead) != 2 || len(alive) != 1 {
+		t.Fatalf("claimed %d and %d", len(dead), len(alive))
+	}
+	owners, err := s.ClaimOwners(ctx)
+	check(t, err)
+	slices.Sort(owners)
+	if !slices.Equal(owners, []string{"host-101-dead", "host-102-live"}) {
+		t.Fatalf("owners %v", owners)
+	}
+	n, err := s.RescueOwner(ctx, "host-101-dead")
+	check(t, err)
+	if n != 2 {
+		t.Fatalf("rescued %d, want 2", n)
+	}
+	if owners, _ := s.ClaimOwners(ctx); !slices.Equal(owners, []string{"host-102-live"}) {
+		t.Fatalf("owners after the rescue %v", owners)
+	}
+	again, err := s.ClaimDeliveries(ctx, "host-103-new", t0, 10)
+	check(t, err)
+	if len(again) != 2 {
+		t.Fatalf("claimed %d after the rescue, want the dead owner's 2", len(again))
 	}
 }
 

@@ -9,6 +9,12 @@ import (
 	"github.com/crieur/crieur/internal/store"
 )
 
+// emailTests cover a reader's address as one identity whatever its case.
+var emailTests = []test{
+	{"EmailCase", testEmailCase},
+	{"EmailCaseMigration", testEmailCaseMigration},
+}
+
 // testEmailCase checks that a subscriber's address is one identity
 // whatever its case: subscribing, looking up, importing and searching.
 func testEmailCase(t *testing.T, s *store.Store) {

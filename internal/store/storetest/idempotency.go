@@ -10,6 +10,12 @@ import (
 	"github.com/crieur/crieur/internal/store"
 )
 
+// idempotencyTests cover idempotency keys: one alert per key, whichever
+// instance gets the request.
+var idempotencyTests = []test{
+	{"AlertOnce", testAlertOnce},
+}
+
 // testAlertOnce: an idempotency key makes one alert, however many
 // requests carry it at once; a repeat gets the first alert, another
 // scope or key makes its own, another request with the key is refused,

@@ -8,6 +8,11 @@ import (
 	"github.com/crieur/crieur/internal/store"
 )
 
+// linkTests cover tracked links in emails.
+var linkTests = []test{
+	{"RevokeLinks", testRevokeLinks},
+}
+
 // testRevokeLinks checks that a reader's link generation starts at 0, moves
 // on by one per revocation, is read back by every subscriber lookup and
 // touches no other reader; and that a preference-link email is queued.

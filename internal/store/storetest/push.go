@@ -10,20 +10,84 @@ import (
 	"github.com/crieur/crieur/internal/store"
 )
 
-// insertBrowsers stores n push subscriptions (prefix + i) with one
-// statement: fast enough for thousands.
-func insertBrowsers(t *testing.T, s *store.Store, prefix string, n int, t0 time.Time) {
-	t.Helper()
-	var b strings.Builder
-	b.WriteString("INSERT INTO push_subscriptions (endpoint, p256dh, auth, lang, created_at, updated_at) VALUES ")
-	for i := range n {
-		if i > 0 {
-			b.WriteByte(',')
-		}
-		fmt.Fprintf(&b, "('%s%d', 'p', 'a', 'fr', %d, %d)", prefix, i, t0.UnixMilli(), t0.UnixMilli())
-	}
-	_, err := s.DB().ExecContext(ctx, b.String())
+// pushTests cover browsers' subscriptions and the push queue.
+var pushTests = []test{
+	{"PushSubscriptions", testPushSubscriptions},
+	{"ConcurrentPushClaims", testConcurrentPushClaims},
+	{"PushRefusals", testPushRefusals},
+}
+
+func testPushSubscriptions(t *testing.T, s *store.Store) {
+	sport := topic(t, s, "sport")
+	eco := topic(t, s, "eco")
+	t0 := now()
+	ps := news.PushSubscription{Endpoint: "https://push.test/1", P256dh: "k1", Auth: "a1", Lang: news.French}
+	id, created, err := s.SavePushSubscription(ctx, ps, []int64{sport, eco}, t0)
 	check(t, err)
+	if !created {
+		t.Fatal("first save not created")
+	}
+	ps.P256dh = "k2"
+	id2, created, err := s.SavePushSubscription(ctx, ps, []int64{eco}, t0)
+	check(t, err)
+	if created || id2 != id {
+		t.Fatalf("second save: %d %v", id2, created)
+	}
+	_, _, err = s.SavePushSubscription(ctx, news.PushSubscription{Endpoint: "https://push.test/2", P256dh: "k", Auth: "a", Lang: news.English}, nil, t0)
+	check(t, err)
+	total, by, err := s.PushCounts(ctx)
+	check(t, err)
+	if total != 2 || by["eco"] != 1 || by["sport"] != 0 {
+		t.Fatalf("PushCounts %d %v", total, by)
+	}
+	check(t, s.DeletePushSubscription(ctx, "https://push.test/2"))
+	check(t, s.DeletePushSubscription(ctx, "https://push.test/unknown"))
+	check(t, s.DeletePushSubscriptionByID(ctx, id))
+	if total, _, _ := s.PushCounts(ctx); total != 0 {
+		t.Fatalf("%d subscriptions after deleting both", total)
+	}
+}
+
+// testConcurrentPushClaims: as testConcurrentClaims, for the push queue.
+func testConcurrentPushClaims(t *testing.T, s *store.Store) {
+	const n = 1000
+	t0 := now()
+	insertBrowsers(t, s, "https://push.test/", n, t0)
+	aid, err := s.CreateAlert(ctx, news.Alert{Title: "T", Body: "B", URL: "https://n.test", TTL: time.Hour, Urgency: "high", TopicHeader: "t", State: news.AlertSending, SendAt: t0, CreatedAt: t0}, nil)
+	check(t, err)
+	for {
+		_, done, err := s.EnqueueAlertWindow(ctx, aid, 300, t0)
+		check(t, err)
+		if done {
+			break
+		}
+	}
+	seen := claimAll(t, 4, func(owner string) ([]int64, error) {
+		ps, err := s.ClaimPush(ctx, owner, t0, 37)
+		ids := make([]int64, len(ps))
+		res := make([]store.Result, len(ps))
+		for i, p := range ps {
+			if p.Endpoint == "" || p.P256dh != "p" || p.AlertID != aid {
+				return nil, fmt.Errorf("claimed push without keys: %+v", p)
+			}
+			ids[i] = p.SubscriptionID
+			res[i] = p.Outcome(store.Result{State: news.DeliverySent, Status: 201})
+		}
+		if err == nil {
+			_, err = s.RecordPush(ctx, res, t0)
+		}
+		return ids, err
+	})
+	if len(seen) != n {
+		t.Fatalf("claimed %d distinct push messages, want %d", len(seen), n)
+	}
+	_, err = s.CloseFinishedAlerts(ctx, t0)
+	check(t, err)
+	a, err := s.Alert(ctx, aid)
+	check(t, err)
+	if a.State != news.AlertDone || a.Delivered != n || a.Targeted != n {
+		t.Fatalf("alert %+v", a)
+	}
 }
 
 // testPushRefusals: refusals of a subscription's push service are counted
@@ -85,4 +149,20 @@ func testPushRefusals(t *testing.T, s *store.Store) {
 	if len(left) != 1 || left[0] != "https://push.test/other" {
 		t.Fatalf("subscriptions left %q, want only the other one", left)
 	}
+}
+
+// insertBrowsers stores n push subscriptions (prefix + i) with one
+// statement: fast enough for thousands.
+func insertBrowsers(t *testing.T, s *store.Store, prefix string, n int, t0 time.Time) {
+	t.Helper()
+	var b strings.Builder
+	b.WriteString("INSERT INTO push_subscriptions (endpoint, p256dh, auth, lang, created_at, updated_at) VALUES ")
+	for i := range n {
+		if i > 0 {
+			b.WriteByte(',')
+		}
+		fmt.Fprintf(&b, "('%s%d', 'p', 'a', 'fr', %d, %d)", prefix, i, t0.UnixMilli(), t0.UnixMilli())
+	}
+	_, err := s.DB().ExecContext(ctx, b.String())
+	check(t, err)
 }

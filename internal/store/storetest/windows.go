@@ -9,6 +9,12 @@ import (
 	"github.com/crieur/crieur/internal/store"
 )
 
+// windowTests cover push windows: an alert's browsers claimed a window at
+// a time (migration 0008).
+var windowTests = []test{
+	{"PushWindows", testPushWindows},
+}
+
 // testPushWindows follows an alert's browsers through their windows: a
 // window taken back from a dead worker sends only what was not recorded,
 // the dead worker's late record changes nothing, a release at shutdown
@@ -93,7 +99,7 @@ func testPushWindows(t *testing.T, s *store.Store) {
 	if len(w4) != store.PushWindowSize || w4[0].Attempts != 1 {
 		t.Fatalf("second window: %d messages, first %+v", len(w4), w4[0])
 	}
-	check(t, s.TouchClaims(ctx, true, "w4", []int64{w4[0].ClaimKey()}, t0.Add(time.Hour)))
+	check(t, s.TouchClaims(ctx, "w4", []news.ClaimKey{w4[0].ClaimKey()}, t0.Add(time.Hour)))
 	if n, err := s.RescueDeliveries(ctx, t0.Add(time.Minute)); err != nil || n != 0 {
 		t.Fatalf("rescued %d (%v) after the window's lease was renewed", n, err)
 	}
