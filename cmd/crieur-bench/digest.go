@@ -135,7 +135,7 @@ func runDigest(ctx context.Context, o options) (*section, error) {
 		return nil, err
 	}
 	elapsed := time.Since(t0)
-	p.mailer.Stop(10 * time.Second)
+	stopWithin(p.mailer, 10*time.Second)
 	cpu := cpuTime() - cpu0
 	prof.stop()
 	rss := peakRSS("self")

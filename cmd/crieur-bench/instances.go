@@ -508,7 +508,7 @@ func runWorker(o options, kind string) error {
 		p.mailer.Start(work)
 		p.runner.Start(work)
 		kick = p.runner.Kick
-		stop = func() { p.runner.Stop(); p.mailer.Stop(10 * time.Second) }
+		stop = func() { p.runner.Stop(work); stopWithin(p.mailer, 10*time.Second) }
 	case "push":
 		priv, pub, ok := strings.Cut(os.Getenv(envVAPID), ":")
 		if !ok {
@@ -526,7 +526,7 @@ func runWorker(o options, kind string) error {
 		pusher.Start(work)
 		alerts.Start(work)
 		kick = alerts.Wake
-		stop = func() { alerts.Stop(); pusher.Stop(10 * time.Second) }
+		stop = func() { alerts.Stop(work); stopWithin(pusher, 10*time.Second) }
 	default:
 		return fmt.Errorf("-worker %q: want digest or push", kind)
 	}

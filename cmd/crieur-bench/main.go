@@ -278,3 +278,10 @@ func (p *profiler) stop() {
 func progress(format string, args ...any) {
 	fmt.Fprintf(os.Stderr, "  "+format+"\n", args...)
 }
+
+// stopWithin stops a pipeline, giving messages in flight up to grace.
+func stopWithin(s interface{ Stop(context.Context) }, grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	s.Stop(ctx)
+}

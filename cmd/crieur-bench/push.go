@@ -84,8 +84,8 @@ func runPush(ctx context.Context, o options) (*section, error) {
 	defer stopWork()
 	pusher.Start(work)
 	alerts.Start(work)
-	defer pusher.Stop(10 * time.Second)
-	defer alerts.Stop()
+	defer stopWithin(pusher, 10*time.Second)
+	defer alerts.Stop(ctx)
 
 	// Every measurement is repeated o.reps times, the pipeline and the three
 	// baselines in turn, so that a slow spell of the machine touches all of

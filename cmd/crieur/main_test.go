@@ -5,15 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/crieur/crieur/internal/store"
 )
@@ -268,61 +264,6 @@ func TestConfigValidation(t *testing.T) {
 			t.Errorf("%s=%s: exit %d, stderr %q", b[0], b[1], code, errOut)
 		}
 	}
-}
-
-// TestServeOnEphemeralPort runs the whole daemon in process on :0 and
-// stops it as SIGTERM would.
-func TestServeOnEphemeralPort(t *testing.T) {
-	t.Parallel()
-	dir := t.TempDir()
-	cfg := defaultConfig()
-	cfg.DatabaseURL = "sqlite:" + filepath.Join(dir, "c.db")
-	cfg.MailOutbox = filepath.Join(dir, "outbox")
-	cfg.Listen = "127.0.0.1:0"
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	app, err := NewApp(ctx, cfg, log)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer app.Close()
-	addr, err := app.Listen()
-	if err != nil {
-		t.Fatal(err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/api/v1/topics", "/api/v1/push/key", "/subscribe"} {
-		resp, err := http.Get("http://" + addr.String() + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("GET %s: %d", p, resp.StatusCode)
-		}
-	}
-	// The database holds the secrets: nobody but its owner may read it.
-	for _, f := range []string{"c.db", "c.db-wal"} {
-		fi, err := os.Stat(filepath.Join(dir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			t.Errorf("%s mode %v: readable by others", f, fi.Mode().Perm())
-		}
-	}
-	start := time.Now()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("idle daemon did not stop within 10 s")
-	}
-	t.Logf("idle shutdown took %s", time.Since(start))
 }
 
 func TestAlertSendFlagsInAnyOrder(t *testing.T) {

@@ -1,4 +1,14 @@
-package main
+// Package daemon is crieur wired once. From a Config, New opens and
+// migrates the store, loads or creates the secrets and builds every service
+// (subscribe, compose, the mail and push pipelines, alerts, digests and
+// their schedule, the feed poller, the janitor) and the HTTP handler; Run
+// serves until its context ends, then drains. cmd/crieur, cmd/crieur-bench
+// and the in-process end-to-end tests all build the daemon here, so what is
+// tested and measured is what ships.
+//
+// It sits above every other internal package and none may import it;
+// flags, signals and the command table stay in cmd/crieur.
+package daemon
 
 import (
 	"context"
@@ -12,10 +22,8 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
 	"github.com/crieur/crieur/internal/alert"
@@ -28,20 +36,44 @@ import (
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/push"
 	"github.com/crieur/crieur/internal/schedule"
+	"github.com/crieur/crieur/internal/startstop"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
 	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/templates"
 )
 
-// App is the wired daemon. Main builds one per command; end-to-end tests
-// build one on 127.0.0.1:0 and call Run.
-type App struct {
+// Option changes what New builds.
+type Option func(*sides)
+
+// sides are the halves of the delivery path New builds; the HTTP side and
+// the feed poller come with both.
+type sides struct{ mail, push bool }
+
+// MailOnly builds the mail side alone: the subscribe service, the mail
+// pipeline (MessageBuilder, the SMTP or file transport, the metrics
+// observer), the digest runner and its schedule, and the janitor. No push
+// pipeline, no alert service, no feed poller, no HTTP server: a digest
+// worker, as the bench's instances run it.
+func MailOnly() Option { return func(s *sides) { s.mail, s.push = true, false } }
+
+// PushOnly builds the push side alone: the push sender and pipeline (with
+// its payload check, cancel hook and metrics observer), the alert service
+// and the janitor. No mail pipeline, no digests, no feed poller, no HTTP
+// server. An alert that asks for email leaves its email deliveries in the
+// queue for an instance with the mail side.
+func PushOnly() Option { return func(s *sides) { s.mail, s.push = false, true } }
+
+// Daemon is crieur wired. New builds one; commands use its services
+// directly, `crieur serve` calls Run.
+type Daemon struct {
 	cfg   Config
 	log   *slog.Logger
 	loc   *time.Location
 	owner string
+	host  string // this machine's name, the end of owner
 
+	// The services; those of a side not built (MailOnly, PushOnly) are nil.
 	Store     *store.Store
 	Subscribe *subscribe.Service
 	Composer  *compose.Composer
@@ -49,137 +81,174 @@ type App struct {
 	Pusher    *dispatch.Pusher
 	Alerts    *alert.Service
 	Digests   *digest.Runner
+	Scheduler *schedule.Scheduler
 	Poller    *feed.Poller
+	Janitor   *dispatch.Janitor
 	Metrics   *web.Metrics
 	Handler   *web.Server
-	VAPIDPub  string
+	// VAPIDPublicKey is the key browsers subscribe with ("" without the
+	// push side).
+	VAPIDPublicKey string
 
 	ln       net.Listener
-	migrated int    // migrations NewApp applied
-	host     string // this machine's name, the end of a.owner
-
-	metLn net.Listener // CRIEUR_METRICS_LISTEN, when set
+	metLn    net.Listener // CRIEUR_METRICS_LISTEN, when set
+	migrated int          // migrations New applied
 }
 
-// NewApp opens and migrates the database, loads or creates the secrets and
-// builds every service. It binds nothing.
-func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
-	a := &App{cfg: cfg, log: log}
-	a.loc, _ = time.LoadLocation(cfg.Timezone)
-	host, _ := os.Hostname()
-	a.host = host
-	a.owner = ownerName(host, os.Getpid())
+// New opens and migrates the database, loads or creates the secrets and
+// builds every service (or one side's, with MailOnly or PushOnly). It binds
+// nothing and starts nothing.
+func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *Daemon, err error) {
+	side := sides{mail: true, push: true}
+	for _, o := range opts {
+		o(&side)
+	}
+	full := side.mail && side.push
+	d := &Daemon{cfg: cfg, log: log}
+	d.loc, _ = time.LoadLocation(cfg.Timezone)
+	d.host, _ = os.Hostname()
+	d.owner = dispatch.OwnerName(d.host, os.Getpid())
 
 	st, err := store.Open(ctx, cfg.DatabaseURL, store.Options{MaxConns: cfg.DBMaxConns})
 	if err != nil {
 		return nil, err
 	}
-	a.Store = st
-	a.migrated, err = st.Migrate(ctx)
+	defer func() {
+		if err != nil {
+			st.Close()
+		}
+	}()
+	d.Store = st
+	d.migrated, err = st.Migrate(ctx)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
-	if a.migrated > 0 {
-		log.Info("applied migrations", "count", a.migrated)
+	if d.migrated > 0 {
+		log.Info("applied migrations", "count", d.migrated)
 	}
 	secret := cfg.SecretKey
 	if secret == "" {
 		secret, err = st.SettingOrCreate(ctx, "secret_key", func() (string, error) { return randomHex(32), nil })
 		if err != nil {
-			st.Close()
 			return nil, err
 		}
 	}
 	if len(secret) < 32 {
-		st.Close()
 		return nil, errors.New("CRIEUR_SECRET_KEY must be at least 32 characters")
 	}
 	tokens, err := subscribe.NewTokens(derive(secret, "link-tokens"), nil)
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
-	vpriv, vpub := cfg.VAPIDPrivateKey, cfg.VAPIDPublicKey
-	if vpriv == "" || vpub == "" {
-		vpriv, vpub, err = vapidKeys(ctx, st)
-		if err != nil {
-			st.Close()
-			return nil, err
+	var vpriv, vpub string
+	if side.push {
+		vpriv, vpub = cfg.VAPIDPrivateKey, cfg.VAPIDPublicKey
+		if vpriv == "" || vpub == "" {
+			vpriv, vpub, err = vapidKeys(ctx, st)
+			if err != nil {
+				return nil, err
+			}
 		}
 	}
-	a.VAPIDPub = vpub
+	d.VAPIDPublicKey = vpub
 
 	siteURL := strings.TrimRight(cfg.BaseURL, "/")
-	a.Composer, err = compose.New(templates.FS, compose.Site{Name: cfg.SiteName, URL: siteURL, ListID: "digest." + domainOf(cfg.mailAddress())})
-	if err != nil {
-		st.Close()
-		return nil, err
-	}
-	a.Metrics = web.NewMetrics(st)
-
-	var transport mail.Transport
-	if cfg.SMTPURL == "" {
-		transport = mail.NewFileTransport(cfg.MailOutbox)
-	} else {
-		transport, err = mail.NewSMTP(cfg.SMTPURL, mail.SMTPOptions{Logger: log, Timeout: cfg.SMTPTimeout})
+	if side.mail {
+		d.Composer, err = compose.New(templates.FS, compose.Site{Name: cfg.SiteName, URL: siteURL, ListID: "digest." + domainOf(cfg.mailAddress())})
 		if err != nil {
-			st.Close()
 			return nil, err
 		}
 	}
-	var dkim *mail.DKIM
-	if cfg.DKIMDomain != "" {
-		dkim, err = mail.LoadDKIM(cfg.DKIMDomain, cfg.DKIMSelector, cfg.DKIMKeyFile)
-		if err != nil {
-			st.Close()
-			return nil, err
+	d.Metrics = web.NewMetrics(st)
+	obs := metricsObserver{d.Metrics}
+
+	// The services wake each other through these: a side not built is
+	// never woken.
+	wakeMail := func() {
+		if d.Mailer != nil {
+			d.Mailer.Wake()
 		}
 	}
-
-	var mailerWake, pushWake func()
-	wakeMail := func() { mailerWake() }
-	wakePush := func() { pushWake() }
-	a.Subscribe = subscribe.New(subscribe.Config{Store: st, Tokens: tokens, HashKey: derive(secret, "suppression"),
+	wakePush := func() {
+		if d.Pusher != nil {
+			d.Pusher.Wake()
+		}
+	}
+	d.Subscribe = subscribe.New(subscribe.Config{Store: st, Tokens: tokens, HashKey: derive(secret, "suppression"),
 		BaseURL: siteURL, Log: log, Wake: wakeMail})
-	builder := &dispatch.MessageBuilder{Store: st, Composer: a.Composer, Subscribe: a.Subscribe, DKIM: dkim, From: cfg.MailFrom,
-		ListID: cfg.SiteName + " <digest." + domainOf(cfg.mailAddress()) + ">", FeedbackBrand: "crieur", Location: a.loc}
-	obs := metricsObserver{a.Metrics}
-	a.Mailer = dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: transport, Builder: builder, Bouncer: a.Subscribe,
-		Observer: obs, Log: log, EnvelopeFrom: cfg.mailAddress(), Owner: a.owner, Connections: cfg.SMTPConnections,
-		RatePerSecond: cfg.SMTPRate, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
-	mailerWake = a.Mailer.Wake
+
+	var builder *dispatch.MessageBuilder
+	if side.mail {
+		var transport mail.Transport
+		if cfg.SMTPURL == "" {
+			transport = mail.NewFileTransport(cfg.MailOutbox)
+		} else {
+			transport, err = mail.NewSMTP(cfg.SMTPURL, mail.SMTPOptions{Logger: log, Timeout: cfg.SMTPTimeout})
+			if err != nil {
+				return nil, err
+			}
+		}
+		var dkim *mail.DKIM
+		if cfg.DKIMDomain != "" {
+			dkim, err = mail.LoadDKIM(cfg.DKIMDomain, cfg.DKIMSelector, cfg.DKIMKeyFile)
+			if err != nil {
+				return nil, err
+			}
+		}
+		builder = &dispatch.MessageBuilder{Store: st, Composer: d.Composer, Subscribe: d.Subscribe, DKIM: dkim, From: cfg.MailFrom,
+			ListID: cfg.SiteName + " <digest." + domainOf(cfg.mailAddress()) + ">", FeedbackBrand: "crieur", Location: d.loc}
+		d.Mailer = dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: transport, Builder: builder, Bouncer: d.Subscribe,
+			Observer: obs, Log: log, EnvelopeFrom: cfg.mailAddress(), Owner: d.owner, Connections: cfg.SMTPConnections,
+			RatePerSecond: cfg.SMTPRate, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
+		d.Digests = digest.NewRunner(st, log, nil, wakeMail)
+		d.Scheduler, err = schedule.New(cfg.DigestDaily, cfg.DigestWeekly, d.loc, d.Digests, log)
+		if err != nil {
+			return nil, err
+		}
+	}
 
 	pushPolicy := netguard.Policy{AllowPrivate: cfg.PushAllowPrivate}
 	pushHosts, err := push.NewHosts(cfg.PushHosts)
 	if err != nil {
-		st.Close()
 		return nil, fmt.Errorf("CRIEUR_PUSH_HOSTS: %w", err)
 	}
-	subject := cfg.VAPIDSubject
-	if subject == "" {
-		subject = "mailto:" + cfg.mailAddress()
+	if side.push {
+		subject := cfg.VAPIDSubject
+		if subject == "" {
+			subject = "mailto:" + cfg.mailAddress()
+		}
+		sender, err := push.NewSender(push.Config{PrivateKey: vpriv, PublicKey: vpub, Subject: subject, Client: push.NewHTTPClient(pushPolicy, cfg.PushTimeout, cfg.PushConcurrency), Timeout: cfg.PushTimeout})
+		if err != nil {
+			return nil, fmt.Errorf("push sender: %w (check CRIEUR_VAPID_SUBJECT, CRIEUR_VAPID_PRIVATE_KEY and CRIEUR_VAPID_PUBLIC_KEY)", err)
+		}
+		d.Pusher = dispatch.NewPusher(dispatch.PushConfig{Store: st, Sender: sender, Observer: obs, Log: log, Owner: d.owner,
+			Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
+		d.Alerts = alert.New(st, log, nil, wakePush, wakeMail)
+		d.Alerts.CheckPushWith(d.Pusher.CheckPayload)
+		d.Alerts.OnCancel(func(id int64) {
+			d.Pusher.Cancelled(id)
+			if builder != nil {
+				builder.AlertCancelled(id)
+			}
+		})
 	}
-	sender, err := push.NewSender(push.Config{PrivateKey: vpriv, PublicKey: vpub, Subject: subject, Client: push.NewHTTPClient(pushPolicy, cfg.PushTimeout, cfg.PushConcurrency), Timeout: cfg.PushTimeout})
-	if err != nil {
-		st.Close()
-		return nil, fmt.Errorf("push sender: %w (check CRIEUR_VAPID_SUBJECT, CRIEUR_VAPID_PRIVATE_KEY and CRIEUR_VAPID_PUBLIC_KEY)", err)
+	var wakes []func()
+	if d.Mailer != nil {
+		wakes = append(wakes, d.Mailer.Wake)
 	}
-	a.Pusher = dispatch.NewPusher(dispatch.PushConfig{Store: st, Sender: sender, Observer: obs, Log: log, Owner: a.owner,
-		Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
-	pushWake = a.Pusher.Wake
-	a.Alerts = alert.New(st, log, nil, wakePush, wakeMail)
-	a.Alerts.CheckPushWith(a.Pusher.CheckPayload)
-	a.Alerts.OnCancel(func(id int64) {
-		a.Pusher.Cancelled(id)
-		builder.AlertCancelled(id)
-	})
-	a.Digests = digest.NewRunner(st, log, nil, wakeMail)
+	if d.Pusher != nil {
+		wakes = append(wakes, d.Pusher.Wake)
+	}
+	d.Janitor = dispatch.NewJanitor(dispatch.JanitorConfig{Store: st, Log: log, Owner: d.owner, Host: d.host, Lease: cfg.Lease,
+		Wake: wakes, ExpirePending: d.Subscribe.ExpirePending})
+	if !full {
+		return d, nil
+	}
 
 	feedPolicy := netguard.Policy{AllowPrivate: cfg.FeedsAllowPriv}
 	fetcher := &feed.Fetcher{Client: feedPolicy.HTTPClient(30 * time.Second), UserAgent: "crieur/1 (+" + siteURL + ")"}
-	a.Poller = feed.NewPoller(feedStore{st}, fetcher, cfg.Feeds, cfg.FeedInterval, log, nil)
-	a.Poller.Extra = func(ctx context.Context) ([]string, error) {
+	d.Poller = feed.NewPoller(feedStore{st}, fetcher, cfg.Feeds, cfg.FeedInterval, log, nil)
+	d.Poller.Extra = func(ctx context.Context) ([]string, error) {
 		fs, err := st.Feeds(ctx)
 		urls := make([]string, 0, len(fs))
 		for _, f := range fs {
@@ -192,86 +261,154 @@ func NewApp(ctx context.Context, cfg Config, log *slog.Logger) (*App, error) {
 	if len(origins) == 0 {
 		origins = []string{web.OriginOf(siteURL)}
 	}
-	a.Handler, err = web.New(web.Deps{Store: st, Subscribe: a.Subscribe, Alerts: a.Alerts, Digests: a.Digests, Feeds: a.Poller,
-		Composer: a.Composer, Metrics: a.Metrics, Log: log, BaseURL: siteURL, AllowedOrigins: origins, VAPIDPublicKey: vpub,
+	d.Handler, err = web.New(web.Deps{Store: st, Subscribe: d.Subscribe, Alerts: d.Alerts, Digests: d.Digests, Feeds: d.Poller,
+		Composer: d.Composer, Metrics: d.Metrics, Log: log, BaseURL: siteURL, AllowedOrigins: origins, VAPIDPublicKey: vpub,
 		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: push.EndpointChecker(pushPolicy, pushHosts), ValidateKeys: push.ValidateSubscriptionKeys,
-		TrustedProxies: cfg.proxies(), MetricsElsewhere: cfg.MetricsListen != "", SiteName: cfg.SiteName, WakeMail: wakeMail, Location: a.loc})
+		TrustedProxies: cfg.proxies(), MetricsElsewhere: cfg.MetricsListen != "", SiteName: cfg.SiteName, WakeMail: wakeMail, Location: d.loc})
 	if err != nil {
-		st.Close()
 		return nil, err
 	}
-	return a, nil
+	return d, nil
 }
 
-// Listen binds the HTTP address (":0" in tests) before Run.
-func (a *App) Listen() (net.Addr, error) {
-	ln, err := net.Listen("tcp", a.cfg.Listen)
-	if err != nil {
-		return nil, fmt.Errorf("listen on %s: %w", a.cfg.Listen, err)
+// Migrated is the number of migrations New applied.
+func (d *Daemon) Migrated() int { return d.migrated }
+
+// Listen binds the HTTP address (":0" in tests) before Run, and the
+// metrics address when CRIEUR_METRICS_LISTEN is set.
+func (d *Daemon) Listen() (net.Addr, error) {
+	if d.Handler == nil {
+		return nil, errors.New("this daemon was built with one side only: it serves no HTTP")
 	}
-	a.ln = ln
-	if a.cfg.MetricsListen != "" {
-		if a.metLn, err = net.Listen("tcp", a.cfg.MetricsListen); err != nil {
+	ln, err := net.Listen("tcp", d.cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("listen on %s: %w", d.cfg.Listen, err)
+	}
+	d.ln = ln
+	if d.cfg.MetricsListen != "" {
+		if d.metLn, err = net.Listen("tcp", d.cfg.MetricsListen); err != nil {
 			ln.Close()
-			return nil, fmt.Errorf("listen on %s (CRIEUR_METRICS_LISTEN): %w", a.cfg.MetricsListen, err)
+			return nil, fmt.Errorf("listen on %s (CRIEUR_METRICS_LISTEN): %w", d.cfg.MetricsListen, err)
 		}
 	}
 	return ln.Addr(), nil
 }
 
-// Run serves until ctx is done, then drains: the HTTP server stops taking
-// requests, the schedulers stop, in-flight sends finish (or go back to the
-// queue) and every outcome is recorded.
-func (a *App) Run(ctx context.Context) error {
-	if a.ln == nil {
-		if _, err := a.Listen(); err != nil {
+// producers are the services that only write work: stopped first, so
+// nothing new is queued while the pipelines drain.
+func (d *Daemon) producers() []startstop.Service {
+	var out []startstop.Service
+	if d.Scheduler != nil {
+		out = append(out, d.Scheduler)
+	}
+	if d.Poller != nil {
+		out = append(out, d.Poller)
+	}
+	if d.Alerts != nil {
+		out = append(out, d.Alerts)
+	}
+	if d.Digests != nil {
+		out = append(out, d.Digests)
+	}
+	return out
+}
+
+// pipelines are the services that claim and send.
+func (d *Daemon) pipelines() []startstop.Service {
+	var out []startstop.Service
+	if d.Mailer != nil {
+		out = append(out, d.Mailer)
+	}
+	if d.Pusher != nil {
+		out = append(out, d.Pusher)
+	}
+	return out
+}
+
+// Start starts every background service built: the janitor first (it
+// returns what dead processes of this machine left claimed), a digest tick
+// missed while no instance ran, then the pipelines and the producers. They
+// run until Stop, not until ctx ends: Stop drains them in order. Run calls
+// Start; the bench calls it on a daemon built with one side.
+func (d *Daemon) Start(ctx context.Context) error {
+	ctx = context.WithoutCancel(ctx)
+	if err := d.Janitor.Start(ctx); err != nil {
+		return err
+	}
+	if d.Scheduler != nil {
+		// A morning digest is not lost because no instance ran at 07:00.
+		if err := d.Scheduler.CatchUp(ctx, time.Now(), 6*time.Hour, d.Store.LastScheduled); err != nil {
+			d.log.Error("catch up missed digests", "err", err)
+		}
+	}
+	for _, s := range append(d.pipelines(), d.producers()...) {
+		if err := s.Start(ctx); err != nil {
+			stop, cancel := context.WithTimeout(context.Background(), d.cfg.ShutdownGrace)
+			defer cancel()
+			d.Stop(stop)
 			return err
 		}
 	}
-	if a.cfg.SMTPURL == "" {
-		a.log.Warn("CRIEUR_SMTP_URL is not set: no email leaves this machine; messages are written as .eml files", "dir", a.cfg.MailOutbox)
-	}
-	if err := a.rescueDeadOwners(ctx); err != nil {
-		return err
-	}
-	sched, err := schedule.New(a.cfg.DigestDaily, a.cfg.DigestWeekly, a.loc, a.Digests, a.log)
-	if err != nil {
-		return err
-	}
-	// A morning digest is not lost because no instance ran at 07:00.
-	if err := sched.CatchUp(ctx, time.Now(), 6*time.Hour, a.Store.LastScheduled); err != nil {
-		a.log.Error("catch up missed digests", "err", err)
-	}
-	work, stopWork := context.WithCancel(context.WithoutCancel(ctx))
-	defer stopWork()
-	a.Mailer.Start(work)
-	a.Pusher.Start(work)
-	a.Alerts.Start(work)
-	a.Digests.Start(work)
-	a.Poller.Start(work)
-	sched.Start()
-	var wg sync.WaitGroup
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		a.janitor(work)
-	}()
+	return nil
+}
 
-	srv := &http.Server{Handler: a.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
-		WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
-		ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
-	serveErr := make(chan error, 2)
-	go func() { serveErr <- srv.Serve(a.ln) }()
-	var metSrv *http.Server
-	if a.metLn != nil {
-		mux := http.NewServeMux()
-		mux.Handle("GET /metrics", a.Metrics.Handler())
-		metSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second,
-			ErrorLog: slog.NewLogLogger(a.log.Handler(), slog.LevelWarn)}
-		go func() { serveErr <- metSrv.Serve(a.metLn) }()
-		a.log.Info("metrics serving", "addr", a.metLn.Addr().String())
+// Stop stops claiming and drains, in order: the producers (schedule, feed
+// poller, alert and digest enqueuers) stop; the pipelines stop claiming and
+// let sends in flight finish until ctx is done (CRIEUR_SHUTDOWN_GRACE in
+// Run), the rest going back to the queue, every outcome recorded; then the
+// janitor stops. Safe without Start, or twice.
+func (d *Daemon) Stop(ctx context.Context) {
+	for _, s := range d.producers() {
+		s.Stop(ctx)
 	}
-	a.log.Info("crieur serving", "addr", a.ln.Addr().String(), "base_url", a.cfg.BaseURL, "database", a.Store.Dialect(), "next_digests", fmt.Sprint(sched.Next()))
+	var stops sync.WaitGroup
+	for _, s := range d.pipelines() {
+		stops.Go(func() { s.Stop(ctx) })
+	}
+	stops.Wait()
+	d.Janitor.Stop(ctx)
+}
+
+// Run serves until ctx is done, then drains: the HTTP server stops taking
+// requests while the background services stop (Stop) within
+// CRIEUR_SHUTDOWN_GRACE. A daemon built with one side serves no HTTP: Run
+// then runs its services until ctx is done.
+func (d *Daemon) Run(ctx context.Context) error {
+	if d.ln == nil && d.Handler != nil {
+		if _, err := d.Listen(); err != nil {
+			return err
+		}
+	}
+	if d.Mailer != nil && d.cfg.SMTPURL == "" {
+		d.log.Warn("CRIEUR_SMTP_URL is not set: no email leaves this machine; messages are written as .eml files", "dir", d.cfg.MailOutbox)
+	}
+	if err := d.Start(ctx); err != nil {
+		return err
+	}
+
+	serveErr := make(chan error, 2)
+	var srv, metSrv *http.Server
+	if d.ln != nil {
+		srv = &http.Server{Handler: d.Handler, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 30 * time.Second,
+			WriteTimeout: 60 * time.Second, IdleTimeout: 120 * time.Second, MaxHeaderBytes: 64 << 10,
+			ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
+		go func() { serveErr <- srv.Serve(d.ln) }()
+	}
+	if d.metLn != nil {
+		mux := http.NewServeMux()
+		mux.Handle("GET /metrics", d.Metrics.Handler())
+		metSrv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, WriteTimeout: 60 * time.Second,
+			ErrorLog: slog.NewLogLogger(d.log.Handler(), slog.LevelWarn)}
+		go func() { serveErr <- metSrv.Serve(d.metLn) }()
+		d.log.Info("metrics serving", "addr", d.metLn.Addr().String())
+	}
+	if d.ln != nil {
+		next := ""
+		if d.Scheduler != nil {
+			next = fmt.Sprint(d.Scheduler.Next())
+		}
+		d.log.Info("crieur serving", "addr", d.ln.Addr().String(), "base_url", d.cfg.BaseURL, "database", d.Store.Dialect(), "next_digests", next)
+	}
 
 	var runErr error
 	select {
@@ -279,7 +416,7 @@ func (a *App) Run(ctx context.Context) error {
 	case err := <-serveErr:
 		runErr = err
 	}
-	a.log.Info("shutting down")
+	d.log.Info("shutting down")
 	shCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	// The HTTP server drains while the workers stop claiming: a SIGTERM
@@ -290,62 +427,20 @@ func (a *App) Run(ctx context.Context) error {
 		if metSrv != nil {
 			_ = metSrv.Shutdown(shCtx)
 		}
-		_ = srv.Shutdown(shCtx)
+		if srv != nil {
+			_ = srv.Shutdown(shCtx)
+		}
 	}()
-	sched.Stop()
-	a.Poller.Stop()
-	a.Alerts.Stop()
-	a.Digests.Stop()
-	var stops sync.WaitGroup
-	for _, stop := range []func(time.Duration){a.Mailer.Stop, a.Pusher.Stop} {
-		stops.Add(1)
-		go func() {
-			defer stops.Done()
-			stop(a.cfg.ShutdownGrace)
-		}()
-	}
-	stops.Wait()
+	grace, cancelGrace := context.WithTimeout(context.Background(), d.cfg.ShutdownGrace)
+	defer cancelGrace()
+	d.Stop(grace)
 	<-httpDone
-	stopWork()
-	wg.Wait()
-	a.log.Info("stopped")
+	d.log.Info("stopped")
 	return runErr
 }
 
-// janitor rescues deliveries whose worker died (after their lease),
-// expires unconfirmed addresses, old sessions and alert idempotency keys.
-func (a *App) janitor(ctx context.Context) {
-	t := time.NewTicker(max(a.cfg.Lease/4, time.Second))
-	defer t.Stop()
-	lastExpire := time.Time{}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-		}
-		if n, err := a.Store.RescueDeliveries(ctx, time.Now().Add(-a.cfg.Lease)); err != nil {
-			a.log.Error("rescue deliveries", "err", err)
-		} else if n > 0 {
-			a.log.Info("rescued deliveries from a dead worker", "count", n)
-			a.Mailer.Wake()
-			a.Pusher.Wake()
-		}
-		if time.Since(lastExpire) > time.Hour {
-			lastExpire = time.Now()
-			if err := a.Subscribe.ExpirePending(ctx); err != nil {
-				a.log.Error("expire pending", "err", err)
-			}
-			_ = a.Store.DeleteExpiredSessions(ctx, time.Now())
-			if _, err := a.Store.DeleteExpiredIdempotencyKeys(ctx, time.Now()); err != nil {
-				a.log.Error("delete expired idempotency keys", "err", err)
-			}
-		}
-	}
-}
-
-// Close releases the database.
-func (a *App) Close() error { return a.Store.Close() }
+// Close releases the database. Stop (or Run) first.
+func (d *Daemon) Close() error { return d.Store.Close() }
 
 func randomHex(n int) string {
 	b := make([]byte, n)
@@ -414,83 +509,4 @@ func (f feedStore) LeaseFeed(ctx context.Context, url, holder string, now, until
 func (f feedStore) SaveFeedState(ctx context.Context, url string, s feed.State) error {
 	return f.st.SaveFeedState(ctx, url, store.FeedState{URL: url, ETag: s.ETag, LastModified: s.LastModified, LastPolledAt: s.LastPolledAt,
 		NextPollAt: s.NextPollAt, LastError: s.LastError, Failures: s.Failures, Items: s.Items})
-}
-
-// rescueDeadOwners returns to the queue, now rather than after the lease,
-// what processes of this machine that are no longer running left claimed:
-// a daemon killed before this start, or a CLI `alert send` killed midway.
-// A live process's claims are left alone: another `crieur serve` on the
-// same database, or a CLI send running next to this one, keeps sending
-// them (taking them back caused duplicates). Owners on other machines, or
-// whose process cannot be checked, wait for the lease as before.
-func (a *App) rescueDeadOwners(ctx context.Context) error {
-	owners, err := a.Store.ClaimOwners(ctx)
-	if err != nil {
-		return err
-	}
-	var total int64
-	for _, o := range owners {
-		if !ownerGone(o, a.host, a.owner) {
-			continue
-		}
-		n, err := a.Store.RescueOwner(ctx, o)
-		if err != nil {
-			return err
-		}
-		total += n
-	}
-	if total > 0 {
-		a.log.Info("returned interrupted deliveries to the queue", "count", total)
-	}
-	return nil
-}
-
-// ownerName names this process's workers in the queue: pid-random@host.
-// The random part tells apart two processes that got the same pid. The
-// host comes last, after the first '@', so that no host name can be read
-// as a pid: with host-pid-random, a process on host crieur read the owner
-// crieur-7-1234-beef (a live instance on host crieur-7) as pid 7 of its
-// own host, and took its claims back when it had no pid 7.
-func ownerName(host string, pid int) string {
-	return fmt.Sprintf("%d-%s@%s", pid, randomHex(4), host)
-}
-
-// parseOwner splits an owner made by ownerName; ok is false for anything
-// else (an owner named by an older release, or by a benchmark).
-func parseOwner(owner string) (host string, pid int, ok bool) {
-	head, host, ok := strings.Cut(owner, "@")
-	if !ok {
-		return "", 0, false
-	}
-	pidText, random, ok := strings.Cut(head, "-")
-	if !ok || random == "" || pidText == "" || strings.Trim(pidText, "0123456789") != "" {
-		return "", 0, false
-	}
-	pid, err := strconv.Atoi(pidText)
-	if err != nil || pid <= 0 {
-		return "", 0, false
-	}
-	return host, pid, true
-}
-
-// ownerGone reports that owner (as ownerName makes them) was a process of
-// this host that is no longer running. Anything else — another host, a
-// malformed name, a process that exists — is not known to be gone. Two
-// containers with the same host name and separate pid namespaces would
-// each see the other's workers as gone: give containers distinct host
-// names (the default).
-func ownerGone(owner, host, self string) bool {
-	if owner == self {
-		return false
-	}
-	ownerHost, pid, ok := parseOwner(owner)
-	if !ok || ownerHost != host {
-		return false
-	}
-	if pid == os.Getpid() {
-		return true // an earlier process had this pid; this one did not claim it
-	}
-	// Signal 0 checks existence without signalling: ESRCH means no such
-	// process; EPERM means it exists under another user.
-	return errors.Is(syscall.Kill(pid, 0), syscall.ESRCH)
 }
