@@ -123,6 +123,20 @@ type sinkStats struct {
 	FirstNS int64 `json:"first_ns"` // arrival of the first message since the last reset, Unix ns
 	LastNS  int64 `json:"last_ns"`
 	CPUNS   int64 `json:"cpu_ns"` // the child's own CPU time
+	Bytes   int64 `json:"bytes"`  // message bytes received (the SMTP sink)
+}
+
+// avg is the mean message size received, in bytes.
+func (s sinkStats) avg() float64 { return float64(s.Bytes) / float64(max(s.Count, 1)) }
+
+// Sample returns a message of about the mean size the sink received.
+func (c *child) Sample() ([]byte, error) {
+	resp, err := http.Get("http://" + c.Ctrl + "/sample")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
 }
 
 // Stats asks the child for its counters.
