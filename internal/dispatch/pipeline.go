@@ -1,7 +1,11 @@
 // Package dispatch is the delivery queue: workers claim due messages
 // (emails and push messages) from the store, send them, and record the
-// outcome; a retry waits with exponential back-off and jitter; rows whose
-// worker died are rescued after their lease.
+// outcome; a retry waits with exponential back-off and jitter; the Janitor
+// rescues rows whose worker died (after their lease, or at start when the
+// process is known to be gone) and deletes what has expired.
+//
+// It consumes the store and the senders (mail, push); it must not import
+// the producers (alert, digest), web or daemon: they sit above it.
 //
 // Every pipeline has the same shape: one claimer goroutine takes small
 // batches from the store into a bounded channel, N workers send, one
