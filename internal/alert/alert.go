@@ -176,7 +176,11 @@ func (s *Service) Send(ctx context.Context, r news.AlertRequest) (int64, error) 
 		s.log.Info("alert repeated, not sent again", "alert_id", id)
 		return id, nil
 	}
-	_ = s.st.Audit(ctx, a.CreatedBy, "alert.send", strconv.FormatInt(id, 10), a.Title)
+	// The alert is stored and will go out: a failed audit write is logged
+	// rather than refusing a send that already happened.
+	if err := s.st.Audit(ctx, a.CreatedBy, "alert.send", strconv.FormatInt(id, 10), a.Title); err != nil {
+		s.log.Error("audit log write failed", "action", "alert.send", "alert_id", id, "err", err)
+	}
 	s.log.Info("alert created", "alert_id", id, "topics", strings.Join(a.Topics, ","), "email", a.Email, "by", a.CreatedBy)
 	s.Wake()
 	return id, nil

@@ -48,7 +48,10 @@ func (r *Runner) Create(ctx context.Context, f news.Frequency, scheduled time.Ti
 	}
 	if created {
 		r.log.Info("digest run created", "run_id", id, "frequency", f, "scheduled_at", scheduled, "by", by)
-		_ = r.st.Audit(ctx, by, "digest.run", strconv.FormatInt(id, 10), string(f))
+		// The run exists and will go out: a failed audit write is logged.
+		if err := r.st.Audit(ctx, by, "digest.run", strconv.FormatInt(id, 10), string(f)); err != nil {
+			r.log.Error("audit log write failed", "action", "digest.run", "run_id", id, "err", err)
+		}
 	}
 	r.Kick()
 	return id, nil
