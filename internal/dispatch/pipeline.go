@@ -70,6 +70,7 @@ type pipeline[J any] struct {
 	mu        sync.Mutex
 	stopClaim context.CancelFunc
 	drained   chan struct{}
+	stopping  sync.Mutex // held through Stop: a second Stop waits for the first
 }
 
 func (p *pipeline[J]) init() {
@@ -152,6 +153,8 @@ func (p *pipeline[J]) Start(ctx context.Context) error {
 // is recorded and every goroutine (the heartbeat too) has ended. It
 // reports whether this call stopped a running pipeline.
 func (p *pipeline[J]) Stop(ctx context.Context) bool {
+	p.stopping.Lock()
+	defer p.stopping.Unlock()
 	p.mu.Lock()
 	stopClaim, drained := p.stopClaim, p.drained
 	p.stopClaim, p.drained = nil, nil

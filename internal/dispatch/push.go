@@ -125,7 +125,7 @@ func (p *Pusher) Start(ctx context.Context) error { return p.p.Start(ctx) }
 // returns the rest to the queue and records every outcome.
 func (p *Pusher) Stop(ctx context.Context) {
 	if !p.p.Stop(ctx) {
-		return // not running, or another Stop is draining it
+		return // not running, or stopped by another Stop
 	}
 	// Every outcome is recorded: the windows still held go back to the
 	// queue with their browsers not sent. Should this fail, the next start
