@@ -2,6 +2,9 @@
 // publisher: subscribers and their topics, article intake from feeds and a
 // CMS API, cron-scheduled digest emails, and web push alerts. See the
 // README for the commands and settings.
+//
+// This package holds the command line only (flags, the command table, the
+// one-shot commands); the daemon itself is built by internal/daemon.
 package main
 
 import (
