@@ -5,18 +5,25 @@ import (
 	"fmt"
 	"time"
 
-	"github.com/crieur/crieur/internal/digest"
+	"github.com/crieur/crieur/internal/daemon"
 	"github.com/crieur/crieur/internal/news"
 )
 
-// runAssembly times the digest Runner choosing every reader's articles and
+// runAssembly times the daemon's digest Runner choosing every reader's articles and
 // writing the deliveries, without sending anything.
 func runAssembly(ctx context.Context, o options) (*section, error) {
-	st, err := openDB(ctx, o, "assembly")
+	url, err := prepareDB(ctx, o, "assembly")
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
+	// The daemon's digest runner, not started: the bench calls its Enqueue
+	// itself to time the pass, and no mailer sends.
+	d, err := newDaemon(ctx, o, url, daemon.MailOnly(), nil)
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	st := d.Store
 	t := time.Now()
 	sd := newSeeder(st)
 	topicIDs, err := sd.topics(ctx)
@@ -31,7 +38,7 @@ func runAssembly(ctx context.Context, o options) (*section, error) {
 	}
 	progress("seeded %d readers and %d articles in %v", o.assemblyN, o.articles, dur(time.Since(t)))
 
-	runner := digest.NewRunner(st, o.logger(), nil, nil)
+	runner := d.Digests
 	rssReset := resetPeakRSS()
 	prof := startProfile(o, "assembly")
 	cpu0, t0 := cpuTime(), time.Now()

@@ -15,33 +15,26 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/crieur/crieur/internal/alert"
-	"github.com/crieur/crieur/internal/digest"
-	"github.com/crieur/crieur/internal/dispatch"
+	"github.com/crieur/crieur/internal/daemon"
 	"github.com/crieur/crieur/internal/gcpolicy"
-	"github.com/crieur/crieur/internal/netguard"
 	"github.com/crieur/crieur/internal/news"
-	"github.com/crieur/crieur/internal/push"
 	"github.com/crieur/crieur/internal/push/pushtest"
-	"github.com/crieur/crieur/internal/store"
 )
 
 // The instances scenario runs the digest and the alert with N crieur
 // instances sharing one database. Each instance is this binary re-executed
-// with -worker digest|push: a process that builds the daemon's pipeline
-// (digest.Runner + dispatch.Mailer, or alert.Service + dispatch.Pusher,
-// each with its own Owner) on the shared database and runs it until its
-// stdin closes. The parent seeds, creates the run or the alert as an
-// editor's API call would, wakes the workers (a line "kick" on their stdin;
+// with -worker digest|push: a process that builds the daemon through
+// internal/daemon with one side (daemon.MailOnly: digest enqueuer and mail
+// pipeline; daemon.PushOnly: alert enqueuer and push pipeline; each names
+// its own owner as the daemon does) on the shared database and runs it
+// until its stdin closes. The parent seeds, creates the run or the alert as
+// an editor's API call would, through a daemon of the same side that it
+// does not start, wakes the workers (a line "kick" on their stdin;
 // without it they would find the work at their next 1 s poll) and waits at
 // the sink and in the database until everything is recorded. CPU is read
 // from /proc/PID/stat (utime+stime) of the workers and of every process of
 // the PostgreSQL server before and after, so the parent's own seeding and
 // polling count for neither.
-
-// envVAPID passes the VAPID pair to push workers ("private:public"), kept
-// out of the command line.
-const envVAPID = "CRIEUR_BENCH_VAPID"
 
 // instanceResult is one measured configuration.
 type instanceResult struct {
@@ -118,8 +111,8 @@ func runInstances(ctx context.Context, o options) (*section, error) {
 
 	sec := &section{title: fmt.Sprintf("D. Several instances on one database: %d digests, one alert to %d browsers", o.n, o.pushN)}
 	sec.setup = []string{
-		"Each instance is a separate process (this binary with -worker) running the daemon's pipeline on the shared database: digest.Runner + dispatch.Mailer " +
-			fmt.Sprintf("(%d SMTP connections) to the SMTP sink process, or alert.Service + dispatch.Pusher (concurrency %d) to the push stub process; each has its own Owner. ", o.smtpConns, o.pushConc) +
+		"Each instance is a separate process (this binary with -worker) running the shipped daemon, built by internal/daemon with one side, on the shared database: daemon.MailOnly " +
+			fmt.Sprintf("(digest enqueuer + mail pipeline, %d SMTP connections) to the SMTP sink process, or daemon.PushOnly (alert enqueuer + push pipeline, concurrency %d) to the push stub process; each has its own owner. ", o.smtpConns, o.pushConc) +
 			"The bench creates the run (or sends the alert), wakes the instances and waits until the sink has every message and the database has every outcome.",
 		"CPU: utime+stime from /proc/PID/stat (10 ms ticks) before and after, of the instances (summed) and of every PostgreSQL process (postmaster, its live children, and its reaped children's cutime+cstime). The sink, the stub and the bench's own seeding and polling are not counted. With SQLite the database runs inside the instance: its CPU is in the instance's figure.",
 		"PostgreSQL: " + o.pgNote + "; tables emptied, seeded, then VACUUM ANALYZE before each measurement.",
@@ -260,11 +253,6 @@ func measureInstances(ctx context.Context, o options, kind string, pg bool, n in
 		if err := sd.pushSubscriptions(ctx, o.pushN, "http://"+sink.Addr, keys); err != nil {
 			return res, err
 		}
-		priv, pub, err := push.GenerateVAPIDKeys()
-		if err != nil {
-			return res, err
-		}
-		env = append(env, envVAPID+"="+priv+":"+pub)
 	}
 	if pg {
 		if _, err := st.DB().ExecContext(ctx, "VACUUM ANALYZE"); err != nil {
@@ -279,8 +267,8 @@ func measureInstances(ctx context.Context, o options, kind string, pg bool, n in
 			w.stop()
 		}
 	}()
-	for i := range n {
-		w, err := startWorker(append(args, "-owner", fmt.Sprintf("bench-%d", i+1)), env)
+	for range n {
+		w, err := startWorker(args, env)
 		if err != nil {
 			return res, err
 		}
@@ -321,16 +309,27 @@ func measureInstances(ctx context.Context, o options, kind string, pg bool, n in
 	}
 	t0 := time.Now()
 	// As an editor's request to one instance: create the work there
-	// (here: in the bench, through the same services), then wake all.
+	// (here: in the bench, through the daemon's services, not started),
+	// then wake all. The secrets and VAPID keys are the database's, shared
+	// with the workers.
+	side := daemon.MailOnly()
+	if kind == "push" {
+		side = daemon.PushOnly()
+	}
+	editor, err := newDaemon(ctx, o, url, side, nil)
+	if err != nil {
+		return res, err
+	}
+	defer editor.Close()
 	var id int64
 	var progressQ, pendingQ, splitQ string
 	if kind == "digest" {
-		id, err = digest.NewRunner(st, o.logger(), nil, nil).RunNow(ctx, news.Daily, "bench")
+		id, err = editor.Digests.RunNow(ctx, news.Daily, "bench")
 		progressQ = "SELECT enqueued, recipients FROM digest_runs WHERE id = ?"
 		pendingQ = "SELECT COUNT(*) FROM deliveries WHERE run_id = ? AND state IN ('pending', 'sending')"
 		splitQ = "SELECT COALESCE(locked_by, ''), COUNT(*) FROM deliveries WHERE run_id = ? GROUP BY 1 ORDER BY 1"
 	} else {
-		id, err = alert.New(st, o.logger(), nil, func() {}, nil).Send(ctx, benchAlert)
+		id, err = editor.Alerts.Send(ctx, benchAlert)
 		progressQ = "SELECT enqueued, targeted FROM alerts WHERE id = ?"
 		pendingQ = "SELECT COUNT(*) FROM push_windows WHERE alert_id = ? AND state IN ('pending', 'sending')"
 		splitQ = "SELECT COALESCE(locked_by, ''), SUM(handled) FROM push_windows WHERE alert_id = ? GROUP BY 1 ORDER BY 1"
@@ -472,7 +471,6 @@ func workerMain(args []string) error {
 	fs := flag.NewFlagSet("worker", flag.ContinueOnError)
 	fs.StringVar(&kind, "worker", "", "digest or push")
 	fs.StringVar(&o.db, "db", "", "database URL")
-	fs.StringVar(&o.owner, "owner", "bench", "the pipeline's Owner")
 	fs.StringVar(&o.smtpURL, "smtp", "", "SMTP URL (digest)")
 	fs.IntVar(&o.smtpConns, "smtp-conns", 4, "SMTP connections")
 	fs.IntVar(&o.pushConc, "push-concurrency", 64, "push requests in flight")
@@ -485,50 +483,37 @@ func workerMain(args []string) error {
 	return runWorker(o, kind)
 }
 
-// runWorker is the -worker process: one crieur instance's digest or push
-// path on the shared database -db, until stdin closes. "kick" on stdin
-// wakes its enqueuer, as the API call wakes the instance that received it.
+// runWorker is the -worker process: one crieur instance, the daemon built
+// with the digest's side (MailOnly) or the alert's (PushOnly) on the shared
+// database -db and started as `crieur serve` starts it, until stdin
+// closes. "kick" on stdin wakes its enqueuer, as the API call wakes the
+// instance that received it.
 func runWorker(o options, kind string) error {
 	ctx := context.Background()
-	st, err := store.Open(ctx, o.db, store.Options{})
+	var d *daemon.Daemon
+	var err error
+	switch kind {
+	case "digest":
+		d, err = newMailDaemon(ctx, o, o.db, o.smtpURL)
+	case "push":
+		d, err = newDaemon(ctx, o, o.db, daemon.PushOnly(), nil)
+	default:
+		return fmt.Errorf("-worker %q: want digest or push", kind)
+	}
 	if err != nil {
 		return err
 	}
-	defer st.Close()
-	work, stopWork := context.WithCancel(ctx)
-	defer stopWork()
-	var kick func()
-	var stop func()
-	switch kind {
-	case "digest":
-		p, err := newDigestPipeline(st, o, o.smtpURL)
-		if err != nil {
-			return err
+	defer d.Close()
+	if err := d.Start(ctx); err != nil {
+		return err
+	}
+	kick := func() {
+		if d.Digests != nil {
+			d.Digests.Kick()
 		}
-		p.mailer.Start(work)
-		p.runner.Start(work)
-		kick = p.runner.Kick
-		stop = func() { p.runner.Stop(); p.mailer.Stop(10 * time.Second) }
-	case "push":
-		priv, pub, ok := strings.Cut(os.Getenv(envVAPID), ":")
-		if !ok {
-			return errors.New("worker: " + envVAPID + " not set")
+		if d.Alerts != nil {
+			d.Alerts.Wake()
 		}
-		sender, err := push.NewSender(push.Config{PrivateKey: priv, PublicKey: pub, Subject: "mailto:ops@news.example.com",
-			Client: push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0, o.pushConc)})
-		if err != nil {
-			return err
-		}
-		log := o.logger()
-		pusher := dispatch.NewPusher(dispatch.PushConfig{Store: st, Sender: sender, Log: log, Owner: o.owner, Concurrency: o.pushConc})
-		alerts := alert.New(st, log, nil, pusher.Wake, nil)
-		alerts.OnCancel(pusher.Cancelled)
-		pusher.Start(work)
-		alerts.Start(work)
-		kick = alerts.Wake
-		stop = func() { alerts.Stop(); pusher.Stop(10 * time.Second) }
-	default:
-		return fmt.Errorf("-worker %q: want digest or push", kind)
 	}
 	fmt.Println("ready")
 	sc := bufio.NewScanner(os.Stdin)
@@ -537,6 +522,6 @@ func runWorker(o options, kind string) error {
 			kick()
 		}
 	}
-	stop()
+	stopDaemon(d, 10*time.Second)
 	return nil
 }

@@ -1,15 +1,19 @@
 // Command crieur-bench measures crieur's delivery paths on this machine and
 // writes a report (stdout and bench-out/report.md), each figure next to its
-// baseline measured in the same run:
+// baseline measured in the same run. crieur is the shipped daemon, built by
+// internal/daemon with one side (daemon.MailOnly or daemon.PushOnly) and
+// started as `crieur serve` starts it; the bench wires no pipeline itself:
 //
-//   - digest: one daily digest run to -n readers through the real pipeline
-//     (digest.Runner, dispatch.Mailer, MessageBuilder, compose, go-mail) to a
-//     loopback SMTP sink that discards, against raw go-mail on the same sink;
-//   - assembly: choosing the articles of -assembly-n readers and writing
-//     their deliveries, without sending;
-//   - push: one alert to -push-n browser subscriptions through alert.Service
-//     and dispatch.Pusher to a loopback push service answering 201, against
-//     a plain webpush-go v1.4.0 loop and the RFC 8291 encryption floor;
+//   - digest: one daily digest run to -n readers through the daemon's mail
+//     side (digest enqueuer, dispatch.Mailer, MessageBuilder, compose,
+//     go-mail) to a loopback SMTP sink that discards, against raw go-mail on
+//     the same sink;
+//   - assembly: the daemon's digest runner choosing the articles of
+//     -assembly-n readers and writing their deliveries, without sending;
+//   - push: one alert to -push-n browser subscriptions through the daemon's
+//     push side (alert.Service and dispatch.Pusher) to a loopback push
+//     service answering 201, against a plain webpush-go v1.4.0 loop and the
+//     RFC 8291 encryption floor;
 //   - serve (only with -only serve): the shipped daemon, a `crieur serve`
 //     process built from ./cmd/crieur, set up with its commands and driven
 //     through its HTTP API only: a daily digest to -n imported readers
@@ -72,7 +76,6 @@ type options struct {
 	// The instances scenario (instances.go) and its -worker processes.
 	instances  string // -instances: "1", "2" or "1,2"
 	noSQLite   bool   // skip the SQLite comparison row
-	owner      string // -worker: the pipeline's Owner
 	smtpURL    string // -worker digest: the sink
 	pgNote     string // how the PostgreSQL server was set up, for the report
 	postmaster int    // pid of the throwaway cluster's postmaster
@@ -218,11 +221,7 @@ func (o options) logger() *slog.Logger {
 // file in the temporary directory, or the -db PostgreSQL database with its
 // tables emptied.
 func openDB(ctx context.Context, o options, name string) (*store.Store, error) {
-	url := "sqlite:" + filepath.Join(o.tmp, name+".db")
-	if o.db != "" {
-		url = o.db
-	}
-	st, err := store.Open(ctx, url, store.Options{})
+	st, err := store.Open(ctx, dbURL(o, name), store.Options{})
 	if err != nil {
 		return nil, err
 	}
@@ -237,6 +236,25 @@ func openDB(ctx context.Context, o options, name string) (*store.Store, error) {
 		}
 	}
 	return st, nil
+}
+
+// dbURL is the database of one scenario: a SQLite file in the temporary
+// directory, or the -db PostgreSQL database.
+func dbURL(o options, name string) string {
+	if o.db != "" {
+		return o.db
+	}
+	return "sqlite:" + filepath.Join(o.tmp, name+".db")
+}
+
+// prepareDB makes the database of one scenario fresh (openDB) and returns
+// its URL, for the daemon to open.
+func prepareDB(ctx context.Context, o options, name string) (string, error) {
+	st, err := openDB(ctx, o, name)
+	if err != nil {
+		return "", err
+	}
+	return dbURL(o, name), st.Close()
 }
 
 // wipePostgres empties every crieur table (not the migrations' record).

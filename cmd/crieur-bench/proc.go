@@ -133,6 +133,19 @@ type sinkStats struct {
 	CPUNS   int64 `json:"cpu_ns"` // the child's own CPU time
 }
 
+// avg is the mean message size received, in bytes.
+func (s sinkStats) avg() float64 { return float64(s.Bytes) / float64(max(s.Count, 1)) }
+
+// Sample returns a message of about the mean size the sink received.
+func (c *child) Sample() ([]byte, error) {
+	resp, err := http.Get("http://" + c.Ctrl + "/sample")
+	if err != nil {
+		return nil, err
+	}
+	defer resp.Body.Close()
+	return io.ReadAll(resp.Body)
+}
+
 // Stats asks the child for its counters.
 func (c *child) Stats() (sinkStats, error) {
 	var st sinkStats
@@ -142,17 +155,6 @@ func (c *child) Stats() (sinkStats, error) {
 	}
 	defer resp.Body.Close()
 	return st, json.NewDecoder(resp.Body).Decode(&st)
-}
-
-// Sample is the message the SMTP sink kept: one of about the mean size of
-// those it received since its last reset.
-func (c *child) Sample() ([]byte, error) {
-	resp, err := http.Get("http://" + c.Ctrl + "/sample")
-	if err != nil {
-		return nil, err
-	}
-	defer resp.Body.Close()
-	return io.ReadAll(resp.Body)
 }
 
 // Reset zeroes the child's counters.

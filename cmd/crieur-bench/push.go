@@ -19,6 +19,7 @@ import (
 	webpush "github.com/SherClockHolmes/webpush-go"
 
 	"github.com/crieur/crieur/internal/alert"
+	"github.com/crieur/crieur/internal/daemon"
 	"github.com/crieur/crieur/internal/dispatch"
 	"github.com/crieur/crieur/internal/netguard"
 	"github.com/crieur/crieur/internal/news"
@@ -45,11 +46,24 @@ func runPush(ctx context.Context, o options) (*section, error) {
 	defer stub.Stop()
 	origin := "http://" + stub.Addr
 
-	st, err := openDB(ctx, o, "push")
+	vpriv, vpub, err := push.GenerateVAPIDKeys()
 	if err != nil {
 		return nil, err
 	}
-	defer st.Close()
+	url, err := prepareDB(ctx, o, "push")
+	if err != nil {
+		return nil, err
+	}
+	// The shipped daemon's push side, with the VAPID pair given as a
+	// publisher gives it (the baselines sign with the same pair).
+	d, err := newDaemon(ctx, o, url, daemon.PushOnly(), func(c *daemon.Config) {
+		c.VAPIDPrivateKey, c.VAPIDPublicKey = vpriv, vpub
+	})
+	if err != nil {
+		return nil, err
+	}
+	defer d.Close()
+	st := d.Store
 	t := time.Now()
 	sd := newSeeder(st)
 	if _, err := sd.topics(ctx); err != nil {
@@ -66,26 +80,19 @@ func runPush(ctx context.Context, o options) (*section, error) {
 	}
 	progress("seeded %d push subscriptions in %v", o.pushN, dur(time.Since(t)))
 
-	vpriv, vpub, err := push.GenerateVAPIDKeys()
+	// The Sender-alone baseline: a push.Sender configured as the daemon
+	// configures its own (same client kind, timeout and concurrency).
+	cfg := benchConfig(o, url)
+	sender, err := push.NewSender(push.Config{PrivateKey: vpriv, PublicKey: vpub, Subject: cfg.VAPIDSubject,
+		Client: push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, cfg.PushTimeout, o.pushConc), Timeout: cfg.PushTimeout})
 	if err != nil {
 		return nil, err
 	}
-	log := o.logger()
-	// As cmd/crieur wires it: one shared netguard client, one Sender.
-	sender, err := push.NewSender(push.Config{PrivateKey: vpriv, PublicKey: vpub, Subject: "mailto:ops@news.example.com",
-		Client: push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0, o.pushConc)})
-	if err != nil {
+	if err := d.Start(ctx); err != nil {
 		return nil, err
 	}
-	pusher := dispatch.NewPusher(dispatch.PushConfig{Store: st, Sender: sender, Log: log, Owner: "bench", Concurrency: o.pushConc})
-	alerts := alert.New(st, log, nil, pusher.Wake, nil)
-
-	work, stopWork := context.WithCancel(ctx)
-	defer stopWork()
-	pusher.Start(work)
-	alerts.Start(work)
-	defer pusher.Stop(10 * time.Second)
-	defer alerts.Stop()
+	defer stopDaemon(d, 10*time.Second)
+	alerts := d.Alerts
 
 	// Every measurement is repeated o.reps times, the pipeline and the three
 	// baselines in turn, so that a slow spell of the machine touches all of
@@ -143,7 +150,7 @@ func runPush(ctx context.Context, o options) (*section, error) {
 	sec := &section{title: fmt.Sprintf("C. One alert to %d push subscriptions (issue 4)", o.pushN)}
 	sec.setup = []string{
 		fmt.Sprintf("%d subscriptions (no topic: all get the alert) on a loopback push stub process answering 201 without decrypting (as pushtest.CountOnly).", o.pushN),
-		fmt.Sprintf("Real path: alert.Service.Send → enqueuer (windows of 2,000) → dispatch.Pusher (claim, send, record; concurrency %d) → push.Sender on push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0, concurrency).", o.pushConc),
+		fmt.Sprintf("The shipped daemon, built by internal/daemon (daemon.PushOnly, CRIEUR_PUSH_ALLOW_PRIVATE=true for the loopback stub, CRIEUR_PUSH_CONCURRENCY=%d) and started as `crieur serve` starts it: alert.Service.Send (with the Pusher's payload check) → its enqueuer (windows of 2,000) → dispatch.Pusher (claim, send, record, with the metrics observer) → push.Sender on push.NewHTTPClient.", o.pushConc),
 		fmt.Sprintf("Payload %d bytes (the Pusher's JSON for this alert), TTL 1 h, urgency high, Topic header.", len(payload)),
 		fmt.Sprintf("Baselines, same stub and payload, %d messages each: crieur's push.Sender alone (no queue) and webpush-go v1.4.0 with one shared client of the same kind, both at concurrency %d; the RFC 8291 encryption floor (fresh P-256 key, salt, ECDH, HKDF, AES-GCM) on one goroutine, %d messages.", baseN, o.pushConc, floorN),
 		fmt.Sprintf("Every measurement is repeated %d times, the pipeline (the alert sent again as a new alert) and the baselines in turn, and each figure is the median of its repetitions, with the range in brackets: this machine's speed varies by ±10%% from one minute to the next. The push stub's own CPU per message is measured too (it shares the cores).", o.reps),

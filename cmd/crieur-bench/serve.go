@@ -62,9 +62,9 @@ func buildCrieur(ctx context.Context, dir string) (string, error) {
 	return bin, nil
 }
 
-// daemon is one `crieur serve` process and the admin token the bench
+// serveProc is one `crieur serve` process and the admin token the bench
 // drives it with.
-type daemon struct {
+type serveProc struct {
 	bin    string
 	env    []string
 	url    string // http://127.0.0.1:PORT
@@ -99,7 +99,7 @@ func serveDatabase(ctx context.Context, o options, name string) (url string, pos
 // its CRIEUR_* variables) plus vars, on a free loopback port, and waits
 // until /readyz answers. The digest schedules are set 12 hours away, so
 // that no tick fires during the run.
-func startDaemon(ctx context.Context, o options, name string, vars map[string]string) (*daemon, error) {
+func startDaemon(ctx context.Context, o options, name string, vars map[string]string) (*serveProc, error) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return nil, err
@@ -134,7 +134,7 @@ func startDaemon(ctx context.Context, o options, name string, vars map[string]st
 		env[k] = v
 	}
 	// The log is kept beside the report, for a look at what the daemon did.
-	d := &daemon{url: "http://" + addr, log: filepath.Join(o.out, name+".log"), done: make(chan struct{}),
+	d := &serveProc{url: "http://" + addr, log: filepath.Join(o.out, name+".log"), done: make(chan struct{}),
 		client: &http.Client{Timeout: time.Minute, Transport: &http.Transport{MaxIdleConnsPerHost: 64}}}
 	d.bin = o.crieurBin
 	for _, kv := range os.Environ() {
@@ -182,18 +182,18 @@ func startDaemon(ctx context.Context, o options, name string, vars map[string]st
 	return d, nil
 }
 
-func (d *daemon) pid() int { return d.cmd.Process.Pid }
+func (d *serveProc) pid() int { return d.cmd.Process.Pid }
 
 // cpu is the daemon's user+system time so far (/proc/PID/stat).
-func (d *daemon) cpu() time.Duration { return procCPU(d.pid()) }
+func (d *serveProc) cpu() time.Duration { return procCPU(d.pid()) }
 
 // rss is the daemon's peak RSS (VmHWM) since its last resetRSS.
-func (d *daemon) rss() int64 { return peakRSS(strconv.Itoa(d.pid())) }
+func (d *serveProc) rss() int64 { return peakRSS(strconv.Itoa(d.pid())) }
 
-func (d *daemon) resetRSS() bool { return resetPeakRSSOf(d.pid()) }
+func (d *serveProc) resetRSS() bool { return resetPeakRSSOf(d.pid()) }
 
 // stop asks the daemon to stop (SIGTERM) and waits; after 15 s it kills it.
-func (d *daemon) stop() {
+func (d *serveProc) stop() {
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-d.done:
@@ -204,7 +204,7 @@ func (d *daemon) stop() {
 }
 
 // logTail is the end of the daemon's log, for an error message.
-func (d *daemon) logTail() string {
+func (d *serveProc) logTail() string {
 	b, _ := os.ReadFile(d.log)
 	if len(b) > 4000 {
 		b = b[len(b)-4000:]
@@ -214,7 +214,7 @@ func (d *daemon) logTail() string {
 
 // cli runs a one-shot crieur command with the daemon's environment, as a
 // publisher does on the same machine, and returns its stdout.
-func (d *daemon) cli(ctx context.Context, args ...string) (string, error) {
+func (d *serveProc) cli(ctx context.Context, args ...string) (string, error) {
 	cmd := exec.CommandContext(ctx, d.bin, args...)
 	cmd.Env = d.env
 	var out, errb bytes.Buffer
@@ -227,7 +227,7 @@ func (d *daemon) cli(ctx context.Context, args ...string) (string, error) {
 
 // setup does what a publisher does first on a new install: the topics
 // (`crieur topic add`) and an admin API token (`crieur token create`).
-func (d *daemon) setup(ctx context.Context) error {
+func (d *serveProc) setup(ctx context.Context) error {
 	for _, slug := range topicSlugs {
 		if _, err := d.cli(ctx, "topic", "add", slug, topicNames[slug]); err != nil {
 			return err
@@ -244,7 +244,7 @@ func (d *daemon) setup(ctx context.Context) error {
 // call makes one API request with the admin token: in is sent as JSON
 // (when not nil), a 2xx answer is decoded into out (when not nil), any
 // other status is an error carrying the answer.
-func (d *daemon) call(ctx context.Context, method, path string, in, out any) error {
+func (d *serveProc) call(ctx context.Context, method, path string, in, out any) error {
 	var body io.Reader
 	if in != nil {
 		b, err := json.Marshal(in)
@@ -279,7 +279,7 @@ func (d *daemon) call(ctx context.Context, method, path string, in, out any) err
 
 // callMany makes n API requests, inflight at a time; req(i) returns the
 // i-th request's method, path and body.
-func (d *daemon) callMany(ctx context.Context, n, inflight int, req func(i int) (string, string, any)) error {
+func (d *serveProc) callMany(ctx context.Context, n, inflight int, req func(i int) (string, string, any)) error {
 	var (
 		next     atomic.Int64
 		wg       sync.WaitGroup
@@ -317,7 +317,7 @@ func (d *daemon) callMany(ctx context.Context, n, inflight int, req func(i int) 
 // poll is cheap for the daemon (one row and its counters), but it is the
 // daemon's CPU: it asks every 500 ms while helper (the sink or the stub,
 // a separate process) has fewer than expect messages, then every 20 ms.
-func (d *daemon) waitDone(ctx context.Context, path string, helper *child, expect int64, out any) error {
+func (d *serveProc) waitDone(ctx context.Context, path string, helper *child, expect int64, out any) error {
 	var state struct {
 		State string `json:"state"`
 		Error string `json:"error"`
@@ -356,7 +356,7 @@ type procSample struct {
 
 // sampleCPU reads the daemon's CPU and, when postmaster is not 0, the
 // PostgreSQL server's.
-func sampleCPU(d *daemon, postmaster int) (procSample, error) {
+func sampleCPU(d *serveProc, postmaster int) (procSample, error) {
 	s := procSample{crieur: d.cpu()}
 	if postmaster != 0 {
 		var err error

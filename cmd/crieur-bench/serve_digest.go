@@ -282,7 +282,7 @@ func writeReadersCSV(path string, n int) error {
 
 // postArticles posts repetition rep's 16 articles through the API, as a
 // newsroom's CMS does, published over the last 2 hours.
-func postArticles(ctx context.Context, d *daemon, rep int) error {
+func postArticles(ctx context.Context, d *serveProc, rep int) error {
 	now := time.Now().UTC()
 	for i, a := range serveArticles {
 		slug := topicSlugs[i/2]

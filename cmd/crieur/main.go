@@ -2,6 +2,9 @@
 // publisher: subscribers and their topics, article intake from feeds and a
 // CMS API, cron-scheduled digest emails, and web push alerts. See the
 // README for the commands and settings.
+//
+// This package holds the command line only (flags, the command table, the
+// one-shot commands); the daemon itself is built by internal/daemon.
 package main
 
 import (
@@ -23,6 +26,7 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/crieur/crieur/internal/daemon"
 	"github.com/crieur/crieur/internal/gcpolicy"
 	"github.com/crieur/crieur/internal/mail"
 	"github.com/crieur/crieur/internal/news"
@@ -68,7 +72,7 @@ func oneLine(err error) string {
 	return strings.ReplaceAll(err.Error(), "\n", "; ")
 }
 
-func newLogger(cfg Config, w io.Writer) *slog.Logger {
+func newLogger(cfg daemon.Config, w io.Writer) *slog.Logger {
 	var lvl slog.Level
 	_ = lvl.UnmarshalText([]byte(cfg.LogLevel))
 	opts := &slog.HandlerOptions{Level: lvl}
@@ -111,7 +115,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return err
 	}
 	pos := o.args
-	cfg, err := loadConfig(o.config, env)
+	cfg, err := daemon.Load(o.config, env)
 	if err != nil {
 		return err
 	}
@@ -122,29 +126,29 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		defer stop()
 		percent, limit := gcpolicy.Apply(func(k string) string { v, _ := env(k); return v })
 		log.Debug("garbage collector", "gogc", percent, "memory_limit", limit, "note", "0: set by GOGC/GOMEMLIMIT")
-		app, err := NewApp(ctx, cfg, log)
+		d, err := daemon.New(ctx, cfg, log)
 		if err != nil {
 			return err
 		}
-		defer app.Close()
-		return app.Run(ctx)
+		defer d.Close()
+		return d.Run(ctx)
 	}
 	// One-shot commands log only warnings, to keep stdout clean.
-	quiet := newLogger(Config{LogFormat: cfg.LogFormat, LogLevel: "warn"}, stderr)
-	app, err := NewApp(ctx, cfg, quiet)
+	quiet := newLogger(daemon.Config{LogFormat: cfg.LogFormat, LogLevel: "warn"}, stderr)
+	app, err := daemon.New(ctx, cfg, quiet)
 	if err != nil {
 		return err
 	}
 	defer app.Close()
 	switch cmd {
 	case "migrate":
-		switch app.migrated {
+		switch app.Migrated() {
 		case 0:
 			fmt.Fprintln(stdout, "database is up to date")
 		case 1:
 			fmt.Fprintln(stdout, "applied 1 migration")
 		default:
-			fmt.Fprintf(stdout, "applied %d migrations\n", app.migrated)
+			fmt.Fprintf(stdout, "applied %d migrations\n", app.Migrated())
 		}
 		return nil
 	case "token create":
@@ -159,7 +163,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if _, err := app.Store.CreateAPIToken(ctx, o.name, r, web.HashToken(tok)); err != nil {
 			return err
 		}
-		_ = app.Store.Audit(ctx, "cli", "token.create", o.name, string(r))
+		audit(ctx, app, quiet, "token.create", o.name, string(r))
 		fmt.Fprintln(stdout, tok)
 		return nil
 	case "user add":
@@ -182,7 +186,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			}
 			return err
 		}
-		_ = app.Store.Audit(ctx, "cli", "user.create", addr, string(r))
+		audit(ctx, app, quiet, "user.create", addr, string(r))
 		if generated {
 			fmt.Fprintln(stdout, pw)
 		}
@@ -197,10 +201,10 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 			}
 			return err
 		}
-		_ = app.Store.Audit(ctx, "cli", "topic.create", pos[0], pos[1])
+		audit(ctx, app, quiet, "topic.create", pos[0], pos[1])
 		return nil
 	case "vapid generate":
-		fmt.Fprintln(stdout, app.VAPIDPub)
+		fmt.Fprintln(stdout, app.VAPIDPublicKey)
 		return nil
 	case "alert send":
 		return alertSend(ctx, app, news.AlertRequest{Title: o.title, Body: o.body, URL: o.url, ImageURL: o.image, Topics: o.topics,
@@ -208,7 +212,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 	case "digest run":
 		return digestRun(ctx, app, news.Frequency(pos[0]), stdout)
 	case "subscribers import":
-		return importCSV(ctx, app, pos[0], stdout)
+		return importCSV(ctx, app, quiet, pos[0], stdout)
 	case "subscribers export":
 		w := bufio.NewWriterSize(stdout, 64<<10)
 		if err := app.Subscribe.ExportCSV(ctx, w); err != nil {
@@ -285,7 +289,7 @@ func generatedPassword() string {
 	return base64.RawURLEncoding.EncodeToString(b)
 }
 
-func alertSend(ctx context.Context, app *App, req news.AlertRequest, stdout io.Writer) error {
+func alertSend(ctx context.Context, app *daemon.Daemon, req news.AlertRequest, stdout io.Writer) error {
 	id, err := app.Alerts.Send(ctx, req)
 	if err != nil {
 		return err
@@ -295,12 +299,12 @@ func alertSend(ctx context.Context, app *App, req news.AlertRequest, stdout io.W
 	// running; with one running, both share the queue.
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	app.Pusher.Start(ctx)
+	_ = app.Pusher.Start(ctx)
 	if req.Email {
-		app.Mailer.Start(ctx)
+		_ = app.Mailer.Start(ctx)
 	}
-	defer app.Pusher.Stop(5 * time.Second)
-	defer app.Mailer.Stop(5 * time.Second)
+	defer stopWithin(app.Pusher, 5*time.Second)
+	defer stopWithin(app.Mailer, 5*time.Second)
 	for ctx.Err() == nil {
 		if err := app.Alerts.RunOnce(ctx); err != nil {
 			return err
@@ -322,7 +326,7 @@ func alertSend(ctx context.Context, app *App, req news.AlertRequest, stdout io.W
 	return nil
 }
 
-func digestRun(ctx context.Context, app *App, f news.Frequency, stdout io.Writer) error {
+func digestRun(ctx context.Context, app *daemon.Daemon, f news.Frequency, stdout io.Writer) error {
 	id, err := app.Digests.RunNow(ctx, f, "cli")
 	if err != nil {
 		return err
@@ -330,8 +334,8 @@ func digestRun(ctx context.Context, app *App, f news.Frequency, stdout io.Writer
 	fmt.Fprintln(stdout, id)
 	ctx, stop := signal.NotifyContext(ctx, syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
-	app.Mailer.Start(ctx)
-	defer app.Mailer.Stop(5 * time.Second)
+	_ = app.Mailer.Start(ctx)
+	defer stopWithin(app.Mailer, 5*time.Second)
 	for ctx.Err() == nil {
 		if err := app.Digests.RunOnce(ctx); err != nil {
 			return err
@@ -355,7 +359,7 @@ func digestRun(ctx context.Context, app *App, f news.Frequency, stdout io.Writer
 	return ctx.Err()
 }
 
-func importCSV(ctx context.Context, app *App, path string, stdout io.Writer) error {
+func importCSV(ctx context.Context, app *daemon.Daemon, log *slog.Logger, path string, stdout io.Writer) error {
 	f, err := os.Open(path)
 	if err != nil {
 		return err
@@ -365,7 +369,7 @@ func importCSV(ctx context.Context, app *App, path string, stdout io.Writer) err
 	if err != nil {
 		return err
 	}
-	_ = app.Store.Audit(ctx, "cli", "subscribers.import", path, fmt.Sprintf("imported=%d rejected=%d", rep.Imported, rep.RejectedTotal()))
+	audit(ctx, app, log, "subscribers.import", path, fmt.Sprintf("imported=%d rejected=%d", rep.Imported, rep.RejectedTotal()))
 	fmt.Fprintf(stdout, "imported %d (%d pending confirmation), already there %d, suppressed %d, unsubscribed %d, rejected %d\n",
 		rep.Imported, rep.Pending, rep.Existing, rep.Suppressed, rep.Unsubscribed, rep.RejectedTotal())
 	for _, r := range rep.Rejected {
@@ -376,8 +380,8 @@ func importCSV(ctx context.Context, app *App, path string, stdout io.Writer) err
 	}
 	if rep.Pending > 0 {
 		// Send the confirmation emails before exiting.
-		app.Mailer.Start(ctx)
-		defer app.Mailer.Stop(10 * time.Second)
+		_ = app.Mailer.Start(ctx)
+		defer stopWithin(app.Mailer, 10*time.Second)
 		for ctx.Err() == nil {
 			n, err := app.Store.PendingEmails(ctx)
 			if err != nil || n == 0 {
@@ -387,4 +391,21 @@ func importCSV(ctx context.Context, app *App, path string, stdout io.Writer) err
 		}
 	}
 	return nil
+}
+
+// stopWithin stops a pipeline the command started, giving messages in
+// flight up to grace.
+func stopWithin(s interface{ Stop(context.Context) }, grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	s.Stop(ctx)
+}
+
+// audit records what a command did in the audit log. The command's work is
+// done by then: a failed write is logged (on stderr) rather than undoing
+// it or failing the command.
+func audit(ctx context.Context, app *daemon.Daemon, log *slog.Logger, action, target, detail string) {
+	if err := app.Store.Audit(ctx, "cli", action, target, detail); err != nil {
+		log.Error("audit log write failed", "action", action, "err", err)
+	}
 }

@@ -5,15 +5,11 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"io/fs"
-	"log/slog"
-	"net/http"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/crieur/crieur/internal/store"
 )
@@ -233,96 +229,27 @@ func TestUserAddReadsOrGeneratesPassword(t *testing.T) {
 	}
 }
 
-func TestConfigValidation(t *testing.T) {
+// TestConfigErrorExit: a bad setting is an error (exit 1) named on one
+// line of stderr, before any database is opened. The settings themselves
+// are checked in internal/daemon (TestConfigValidation, TestConfigFileKeys).
+func TestConfigErrorExit(t *testing.T) {
 	t.Parallel()
-	bad := [][]string{
-		{"CRIEUR_BASE_URL", "ftp://x"},
-		{"CRIEUR_MAIL_FROM", "not an address"},
-		{"CRIEUR_TIMEZONE", "Mars/Olympus"},
-		{"CRIEUR_DIGEST_DAILY", "every morning"},
-		{"CRIEUR_FEED_INTERVAL", "soon"},
-		{"CRIEUR_LOG_FORMAT", "xml"},
-		{"CRIEUR_FEEDS", "file:///etc/passwd"},
-		{"CRIEUR_DKIM_DOMAIN", "example.com"},
-		{"CRIEUR_PUSH_ALLOW_PRIVATE", "maybe"},
-		{"CRIEUR_PUSH_HOSTS", "push.example.net *.com"},
-		{"CRIEUR_PUSH_HOSTS", "https://push.example.net"},
-		{"CRIEUR_PUSH_HOSTS", "203.0.113.7"},
-		{"CRIEUR_LOG_LEVEL", "verbose"},
-		{"CRIEUR_SITE_NAME", "Le Journal\r\nBcc: x@example.com"},
-		{"CRIEUR_SITE_NAME", " "},
-		{"CRIEUR_BASE_URL", "http://localhost:8080/path?x=1"},
-		{"CRIEUR_BASE_URL", "http://localhost:8080/#frag"},
-		{"CRIEUR_DIGEST_DAILY", "@every 1m"},
-		{"CRIEUR_DIGEST_DAILY", "CRON_TZ=UTC @every 1m"},
-		{"CRIEUR_DIGEST_WEEKLY", "@hourly"},
-		{"CRIEUR_VAPID_PRIVATE_KEY", "garbage"}, // without its public key
-		{"CRIEUR_VAPID_PRIVATE_KEY", "garbage", "CRIEUR_VAPID_PUBLIC_KEY", "BNcRdreALRFXTkOOUHK1EtK2wtaz5Ry4YfYCA_0QTpQtUbVlUls0VJXg7A8u-Ts1XbjhazAkj7I99e8QcYP7DkM"},
-		{"CRIEUR_LOG_LEVEL", "loud"},
-		{"CRIEUR_TRUSTED_PROXIES", "10.0.0.0/8 nginx"},
-		{"CRIEUR_METRICS_LISTEN", "127.0.0.1:9", "CRIEUR_LISTEN", "127.0.0.1:9"},
+	env := envFor(t, "CRIEUR_TIMEZONE", "Mars/Olympus")
+	code, out, errOut := runMain(t, env, "", "migrate")
+	if code != 1 || !strings.Contains(errOut, "CRIEUR_TIMEZONE") || strings.Count(strings.TrimSpace(errOut), "\n") != 0 || out != "" {
+		t.Errorf("exit %d, stdout %q, stderr %q; want 1 and one line naming CRIEUR_TIMEZONE", code, out, errOut)
 	}
-	for _, b := range bad {
-		code, _, errOut := runMain(t, envFor(t, b...), "", "migrate")
-		if code != 1 || !strings.Contains(errOut, strings.SplitN(b[0], "_", 3)[1]) && !strings.Contains(errOut, b[0]) {
-			t.Errorf("%s=%s: exit %d, stderr %q", b[0], b[1], code, errOut)
-		}
+	if _, err := os.Stat(dbPath(t, env)); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("a bad setting touched the database (%v)", err)
 	}
-}
-
-// TestServeOnEphemeralPort runs the whole daemon in process on :0 and
-// stops it as SIGTERM would.
-func TestServeOnEphemeralPort(t *testing.T) {
-	t.Parallel()
 	dir := t.TempDir()
-	cfg := defaultConfig()
-	cfg.DatabaseURL = "sqlite:" + filepath.Join(dir, "c.db")
-	cfg.MailOutbox = filepath.Join(dir, "outbox")
-	cfg.Listen = "127.0.0.1:0"
-	log := slog.New(slog.NewTextHandler(io.Discard, nil))
-	ctx, cancel := context.WithCancel(context.Background())
-	app, err := NewApp(ctx, cfg, log)
-	if err != nil {
+	file := filepath.Join(dir, "crieur.conf")
+	if err := os.WriteFile(file, []byte("# digests\nCRIEUR_DIGET_DAILY=0 6 * * *\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	defer app.Close()
-	addr, err := app.Listen()
-	if err != nil {
-		t.Fatal(err)
+	if code, _, errOut := runMain(t, envFor(t), "", "migrate", "--config", file); code != 1 || !strings.Contains(errOut, "line 2: unknown setting CRIEUR_DIGET_DAILY") {
+		t.Errorf("misspelt setting in the file: exit %d, stderr %q", code, errOut)
 	}
-	done := make(chan error, 1)
-	go func() { done <- app.Run(ctx) }()
-	for _, p := range []string{"/healthz", "/readyz", "/metrics", "/api/v1/topics", "/api/v1/push/key", "/subscribe"} {
-		resp, err := http.Get("http://" + addr.String() + p)
-		if err != nil {
-			t.Fatal(err)
-		}
-		resp.Body.Close()
-		if resp.StatusCode != 200 {
-			t.Errorf("GET %s: %d", p, resp.StatusCode)
-		}
-	}
-	// The database holds the secrets: nobody but its owner may read it.
-	for _, f := range []string{"c.db", "c.db-wal"} {
-		fi, err := os.Stat(filepath.Join(dir, f))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if fi.Mode().Perm()&0o077 != 0 {
-			t.Errorf("%s mode %v: readable by others", f, fi.Mode().Perm())
-		}
-	}
-	start := time.Now()
-	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Fatalf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("idle daemon did not stop within 10 s")
-	}
-	t.Logf("idle shutdown took %s", time.Since(start))
 }
 
 func TestAlertSendFlagsInAnyOrder(t *testing.T) {
@@ -341,32 +268,5 @@ func TestAlertSendFlagsInAnyOrder(t *testing.T) {
 	}
 	if code, _, _ := runMain(t, env, "", "alert", "send", "--title", "x", "--body", "y", "--url", "https://a.example", "--topic", "sport"); code != 1 {
 		t.Fatalf("unknown topic: exit %d", code)
-	}
-}
-
-// TestConfigFileKeys: a misspelt CRIEUR_ setting in the file is refused
-// with its line (it would be ignored without a word); other names, as in an
-// environment file shared with other programs, and "export" lines are fine.
-func TestConfigFileKeys(t *testing.T) {
-	t.Parallel()
-	for _, c := range []struct {
-		body string
-		code int
-		says string
-	}{
-		{"# digests\nCRIEUR_DIGET_DAILY=0 6 * * *\n", 1, "line 2: unknown setting CRIEUR_DIGET_DAILY"},
-		{"OTHER_PROGRAM=1\nexport CRIEUR_DIGEST_DAILY=\"0 6 * * *\"\n", 0, ""},
-		// An export line is read: its bad value is refused.
-		{"export CRIEUR_LOG_LEVEL=verbose\n", 1, "CRIEUR_LOG_LEVEL"},
-	} {
-		dir := t.TempDir()
-		file := filepath.Join(dir, "crieur.conf")
-		if err := os.WriteFile(file, []byte(c.body), 0o600); err != nil {
-			t.Fatal(err)
-		}
-		code, _, errOut := runMain(t, envFor(t), "", "migrate", "--config", file)
-		if code != c.code || !strings.Contains(errOut, c.says) {
-			t.Errorf("%q: exit %d (stderr %q), want %d saying %q", c.body, code, errOut, c.code, c.says)
-		}
 	}
 }

@@ -19,6 +19,7 @@ import (
 	"time"
 
 	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/startstop"
 	"github.com/crieur/crieur/internal/store"
 )
 
@@ -46,9 +47,8 @@ type Service struct {
 	fitsPush func(news.Alert) error
 
 	wake chan struct{}
-	stop context.CancelFunc
-	done chan struct{}
-	mu   sync.Mutex
+	life startstop.Base
+	mu   sync.Mutex // one RunOnce at a time
 }
 
 // New returns a Service; Start runs its enqueuer.
@@ -221,12 +221,14 @@ func (s *Service) Wake() {
 	}
 }
 
-// Start runs the enqueuer until Stop.
-func (s *Service) Start(ctx context.Context) {
-	ctx, s.stop = context.WithCancel(ctx)
-	s.done = make(chan struct{})
-	go func() {
-		defer close(s.done)
+// Start runs the enqueuer until Stop; starting a started Service does
+// nothing.
+func (s *Service) Start(ctx context.Context) error {
+	ctx, ok := s.life.Begin(ctx)
+	if !ok {
+		return nil
+	}
+	s.life.Go(func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
@@ -240,17 +242,13 @@ func (s *Service) Start(ctx context.Context) {
 			case <-t.C:
 			}
 		}
-	}()
+	})
+	return nil
 }
 
-// Stop stops the enqueuer; progress is in the database, so a restart
-// resumes where it was.
-func (s *Service) Stop() {
-	if s.stop != nil {
-		s.stop()
-		<-s.done
-	}
-}
+// Stop stops the enqueuer and waits for it; progress is in the database,
+// so a restart resumes where it was.
+func (s *Service) Stop(context.Context) { s.life.Stop() }
 
 // RunOnce writes the deliveries of every due alert and closes finished
 // ones.

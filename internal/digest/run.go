@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/startstop"
 	"github.com/crieur/crieur/internal/store"
 )
 
@@ -23,9 +24,8 @@ type Runner struct {
 	wake func() // wakes the mail workers
 
 	kick chan struct{}
-	stop context.CancelFunc
-	done chan struct{}
-	mu   sync.Mutex
+	life startstop.Base
+	mu   sync.Mutex // one RunOnce at a time
 }
 
 // NewRunner returns a Runner; Start runs its enqueuer.
@@ -70,12 +70,14 @@ func (r *Runner) Kick() {
 	}
 }
 
-// Start runs the enqueuer until Stop.
-func (r *Runner) Start(ctx context.Context) {
-	ctx, r.stop = context.WithCancel(ctx)
-	r.done = make(chan struct{})
-	go func() {
-		defer close(r.done)
+// Start runs the enqueuer until Stop; starting a started Runner does
+// nothing.
+func (r *Runner) Start(ctx context.Context) error {
+	ctx, ok := r.life.Begin(ctx)
+	if !ok {
+		return nil
+	}
+	r.life.Go(func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
@@ -89,17 +91,13 @@ func (r *Runner) Start(ctx context.Context) {
 			case <-t.C:
 			}
 		}
-	}()
+	})
+	return nil
 }
 
-// Stop stops the enqueuer. Progress is committed batch by batch, so a
-// restart resumes where it stopped.
-func (r *Runner) Stop() {
-	if r.stop != nil {
-		r.stop()
-		<-r.done
-	}
-}
+// Stop stops the enqueuer and waits for it. Progress is committed batch by
+// batch, so a restart resumes where it stopped.
+func (r *Runner) Stop(context.Context) { r.life.Stop() }
 
 // RunOnce writes the deliveries of every run not fully enqueued, then
 // closes the runs with nothing left to send.

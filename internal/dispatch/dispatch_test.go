@@ -62,7 +62,7 @@ func setup(t *testing.T, opts ...mailtest.Option) *fixture {
 	m := dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: tr, Builder: b, Bouncer: svc, Log: log,
 		EnvelopeFrom: "bounces@news.example", Owner: "test", Connections: 2, RetryBase: 50 * time.Millisecond, Lease: 3 * time.Second})
 	m.Start(ctx)
-	t.Cleanup(func() { m.Stop(5 * time.Second) })
+	t.Cleanup(func() { stopWithin(m, 5*time.Second) })
 	return &fixture{st: st, svc: svc, sink: sink, mailer: m}
 }
 
@@ -194,7 +194,7 @@ func TestPushAlertUnreadableIsRetried(t *testing.T) {
 	p := dispatch.NewPusher(dispatch.PushConfig{Store: f.st, Sender: sender, Log: slog.New(slog.DiscardHandler), Owner: "test",
 		RetryBase: 50 * time.Millisecond, Lease: 3 * time.Second})
 	p.Start(ctx)
-	t.Cleanup(func() { p.Stop(5 * time.Second) })
+	t.Cleanup(func() { stopWithin(p, 5*time.Second) })
 	time.Sleep(300 * time.Millisecond)
 	exec("UPDATE alerts SET ttl_seconds = 3600")
 	p.Wake()
@@ -213,4 +213,11 @@ func TestPushAlertUnreadableIsRetried(t *testing.T) {
 	if err != nil || a.Delivered != 1 || a.Failed != 0 {
 		t.Fatalf("alert %+v %v, want 1 delivered, none failed", a, err)
 	}
+}
+
+// stopWithin stops a pipeline, giving messages in flight up to grace.
+func stopWithin(s interface{ Stop(context.Context) }, grace time.Duration) {
+	ctx, cancel := context.WithTimeout(context.Background(), grace)
+	defer cancel()
+	s.Stop(ctx)
 }

@@ -122,12 +122,13 @@ func NewMailer(cfg MailConfig) *Mailer {
 	return m
 }
 
-// Start runs the workers until Stop.
-func (m *Mailer) Start(ctx context.Context) { m.p.Start(ctx) }
+// Start runs the workers until Stop; starting a started Mailer does
+// nothing.
+func (m *Mailer) Start(ctx context.Context) error { return m.p.Start(ctx) }
 
-// Stop stops claiming, waits up to grace for messages on the wire, returns
-// the rest to the queue and records every outcome.
-func (m *Mailer) Stop(grace time.Duration) { m.p.Stop(grace) }
+// Stop stops claiming, waits until ctx is done for messages on the wire,
+// returns the rest to the queue and records every outcome.
+func (m *Mailer) Stop(ctx context.Context) { m.p.Stop(ctx) }
 
 // Wake makes the workers look for work now.
 func (m *Mailer) Wake() { m.p.Wake() }

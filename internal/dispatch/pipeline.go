@@ -1,7 +1,11 @@
 // Package dispatch is the delivery queue: workers claim due messages
 // (emails and push messages) from the store, send them, and record the
-// outcome; a retry waits with exponential back-off and jitter; rows whose
-// worker died are rescued after their lease.
+// outcome; a retry waits with exponential back-off and jitter; the Janitor
+// rescues rows whose worker died (after their lease, or at start when the
+// process is known to be gone) and deletes what has expired.
+//
+// It consumes the store and the senders (mail, push); it must not import
+// the producers (alert, digest), web or daemon: they sit above it.
 //
 // Every pipeline has the same shape: one claimer goroutine takes small
 // batches from the store into a bounded channel, N workers send, one
@@ -22,6 +26,7 @@ import (
 	"time"
 
 	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/startstop"
 	"github.com/crieur/crieur/internal/store"
 )
 
@@ -59,9 +64,15 @@ type pipeline[J Claimed] struct {
 	wake       chan struct{}
 	pauseUntil atomic.Int64 // unix nanos; claiming stops until then
 
+	// life owns every goroutine (claimer, workers, recorder, heartbeat);
+	// its context, cancelled by the second stage of Stop, cancels the
+	// sends in flight. stopClaim is the first stage; drained closes when
+	// every claimed job has been recorded.
+	life      startstop.Base
+	mu        sync.Mutex
 	stopClaim context.CancelFunc
-	cancel    context.CancelFunc
-	done      chan struct{}
+	drained   chan struct{}
+	stopping  sync.Mutex // held through Stop: a second Stop waits for the first
 }
 
 func (p *pipeline[J]) init() {
@@ -85,20 +96,24 @@ func (p *pipeline[J]) pause(d time.Duration) {
 	p.pauseUntil.Store(time.Now().Add(d).UnixNano())
 }
 
-// Start runs the pipeline until Stop.
-func (p *pipeline[J]) Start(ctx context.Context) {
-	ctx, p.cancel = context.WithCancel(ctx)
+// Start runs the pipeline until Stop. Starting a started pipeline does
+// nothing.
+func (p *pipeline[J]) Start(ctx context.Context) error {
+	ctx, ok := p.life.Begin(ctx)
+	if !ok {
+		return nil
+	}
 	claimCtx, stopClaim := context.WithCancel(ctx)
-	p.stopClaim = stopClaim
-	p.done = make(chan struct{})
+	drained := make(chan struct{})
+	p.mu.Lock()
+	p.stopClaim, p.drained = stopClaim, drained
+	p.mu.Unlock()
 	jobs := make(chan J, p.batch)
 	results := make(chan store.Result, p.batch*2)
 
 	var workers sync.WaitGroup
 	for w := range p.workers {
-		workers.Add(1)
-		go func() {
-			defer workers.Done()
+		workers.Go(func() {
 			if p.closeWorker != nil {
 				defer p.closeWorker(w)
 			}
@@ -109,41 +124,50 @@ func (p *pipeline[J]) Start(ctx context.Context) {
 				}
 				results <- j.Outcome(p.work(ctx, w, j))
 			}
-		}()
+		})
 	}
 	recorded := make(chan struct{})
-	go func() {
+	p.life.Go(func() {
 		defer close(recorded)
 		p.recordLoop(results)
-	}()
+	})
 	if p.touch != nil && p.heartbeat > 0 {
-		go p.heartbeatLoop(ctx)
+		// Waited for by Stop like the others: it must not renew a lease
+		// after the pipeline is said to be stopped.
+		p.life.Go(func() { p.heartbeatLoop(ctx) })
 	}
-	go func() {
-		defer close(p.done)
+	p.life.Go(func() {
+		defer close(drained)
 		p.claimLoop(claimCtx, jobs)
 		close(jobs)
 		workers.Wait()
 		close(results)
 		<-recorded
-	}()
+	})
+	return nil
 }
 
-// Stop stops claiming, lets in-flight sends finish for up to grace, then
-// cancels the rest (returned to the queue), and waits for the outcomes to
-// be recorded.
-func (p *pipeline[J]) Stop(grace time.Duration) {
-	if p.done == nil {
-		return
+// Stop stops claiming, lets in-flight sends finish until ctx is done, then
+// cancels the rest (returned to the queue), and returns when every outcome
+// is recorded and every goroutine (the heartbeat too) has ended. It
+// reports whether this call stopped a running pipeline.
+func (p *pipeline[J]) Stop(ctx context.Context) bool {
+	p.stopping.Lock()
+	defer p.stopping.Unlock()
+	p.mu.Lock()
+	stopClaim, drained := p.stopClaim, p.drained
+	p.stopClaim, p.drained = nil, nil
+	p.mu.Unlock()
+	if drained == nil {
+		return false
 	}
-	p.stopClaim()
+	stopClaim()
 	select {
-	case <-p.done:
-	case <-time.After(grace):
-		p.cancel()
-		<-p.done
+	case <-drained:
+	case <-ctx.Done():
 	}
-	p.cancel()
+	p.life.Stop()
+	return true
 }
 
 func (p *pipeline[J]) claimLoop(ctx context.Context, jobs chan<- J) {

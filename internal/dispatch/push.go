@@ -112,13 +112,16 @@ func NewPusher(cfg PushConfig) *Pusher {
 	return p
 }
 
-// Start runs the workers until Stop.
-func (p *Pusher) Start(ctx context.Context) { p.p.Start(ctx) }
+// Start runs the workers until Stop; starting a started Pusher does
+// nothing.
+func (p *Pusher) Start(ctx context.Context) error { return p.p.Start(ctx) }
 
-// Stop stops claiming, waits up to grace for requests in flight, returns
-// the rest to the queue and records every outcome.
-func (p *Pusher) Stop(grace time.Duration) {
-	p.p.Stop(grace)
+// Stop stops claiming, waits until ctx is done for requests in flight,
+// returns the rest to the queue and records every outcome.
+func (p *Pusher) Stop(ctx context.Context) {
+	if !p.p.Stop(ctx) {
+		return // not running, or stopped by another Stop
+	}
 	// Every outcome is recorded: the windows still held go back to the
 	// queue with their browsers not sent. Should this fail, the next start
 	// takes them back from this dead owner.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/redact"
+	"github.com/crieur/crieur/internal/startstop"
 )
 
 // Store is what the poller needs from the database.
@@ -67,9 +68,7 @@ type Poller struct {
 	// them in the database); they are polled besides the configured ones.
 	Extra func(ctx context.Context) ([]string, error)
 
-	mu     sync.Mutex
-	cancel context.CancelFunc
-	done   chan struct{}
+	life startstop.Base
 
 	// skipWarned holds the feed URLs whose skipped items were logged at
 	// warning level; later polls log them at debug level.
@@ -121,17 +120,12 @@ func holderID() string {
 // Start polls the due feeds at once and then every tick in one goroutine,
 // until ctx is done or Stop is called. Calling Start on a started poller
 // does nothing.
-func (p *Poller) Start(ctx context.Context) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.done != nil {
-		return
+func (p *Poller) Start(ctx context.Context) error {
+	ctx, ok := p.life.Begin(ctx)
+	if !ok {
+		return nil
 	}
-	ctx, cancel := context.WithCancel(ctx)
-	done := make(chan struct{})
-	p.cancel, p.done = cancel, done
-	go func() {
-		defer close(done)
+	p.life.Go(func() {
 		t := time.NewTicker(p.tick())
 		defer t.Stop()
 		for {
@@ -143,22 +137,14 @@ func (p *Poller) Start(ctx context.Context) {
 			case <-t.C:
 			}
 		}
-	}()
+	})
+	return nil
 }
 
 // Stop cancels the polls in flight and returns when the goroutine started
 // by Start has ended. Leases of cancelled polls are released. It is safe to
 // call Stop without Start, or twice.
-func (p *Poller) Stop() {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	if p.done == nil {
-		return
-	}
-	p.cancel()
-	<-p.done
-	p.cancel, p.done = nil, nil
-}
+func (p *Poller) Stop(context.Context) { p.life.Stop() }
 
 // tick is how often the loop looks for due feeds: a quarter of the interval,
 // between a second and a minute, so a feed is polled at most that late.

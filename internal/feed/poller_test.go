@@ -412,7 +412,7 @@ func TestPollerLease(t *testing.T) {
 func TestPollerStartStop(t *testing.T) {
 	t.Parallel()
 	s := newSetup(t)
-	s.poller.Stop() // before Start: no-op
+	s.poller.Stop(context.Background()) // before Start: no-op
 
 	s.poller.Start(context.Background())
 	s.poller.Start(context.Background()) // second Start: no-op
@@ -420,8 +420,8 @@ func TestPollerStartStop(t *testing.T) {
 	for s.srv.requestCount() == 0 && time.Now().Before(deadline) {
 		time.Sleep(5 * time.Millisecond)
 	}
-	s.poller.Stop()
-	s.poller.Stop()
+	s.poller.Stop(context.Background())
+	s.poller.Stop(context.Background())
 	if s.srv.requestCount() != 1 {
 		t.Fatalf("%d requests", s.srv.requestCount())
 	}
@@ -447,7 +447,7 @@ func TestPollerStopCancelsInFlight(t *testing.T) {
 	p := feed.NewPoller(store, &feed.Fetcher{Client: srv.Client()}, []string{srv.URL}, interval, nil, c.Now)
 	p.Start(context.Background())
 	<-arrived
-	p.Stop()
+	p.Stop(context.Background())
 
 	store.mu.Lock()
 	defer store.mu.Unlock()
@@ -464,7 +464,7 @@ func TestPollerContextCancelStops(t *testing.T) {
 	s.poller.Start(ctx)
 	cancel()
 	done := make(chan struct{})
-	go func() { s.poller.Stop(); close(done) }()
+	go func() { s.poller.Stop(context.Background()); close(done) }()
 	select {
 	case <-done:
 	case <-time.After(5 * time.Second):

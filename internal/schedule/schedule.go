@@ -9,6 +9,7 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/robfig/cron/v3"
@@ -28,6 +29,9 @@ type Scheduler struct {
 	loc   *time.Location
 	runs  Creator
 	specs map[news.Frequency]cron.Schedule
+
+	mu      sync.Mutex
+	running bool
 }
 
 // parser reads the five fields and nothing else: no descriptors, since a
@@ -107,11 +111,29 @@ func (s *Scheduler) CatchUp(ctx context.Context, now time.Time, lookback time.Du
 	return nil
 }
 
-// Start runs the schedule.
-func (s *Scheduler) Start() { s.c.Start() }
+// Start runs the schedule (cron's own goroutine) until Stop; starting a
+// started Scheduler does nothing. The jobs run under their own deadline,
+// not ctx: a tick that fires as the daemon stops still creates its run.
+func (s *Scheduler) Start(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.running {
+		s.running = true
+		s.c.Start()
+	}
+	return nil
+}
 
-// Stop stops the schedule and waits for a firing job to finish.
-func (s *Scheduler) Stop() { <-s.c.Stop().Done() }
+// Stop stops the schedule and waits for a firing job to finish (it creates
+// one row: milliseconds). Safe without Start, or twice.
+func (s *Scheduler) Stop(context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.running {
+		s.running = false
+		<-s.c.Stop().Done()
+	}
+}
 
 // Next returns the next firing times, for logs.
 func (s *Scheduler) Next() []time.Time {

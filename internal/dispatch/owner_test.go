@@ -1,4 +1,4 @@
-package main
+package dispatch_test
 
 import (
 	"context"
@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crieur/crieur/internal/dispatch"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 )
@@ -32,29 +33,29 @@ func pids(t *testing.T) (dead, alive int) {
 func TestOwnerGone(t *testing.T) {
 	dead, alive := pids(t)
 	const host = "crieur"
-	self := ownerName(host, 77)
+	self := dispatch.OwnerName(host, 77)
 	for _, tc := range []struct {
 		owner string
 		gone  bool
 	}{
-		{ownerName(host, dead), true},
-		{ownerName(host, alive), false},
-		{ownerName(host, os.Getpid()), true}, // an earlier process with this pid
+		{dispatch.OwnerName(host, dead), true},
+		{dispatch.OwnerName(host, alive), false},
+		{dispatch.OwnerName(host, os.Getpid()), true}, // an earlier process with this pid
 		{self, false},
-		{ownerName("web-2.example", dead), false}, // another machine: wait for the lease
+		{dispatch.OwnerName("web-2.example", dead), false}, // another machine: wait for the lease
 		// Host crieur-<dead> once read as pid <dead> of host crieur.
-		{ownerName(host+"-"+strconv.Itoa(dead), alive), false},
-		{ownerName(host+"-"+strconv.Itoa(dead), dead), false},
-		{ownerName("a@"+host, dead), false},
-		{ownerName("", dead), false},
+		{dispatch.OwnerName(host+"-"+strconv.Itoa(dead), alive), false},
+		{dispatch.OwnerName(host+"-"+strconv.Itoa(dead), dead), false},
+		{dispatch.OwnerName("a@"+host, dead), false},
+		{dispatch.OwnerName("", dead), false},
 		{fmt.Sprintf("%s-%d-beef", host, dead), false}, // an older release's name: wait for the lease
 		{fmt.Sprintf("x%d-beef@%s", dead, host), false},
 		{fmt.Sprintf("%d@%s", dead, host), false},
 		{"garbage", false},
 		{"", false},
 	} {
-		if got := ownerGone(tc.owner, host, self); got != tc.gone {
-			t.Errorf("ownerGone(%q) = %v, want %v", tc.owner, got, tc.gone)
+		if got := dispatch.OwnerGone(tc.owner, host, self); got != tc.gone {
+			t.Errorf("OwnerGone(%q) = %v, want %v", tc.owner, got, tc.gone)
 		}
 	}
 }
@@ -76,9 +77,9 @@ func TestRescueDeadOwners(t *testing.T) {
 	dead, alive := pids(t)
 	const host = "crieur"
 	owners := []string{
-		ownerName(host, dead),                         // taken back
-		ownerName(host, alive),                        // kept
-		ownerName(host+"-"+strconv.Itoa(dead), alive), // kept: another machine
+		dispatch.OwnerName(host, dead),                         // taken back
+		dispatch.OwnerName(host, alive),                        // kept
+		dispatch.OwnerName(host+"-"+strconv.Itoa(dead), alive), // kept: another machine
 	}
 	now := time.Now()
 	for i, o := range owners {
@@ -89,8 +90,9 @@ func TestRescueDeadOwners(t *testing.T) {
 			t.Fatalf("claim for %s: %d, %v", o, len(ds), err)
 		}
 	}
-	a := &App{Store: st, host: host, owner: ownerName(host, os.Getpid()), log: slog.New(slog.DiscardHandler)}
-	if err := a.rescueDeadOwners(ctx); err != nil {
+	self := dispatch.OwnerName(host, os.Getpid())
+	j := dispatch.NewJanitor(dispatch.JanitorConfig{Store: st, Host: host, Owner: self, Log: slog.New(slog.DiscardHandler)})
+	if err := j.RescueDeadOwners(ctx); err != nil {
 		t.Fatal(err)
 	}
 	left, err := st.ClaimOwners(ctx)
@@ -102,7 +104,7 @@ func TestRescueDeadOwners(t *testing.T) {
 	if !slices.Equal(left, want) {
 		t.Fatalf("owners still holding claims %q, want %q", left, want)
 	}
-	if ds, err := st.ClaimDeliveries(ctx, a.owner, now, 10); err != nil || len(ds) != 1 {
+	if ds, err := st.ClaimDeliveries(ctx, self, now, 10); err != nil || len(ds) != 1 {
 		t.Fatalf("claimed %d (%v) after the rescue, want the dead process's 1", len(ds), err)
 	}
 }

@@ -1,4 +1,4 @@
-package main
+package daemon
 
 import (
 	"bufio"
@@ -19,8 +19,9 @@ import (
 	"github.com/crieur/crieur/internal/web"
 )
 
-// Config is every setting, from defaults, then the --config file, then
-// CRIEUR_* environment variables.
+// Config is every setting of the daemon: Defaults, then the --config file,
+// then CRIEUR_* environment variables (Load). A program that builds a
+// daemon without the CLI (the bench, tests) starts from Defaults.
 type Config struct {
 	DatabaseURL      string
 	Listen           string
@@ -62,7 +63,8 @@ type Config struct {
 	PushTimeout      time.Duration
 }
 
-func defaultConfig() Config {
+// Defaults is the configuration with nothing set.
+func Defaults() Config {
 	return Config{
 		DatabaseURL:     "sqlite:crieur.db",
 		Listen:          "127.0.0.1:8080",
@@ -85,9 +87,10 @@ func defaultConfig() Config {
 	}
 }
 
-// loadConfig reads the optional KEY=VALUE file, then the environment.
-func loadConfig(file string, env func(string) (string, bool)) (Config, error) {
-	c := defaultConfig()
+// Load reads the optional KEY=VALUE file, then the environment (env is
+// os.LookupEnv in the daemon), over Defaults, and validates the result.
+func Load(file string, env func(string) (string, bool)) (Config, error) {
+	c := Defaults()
 	vals := map[string]string{}
 	lines := map[string]int{} // where each key of the file is
 	if file != "" {
@@ -253,7 +256,7 @@ func (c Config) Validate() error {
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("CRIEUR_LOG_FORMAT must be text or json")
 	}
-	var lvl slog.Level // as newLogger reads it
+	var lvl slog.Level // as the CLI's logger reads it
 	if err := lvl.UnmarshalText([]byte(c.LogLevel)); err != nil {
 		return fmt.Errorf("CRIEUR_LOG_LEVEL must be debug, info, warn or error")
 	}
