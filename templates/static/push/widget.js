@@ -225,6 +225,20 @@
     return state();
   }
 
+  // One operation at a time: the re-sync a page starts at load and a
+  // reader's click must not interleave, or a late enable redraws the button
+  // as on after the reader turned alerts off.
+  var queue = Promise.resolve();
+  function serial(fn) {
+    return function () {
+      var args = arguments;
+      var p = queue.then(function () { return fn.apply(null, args); });
+      queue = p.catch(function () {});
+      return p;
+    };
+  }
+  var enableOne = serial(enable), disableOne = serial(disable);
+
   // ---- the button and its panel, in a shadow root so styles stay apart ----
 
   var ui = null;
@@ -294,9 +308,9 @@
         .map(function (i) { return i.value; });
       if (fs.querySelector('input') && !chosen.length) { status.textContent = T.none; return; }
       // The permission prompt comes from this click, never from page load.
-      run(function () { return enable(chosen); }, ui.on ? T.saved : T.enabled);
+      run(function () { return enableOne(chosen); }, ui.on ? T.saved : T.enabled);
     });
-    off.addEventListener('click', function () { run(disable, T.disabled); });
+    off.addEventListener('click', function () { run(disableOne, T.disabled); });
     document.body.appendChild(host);
   }
 
@@ -330,13 +344,13 @@
     // tell crieur about the new endpoint, with the reader's topics.
     var prefs = loadPrefs();
     if (st.enabled && prefs && prefs.endpoint !== st.endpoint) {
-      enable(prefs.topics).catch(function () {});
+      enableOne(prefs.topics).catch(function () {});
     }
   }
 
   var markReady;
   var ready = new Promise(function (resolve) { markReady = resolve; });
-  window.crieurPush = {enable: enable, disable: disable, state: state, ready: ready};
+  window.crieurPush = {enable: enableOne, disable: disableOne, state: state, ready: ready};
   var start = function () {
     (supported ? init() : Promise.resolve()).catch(function () {}).then(function () { markReady(); });
   };
