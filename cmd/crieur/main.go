@@ -151,9 +151,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if strings.TrimSpace(o.name) == "" {
 			return errors.New("--name must not be empty")
 		}
-		r := store.Role(o.role)
+		r := news.Role(o.role)
 		if r == "" {
-			r = store.RoleEditor
+			r = news.RoleEditor
 		}
 		tok := web.NewAPIToken()
 		if _, err := app.Store.CreateAPIToken(ctx, o.name, r, web.HashToken(tok)); err != nil {
@@ -163,7 +163,7 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		fmt.Fprintln(stdout, tok)
 		return nil
 	case "user add":
-		r := store.Role(o.role)
+		r := news.Role(o.role)
 		addr, err := mail.ValidateAddress(o.email)
 		if err != nil {
 			return fmt.Errorf("--email: %w", err)

@@ -69,14 +69,14 @@ const (
 )
 
 // rolePublic marks the routes anyone may reach (login, static assets).
-const rolePublic store.Role = ""
+const rolePublic news.Role = ""
 
 // AdminRoute describes one registered admin route: its method, pattern
 // and the role it needs ("" for public routes).
 type AdminRoute struct {
 	Method  string
 	Pattern string
-	Role    store.Role
+	Role    news.Role
 }
 
 // adminRoute is a registry entry: the route and its handler.
@@ -90,7 +90,7 @@ type adminHandler func(w http.ResponseWriter, r *http.Request, rq *adminReq)
 
 // adminReq is what the guard learnt about a request.
 type adminReq struct {
-	Session store.Session // zero on public routes
+	Session news.Session // zero on public routes
 	Lang    news.Lang
 }
 
@@ -145,8 +145,8 @@ func (s *Server) adminRoutes() {
 
 // adminRouteList is every admin route with the role it needs.
 func adminRouteList(ui *adminUI) []adminRoute {
-	const E, A, P = store.RoleEditor, store.RoleAdmin, rolePublic
-	r := func(method, pattern string, role store.Role, h adminHandler) adminRoute {
+	const E, A, P = news.RoleEditor, news.RoleAdmin, rolePublic
+	r := func(method, pattern string, role news.Role, h adminHandler) adminRoute {
 		return adminRoute{AdminRoute{method, pattern, role}, h}
 	}
 	return []adminRoute{
@@ -313,17 +313,17 @@ func sameToken(got, want string) bool {
 }
 
 // session returns the live session named by the request's cookie.
-func (ui *adminUI) session(r *http.Request) (store.Session, bool) {
+func (ui *adminUI) session(r *http.Request) (news.Session, bool) {
 	c, err := r.Cookie(adminSessionCookie)
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
-		return store.Session{}, false
+		return news.Session{}, false
 	}
 	sess, err := ui.s.d.Store.SessionByHash(r.Context(), sessionHash(c.Value), ui.s.d.Now())
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
 			ui.s.d.Log.Error("admin session lookup", "err", err)
 		}
-		return store.Session{}, false
+		return news.Session{}, false
 	}
 	return sess, true
 }
@@ -525,7 +525,7 @@ func (ui *adminUI) render(w http.ResponseWriter, r *http.Request, rq *adminReq, 
 	v := &adminView{ui: ui, Lang: rq.Lang, Title: ui.s.t(rq.Lang, titleKey), Section: name, Base: ui.base,
 		Version: ui.version, Site: ui.s.siteName(), Page: data}
 	if rq.Session.UserID != 0 {
-		v.User, v.IsAdmin, v.CSRF = rq.Session.Email, rq.Session.Role == store.RoleAdmin, rq.Session.CSRF
+		v.User, v.IsAdmin, v.CSRF = rq.Session.Email, rq.Session.Role == news.RoleAdmin, rq.Session.CSRF
 		v.Nav = ui.nav(rq)
 	}
 	switch r.URL.Query().Get("done") {
@@ -592,18 +592,18 @@ func withError(msg string) func(*adminView) { return func(v *adminView) { v.Erro
 func (ui *adminUI) nav(rq *adminReq) []adminNav {
 	items := []struct {
 		path, key string
-		role      store.Role
+		role      news.Role
 	}{
-		{"/admin", "admin.nav.dashboard", store.RoleEditor},
-		{"/admin/alerts", "admin.nav.alerts", store.RoleEditor},
-		{"/admin/digests", "admin.nav.digests", store.RoleEditor},
-		{"/admin/articles", "admin.nav.articles", store.RoleEditor},
-		{"/admin/readers", "admin.nav.readers", store.RoleAdmin},
-		{"/admin/topics", "admin.nav.topics", store.RoleAdmin},
-		{"/admin/feeds", "admin.nav.feeds", store.RoleAdmin},
-		{"/admin/tokens", "admin.nav.tokens", store.RoleAdmin},
-		{"/admin/users", "admin.nav.users", store.RoleAdmin},
-		{"/admin/audit", "admin.nav.audit", store.RoleAdmin},
+		{"/admin", "admin.nav.dashboard", news.RoleEditor},
+		{"/admin/alerts", "admin.nav.alerts", news.RoleEditor},
+		{"/admin/digests", "admin.nav.digests", news.RoleEditor},
+		{"/admin/articles", "admin.nav.articles", news.RoleEditor},
+		{"/admin/readers", "admin.nav.readers", news.RoleAdmin},
+		{"/admin/topics", "admin.nav.topics", news.RoleAdmin},
+		{"/admin/feeds", "admin.nav.feeds", news.RoleAdmin},
+		{"/admin/tokens", "admin.nav.tokens", news.RoleAdmin},
+		{"/admin/users", "admin.nav.users", news.RoleAdmin},
+		{"/admin/audit", "admin.nav.audit", news.RoleAdmin},
 	}
 	var out []adminNav
 	for _, it := range items {

@@ -94,7 +94,7 @@ func (ui *adminUI) buildPreview(r *http.Request, q url.Values, rq *adminReq, act
 	d.AllTopics = topics
 	var sub news.Subscriber
 	if email := strings.TrimSpace(q.Get("email")); email != "" {
-		if !rq.Session.Role.Allows(store.RoleAdmin) {
+		if !rq.Session.Role.Allows(news.RoleAdmin) {
 			return d, news.Errorf(news.CodeForbidden, "%s", ui.s.t(l, "admin.digests.reader_admins_only"))
 		}
 		if sub, err = ui.s.d.Subscribe.ByEmail(ctx, email); err != nil {
@@ -331,7 +331,7 @@ func (ui *adminUI) digestRunPage(w http.ResponseWriter, r *http.Request, rq *adm
 	if run.State == news.RunRunning {
 		live = append(live, func(v *adminView) { v.Refresh = 2 })
 	}
-	d := digestRunData{Run: run, Failures: fails, Addresses: rq.Session.Role.Allows(store.RoleAdmin)}
+	d := digestRunData{Run: run, Failures: fails, Addresses: rq.Session.Role.Allows(news.RoleAdmin)}
 	if !d.Addresses {
 		hideAddresses(d.Failures)
 	}

@@ -302,7 +302,7 @@ func (ui *adminUI) feedPoll(w http.ResponseWriter, r *http.Request, rq *adminReq
 
 // tokensData is the tokens page; New is a token just created, shown once.
 type tokensData struct {
-	Tokens []store.APIToken
+	Tokens []news.APIToken
 	New    string
 	Name   string
 }
@@ -329,7 +329,7 @@ func (ui *adminUI) renderTokens(w http.ResponseWriter, r *http.Request, rq *admi
 // stores its hash and shows it once.
 func (ui *adminUI) tokenCreate(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
-	role := store.Role(r.PostFormValue("role"))
+	role := news.Role(r.PostFormValue("role"))
 	if name == "" || len(name) > 100 || !role.Valid() {
 		ui.renderTokens(w, r, rq, http.StatusBadRequest, tokensData{Name: name}, ui.s.t(rq.Lang, "admin.tokens.invalid"))
 		return
@@ -361,7 +361,7 @@ func (ui *adminUI) tokenRevoke(w http.ResponseWriter, r *http.Request, rq *admin
 // usersData is the users page; Password is a generated password, shown
 // once.
 type usersData struct {
-	Users    []store.User
+	Users    []news.User
 	Me       int64
 	Email    string
 	Password string
@@ -387,7 +387,7 @@ func (ui *adminUI) renderUsers(w http.ResponseWriter, r *http.Request, rq *admin
 
 // userCreate adds a login with a generated password, shown once.
 func (ui *adminUI) userCreate(w http.ResponseWriter, r *http.Request, rq *adminReq) {
-	role := store.Role(r.PostFormValue("role"))
+	role := news.Role(r.PostFormValue("role"))
 	addr, err := mail.ValidateAddress(r.PostFormValue("email"))
 	if err != nil || !role.Valid() {
 		ui.renderUsers(w, r, rq, http.StatusBadRequest, usersData{Email: r.PostFormValue("email")}, ui.s.t(rq.Lang, "admin.users.invalid"))
@@ -416,7 +416,7 @@ func (ui *adminUI) userRole(w http.ResponseWriter, r *http.Request, rq *adminReq
 	if !ok {
 		return
 	}
-	role := store.Role(r.PostFormValue("role"))
+	role := news.Role(r.PostFormValue("role"))
 	if !role.Valid() || id == rq.Session.UserID {
 		ui.renderUsers(w, r, rq, http.StatusBadRequest, usersData{}, ui.s.t(rq.Lang, "admin.users.not_self"))
 		return

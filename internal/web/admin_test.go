@@ -37,57 +37,57 @@ import (
 // adminRouteTable is every admin route and the role it needs ("" public).
 // A route registered in admin.go without a line here fails
 // TestAdminRouteTable.
-var adminRouteTable = map[string]store.Role{
+var adminRouteTable = map[string]news.Role{
 	"GET /admin/login":         "",
 	"POST /admin/login":        "",
 	"GET /admin/static/{name}": "",
 	" /admin/":                 "",
-	"POST /admin/logout":       store.RoleEditor,
+	"POST /admin/logout":       news.RoleEditor,
 
-	"GET /admin":          store.RoleEditor,
-	"GET /admin/{$}":      store.RoleEditor,
-	"GET /admin/articles": store.RoleEditor,
-	"GET /admin/audience": store.RoleEditor,
+	"GET /admin":          news.RoleEditor,
+	"GET /admin/{$}":      news.RoleEditor,
+	"GET /admin/articles": news.RoleEditor,
+	"GET /admin/audience": news.RoleEditor,
 
-	"GET /admin/alerts":              store.RoleEditor,
-	"GET /admin/alerts/new":          store.RoleEditor,
-	"POST /admin/alerts/new":         store.RoleEditor,
-	"POST /admin/alerts/confirm":     store.RoleEditor,
-	"POST /admin/alerts":             store.RoleEditor,
-	"GET /admin/alerts/{id}":         store.RoleEditor,
-	"GET /admin/alerts/{id}/status":  store.RoleEditor,
-	"POST /admin/alerts/{id}/cancel": store.RoleEditor,
+	"GET /admin/alerts":              news.RoleEditor,
+	"GET /admin/alerts/new":          news.RoleEditor,
+	"POST /admin/alerts/new":         news.RoleEditor,
+	"POST /admin/alerts/confirm":     news.RoleEditor,
+	"POST /admin/alerts":             news.RoleEditor,
+	"GET /admin/alerts/{id}":         news.RoleEditor,
+	"GET /admin/alerts/{id}/status":  news.RoleEditor,
+	"POST /admin/alerts/{id}/cancel": news.RoleEditor,
 
-	"GET /admin/digests":                  store.RoleEditor,
-	"GET /admin/digests/preview":          store.RoleEditor,
-	"GET /admin/digests/preview/html":     store.RoleEditor,
-	"POST /admin/digests/preview/send":    store.RoleEditor,
-	"POST /admin/digests/{frequency}/run": store.RoleEditor,
-	"GET /admin/digests/runs/{id}":        store.RoleEditor,
+	"GET /admin/digests":                  news.RoleEditor,
+	"GET /admin/digests/preview":          news.RoleEditor,
+	"GET /admin/digests/preview/html":     news.RoleEditor,
+	"POST /admin/digests/preview/send":    news.RoleEditor,
+	"POST /admin/digests/{frequency}/run": news.RoleEditor,
+	"GET /admin/digests/runs/{id}":        news.RoleEditor,
 
-	"GET /admin/readers":              store.RoleAdmin,
-	"GET /admin/readers/export.csv":   store.RoleAdmin,
-	"POST /admin/readers/import":      store.RoleAdmin,
-	"GET /admin/readers/{id}":         store.RoleAdmin,
-	"GET /admin/readers/{id}/export":  store.RoleAdmin,
-	"GET /admin/readers/{id}/erase":   store.RoleAdmin,
-	"POST /admin/readers/{id}/erase":  store.RoleAdmin,
-	"POST /admin/readers/{id}/revoke": store.RoleAdmin,
-	"GET /admin/suppressions":         store.RoleAdmin,
-	"GET /admin/topics":               store.RoleAdmin,
-	"POST /admin/topics":              store.RoleAdmin,
-	"GET /admin/feeds":                store.RoleAdmin,
-	"POST /admin/feeds":               store.RoleAdmin,
-	"POST /admin/feeds/remove":        store.RoleAdmin,
-	"POST /admin/feeds/poll":          store.RoleAdmin,
-	"GET /admin/tokens":               store.RoleAdmin,
-	"POST /admin/tokens":              store.RoleAdmin,
-	"POST /admin/tokens/{id}/revoke":  store.RoleAdmin,
-	"GET /admin/users":                store.RoleAdmin,
-	"POST /admin/users":               store.RoleAdmin,
-	"POST /admin/users/{id}/role":     store.RoleAdmin,
-	"POST /admin/users/{id}/disable":  store.RoleAdmin,
-	"GET /admin/audit":                store.RoleAdmin,
+	"GET /admin/readers":              news.RoleAdmin,
+	"GET /admin/readers/export.csv":   news.RoleAdmin,
+	"POST /admin/readers/import":      news.RoleAdmin,
+	"GET /admin/readers/{id}":         news.RoleAdmin,
+	"GET /admin/readers/{id}/export":  news.RoleAdmin,
+	"GET /admin/readers/{id}/erase":   news.RoleAdmin,
+	"POST /admin/readers/{id}/erase":  news.RoleAdmin,
+	"POST /admin/readers/{id}/revoke": news.RoleAdmin,
+	"GET /admin/suppressions":         news.RoleAdmin,
+	"GET /admin/topics":               news.RoleAdmin,
+	"POST /admin/topics":              news.RoleAdmin,
+	"GET /admin/feeds":                news.RoleAdmin,
+	"POST /admin/feeds":               news.RoleAdmin,
+	"POST /admin/feeds/remove":        news.RoleAdmin,
+	"POST /admin/feeds/poll":          news.RoleAdmin,
+	"GET /admin/tokens":               news.RoleAdmin,
+	"POST /admin/tokens":              news.RoleAdmin,
+	"POST /admin/tokens/{id}/revoke":  news.RoleAdmin,
+	"GET /admin/users":                news.RoleAdmin,
+	"POST /admin/users":               news.RoleAdmin,
+	"POST /admin/users/{id}/role":     news.RoleAdmin,
+	"POST /admin/users/{id}/disable":  news.RoleAdmin,
+	"GET /admin/audit":                news.RoleAdmin,
 }
 
 const adminXSS = `<script>alert(1)</script>`
@@ -136,10 +136,10 @@ func setupAdmin(tb testing.TB) *adminEnv {
 	e.srv = httptest.NewServer(h)
 	tb.Cleanup(e.srv.Close)
 	hash, _ := bcrypt.GenerateFromPassword([]byte("correct horse"), bcrypt.MinCost)
-	if e.editor, err = st.CreateUser(ctx, "editor@journal.example", store.RoleEditor, string(hash)); err != nil {
+	if e.editor, err = st.CreateUser(ctx, "editor@journal.example", news.RoleEditor, string(hash)); err != nil {
 		tb.Fatal(err)
 	}
-	if e.admin, err = st.CreateUser(ctx, "admin@journal.example", store.RoleAdmin, string(hash)); err != nil {
+	if e.admin, err = st.CreateUser(ctx, "admin@journal.example", news.RoleAdmin, string(hash)); err != nil {
 		tb.Fatal(err)
 	}
 	return e
@@ -265,7 +265,7 @@ func TestAdminRouteTable(t *testing.T) {
 				t.Errorf("anonymous POST: %d, want 403", resp.StatusCode)
 			}
 			// An editor on an admin route is refused.
-			if rt.Role == store.RoleAdmin {
+			if rt.Role == news.RoleAdmin {
 				sid, csrf := e.session(t, e.editor)
 				if form != nil {
 					form = url.Values{"csrf": {csrf}}
@@ -276,7 +276,7 @@ func TestAdminRouteTable(t *testing.T) {
 			}
 			// The right role gets through.
 			user := e.editor
-			if rt.Role == store.RoleAdmin {
+			if rt.Role == news.RoleAdmin {
 				user = e.admin
 			}
 			sid, csrf := e.session(t, user)

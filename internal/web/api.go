@@ -49,27 +49,27 @@ func (s *Server) routes() {
 	// Bearer-token routes, with the role the contract gives each: a
 	// CMS's editor token publishes; creating topics and reading or erasing
 	// a reader need an admin token.
-	s.apiRoute("POST /api/v1/topics", store.RoleAdmin, s.createTopic)
-	s.apiRoute("POST /api/v1/articles", store.RoleEditor, s.createArticle)
-	s.apiRoute("POST /api/v1/digests/{frequency}/run", store.RoleEditor, s.runDigest)
-	s.apiRoute("GET /api/v1/digests/runs/{id}", store.RoleEditor, s.getRun)
-	s.apiRoute("POST /api/v1/alerts", store.RoleEditor, s.createAlert)
-	s.apiRoute("GET /api/v1/alerts/{id}", store.RoleEditor, s.getAlert)
-	s.apiRoute("POST /api/v1/alerts/{id}/cancel", store.RoleEditor, s.cancelAlert)
-	s.apiRoute("GET /api/v1/subscribers/{email}", store.RoleAdmin, s.getSubscriber)
-	s.apiRoute("DELETE /api/v1/subscribers/{email}", store.RoleAdmin, s.deleteSubscriber)
+	s.apiRoute("POST /api/v1/topics", news.RoleAdmin, s.createTopic)
+	s.apiRoute("POST /api/v1/articles", news.RoleEditor, s.createArticle)
+	s.apiRoute("POST /api/v1/digests/{frequency}/run", news.RoleEditor, s.runDigest)
+	s.apiRoute("GET /api/v1/digests/runs/{id}", news.RoleEditor, s.getRun)
+	s.apiRoute("POST /api/v1/alerts", news.RoleEditor, s.createAlert)
+	s.apiRoute("GET /api/v1/alerts/{id}", news.RoleEditor, s.getAlert)
+	s.apiRoute("POST /api/v1/alerts/{id}/cancel", news.RoleEditor, s.cancelAlert)
+	s.apiRoute("GET /api/v1/subscribers/{email}", news.RoleAdmin, s.getSubscriber)
+	s.apiRoute("DELETE /api/v1/subscribers/{email}", news.RoleAdmin, s.deleteSubscriber)
 	s.adminRoutes()
 }
 
 // RouteRole is a guarded route and the role it needs.
 type RouteRole struct {
 	Pattern string
-	Role    store.Role
+	Role    news.Role
 }
 
 // apiRoute registers a Bearer-token route; every editor route goes through
 // here, so the route table test sees them all.
-func (s *Server) apiRoute(pattern string, need store.Role, h http.HandlerFunc) {
+func (s *Server) apiRoute(pattern string, need news.Role, h http.HandlerFunc) {
 	s.api = append(s.api, RouteRole{Pattern: pattern, Role: need})
 	s.mux.HandleFunc(pattern, s.bearer(need, h))
 }
@@ -159,7 +159,7 @@ func HashToken(tok string) string {
 
 // bearer guards an editor route: 401 without a valid, unrevoked token,
 // 403 when its role is too low.
-func (s *Server) bearer(need store.Role, h http.HandlerFunc) http.HandlerFunc {
+func (s *Server) bearer(need news.Role, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		tok, ok := bearerToken(r)
 		if !ok {

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/web"
 )
@@ -15,17 +16,17 @@ import (
 // to call it on. A route registered without an entry here fails the test.
 var apiRouteTable = []struct {
 	pattern, path string
-	role          store.Role
+	role          news.Role
 }{
-	{"POST /api/v1/topics", "/api/v1/topics", store.RoleAdmin},
-	{"POST /api/v1/articles", "/api/v1/articles", store.RoleEditor},
-	{"POST /api/v1/digests/{frequency}/run", "/api/v1/digests/daily/run", store.RoleEditor},
-	{"GET /api/v1/digests/runs/{id}", "/api/v1/digests/runs/1", store.RoleEditor},
-	{"POST /api/v1/alerts", "/api/v1/alerts", store.RoleEditor},
-	{"GET /api/v1/alerts/{id}", "/api/v1/alerts/1", store.RoleEditor},
-	{"POST /api/v1/alerts/{id}/cancel", "/api/v1/alerts/1/cancel", store.RoleEditor},
-	{"GET /api/v1/subscribers/{email}", "/api/v1/subscribers/a@example.com", store.RoleAdmin},
-	{"DELETE /api/v1/subscribers/{email}", "/api/v1/subscribers/a@example.com", store.RoleAdmin},
+	{"POST /api/v1/topics", "/api/v1/topics", news.RoleAdmin},
+	{"POST /api/v1/articles", "/api/v1/articles", news.RoleEditor},
+	{"POST /api/v1/digests/{frequency}/run", "/api/v1/digests/daily/run", news.RoleEditor},
+	{"GET /api/v1/digests/runs/{id}", "/api/v1/digests/runs/1", news.RoleEditor},
+	{"POST /api/v1/alerts", "/api/v1/alerts", news.RoleEditor},
+	{"GET /api/v1/alerts/{id}", "/api/v1/alerts/1", news.RoleEditor},
+	{"POST /api/v1/alerts/{id}/cancel", "/api/v1/alerts/1/cancel", news.RoleEditor},
+	{"GET /api/v1/subscribers/{email}", "/api/v1/subscribers/a@example.com", news.RoleAdmin},
+	{"DELETE /api/v1/subscribers/{email}", "/api/v1/subscribers/a@example.com", news.RoleAdmin},
 }
 
 func TestAPIRoutesRefuseBadTokens(t *testing.T) {
@@ -36,7 +37,7 @@ func TestAPIRoutesRefuseBadTokens(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	registered := map[string]store.Role{}
+	registered := map[string]news.Role{}
 	for _, r := range h.APIRoutes() {
 		registered[r.Pattern] = r.Role
 	}
@@ -44,7 +45,7 @@ func TestAPIRoutesRefuseBadTokens(t *testing.T) {
 		t.Errorf("%d routes registered, %d in the table", len(registered), len(apiRouteTable))
 	}
 	tokens := map[string]string{}
-	for _, role := range []store.Role{store.RoleEditor, store.RoleAdmin} {
+	for _, role := range []news.Role{news.RoleEditor, news.RoleAdmin} {
 		tok := "crieur_test-" + string(role) + strings.Repeat("x", 30)
 		if _, err := st.CreateAPIToken(ctx, string(role), role, web.HashToken(tok)); err != nil {
 			t.Fatal(err)
@@ -52,7 +53,7 @@ func TestAPIRoutesRefuseBadTokens(t *testing.T) {
 		tokens[string(role)] = tok
 	}
 	revoked := "crieur_test-revoked" + strings.Repeat("x", 30)
-	id, err := st.CreateAPIToken(ctx, "old", store.RoleAdmin, web.HashToken(revoked))
+	id, err := st.CreateAPIToken(ctx, "old", news.RoleAdmin, web.HashToken(revoked))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -89,7 +90,7 @@ func TestAPIRoutesRefuseBadTokens(t *testing.T) {
 			}
 		}
 		// Each role passes the guard exactly where the table says.
-		for _, role := range []store.Role{store.RoleEditor, store.RoleAdmin} {
+		for _, role := range []news.Role{news.RoleEditor, news.RoleAdmin} {
 			rec := callRec("Bearer " + tokens[string(role)])
 			if !role.Allows(rt.role) {
 				mustAPIError(t, rec, 403, "forbidden")

@@ -13,6 +13,7 @@ import (
 	"github.com/crieur/crieur/internal/alert"
 	"github.com/crieur/crieur/internal/compose"
 	"github.com/crieur/crieur/internal/netguard"
+	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/push"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
@@ -53,7 +54,7 @@ func setupAPI(tb testing.TB, opts ...func(*web.Deps)) *apiEnv {
 		tb.Fatal(err)
 	}
 	const token = "crieur_api-test-token-api-test-token-api-test"
-	if _, err := st.CreateAPIToken(ctx, "cms", store.RoleEditor, web.HashToken(token)); err != nil {
+	if _, err := st.CreateAPIToken(ctx, "cms", news.RoleEditor, web.HashToken(token)); err != nil {
 		tb.Fatal(err)
 	}
 	tokens, _ := subscribe.NewTokens([]byte(strings.Repeat("k", 32)), nil)
@@ -189,7 +190,7 @@ func FuzzAlertJSON(f *testing.F) {
 		f.Fatal(err)
 	}
 	const token = "crieur_fuzz-token-fuzz-token-fuzz-token-fuzz"
-	if _, err := st.CreateAPIToken(ctx, "fuzz", store.RoleEditor, web.HashToken(token)); err != nil {
+	if _, err := st.CreateAPIToken(ctx, "fuzz", news.RoleEditor, web.HashToken(token)); err != nil {
 		f.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)

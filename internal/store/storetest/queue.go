@@ -515,28 +515,28 @@ func testFeeds(t *testing.T, s *store.Store) {
 
 func testUsers(t *testing.T, s *store.Store) {
 	t0 := now()
-	id, err := s.CreateUser(ctx, "ed@x.test", store.RoleEditor, "hash")
+	id, err := s.CreateUser(ctx, "ed@x.test", news.RoleEditor, "hash")
 	check(t, err)
-	if _, err := s.CreateUser(ctx, "Ed@X.test", store.RoleAdmin, "h"); !errors.Is(err, store.ErrConflict) {
+	if _, err := s.CreateUser(ctx, "Ed@X.test", news.RoleAdmin, "h"); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate user in another case: %v", err)
 	}
 	// A login is found whatever the case it was created or typed in.
-	mixed, err := s.CreateUser(ctx, "Chef@X.test", store.RoleAdmin, "h2")
+	mixed, err := s.CreateUser(ctx, "Chef@X.test", news.RoleAdmin, "h2")
 	check(t, err)
 	if u, err := s.UserByEmail(ctx, "chef@x.test"); err != nil || u.ID != mixed || u.Email != "chef@x.test" {
 		t.Fatalf("login created as Chef@X.test, looked up as chef@x.test: %+v %v", u, err)
 	}
 	u, err := s.UserByEmail(ctx, "ED@x.test")
 	check(t, err)
-	if u.ID != id || u.Role != store.RoleEditor || u.PasswordHash != "hash" || u.CreatedAt.IsZero() {
+	if u.ID != id || u.Role != news.RoleEditor || u.PasswordHash != "hash" || u.CreatedAt.IsZero() {
 		t.Fatalf("user %+v", u)
 	}
-	check(t, s.SetUserRole(ctx, id, store.RoleAdmin))
+	check(t, s.SetUserRole(ctx, id, news.RoleAdmin))
 	check(t, s.CreateSession(ctx, "s1", id, "csrf", t0.Add(time.Hour)))
 	check(t, s.CreateSession(ctx, "old", id, "csrf", t0.Add(-time.Hour)))
 	ss, err := s.SessionByHash(ctx, "s1", t0)
 	check(t, err)
-	if ss.UserID != id || ss.Role != store.RoleAdmin || ss.Email != "ed@x.test" || ss.CSRF != "csrf" {
+	if ss.UserID != id || ss.Role != news.RoleAdmin || ss.Email != "ed@x.test" || ss.CSRF != "csrf" {
 		t.Fatalf("session %+v", ss)
 	}
 	if _, err := s.SessionByHash(ctx, "old", t0); !errors.Is(err, store.ErrNotFound) {

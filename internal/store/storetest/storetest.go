@@ -199,11 +199,11 @@ func testTopics(t *testing.T, s *store.Store) {
 }
 
 func testTokens(t *testing.T, s *store.Store) {
-	id, err := s.CreateAPIToken(ctx, "cms", store.RoleEditor, "hash1")
+	id, err := s.CreateAPIToken(ctx, "cms", news.RoleEditor, "hash1")
 	check(t, err)
 	tok, err := s.LookupAPIToken(ctx, "hash1")
 	check(t, err)
-	if tok.ID != id || tok.Name != "cms" || tok.Role != store.RoleEditor || !tok.RevokedAt.IsZero() {
+	if tok.ID != id || tok.Name != "cms" || tok.Role != news.RoleEditor || !tok.RevokedAt.IsZero() {
 		t.Fatalf("token %+v", tok)
 	}
 	if _, err := s.LookupAPIToken(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
