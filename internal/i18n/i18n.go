@@ -1,4 +1,12 @@
-package compose
+// Package i18n owns crieur's message catalogue: the translated strings of
+// i18n/LANG.json (one flat JSON object per language), loaded and checked
+// once at start, and the language rules that go with them (plurals, long
+// and short dates). Emails (compose) and pages (web) both look their
+// strings up here, so a reader sees the same words in both.
+//
+// It imports only news: no templates are rendered and no I/O is done
+// after Load.
+package i18n
 
 import (
 	"encoding/json"
@@ -15,10 +23,65 @@ import (
 	"github.com/crieur/crieur/internal/news"
 )
 
+// Languages are the languages crieur has strings for, English first: it is
+// the fallback.
+func Languages() []news.Lang { return []news.Lang{news.English, news.French} }
+
+// Catalog holds the strings of every language. Build it with Load; it is
+// read-only after, so safe for concurrent use.
+type Catalog struct {
+	langs map[news.Lang]*Language
+	// fallback is English, used for any other language.
+	fallback *Language
+}
+
+// Language is the strings of one language.
+type Language struct {
+	lang news.Lang
+	cat  catalog
+}
+
+// Load reads i18n/LANG.json of fsys for each of Languages and checks them:
+// every language has every key the others have and every key in required,
+// and a string takes the same arguments in every language. Errors name the
+// file and the key.
+func Load(fsys fs.FS, required []string) (*Catalog, error) {
+	cats, err := loadCatalogs(fsys, Languages())
+	if err != nil {
+		return nil, err
+	}
+	if err := checkCatalogs(cats, required); err != nil {
+		return nil, err
+	}
+	c := &Catalog{langs: make(map[news.Lang]*Language, len(cats))}
+	for lang, cat := range cats {
+		c.langs[lang] = &Language{lang: lang, cat: cat}
+	}
+	c.fallback = c.langs[news.English]
+	return c, nil
+}
+
+// Language returns the strings of lang, English for an unknown language.
+func (c *Catalog) Language(lang news.Lang) *Language {
+	if l, ok := c.langs[lang]; ok {
+		return l
+	}
+	return c.fallback
+}
+
 // catalog maps a key such as "email.digest.subject_daily" to its string in
 // one language. A string takes fmt verbs; translations number them
 // (%[1]s) so that each language can put them in its own order.
 type catalog map[string]string
+
+// Lang is the language l holds.
+func (l *Language) Lang() news.Lang { return l.lang }
+
+// Has reports whether l has a string for key.
+func (l *Language) Has(key string) bool {
+	_, ok := l.cat[key]
+	return ok
+}
 
 // loadCatalogs reads i18n/LANG.json for each language: one flat JSON
 // object of strings.
@@ -28,11 +91,11 @@ func loadCatalogs(fsys fs.FS, langs []news.Lang) (map[news.Lang]catalog, error) 
 		name := "i18n/" + string(lang) + ".json"
 		b, err := fs.ReadFile(fsys, name)
 		if err != nil {
-			return nil, fmt.Errorf("compose: read strings: %w", err)
+			return nil, fmt.Errorf("i18n: read strings: %w", err)
 		}
 		var cat catalog
 		if err := json.Unmarshal(b, &cat); err != nil {
-			return nil, fmt.Errorf("compose: %s: %w", name, err)
+			return nil, fmt.Errorf("i18n: %s: %w", name, err)
 		}
 		cats[lang] = cat
 	}
@@ -83,7 +146,7 @@ func checkCatalogs(cats map[news.Lang]catalog, required []string) error {
 		}
 	}
 	if len(problems) > 0 {
-		return fmt.Errorf("compose: strings: %s", strings.Join(problems, "; "))
+		return fmt.Errorf("i18n: strings: %s", strings.Join(problems, "; "))
 	}
 	return nil
 }
@@ -128,36 +191,14 @@ func verbs(format string) string {
 	return "[" + strings.Join(used, " ") + "]"
 }
 
-// goKeys are the strings the Go code of this package looks up.
-func goKeys() []string {
-	keys := []string{
-		"date.day_1", "date.long", "date.short",
-		"email.all_topics", "email.text.link",
-		"email.footer.reason_daily", "email.footer.reason_weekly",
-		"email.footer.reason_alert", "email.footer.reason_confirm",
-		"email.digest.subject_daily", "email.digest.subject_weekly",
-		"email.digest.subject_daily_all", "email.digest.subject_weekly_all",
-		"email.digest.heading_daily", "email.digest.heading_weekly",
-		"email.digest.intro", "email.digest.intro_all", "email.digest.by",
-		"email.digest.more.one", "email.digest.more.other",
-		"email.confirm.subject", "email.confirm.preheader",
-		"email.confirm.what_daily", "email.confirm.what_weekly",
-		"email.alert.subject",
-	}
-	for m := 1; m <= 12; m++ {
-		keys = append(keys, "date.month."+strconv.Itoa(m))
-	}
-	return keys
-}
-
 // T returns the string key in lang, formatted with args as by fmt.Sprintf
 // when there are any. An unknown language falls back to English, a key
 // missing in lang to its English string, and an unknown key to the key
 // itself, so a page never shows an empty label. Keys are namespaced:
 // "email.…" for emails, "page.…" for the reader pages, "date.…",
 // "lang.…" and "frequency.…" for both.
-func (c *Composer) T(lang news.Lang, key string, args ...any) string {
-	s, ok := c.language(lang).cat[key]
+func (c *Catalog) T(lang news.Lang, key string, args ...any) string {
+	s, ok := c.Language(lang).cat[key]
 	if !ok {
 		if s, ok = c.fallback.cat[key]; !ok {
 			return key
@@ -172,13 +213,13 @@ func (c *Composer) T(lang news.Lang, key string, args ...any) string {
 // TN is T for a string that depends on a count n: it looks up key+".one"
 // or key+".other" (in French, 0 and 1 take ".one"; in English only 1 does)
 // and formats it with n as the first argument, then args.
-func (c *Composer) TN(lang news.Lang, key string, n int, args ...any) string {
-	l := c.language(lang)
-	return c.T(l.lang, l.pluralKey(key, n), append([]any{n}, args...)...)
+func (c *Catalog) TN(lang news.Lang, key string, n int, args ...any) string {
+	l := c.Language(lang)
+	return c.T(l.lang, l.PluralKey(key, n), append([]any{n}, args...)...)
 }
 
-// pluralKey returns key+".one" or key+".other" for a count n in l.
-func (l *language) pluralKey(key string, n int) string {
+// PluralKey returns key+".one" or key+".other" for a count n in l.
+func (l *Language) PluralKey(key string, n int) string {
 	one := n == 1
 	if l.lang == news.French {
 		one = n == 0 || n == 1
@@ -191,12 +232,12 @@ func (l *language) pluralKey(key string, n int) string {
 
 // Date writes t as a long date in lang, with month names from i18n/:
 // "29 novembre 2026", "1er décembre 2026", "29 November 2026".
-func (c *Composer) Date(lang news.Lang, t time.Time) string {
-	return c.language(lang).date(t, true)
+func (c *Catalog) Date(lang news.Lang, t time.Time) string {
+	return c.Language(lang).Date(t, true)
 }
 
-// date writes t as "29 novembre 2026" (long) or "29 novembre".
-func (l *language) date(t time.Time, long bool) string {
+// Date writes t as "29 novembre 2026" (long) or "29 novembre".
+func (l *Language) Date(t time.Time, long bool) string {
 	day := strconv.Itoa(t.Day())
 	if t.Day() == 1 {
 		day = l.cat["date.day_1"]
@@ -208,18 +249,18 @@ func (l *language) date(t time.Time, long bool) string {
 	return fmt.Sprintf(l.cat["date.short"], day, month)
 }
 
-// s returns the string key in l, formatted with args when there are any.
-// Keys come from goKeys, which New checked.
-func (l *language) s(key string, args ...any) string {
+// S returns the string key in l, formatted with args when there are any.
+// The caller passes only keys it gave Load as required.
+func (l *Language) S(key string, args ...any) string {
 	if len(args) == 0 {
 		return l.cat[key]
 	}
 	return fmt.Sprintf(l.cat[key], args...)
 }
 
-// tStrict is the templates' "t": like s, but an unknown key is an error,
+// Strict is the templates' "t": like S, but an unknown key is an error,
 // so a template can never show a raw key.
-func (l *language) tStrict(key string, args ...any) (string, error) {
+func (l *Language) Strict(key string, args ...any) (string, error) {
 	s, ok := l.cat[key]
 	if !ok {
 		return "", fmt.Errorf("no string %q in %s", key, l.lang)
@@ -230,9 +271,9 @@ func (l *language) tStrict(key string, args ...any) (string, error) {
 	return fmt.Sprintf(s, args...), nil
 }
 
-// htmlKeys lists the string keys the templates of t look up with
+// HTMLKeys lists the string keys the templates of t look up with
 // literal keys: {{t "key" …}}.
-func htmlKeys(t *htmltemplate.Template) []string {
+func HTMLKeys(t *htmltemplate.Template) []string {
 	var keys []string
 	for _, tt := range t.Templates() {
 		if tt.Tree != nil {
@@ -242,8 +283,8 @@ func htmlKeys(t *htmltemplate.Template) []string {
 	return keys
 }
 
-// textKeys is htmlKeys for text templates.
-func textKeys(t *texttemplate.Template) []string {
+// TextKeys is HTMLKeys for text templates.
+func TextKeys(t *texttemplate.Template) []string {
 	var keys []string
 	for _, tt := range t.Templates() {
 		if tt.Tree != nil {

@@ -206,12 +206,12 @@ type view struct {
 // T returns the string key in the page's language, formatted with args.
 func (v *view) T(key string, args ...any) string { return v.s.t(v.Lang, key, args...) }
 
-// t translates key into l; without a composer it shows the key.
+// t translates key into l; without a catalogue it shows the key.
 func (s *Server) t(l news.Lang, key string, args ...any) string {
-	if s.d.Composer == nil {
+	if s.d.Strings == nil {
 		return key
 	}
-	return s.d.Composer.T(l, key, args...)
+	return s.d.Strings.T(l, key, args...)
 }
 
 // siteName is the publication's name.

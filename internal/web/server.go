@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/crieur/crieur/internal/compose"
+	"github.com/crieur/crieur/internal/i18n"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
@@ -37,7 +38,10 @@ type Deps struct {
 	Digests   Digests
 	Feeds     Feeds
 	Composer  *compose.Composer
-	Metrics   *Metrics
+	// Strings is the message catalogue pages are written in; nil: the
+	// Composer's, so pages and emails say the same words.
+	Strings *i18n.Catalog
+	Metrics *Metrics
 	// MetricsElsewhere: /metrics has a listener of its own
 	// (CRIEUR_METRICS_LISTEN) and is not served by this handler.
 	MetricsElsewhere bool
@@ -114,6 +118,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
+	}
+	if d.Strings == nil && d.Composer != nil {
+		d.Strings = d.Composer.Strings()
 	}
 	if d.PushLimit == nil {
 		d.PushLimit = subscribe.NewLimiter(time.Second, 60, 100_000)
