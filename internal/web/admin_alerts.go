@@ -393,3 +393,15 @@ func (ui *adminUI) alertCancel(w http.ResponseWriter, r *http.Request, rq *admin
 	ui.audit(r, rq, "alert.cancel", strconv.FormatInt(id, 10), "admin UI")
 	ui.redirect(w, r, "/admin/alerts/"+strconv.FormatInt(id, 10)+"?done=cancelled")
 }
+
+// deskOnce makes the composer's confirmation nonce an idempotency key of
+// the editor who confirmed: the page's double click, a second tab, a
+// retry through another instance all land on the first alert. The form
+// is not hashed: the nonce names one confirmation page, whose fields are
+// fixed.
+func deskOnce(rq *adminReq, nonce string) (news.IdempotencyKey, bool) {
+	if !news.ValidIdempotencyKey(nonce) {
+		return news.IdempotencyKey{}, false
+	}
+	return news.IdempotencyKey{Scope: "desk:" + rq.actor(), Key: nonce}, true
+}

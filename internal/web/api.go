@@ -2,10 +2,7 @@ package web
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
-	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
@@ -15,51 +12,7 @@ import (
 	"github.com/crieur/crieur/internal/feed"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
-	"github.com/crieur/crieur/internal/subscribe"
 )
-
-func newsStatus(s string) news.Status { return news.Status(s) }
-
-func (s *Server) routes() {
-	m := s.mux
-	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { writeJSON(w, 200, map[string]string{"status": "ok"}) })
-	m.HandleFunc("GET /readyz", s.readyz)
-	if s.d.Metrics != nil && !s.d.MetricsElsewhere {
-		m.Handle("GET /metrics", s.d.Metrics.Handler())
-	}
-
-	// Readers (public, CORS for the publisher's origins).
-	m.HandleFunc("GET /api/v1/topics", s.cors(s.listTopics))
-	m.HandleFunc("OPTIONS /api/v1/topics", s.cors(nil))
-	m.HandleFunc("POST /api/v1/subscriptions", s.cors(s.apiSubscribe))
-	m.HandleFunc("OPTIONS /api/v1/subscriptions", s.cors(nil))
-	m.HandleFunc("GET /api/v1/push/key", s.cors(s.pushKey))
-	m.HandleFunc("POST /api/v1/push/subscriptions", s.cors(s.pushSubscribe))
-	m.HandleFunc("DELETE /api/v1/push/subscriptions", s.cors(s.pushUnsubscribe))
-	m.HandleFunc("OPTIONS /api/v1/push/", s.cors(nil))
-	m.HandleFunc("GET /push/widget.js", s.staticFile("static/push/widget.js", "text/javascript; charset=utf-8"))
-	m.HandleFunc("GET /push/sw.js", s.staticFile("static/push/sw.js", "text/javascript; charset=utf-8"))
-	m.HandleFunc("POST /unsubscribe/{token}", s.oneClickUnsubscribe)
-	m.HandleFunc("GET "+subscribe.PreviewPath, s.previewLinkPage)
-	s.pageRoutes()
-	// Unknown API paths (and known ones called with the wrong method)
-	// answer in the API's JSON error shape.
-	m.HandleFunc("/api/v1/", s.apiFallback)
-
-	// Bearer-token routes, with the role the contract gives each: a
-	// CMS's editor token publishes; creating topics and reading or erasing
-	// a reader need an admin token.
-	s.apiRoute("POST /api/v1/topics", news.RoleAdmin, s.createTopic)
-	s.apiRoute("POST /api/v1/articles", news.RoleEditor, s.createArticle)
-	s.apiRoute("POST /api/v1/digests/{frequency}/run", news.RoleEditor, s.runDigest)
-	s.apiRoute("GET /api/v1/digests/runs/{id}", news.RoleEditor, s.getRun)
-	s.apiRoute("POST /api/v1/alerts", news.RoleEditor, s.createAlert)
-	s.apiRoute("GET /api/v1/alerts/{id}", news.RoleEditor, s.getAlert)
-	s.apiRoute("POST /api/v1/alerts/{id}/cancel", news.RoleEditor, s.cancelAlert)
-	s.apiRoute("GET /api/v1/subscribers/{email}", news.RoleAdmin, s.getSubscriber)
-	s.apiRoute("DELETE /api/v1/subscribers/{email}", news.RoleAdmin, s.deleteSubscriber)
-	s.adminRoutes()
-}
 
 // RouteRole is a guarded route and the role it needs.
 type RouteRole struct {
@@ -76,46 +29,6 @@ func (s *Server) apiRoute(pattern string, need news.Role, h http.HandlerFunc) {
 
 // APIRoutes lists the Bearer-token routes as registered.
 func (s *Server) APIRoutes() []RouteRole { return append([]RouteRole(nil), s.api...) }
-
-// bearerToken is the token of an "Authorization: Bearer" header; the
-// scheme's case does not matter (RFC 7235 2.1).
-func bearerToken(r *http.Request) (string, bool) {
-	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
-	tok = strings.TrimSpace(tok)
-	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || len(tok) > 200 {
-		return "", false
-	}
-	return tok, true
-}
-
-// apiFallback answers 405 (with Allow) when the path exists for another
-// method, else 404.
-func (s *Server) apiFallback(w http.ResponseWriter, r *http.Request) {
-	var allow []string
-	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
-		probe := r.Clone(r.Context())
-		probe.Method = m
-		if _, pattern := s.mux.Handler(probe); pattern != "" && pattern != "/api/v1/" {
-			allow = append(allow, m)
-		}
-	}
-	if len(allow) > 0 {
-		w.Header().Set("Allow", strings.Join(allow, ", "))
-		writeError(w, &news.Error{Code: "method_not_allowed", Message: "This route does not take " + r.Method + "."}, http.StatusMethodNotAllowed)
-		return
-	}
-	writeError(w, news.Errorf(news.CodeNotFound, "No such API route."), http.StatusNotFound)
-}
-
-func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
-	ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
-	defer cancel()
-	if err := s.d.Store.Ping(ctx); err != nil {
-		writeJSON(w, 503, map[string]string{"status": "database unreachable"})
-		return
-	}
-	writeJSON(w, 200, map[string]string{"status": "ready"})
-}
 
 // actorKey holds who made a Bearer-token request, for the audit log.
 type actorKey struct{}
@@ -144,17 +57,6 @@ func (s *Server) audit(r *http.Request, action, target, detail string) {
 	if err := s.d.Store.Audit(r.Context(), actorOf(r.Context()), action, target, detail); err != nil {
 		s.d.Log.Error("audit", "action", action, "err", err)
 	}
-}
-
-// NewAPIToken returns a new API token: a prefix that secret scanners can
-// recognise and 256 random bits. Only its HashToken is stored.
-func NewAPIToken() string { return "crieur_" + randomToken(32) }
-
-// HashToken is how API tokens are stored: their SHA-256, so a database
-// leak reveals no usable token.
-func HashToken(tok string) string {
-	sum := sha256.Sum256([]byte(tok))
-	return hex.EncodeToString(sum[:])
 }
 
 // bearer guards an editor route: 401 without a valid, unrevoked token,
@@ -186,24 +88,6 @@ func (s *Server) bearer(need news.Role, h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-type topicJSON struct {
-	Slug string `json:"slug"`
-	Name string `json:"name"`
-}
-
-func (s *Server) listTopics(w http.ResponseWriter, r *http.Request) {
-	ts, err := s.d.Store.Topics(r.Context())
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	out := make([]topicJSON, 0, len(ts))
-	for _, t := range ts {
-		out = append(out, topicJSON{Slug: t.Slug, Name: t.Name})
-	}
-	writeJSON(w, 200, out)
-}
-
 func (s *Server) createTopic(w http.ResponseWriter, r *http.Request) {
 	var in topicJSON
 	if err := decodeJSON(w, r, &in); err != nil {
@@ -224,92 +108,6 @@ func (s *Server) createTopic(w http.ResponseWriter, r *http.Request) {
 	}
 	s.audit(r, "topic.create", in.Slug, in.Name)
 	writeJSON(w, 201, in)
-}
-
-// ValidateTopic checks a topic slug ([a-z0-9-], 1–64) and name.
-func ValidateTopic(slug, name string) error {
-	if slug == "" || len(slug) > 64 {
-		return news.FieldError(news.CodeInvalid, "slug", "slug must be 1 to 64 characters")
-	}
-	for _, c := range slug {
-		if !(c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '-') {
-			return news.FieldError(news.CodeInvalid, "slug", "slug may hold only a-z, 0-9 and -")
-		}
-	}
-	name = strings.TrimSpace(name)
-	if name == "" || len(name) > 200 || strings.ContainsAny(name, "\r\n\x00") {
-		return news.FieldError(news.CodeInvalid, "name", "name must be 1 to 200 characters on one line")
-	}
-	return nil
-}
-
-type subscribeJSON struct {
-	Email     string   `json:"email"`
-	Topics    []string `json:"topics"`
-	Frequency string   `json:"frequency"`
-	Lang      string   `json:"lang"`
-	Alerts    bool     `json:"alerts"`
-}
-
-func (s *Server) apiSubscribe(w http.ResponseWriter, r *http.Request) {
-	var in subscribeJSON
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	err := s.d.Subscribe.Subscribe(r.Context(), subscribe.Request{Email: in.Email, Topics: in.Topics,
-		Frequency: news.Frequency(in.Frequency), Lang: news.Lang(in.Lang), Alerts: in.Alerts, Client: s.clientIP(r)})
-	if err != nil {
-		s.fail(w, r, err)
-		return
-	}
-	writeJSON(w, 202, map[string]string{"status": "pending"})
-}
-
-// oneClickUnsubscribe is RFC 8058: a POST unsubscribes at once and answers
-// 200, never a redirect. The HTML form on the GET page posts here too.
-// It is idempotent: a genuine link whose reader has since been erased
-// answers 200 as well, since there is no one left to send email to.
-func (s *Server) oneClickUnsubscribe(w http.ResponseWriter, r *http.Request) {
-	if err := parseOneClickForm(w, r); err != nil && statusOf(err) == http.StatusRequestEntityTooLarge {
-		s.pageFail(w, r, "", false, err)
-		return
-	}
-	sub, err := s.d.Subscribe.Lookup(r.Context(), r.PathValue("token"), subscribe.PurposeUnsubscribe)
-	if err != nil && !subscriberGone(err) {
-		s.pageFail(w, r, "", false, fmt.Errorf("look up unsubscribe link: %w", err))
-		return
-	}
-	l := s.requestLang(r)
-	if err == nil {
-		if err := s.d.Subscribe.Unsubscribe(r.Context(), sub.ID, "one-click"); err != nil && !subscriberGone(err) {
-			s.pageFail(w, r, sub.Lang, false, fmt.Errorf("unsubscribe: %w", err))
-			return
-		}
-		l = sub.Lang
-	}
-	if r.FormValue("List-Unsubscribe") == "One-Click" {
-		w.Header().Set("Content-Type", "text/plain; charset=utf-8")
-		w.WriteHeader(200)
-		w.Write([]byte("unsubscribed\n"))
-		return
-	}
-	s.page(w, r, 200, "message", s.messagePageLang(l, "page.unsubscribe.done_title", "page.unsubscribe.done_body"))
-}
-
-// subscriberGone reports whether err says a validly signed link names a
-// subscriber who no longer exists (erased, or never confirmed and
-// deleted). Token errors never wrap store.ErrNotFound.
-func subscriberGone(err error) bool { return errors.Is(err, store.ErrNotFound) }
-
-func statusOf(err error) int {
-	if e, ok := news.AsError(err); ok {
-		return statusFor(e.Code)
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return 404
-	}
-	return 500
 }
 
 type articleJSON struct {

@@ -33,15 +33,3 @@ func apiOnce(r *http.Request, in alertJSON) (news.IdempotencyKey, error) {
 	sum := sha256.Sum256(b)
 	return news.IdempotencyKey{Scope: "token:" + strconv.FormatInt(id, 10), Key: vals[0], Hash: hex.EncodeToString(sum[:])}, nil
 }
-
-// deskOnce makes the composer's confirmation nonce an idempotency key of
-// the editor who confirmed: the page's double click, a second tab, a
-// retry through another instance all land on the first alert. The form
-// is not hashed: the nonce names one confirmation page, whose fields are
-// fixed.
-func deskOnce(rq *adminReq, nonce string) (news.IdempotencyKey, bool) {
-	if !news.ValidIdempotencyKey(nonce) {
-		return news.IdempotencyKey{}, false
-	}
-	return news.IdempotencyKey{Scope: "desk:" + rq.actor(), Key: nonce}, true
-}

@@ -426,3 +426,13 @@ func originOf(raw string) string {
 // OriginOf returns the origin (scheme://host[:port]) of a URL, the default
 // of CRIEUR_ALLOWED_ORIGINS.
 func OriginOf(raw string) string { return originOf(raw) }
+
+func statusOf(err error) int {
+	if e, ok := news.AsError(err); ok {
+		return statusFor(e.Code)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return 404
+	}
+	return 500
+}
