@@ -242,7 +242,7 @@ func (ui *adminUI) alertConfirm(w http.ResponseWriter, r *http.Request, rq *admi
 		ui.fail(w, r, rq, err)
 		return
 	}
-	d := alertConfirmData{Form: f, Nonce: randomToken(16)}
+	d := alertConfirmData{Form: f, Nonce: RandomToken(16)}
 	for _, t := range topics {
 		for _, s := range f.Topics {
 			if s == t.Slug {
@@ -367,17 +367,17 @@ func (ui *adminUI) alertProgress(w http.ResponseWriter, r *http.Request, rq *adm
 
 // alertStatus is the JSON the progress page polls every second.
 func (ui *adminUI) alertStatus(w http.ResponseWriter, r *http.Request, rq *adminReq) {
-	id, err := pathID(r)
+	id, err := PathID(r)
 	if err != nil {
-		ui.s.fail(w, r, err)
+		ui.s.Fail(w, r, err)
 		return
 	}
 	a, err := ui.s.d.Alerts.Get(r.Context(), id)
 	if err != nil {
-		ui.s.fail(w, r, err)
+		ui.s.Fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, ui.statusOf(rq.Lang, a))
+	WriteJSON(w, http.StatusOK, ui.statusOf(rq.Lang, a))
 }
 
 // alertCancel stops what has not gone out yet.

@@ -34,7 +34,7 @@ func (ui *adminUI) renderLogin(w http.ResponseWriter, r *http.Request, rq *admin
 	if c, err := r.Cookie(adminLoginCookie); err == nil && len(c.Value) >= 32 && len(c.Value) < 100 {
 		tok = c.Value
 	} else {
-		tok = randomToken(32)
+		tok = RandomToken(32)
 		ui.setCookie(w, adminLoginCookie, tok, 3600)
 	}
 	d.Token = tok
@@ -61,7 +61,7 @@ func (ui *adminUI) loginSubmit(w http.ResponseWriter, r *http.Request, rq *admin
 	// Before any check, so that someone unknown cannot make the daemon
 	// read more than a small form.
 	if err := parseForm(w, r); err != nil {
-		ui.message(w, r, rq, statusOf(err), "admin.error.title", messageFor(err))
+		ui.message(w, r, rq, StatusOf(err), "admin.error.title", messageFor(err))
 		return
 	}
 	c, err := r.Cookie(adminLoginCookie)
@@ -72,7 +72,7 @@ func (ui *adminUI) loginSubmit(w http.ResponseWriter, r *http.Request, rq *admin
 	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
 	d := loginData{Email: email, Next: safeNext(r.PostFormValue("next"))}
 	now := ui.s.d.Now()
-	client := ui.s.clientIP(r)
+	client := ui.s.ClientIP(r)
 	// Every attempt counts against the client's address; only failures
 	// count against the account, and per address, so that nobody can lock
 	// an editor out by failing to log in as them from elsewhere.
@@ -105,8 +105,8 @@ func (ui *adminUI) loginSubmit(w http.ResponseWriter, r *http.Request, rq *admin
 		return
 	}
 	ui.accLimit.Reset(accKey)
-	sid := randomToken(32)
-	if err := ui.s.d.Store.CreateSession(r.Context(), sessionHash(sid), u.ID, randomToken(32), now.Add(adminSessionTTL)); err != nil {
+	sid := RandomToken(32)
+	if err := ui.s.d.Store.CreateSession(r.Context(), sessionHash(sid), u.ID, RandomToken(32), now.Add(adminSessionTTL)); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
@@ -121,7 +121,7 @@ func (ui *adminUI) loginSubmit(w http.ResponseWriter, r *http.Request, rq *admin
 // as an unknown user costs what a wrong password costs.
 func (ui *adminUI) dummyHash() []byte {
 	ui.dummyOnce.Do(func() {
-		ui.dummy, _ = bcrypt.GenerateFromPassword([]byte(randomToken(16)), bcrypt.DefaultCost)
+		ui.dummy, _ = bcrypt.GenerateFromPassword([]byte(RandomToken(16)), bcrypt.DefaultCost)
 	})
 	return ui.dummy
 }

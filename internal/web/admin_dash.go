@@ -123,10 +123,10 @@ func (ui *adminUI) audience(w http.ResponseWriter, r *http.Request, rq *adminReq
 	topics := r.URL.Query()["topic"]
 	b, e, err := ui.s.d.Store.Audience(r.Context(), topics)
 	if err != nil {
-		ui.s.fail(w, r, err)
+		ui.s.Fail(w, r, err)
 		return
 	}
-	writeJSON(w, http.StatusOK, audienceJSON{Browsers: b, Emails: e, Text: ui.audienceText(rq.Lang, b, e)})
+	WriteJSON(w, http.StatusOK, audienceJSON{Browsers: b, Emails: e, Text: ui.audienceText(rq.Lang, b, e)})
 }
 
 // audienceText is "4 213 navigateurs, 1 032 emails".

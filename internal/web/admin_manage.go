@@ -393,7 +393,7 @@ func (ui *adminUI) userCreate(w http.ResponseWriter, r *http.Request, rq *adminR
 		ui.renderUsers(w, r, rq, http.StatusBadRequest, usersData{Email: r.PostFormValue("email")}, ui.s.t(rq.Lang, "admin.users.invalid"))
 		return
 	}
-	pw := randomToken(18)
+	pw := RandomToken(18)
 	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
 	if err != nil {
 		ui.fail(w, r, rq, err)

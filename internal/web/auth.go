@@ -13,7 +13,7 @@ import (
 
 // bearerToken is the token of an "Authorization: Bearer" header; the
 // scheme's case does not matter (RFC 7235 2.1).
-func bearerToken(r *http.Request) (string, bool) {
+func BearerToken(r *http.Request) (string, bool) {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
 	tok = strings.TrimSpace(tok)
 	if !ok || !strings.EqualFold(scheme, "Bearer") || tok == "" || len(tok) > 200 {
@@ -24,7 +24,7 @@ func bearerToken(r *http.Request) (string, bool) {
 
 // NewAPIToken returns a new API token: a prefix that secret scanners can
 // recognise and 256 random bits. Only its HashToken is stored.
-func NewAPIToken() string { return "crieur_" + randomToken(32) }
+func NewAPIToken() string { return "crieur_" + RandomToken(32) }
 
 // HashToken is how API tokens are stored: their SHA-256, so a database
 // leak reveals no usable token.
@@ -51,7 +51,7 @@ func ValidateTopic(slug, name string) error {
 }
 
 // randomToken returns n random bytes, base64url-encoded.
-func randomToken(n int) string {
+func RandomToken(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
 	return base64.RawURLEncoding.EncodeToString(b)

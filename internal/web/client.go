@@ -28,7 +28,7 @@ var PrivateProxies = []netip.Prefix{
 // were written by the client and are never believed. An IPv6 client is
 // counted by its /64, the smallest block a provider hands out: one
 // subscriber line has 2^64 addresses to rotate through.
-func (s *Server) clientIP(r *http.Request) string {
+func (s *Server) ClientIP(r *http.Request) string {
 	return clientKey(clientAddr(r, s.d.TrustedProxies))
 }
 

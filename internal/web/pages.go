@@ -527,7 +527,7 @@ func (s *Server) fieldErrors(l news.Lang, err error, h *pageHead, f *prefsForm, 
 // pageFail shows the error page for err, logging unexpected errors;
 // frameable keeps the subscribe pages embeddable.
 func (s *Server) pageFail(w http.ResponseWriter, r *http.Request, l news.Lang, frameable bool, err error) {
-	status := statusOf(err)
+	status := StatusOf(err)
 	if status >= 500 {
 		s.d.Log.Error("reader page failed", "method", r.Method, "path", safePath(r), "err", err)
 	}
@@ -621,7 +621,7 @@ func (s *Server) subscribeSubmit(w http.ResponseWriter, r *http.Request) {
 		err = news.FieldError(news.CodeInvalidEmail, "email", "An email address is required.")
 	} else {
 		err = s.d.Subscribe.Subscribe(r.Context(), subscribe.Request{Email: email, Topics: v.topics,
-			Frequency: v.frequency, Lang: v.lang, Alerts: v.alerts, Client: s.clientIP(r)})
+			Frequency: v.frequency, Lang: v.lang, Alerts: v.alerts, Client: s.ClientIP(r)})
 	}
 	h := subscribeHead(r, l)
 	if err == nil {
@@ -764,7 +764,7 @@ func (s *Server) preferencesSave(w http.ResponseWriter, r *http.Request) {
 		l := subscriberLang(r, sub)
 		d := s.prefsPage(r, sub, l, topics, v, u.Paused)
 		s.fieldErrors(l, err, &d.pageHead, &d.Form, nil)
-		s.page(w, r, statusOf(err), "preferences", d)
+		s.page(w, r, StatusOf(err), "preferences", d)
 		return
 	}
 	// Saved: the page now speaks the language the reader chose.

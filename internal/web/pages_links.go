@@ -133,7 +133,7 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 // preferences link". The answer is the same whether or not an email was
 // queued; only a bad link or the rate limit says otherwise.
 func (s *Server) unsubscribeEmailLink(w http.ResponseWriter, r *http.Request) {
-	if err := s.d.Subscribe.EmailLinks(r.Context(), r.PathValue("token"), s.clientIP(r)); err != nil {
+	if err := s.d.Subscribe.EmailLinks(r.Context(), r.PathValue("token"), s.ClientIP(r)); err != nil {
 		s.pageFail(w, r, "", false, fmt.Errorf("email preference link: %w", err))
 		return
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 func (s *Server) pushKey(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, 200, map[string]string{"public_key": s.d.VAPIDPublicKey})
+	WriteJSON(w, 200, map[string]string{"public_key": s.d.VAPIDPublicKey})
 }
 
 type pushSubJSON struct {
@@ -35,16 +35,16 @@ type pushSubJSON struct {
 // once its budget is spent, so that a flood with made-up tokens costs no
 // more than one without.
 func (s *Server) pushAllowed(w http.ResponseWriter, r *http.Request) bool {
-	ok, wait := s.d.PushLimit.Allow(s.clientIP(r), s.d.Now())
+	ok, wait := s.d.PushLimit.Allow(s.ClientIP(r), s.d.Now())
 	if ok {
 		return true
 	}
-	if tok, has := bearerToken(r); has {
+	if tok, has := BearerToken(r); has {
 		if t, err := s.d.Store.LookupAPIToken(r.Context(), HashToken(tok)); err == nil && t.RevokedAt.IsZero() {
 			return true
 		}
 	}
-	s.fail(w, r, &news.Error{Code: news.CodeRateLimited, Message: "Too many requests; try again later.", RetryAfter: wait})
+	s.Fail(w, r, &news.Error{Code: news.CodeRateLimited, Message: "Too many requests; try again later.", RetryAfter: wait})
 	return false
 }
 
@@ -53,13 +53,13 @@ func (s *Server) pushSubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	var in pushSubJSON
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.fail(w, r, err)
+	if err := DecodeJSON(w, r, &in); err != nil {
+		s.Fail(w, r, err)
 		return
 	}
 	ep := in.Subscription.Endpoint
 	if ep == "" || len(ep) > news.MaxURLLen {
-		s.fail(w, r, news.FieldError(news.CodeEndpointNotAllowed, "subscription.endpoint", "endpoint is missing or too long"))
+		s.Fail(w, r, news.FieldError(news.CodeEndpointNotAllowed, "subscription.endpoint", "endpoint is missing or too long"))
 		return
 	}
 	if err := s.d.CheckEndpoint(r.Context(), ep); err != nil {
@@ -69,11 +69,11 @@ func (s *Server) pushSubscribe(w http.ResponseWriter, r *http.Request) {
 			// the wrong cause.
 			msg = "This push endpoint's host name could not be resolved: check the name, or this server's DNS."
 		}
-		s.fail(w, r, &news.Error{Code: news.CodeEndpointNotAllowed, Field: "subscription.endpoint", Message: msg, Err: err})
+		s.Fail(w, r, &news.Error{Code: news.CodeEndpointNotAllowed, Field: "subscription.endpoint", Message: msg, Err: err})
 		return
 	}
 	if err := s.d.ValidateKeys(in.Subscription.Keys.P256dh, in.Subscription.Keys.Auth); err != nil {
-		s.fail(w, r, &news.Error{Code: news.CodeInvalidKeys, Field: "subscription.keys",
+		s.Fail(w, r, &news.Error{Code: news.CodeInvalidKeys, Field: "subscription.keys",
 			Message: "p256dh must be a P-256 public key and auth 16 bytes, base64url.", Err: err})
 		return
 	}
@@ -82,29 +82,29 @@ func (s *Server) pushSubscribe(w http.ResponseWriter, r *http.Request) {
 		lang = news.French
 	}
 	if !lang.Valid() {
-		s.fail(w, r, news.FieldError(news.CodeInvalid, "lang", "lang must be fr or en"))
+		s.Fail(w, r, news.FieldError(news.CodeInvalid, "lang", "lang must be fr or en"))
 		return
 	}
 	ids, unknown, err := s.d.Store.TopicIDs(r.Context(), in.Topics)
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	if len(unknown) > 0 {
-		s.fail(w, r, news.FieldError(news.CodeUnknownTopic, "topics", "unknown topic %q", unknown[0]))
+		s.Fail(w, r, news.FieldError(news.CodeUnknownTopic, "topics", "unknown topic %q", unknown[0]))
 		return
 	}
 	_, created, err := s.d.Store.SavePushSubscription(r.Context(), news.PushSubscription{Endpoint: ep,
 		P256dh: in.Subscription.Keys.P256dh, Auth: in.Subscription.Keys.Auth, Lang: lang}, ids, s.d.Now())
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	status := 200
 	if created {
 		status = 201
 	}
-	writeJSON(w, status, map[string]string{"status": "subscribed"})
+	WriteJSON(w, status, map[string]string{"status": "subscribed"})
 }
 
 func (s *Server) pushUnsubscribe(w http.ResponseWriter, r *http.Request) {
@@ -114,16 +114,16 @@ func (s *Server) pushUnsubscribe(w http.ResponseWriter, r *http.Request) {
 	var in struct {
 		Endpoint string `json:"endpoint"`
 	}
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.fail(w, r, err)
+	if err := DecodeJSON(w, r, &in); err != nil {
+		s.Fail(w, r, err)
 		return
 	}
 	if in.Endpoint == "" {
-		s.fail(w, r, news.FieldError(news.CodeInvalid, "endpoint", "endpoint is required"))
+		s.Fail(w, r, news.FieldError(news.CodeInvalid, "endpoint", "endpoint is required"))
 		return
 	}
 	if err := s.d.Store.DeletePushSubscription(r.Context(), in.Endpoint); err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)

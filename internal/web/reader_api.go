@@ -18,14 +18,14 @@ type topicJSON struct {
 func (s *Server) listTopics(w http.ResponseWriter, r *http.Request) {
 	ts, err := s.d.Store.Topics(r.Context())
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
 	out := make([]topicJSON, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, topicJSON{Slug: t.Slug, Name: t.Name})
 	}
-	writeJSON(w, 200, out)
+	WriteJSON(w, 200, out)
 }
 
 type subscribeJSON struct {
@@ -38,17 +38,17 @@ type subscribeJSON struct {
 
 func (s *Server) apiSubscribe(w http.ResponseWriter, r *http.Request) {
 	var in subscribeJSON
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.fail(w, r, err)
+	if err := DecodeJSON(w, r, &in); err != nil {
+		s.Fail(w, r, err)
 		return
 	}
 	err := s.d.Subscribe.Subscribe(r.Context(), subscribe.Request{Email: in.Email, Topics: in.Topics,
-		Frequency: news.Frequency(in.Frequency), Lang: news.Lang(in.Lang), Alerts: in.Alerts, Client: s.clientIP(r)})
+		Frequency: news.Frequency(in.Frequency), Lang: news.Lang(in.Lang), Alerts: in.Alerts, Client: s.ClientIP(r)})
 	if err != nil {
-		s.fail(w, r, err)
+		s.Fail(w, r, err)
 		return
 	}
-	writeJSON(w, 202, map[string]string{"status": "pending"})
+	WriteJSON(w, 202, map[string]string{"status": "pending"})
 }
 
 // oneClickUnsubscribe is RFC 8058: a POST unsubscribes at once and answers
@@ -56,7 +56,7 @@ func (s *Server) apiSubscribe(w http.ResponseWriter, r *http.Request) {
 // It is idempotent: a genuine link whose reader has since been erased
 // answers 200 as well, since there is no one left to send email to.
 func (s *Server) oneClickUnsubscribe(w http.ResponseWriter, r *http.Request) {
-	if err := parseOneClickForm(w, r); err != nil && statusOf(err) == http.StatusRequestEntityTooLarge {
+	if err := parseOneClickForm(w, r); err != nil && StatusOf(err) == http.StatusRequestEntityTooLarge {
 		s.pageFail(w, r, "", false, err)
 		return
 	}

@@ -104,14 +104,15 @@ type Server struct {
 	d       Deps
 	mux     *routeMux
 	origins map[string]bool
-	api     []RouteRole
 	anyOrig bool
 	pages   *pageSet // the reader pages, parsed once by pageRoutes
 	admin   *adminUI // the editors' admin UI, built by adminRoutes
 	base    string   // CRIEUR_BASE_URL's path, see atRoot
 }
 
-// New builds the handler with every route.
+// New builds the server with its middleware and the operator endpoints;
+// each audience's room (web/reader, web/api, web/admin) registers its
+// routes on it, and web/site puts them together.
 func New(d Deps) (*Server, error) {
 	if d.Now == nil {
 		d.Now = time.Now
@@ -125,9 +126,6 @@ func New(d Deps) (*Server, error) {
 	if d.PushLimit == nil {
 		d.PushLimit = subscribe.NewLimiter(time.Second, 60, 100_000)
 	}
-	if d.ReaderReads == nil {
-		d.ReaderReads = readerReads()
-	}
 	s := &Server{d: d, mux: newRouteMux(), origins: map[string]bool{}, base: basePath(d.BaseURL)}
 	for _, o := range d.AllowedOrigins {
 		if o == "*" {
@@ -137,6 +135,23 @@ func New(d Deps) (*Server, error) {
 	}
 	s.routes()
 	return s, nil
+}
+
+// Deps returns what the server was built with, its defaults filled in.
+func (s *Server) Deps() Deps { return s.d }
+
+// Handle registers h for pattern (as http.ServeMux does); the pattern is
+// what the request metrics name the route by.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// HandleFunc registers h for pattern, as Handle.
+func (s *Server) HandleFunc(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
+
+// Pattern is the pattern of the route r would be served by, or "" when
+// none matches.
+func (s *Server) Pattern(r *http.Request) string {
+	_, p := s.mux.Handler(r)
+	return p
 }
 
 // ServeHTTP serves a request through the common middleware.
@@ -151,7 +166,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		if v := recover(); v != nil {
 			s.d.Log.Error("panic serving request", "path", safePath(r), "panic", fmt.Sprint(v))
 			if !sw.wrote {
-				writeError(sw, &news.Error{Code: "internal", Message: "Something went wrong on our side."}, 500)
+				WriteError(sw, &news.Error{Code: "internal", Message: "Something went wrong on our side."}, 500)
 			}
 		}
 		took := time.Since(start)
@@ -236,27 +251,27 @@ func statusFor(code news.Code) int {
 
 // fail writes err as the contract's JSON error; unexpected errors are
 // logged and answered with a generic 500.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	if e, ok := news.AsError(err); ok {
-		writeError(w, e, statusFor(e.Code))
+		WriteError(w, e, statusFor(e.Code))
 		return
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, news.Errorf(news.CodeNotFound, "Not found."), 404)
+		WriteError(w, news.Errorf(news.CodeNotFound, "Not found."), 404)
 		return
 	}
 	if errors.Is(err, store.ErrConflict) {
-		writeError(w, news.Errorf(news.CodeConflict, "That conflicts with what exists."), 409)
+		WriteError(w, news.Errorf(news.CodeConflict, "That conflicts with what exists."), 409)
 		return
 	}
 	if errors.Is(err, context.Canceled) {
 		return
 	}
 	s.d.Log.Error("request failed", "method", r.Method, "path", safePath(r), "err", err)
-	writeError(w, &news.Error{Code: "internal", Message: "Something went wrong on our side."}, 500)
+	WriteError(w, &news.Error{Code: "internal", Message: "Something went wrong on our side."}, 500)
 }
 
-func writeError(w http.ResponseWriter, e *news.Error, status int) {
+func WriteError(w http.ResponseWriter, e *news.Error, status int) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
@@ -264,10 +279,10 @@ func writeError(w http.ResponseWriter, e *news.Error, status int) {
 	if e.Field != "" {
 		body["field"] = e.Field
 	}
-	writeJSON(w, status, map[string]any{"error": body})
+	WriteJSON(w, status, map[string]any{"error": body})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -278,7 +293,7 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 
 // decodeJSON reads a JSON body into v: 415 when not JSON, 413 over
 // MaxBody, 400 naming the field on malformed input, unknown fields refused.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
@@ -393,7 +408,7 @@ func jsonKind(t reflect.Type) (one, many string) {
 
 // cors wraps a reader route so publisher pages may call it from the
 // browser, answering preflight requests.
-func (s *Server) cors(h http.HandlerFunc) http.HandlerFunc {
+func (s *Server) CORS(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
 		if origin != "" && (s.anyOrig || s.origins[origin]) {
@@ -427,7 +442,7 @@ func originOf(raw string) string {
 // of CRIEUR_ALLOWED_ORIGINS.
 func OriginOf(raw string) string { return originOf(raw) }
 
-func statusOf(err error) int {
+func StatusOf(err error) int {
 	if e, ok := news.AsError(err); ok {
 		return statusFor(e.Code)
 	}
@@ -435,4 +450,12 @@ func statusOf(err error) int {
 		return 404
 	}
 	return 500
+}
+
+func PathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, news.Errorf(news.CodeNotFound, "No such id.")
+	}
+	return id, nil
 }

@@ -1,4 +1,12 @@
-package web
+// Package api is the editors' JSON API under /api/v1/: publishing
+// articles, sending and cancelling alerts, starting digest runs, creating
+// topics and looking up or erasing a reader. Every route proves its caller
+// with a Bearer token (an API token and its role); errors are the
+// contract's JSON shape, written by package web.
+//
+// It imports web (the server it registers on) and the services below it,
+// never another room (web/reader, web/admin).
+package api
 
 import (
 	"context"
@@ -12,6 +20,7 @@ import (
 	"github.com/crieur/crieur/internal/feed"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/web"
 )
 
 // RouteRole is a guarded route and the role it needs.
@@ -20,15 +29,61 @@ type RouteRole struct {
 	Role    news.Role
 }
 
-// apiRoute registers a Bearer-token route; every editor route goes through
-// here, so the route table test sees them all.
-func (s *Server) apiRoute(pattern string, need news.Role, h http.HandlerFunc) {
-	s.api = append(s.api, RouteRole{Pattern: pattern, Role: need})
-	s.mux.HandleFunc(pattern, s.bearer(need, h))
+// route is one Bearer-token route: its pattern, the role it needs and its
+// handler.
+type route struct {
+	pattern string
+	role    news.Role
+	handle  func(*handler, http.ResponseWriter, *http.Request)
 }
 
-// APIRoutes lists the Bearer-token routes as registered.
-func (s *Server) APIRoutes() []RouteRole { return append([]RouteRole(nil), s.api...) }
+// routeList is every Bearer-token route, with the role the contract gives
+// each: a CMS's editor token publishes; creating topics and reading or
+// erasing a reader need an admin token. Register serves exactly these, so
+// the route table test sees them all.
+var routeList = []route{
+	{"POST /api/v1/topics", news.RoleAdmin, (*handler).createTopic},
+	{"POST /api/v1/articles", news.RoleEditor, (*handler).createArticle},
+	{"POST /api/v1/digests/{frequency}/run", news.RoleEditor, (*handler).runDigest},
+	{"GET /api/v1/digests/runs/{id}", news.RoleEditor, (*handler).getRun},
+	{"POST /api/v1/alerts", news.RoleEditor, (*handler).createAlert},
+	{"GET /api/v1/alerts/{id}", news.RoleEditor, (*handler).getAlert},
+	{"POST /api/v1/alerts/{id}/cancel", news.RoleEditor, (*handler).cancelAlert},
+	{"GET /api/v1/subscribers/{email}", news.RoleAdmin, (*handler).getSubscriber},
+	{"DELETE /api/v1/subscribers/{email}", news.RoleAdmin, (*handler).deleteSubscriber},
+}
+
+// Routes lists the Bearer-token routes and their roles, as Register
+// serves them.
+func Routes() []RouteRole {
+	out := make([]RouteRole, 0, len(routeList))
+	for _, rt := range routeList {
+		out = append(out, RouteRole{Pattern: rt.pattern, Role: rt.role})
+	}
+	return out
+}
+
+// handler serves the API's routes over the server's dependencies.
+type handler struct {
+	srv *web.Server
+	d   web.Deps
+}
+
+// Register adds the API to srv: every route of Routes behind its Bearer
+// token check, and the JSON 404/405 answer for any other /api/v1/ path.
+func Register(srv *web.Server) {
+	s := &handler{srv: srv, d: srv.Deps()}
+	if s.d.ReaderReads == nil {
+		s.d.ReaderReads = readerReads()
+	}
+	for _, rt := range routeList {
+		h := rt.handle
+		srv.HandleFunc(rt.pattern, s.bearer(rt.role, func(w http.ResponseWriter, r *http.Request) { h(s, w, r) }))
+	}
+	// Unknown API paths (and known ones called with the wrong method)
+	// answer in the API's JSON error shape.
+	srv.HandleFunc("/api/v1/", s.apiFallback)
+}
 
 // actorKey holds who made a Bearer-token request, for the audit log.
 type actorKey struct{}
@@ -53,7 +108,7 @@ func tokenIDOf(ctx context.Context) int64 {
 
 // audit records what a Bearer-token request did; a failed write is
 // logged (the request itself has succeeded and is answered as such).
-func (s *Server) audit(r *http.Request, action, target, detail string) {
+func (s *handler) audit(r *http.Request, action, target, detail string) {
 	if err := s.d.Store.Audit(r.Context(), actorOf(r.Context()), action, target, detail); err != nil {
 		s.d.Log.Error("audit", "action", action, "err", err)
 	}
@@ -61,26 +116,26 @@ func (s *Server) audit(r *http.Request, action, target, detail string) {
 
 // bearer guards an editor route: 401 without a valid, unrevoked token,
 // 403 when its role is too low.
-func (s *Server) bearer(need news.Role, h http.HandlerFunc) http.HandlerFunc {
+func (s *handler) bearer(need news.Role, h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
-		tok, ok := bearerToken(r)
+		tok, ok := web.BearerToken(r)
 		if !ok {
 			w.Header().Set("WWW-Authenticate", `Bearer realm="crieur"`)
-			writeError(w, news.Errorf(news.CodeUnauthorized, "Send Authorization: Bearer TOKEN."), 401)
+			web.WriteError(w, news.Errorf(news.CodeUnauthorized, "Send Authorization: Bearer TOKEN."), 401)
 			return
 		}
-		t, err := s.d.Store.LookupAPIToken(r.Context(), HashToken(tok))
+		t, err := s.d.Store.LookupAPIToken(r.Context(), web.HashToken(tok))
 		if err != nil || !t.RevokedAt.IsZero() {
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
-				s.fail(w, r, err)
+				s.srv.Fail(w, r, err)
 				return
 			}
 			w.Header().Set("WWW-Authenticate", `Bearer realm="crieur", error="invalid_token"`)
-			writeError(w, news.Errorf(news.CodeUnauthorized, "This token is not valid."), 401)
+			web.WriteError(w, news.Errorf(news.CodeUnauthorized, "This token is not valid."), 401)
 			return
 		}
 		if !t.Role.Allows(need) {
-			writeError(w, news.Errorf(news.CodeForbidden, "This token's role (%s) cannot do this.", t.Role), 403)
+			web.WriteError(w, news.Errorf(news.CodeForbidden, "This token's role (%s) cannot do this.", t.Role), 403)
 			return
 		}
 		ctx := context.WithValue(r.Context(), actorKey{}, caller{actor: "token:" + t.Name, tokenID: t.ID})
@@ -88,26 +143,32 @@ func (s *Server) bearer(need news.Role, h http.HandlerFunc) http.HandlerFunc {
 	}
 }
 
-func (s *Server) createTopic(w http.ResponseWriter, r *http.Request) {
+// topicJSON is a topic as POST /api/v1/topics takes it and answers it.
+type topicJSON struct {
+	Slug string `json:"slug"`
+	Name string `json:"name"`
+}
+
+func (s *handler) createTopic(w http.ResponseWriter, r *http.Request) {
 	var in topicJSON
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.fail(w, r, err)
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		s.srv.Fail(w, r, err)
 		return
 	}
-	if err := ValidateTopic(in.Slug, in.Name); err != nil {
-		s.fail(w, r, err)
+	if err := web.ValidateTopic(in.Slug, in.Name); err != nil {
+		s.srv.Fail(w, r, err)
 		return
 	}
 	if _, err := s.d.Store.CreateTopic(r.Context(), in.Slug, in.Name); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			s.fail(w, r, news.FieldError(news.CodeConflict, "slug", "A topic with this slug exists."))
+			s.srv.Fail(w, r, news.FieldError(news.CodeConflict, "slug", "A topic with this slug exists."))
 			return
 		}
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	s.audit(r, "topic.create", in.Slug, in.Name)
-	writeJSON(w, 201, in)
+	web.WriteJSON(w, 201, in)
 }
 
 type articleJSON struct {
@@ -121,34 +182,34 @@ type articleJSON struct {
 	Author      string   `json:"author"`
 }
 
-func (s *Server) createArticle(w http.ResponseWriter, r *http.Request) {
+func (s *handler) createArticle(w http.ResponseWriter, r *http.Request) {
 	var in articleJSON
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.fail(w, r, err)
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		s.srv.Fail(w, r, err)
 		return
 	}
 	a, err := validateArticle(in, s.d.Now())
 	if err != nil {
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	if _, unknown, err := s.d.Store.TopicIDs(r.Context(), a.Topics); err != nil {
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	} else if len(unknown) > 0 {
-		s.fail(w, r, news.FieldError(news.CodeUnknownTopic, "topics", "unknown topic %q", unknown[0]))
+		s.srv.Fail(w, r, news.FieldError(news.CodeUnknownTopic, "topics", "unknown topic %q", unknown[0]))
 		return
 	}
 	id, created, err := s.d.Store.SaveArticle(r.Context(), a)
 	if err != nil {
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	status := 200
 	if created {
 		status = 201
 	}
-	writeJSON(w, status, map[string]string{"id": strconv.FormatInt(id, 10)})
+	web.WriteJSON(w, status, map[string]string{"id": strconv.FormatInt(id, 10)})
 }
 
 // validateArticle checks an article from the CMS API. Its title, summary
@@ -185,26 +246,18 @@ func validateArticle(in articleJSON, now time.Time) (news.Article, error) {
 	return a, nil
 }
 
-func (s *Server) runDigest(w http.ResponseWriter, r *http.Request) {
+func (s *handler) runDigest(w http.ResponseWriter, r *http.Request) {
 	f := news.Frequency(r.PathValue("frequency"))
 	if !f.Valid() {
-		s.fail(w, r, news.FieldError(news.CodeInvalid, "frequency", "frequency must be daily or weekly"))
+		s.srv.Fail(w, r, news.FieldError(news.CodeInvalid, "frequency", "frequency must be daily or weekly"))
 		return
 	}
 	id, err := s.d.Digests.RunNow(r.Context(), f, actorOf(r.Context()))
 	if err != nil {
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
-	writeJSON(w, 202, map[string]string{"id": strconv.FormatInt(id, 10)})
-}
-
-func pathID(r *http.Request) (int64, error) {
-	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
-	if err != nil || id <= 0 {
-		return 0, news.Errorf(news.CodeNotFound, "No such id.")
-	}
-	return id, nil
+	web.WriteJSON(w, 202, map[string]string{"id": strconv.FormatInt(id, 10)})
 }
 
 // RunJSON is a digest run as the API shows it.
@@ -225,18 +278,18 @@ func RunToJSON(ri store.RunInfo) RunJSON {
 		Recipients: ri.Recipients, Sent: ri.Sent, Failed: ri.Failed, SkippedEmpty: ri.SkippedEmpty, Error: ri.Error}
 }
 
-func (s *Server) getRun(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
+func (s *handler) getRun(w http.ResponseWriter, r *http.Request) {
+	id, err := web.PathID(r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	ri, err := s.d.Store.Run(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
-	writeJSON(w, 200, RunToJSON(ri))
+	web.WriteJSON(w, 200, RunToJSON(ri))
 }
 
 type alertJSON struct {
@@ -252,18 +305,18 @@ type alertJSON struct {
 	SendAt     string   `json:"send_at"`
 }
 
-func (s *Server) createAlert(w http.ResponseWriter, r *http.Request) {
+func (s *handler) createAlert(w http.ResponseWriter, r *http.Request) {
 	var in alertJSON
-	if err := decodeJSON(w, r, &in); err != nil {
-		s.fail(w, r, err)
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		s.srv.Fail(w, r, err)
 		return
 	}
-	req := AlertRequest{Title: in.Title, Body: in.Body, URL: in.URL, ImageURL: in.ImageURL, Topics: in.Topics,
+	req := news.AlertRequest{Title: in.Title, Body: in.Body, URL: in.URL, ImageURL: in.ImageURL, Topics: in.Topics,
 		TTLSeconds: in.TTLSeconds, Urgency: news.Urgency(in.Urgency), Email: in.Email, CreatedBy: actorOf(r.Context())}
 	if in.Replaces != nil {
 		id, err := strconv.ParseInt(*in.Replaces, 10, 64)
 		if err != nil {
-			s.fail(w, r, news.FieldError(news.CodeInvalid, "replaces", "replaces must be an alert id"))
+			s.srv.Fail(w, r, news.FieldError(news.CodeInvalid, "replaces", "replaces must be an alert id"))
 			return
 		}
 		req.Replaces = id
@@ -271,23 +324,23 @@ func (s *Server) createAlert(w http.ResponseWriter, r *http.Request) {
 	if in.SendAt != "" {
 		t, err := time.Parse(time.RFC3339, in.SendAt)
 		if err != nil {
-			s.fail(w, r, news.FieldError(news.CodeInvalid, "send_at", "send_at must be RFC 3339"))
+			s.srv.Fail(w, r, news.FieldError(news.CodeInvalid, "send_at", "send_at must be RFC 3339"))
 			return
 		}
 		req.SendAt = t
 	}
 	once, err := apiOnce(r, in)
 	if err != nil {
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	req.Once = once
 	id, err := s.d.Alerts.Send(r.Context(), req)
 	if err != nil {
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
-	writeJSON(w, 202, map[string]string{"id": strconv.FormatInt(id, 10)})
+	web.WriteJSON(w, 202, map[string]string{"id": strconv.FormatInt(id, 10)})
 }
 
 // AlertJSON is an alert as the API shows it.
@@ -313,35 +366,54 @@ func AlertToJSON(a store.AlertInfo) AlertJSON {
 		Failed: a.Failed, Expired: a.Expired, Emails: a.Emails, EmailSent: a.EmailSent, Title: a.Title}
 }
 
-func (s *Server) getAlert(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
+func (s *handler) getAlert(w http.ResponseWriter, r *http.Request) {
+	id, err := web.PathID(r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	a, err := s.d.Alerts.Get(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
-	writeJSON(w, 200, AlertToJSON(a))
+	web.WriteJSON(w, 200, AlertToJSON(a))
 }
 
-func (s *Server) cancelAlert(w http.ResponseWriter, r *http.Request) {
-	id, err := pathID(r)
+func (s *handler) cancelAlert(w http.ResponseWriter, r *http.Request) {
+	id, err := web.PathID(r)
 	if err != nil {
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	if err := s.d.Alerts.Cancel(r.Context(), id); err != nil {
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	s.audit(r, "alert.cancel", strconv.FormatInt(id, 10), "")
 	a, err := s.d.Alerts.Get(r.Context(), id)
 	if err != nil {
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
-	writeJSON(w, 200, AlertToJSON(a))
+	web.WriteJSON(w, 200, AlertToJSON(a))
+}
+
+// apiFallback answers 405 (with Allow) when the path exists for another
+// method, else 404.
+func (s *handler) apiFallback(w http.ResponseWriter, r *http.Request) {
+	var allow []string
+	for _, m := range []string{"GET", "POST", "PUT", "PATCH", "DELETE"} {
+		probe := r.Clone(r.Context())
+		probe.Method = m
+		if pattern := s.srv.Pattern(probe); pattern != "" && pattern != "/api/v1/" {
+			allow = append(allow, m)
+		}
+	}
+	if len(allow) > 0 {
+		w.Header().Set("Allow", strings.Join(allow, ", "))
+		web.WriteError(w, &news.Error{Code: "method_not_allowed", Message: "This route does not take " + r.Method + "."}, http.StatusMethodNotAllowed)
+		return
+	}
+	web.WriteError(w, news.Errorf(news.CodeNotFound, "No such API route."), http.StatusNotFound)
 }

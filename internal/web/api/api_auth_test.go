@@ -1,15 +1,15 @@
-package web_test
+package api_test
 
 import (
 	"context"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
 	"github.com/crieur/crieur/internal/news"
-	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/web"
+	"github.com/crieur/crieur/internal/web/api"
+	"github.com/crieur/crieur/internal/web/site"
 )
 
 // apiRouteTable is every Bearer-token route, the role it needs and a path
@@ -33,12 +33,9 @@ func TestAPIRoutesRefuseBadTokens(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
 	st := newStore(t)
-	h, err := web.New(web.Deps{Store: st, BaseURL: "https://crieur.example"})
-	if err != nil {
-		t.Fatal(err)
-	}
+	h := apiServer(t, st)
 	registered := map[string]news.Role{}
-	for _, r := range h.APIRoutes() {
+	for _, r := range api.Routes() {
 		registered[r.Pattern] = r.Role
 	}
 	if len(registered) != len(apiRouteTable) {
@@ -110,24 +107,9 @@ func TestAPIRoutesRefuseBadTokens(t *testing.T) {
 	}
 }
 
-// newStore opens a migrated SQLite store in a temp dir.
-func newStore(tb testing.TB) *store.Store {
-	tb.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(tb.TempDir(), "crieur.db"), store.Options{})
-	if err != nil {
-		tb.Fatal(err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		tb.Fatal(err)
-	}
-	return st
-}
-
 func TestUnknownAPIRouteAnswersJSON(t *testing.T) {
 	t.Parallel()
-	h, err := web.New(web.Deps{Store: newStore(t), BaseURL: "https://crieur.example"})
+	h, err := site.New(web.Deps{Store: newStore(t), BaseURL: "https://crieur.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +122,7 @@ func TestUnknownAPIRouteAnswersJSON(t *testing.T) {
 
 func TestWrongMethodAnswers405JSON(t *testing.T) {
 	t.Parallel()
-	h, err := web.New(web.Deps{Store: newStore(t), BaseURL: "https://crieur.example"})
+	h, err := site.New(web.Deps{Store: newStore(t), BaseURL: "https://crieur.example"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -1,4 +1,4 @@
-package web
+package api
 
 import (
 	"net/http"
@@ -7,6 +7,7 @@ import (
 
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/subscribe"
+	"github.com/crieur/crieur/internal/web"
 )
 
 // The admin-token routes on one reader: GET /api/v1/subscribers/{email}
@@ -22,17 +23,17 @@ func readerReads() *subscribe.Limiter { return subscribe.NewLimiter(3*time.Secon
 
 // allowLookup spends one reader lookup (read or erase) of the calling
 // token, or answers 429 with Retry-After.
-func (s *Server) allowLookup(w http.ResponseWriter, r *http.Request) bool {
+func (s *handler) allowLookup(w http.ResponseWriter, r *http.Request) bool {
 	key := strconv.FormatInt(tokenIDOf(r.Context()), 10)
 	if ok, wait := s.d.ReaderReads.Allow(key, s.d.Now()); !ok {
-		writeError(w, &news.Error{Code: news.CodeRateLimited, Message: "Too many reader lookups with this token; try again later.",
+		web.WriteError(w, &news.Error{Code: news.CodeRateLimited, Message: "Too many reader lookups with this token; try again later.",
 			RetryAfter: wait}, http.StatusTooManyRequests)
 		return false
 	}
 	return true
 }
 
-func (s *Server) getSubscriber(w http.ResponseWriter, r *http.Request) {
+func (s *handler) getSubscriber(w http.ResponseWriter, r *http.Request) {
 	if !s.allowLookup(w, r) {
 		return
 	}
@@ -40,30 +41,30 @@ func (s *Server) getSubscriber(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		// A miss is audited too: probing addresses for membership shows.
 		s.audit(r, "subscriber.read", "", "not found")
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	d, err := s.d.Subscribe.Export(r.Context(), sub.ID)
 	if err != nil {
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	s.audit(r, "subscriber.read", strconv.FormatInt(sub.ID, 10), "")
-	writeJSON(w, http.StatusOK, d)
+	web.WriteJSON(w, http.StatusOK, d)
 }
 
-func (s *Server) deleteSubscriber(w http.ResponseWriter, r *http.Request) {
+func (s *handler) deleteSubscriber(w http.ResponseWriter, r *http.Request) {
 	if !s.allowLookup(w, r) {
 		return
 	}
 	sub, err := s.d.Subscribe.ByEmail(r.Context(), r.PathValue("email"))
 	if err != nil {
 		s.audit(r, "subscriber.erase", "", "not found")
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	if err := s.d.Subscribe.Erase(r.Context(), sub.ID); err != nil {
-		s.fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	s.audit(r, "subscriber.erase", strconv.FormatInt(sub.ID, 10), "")

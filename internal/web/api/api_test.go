@@ -1,32 +1,10 @@
-package web_test
+package api_test
 
 import (
-	"encoding/json"
-	"net/http/httptest"
 	"strconv"
 	"strings"
 	"testing"
 )
-
-// apiError is the contract's error body.
-type apiError struct {
-	Error struct {
-		Code    string `json:"code"`
-		Message string `json:"message"`
-		Field   string `json:"field"`
-	} `json:"error"`
-}
-
-// mustAPIError fails unless rec is status with the contract's error shape,
-// and returns the error.
-func mustAPIError(tb testing.TB, rec *httptest.ResponseRecorder, status int, code string) apiError {
-	tb.Helper()
-	var e apiError
-	if err := json.Unmarshal(rec.Body.Bytes(), &e); err != nil || rec.Code != status || e.Error.Code != code || e.Error.Message == "" {
-		tb.Fatalf("%d %s, want %d with code %s (%v)", rec.Code, rec.Body.String(), status, code, err)
-	}
-	return e
-}
 
 func TestArticlePublishedAtRequired(t *testing.T) {
 	t.Parallel()
