@@ -19,16 +19,13 @@ package web
 //     1 MiB otherwise) and refuses (403) a missing or wrong CSRF token.
 //
 // The public routes skip the guard: the login form, read before anyone is
-// known, is parsed as the reader pages' forms are (parseForm: urlencoded,
+// known, is parsed as the reader pages' forms are (web.ParseForm: urlencoded,
 // 16 KiB at most).
 //
 // Handlers hold no SQL: they call the store's named queries and the shared
 // services (alerts, digests, subscribe, feeds).
 
 import (
-	"bytes"
-	"cmp"
-	"context"
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/hex"
@@ -39,14 +36,10 @@ import (
 	"mime"
 	"net/http"
 	"net/url"
-	"slices"
 	"strconv"
 	"strings"
 	"sync"
 	"time"
-
-	"golang.org/x/text/collate"
-	"golang.org/x/text/language"
 
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
@@ -420,7 +413,7 @@ type adminNav struct {
 }
 
 // T translates key into the page's language.
-func (v *adminView) T(key string, args ...any) string { return v.ui.s.t(v.Lang, key, args...) }
+func (v *adminView) T(key string, args ...any) string { return v.ui.s.T(v.Lang, key, args...) }
 
 // N formats a count the way the page's language writes it.
 func (v *adminView) N(n int64) string { return formatCount(v.Lang, n) }
@@ -483,38 +476,12 @@ func (ui *adminUI) loc() *time.Location {
 	return time.UTC
 }
 
-// topicList returns the topics in the order a reader of l expects them:
-// by name, ignoring accents and case ("Économie" before "Politique"),
-// where the store sorts byte by byte. The pages use it; the JSON API keeps
-// the store's order.
-func (s *Server) topicList(ctx context.Context, l news.Lang) ([]news.Topic, error) {
-	ts, err := s.d.Store.Topics(ctx)
-	if err != nil {
-		return nil, err
-	}
-	sortTopics(l, ts)
-	return ts, nil
-}
-
-// sortTopics sorts ts by name with the collation of l, accents and case
-// ignored; names equal under it keep a fixed order by slug.
-func sortTopics(l news.Lang, ts []news.Topic) {
-	// A Collator is not safe for concurrent use: one per call.
-	c := collate.New(language.Make(string(l)), collate.Loose)
-	slices.SortStableFunc(ts, func(a, b news.Topic) int {
-		if r := c.CompareString(a.Name, b.Name); r != 0 {
-			return r
-		}
-		return cmp.Compare(a.Slug, b.Slug)
-	})
-}
-
 // render writes the page name with data, rendered in full first so a
 // template failure is a clean 500.
 func (ui *adminUI) render(w http.ResponseWriter, r *http.Request, rq *adminReq, status int, name, titleKey string, data any, opts ...func(*adminView)) {
 	t := ui.pages[name]
-	v := &adminView{ui: ui, Lang: rq.Lang, Title: ui.s.t(rq.Lang, titleKey), Section: name, Base: ui.base,
-		Version: ui.version, Site: ui.s.siteName(), Page: data}
+	v := &adminView{ui: ui, Lang: rq.Lang, Title: ui.s.T(rq.Lang, titleKey), Section: name, Base: ui.base,
+		Version: ui.version, Site: ui.s.SiteName(), Page: data}
 	if rq.Session.UserID != 0 {
 		v.User, v.IsAdmin, v.CSRF = rq.Session.Email, rq.Session.Role == news.RoleAdmin, rq.Session.CSRF
 		v.Nav = ui.nav(rq)
@@ -522,8 +489,8 @@ func (ui *adminUI) render(w http.ResponseWriter, r *http.Request, rq *adminReq, 
 	switch r.URL.Query().Get("done") {
 	case "":
 	default:
-		if k := "admin.flash." + r.URL.Query().Get("done"); ui.s.t(rq.Lang, k) != k {
-			v.Flash = ui.s.t(rq.Lang, k)
+		if k := "admin.flash." + r.URL.Query().Get("done"); ui.s.T(rq.Lang, k) != k {
+			v.Flash = ui.s.T(rq.Lang, k)
 		}
 	}
 	v.OtherLang, v.OtherLangLabel = "en", "English"
@@ -547,21 +514,12 @@ func (ui *adminUI) render(w http.ResponseWriter, r *http.Request, rq *adminReq, 
 	for i := range v.Nav {
 		v.Nav[i].Current = strings.TrimPrefix(v.Nav[i].Href, ui.base) == sectionOf(r.URL.Path)
 	}
-	var buf bytes.Buffer
 	if t == nil {
 		ui.s.d.Log.Error("no such admin page", "page", name)
 		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
 		return
 	}
-	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
-		ui.s.d.Log.Error("render admin page", "page", name, "err", err)
-		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
-		return
-	}
-	w.Header().Set("Content-Type", "text/html; charset=utf-8")
-	w.Header().Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	ui.s.RenderHTML(w, status, t, "admin", name, v)
 }
 
 // sectionOf maps a path to the nav entry it belongs to.
@@ -599,7 +557,7 @@ func (ui *adminUI) nav(rq *adminReq) []adminNav {
 	var out []adminNav
 	for _, it := range items {
 		if rq.Session.Role.Allows(it.role) {
-			out = append(out, adminNav{Href: ui.base + it.path, Label: ui.s.t(rq.Lang, it.key)})
+			out = append(out, adminNav{Href: ui.base + it.path, Label: ui.s.T(rq.Lang, it.key)})
 		}
 	}
 	return out
@@ -614,8 +572,8 @@ type adminMessage struct {
 
 // message renders a page holding one translated sentence.
 func (ui *adminUI) message(w http.ResponseWriter, r *http.Request, rq *adminReq, status int, titleKey, msgKey string, args ...any) {
-	ui.render(w, r, rq, status, "message", titleKey, adminMessage{Text: ui.s.t(rq.Lang, msgKey, args...), Link: ui.base + "/admin",
-		LinkLabel: ui.s.t(rq.Lang, "admin.nav.dashboard")})
+	ui.render(w, r, rq, status, "message", titleKey, adminMessage{Text: ui.s.T(rq.Lang, msgKey, args...), Link: ui.base + "/admin",
+		LinkLabel: ui.s.T(rq.Lang, "admin.nav.dashboard")})
 }
 
 func (ui *adminUI) forbidden(w http.ResponseWriter, r *http.Request, rq *adminReq) {
@@ -636,7 +594,7 @@ func (ui *adminUI) fail(w http.ResponseWriter, r *http.Request, rq *adminReq, er
 	if e, ok := news.AsError(err); ok && e.Code != "internal" {
 		st := statusFor(e.Code)
 		ui.render(w, r, rq, st, "message", "admin.error.title", adminMessage{Text: e.Message, Link: ui.base + "/admin",
-			LinkLabel: ui.s.t(rq.Lang, "admin.nav.dashboard")})
+			LinkLabel: ui.s.T(rq.Lang, "admin.nav.dashboard")})
 		return
 	}
 	if errors.Is(err, store.ErrNotFound) {

@@ -92,10 +92,10 @@ type adminFieldError struct {
 
 func (ui *adminUI) alertOptions(l news.Lang) (urg, ttl []adminOption) {
 	for _, u := range []string{"high", "normal", "low", "very-low"} {
-		urg = append(urg, adminOption{u, ui.s.t(l, "admin.alert.urgency."+u)})
+		urg = append(urg, adminOption{u, ui.s.T(l, "admin.alert.urgency."+u)})
 	}
 	for _, t := range []string{"900", "3600", "21600", "86400", "259200"} {
-		ttl = append(ttl, adminOption{t, ui.s.t(l, "admin.alert.ttl."+t)})
+		ttl = append(ttl, adminOption{t, ui.s.T(l, "admin.alert.ttl."+t)})
 	}
 	return urg, ttl
 }
@@ -103,7 +103,7 @@ func (ui *adminUI) alertOptions(l news.Lang) (urg, ttl []adminOption) {
 // renderAlertForm shows the composer with f, its preview and audience.
 func (ui *adminUI) renderAlertForm(w http.ResponseWriter, r *http.Request, rq *adminReq, status int, f alertForm, err error) {
 	ctx := r.Context()
-	topics, terr := ui.s.topicList(ctx, rq.Lang)
+	topics, terr := ui.s.Topics(ctx, rq.Lang)
 	if terr != nil {
 		ui.fail(w, r, rq, terr)
 		return
@@ -125,7 +125,7 @@ func (ui *adminUI) renderAlertForm(w http.ResponseWriter, r *http.Request, rq *a
 	var opts []func(*adminView)
 	if err != nil {
 		d.Errors = append(d.Errors, ui.fieldError(rq.Lang, err))
-		opts = append(opts, withError(ui.s.t(rq.Lang, "admin.alert.fix")))
+		opts = append(opts, withError(ui.s.T(rq.Lang, "admin.alert.fix")))
 	}
 	ui.render(w, r, rq, status, "alert_form", "admin.alert.new_title", d, opts...)
 }
@@ -134,7 +134,7 @@ func (ui *adminUI) renderAlertForm(w http.ResponseWriter, r *http.Request, rq *a
 func (ui *adminUI) fieldError(l news.Lang, err error) adminFieldError {
 	e, ok := news.AsError(err)
 	if !ok {
-		return adminFieldError{Field: "title", Message: ui.s.t(l, "admin.error.server")}
+		return adminFieldError{Field: "title", Message: ui.s.T(l, "admin.error.server")}
 	}
 	field := e.Field
 	switch field {
@@ -151,7 +151,7 @@ func (ui *adminUI) fieldError(l news.Lang, err error) adminFieldError {
 	if e.Code == news.CodeNotFound && e.Field == "" {
 		field, k = "replaces", "admin.alert.err.replaces"
 	}
-	msg := ui.s.t(l, k)
+	msg := ui.s.T(l, k)
 	if msg == k {
 		msg = e.Message
 	}
@@ -237,7 +237,7 @@ func (ui *adminUI) alertConfirm(w http.ResponseWriter, r *http.Request, rq *admi
 		return
 	}
 	ctx := r.Context()
-	topics, err := ui.s.topicList(ctx, rq.Lang)
+	topics, err := ui.s.Topics(ctx, rq.Lang)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -329,7 +329,7 @@ type alertStatusJSON struct {
 
 func (ui *adminUI) statusOf(l news.Lang, a store.AlertInfo) alertStatusJSON {
 	final := a.State == news.AlertDone || a.State == news.AlertCancelled || a.State == news.AlertFailed
-	return alertStatusJSON{ID: strconv.FormatInt(a.ID, 10), State: string(a.State), Label: ui.s.t(l, "admin.alert.state."+string(a.State)),
+	return alertStatusJSON{ID: strconv.FormatInt(a.ID, 10), State: string(a.State), Label: ui.s.T(l, "admin.alert.state."+string(a.State)),
 		Final: final, Targeted: a.Targeted, Delivered: a.Delivered, Failed: a.Failed, Expired: a.Expired,
 		Processed: a.Delivered + a.Failed + a.Expired, Emails: a.Emails, EmailsSent: a.EmailSent, EmailsFailed: a.EmailFailed}
 }
@@ -353,7 +353,7 @@ func (ui *adminUI) alertProgress(w http.ResponseWriter, r *http.Request, rq *adm
 		return
 	}
 	d := alertProgressData{Alert: a, Status: ui.statusOf(rq.Lang, a)}
-	if topics, err := ui.s.topicList(r.Context(), rq.Lang); err == nil {
+	if topics, err := ui.s.Topics(r.Context(), rq.Lang); err == nil {
 		for _, t := range topics {
 			for _, s := range a.Topics {
 				if s == t.Slug {

@@ -40,7 +40,7 @@ func (ui *adminUI) renderLogin(w http.ResponseWriter, r *http.Request, rq *admin
 	d.Token = tok
 	var opts []func(*adminView)
 	if errKey != "" {
-		opts = append(opts, withError(ui.s.t(rq.Lang, errKey)))
+		opts = append(opts, withError(ui.s.T(rq.Lang, errKey)))
 	}
 	ui.render(w, r, rq, status, "login", "admin.login.title", d, opts...)
 }
@@ -60,8 +60,8 @@ func safeNext(next string) string {
 func (ui *adminUI) loginSubmit(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	// Before any check, so that someone unknown cannot make the daemon
 	// read more than a small form.
-	if err := parseForm(w, r); err != nil {
-		ui.message(w, r, rq, StatusOf(err), "admin.error.title", messageFor(err))
+	if err := ParseForm(w, r); err != nil {
+		ui.message(w, r, rq, StatusOf(err), "admin.error.title", MessageKey(err))
 		return
 	}
 	c, err := r.Cookie(adminLoginCookie)
@@ -83,8 +83,8 @@ func (ui *adminUI) loginSubmit(w http.ResponseWriter, r *http.Request, rq *admin
 		wait := max(waitIP, waitAcc)
 		w.Header().Set("Retry-After", strconv.Itoa(int(wait.Seconds())+1))
 		ui.render(w, r, rq, http.StatusTooManyRequests, "message", "admin.login.limited_title",
-			adminMessage{Text: ui.s.t(rq.Lang, "admin.login.limited", int(wait.Seconds())+1), Link: ui.base + "/admin/login",
-				LinkLabel: ui.s.t(rq.Lang, "admin.login.title")})
+			adminMessage{Text: ui.s.T(rq.Lang, "admin.login.limited", int(wait.Seconds())+1), Link: ui.base + "/admin/login",
+				LinkLabel: ui.s.T(rq.Lang, "admin.login.title")})
 		return
 	}
 	pw := r.PostFormValue("password")

@@ -40,7 +40,7 @@ func (ui *adminUI) dashboard(w http.ResponseWriter, r *http.Request, rq *adminRe
 		return
 	}
 	for _, s := range []news.Status{news.Confirmed, news.Pending, news.Unsubscribed} {
-		d.ByStatus = append(d.ByStatus, countRow{Label: ui.s.t(rq.Lang, "admin.status."+string(s)), N: byStatus[s]})
+		d.ByStatus = append(d.ByStatus, countRow{Label: ui.s.T(rq.Lang, "admin.status."+string(s)), N: byStatus[s]})
 	}
 	byFreq, err := st.ReadersByFrequency(ctx)
 	if err != nil {
@@ -48,9 +48,9 @@ func (ui *adminUI) dashboard(w http.ResponseWriter, r *http.Request, rq *adminRe
 		return
 	}
 	for _, f := range []news.Frequency{news.Daily, news.Weekly} {
-		d.ByFrequency = append(d.ByFrequency, countRow{Label: ui.s.t(rq.Lang, "frequency."+string(f)), N: byFreq[f]})
+		d.ByFrequency = append(d.ByFrequency, countRow{Label: ui.s.T(rq.Lang, "frequency."+string(f)), N: byFreq[f]})
 	}
-	topics, err := ui.s.topicList(ctx, rq.Lang)
+	topics, err := ui.s.Topics(ctx, rq.Lang)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -131,5 +131,5 @@ func (ui *adminUI) audience(w http.ResponseWriter, r *http.Request, rq *adminReq
 
 // audienceText is "4 213 navigateurs, 1 032 emails".
 func (ui *adminUI) audienceText(l news.Lang, browsers, emails int64) string {
-	return ui.s.t(l, "admin.alert.audience", formatCount(l, browsers), formatCount(l, emails))
+	return ui.s.T(l, "admin.alert.audience", formatCount(l, browsers), formatCount(l, emails))
 }

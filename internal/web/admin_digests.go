@@ -33,7 +33,7 @@ func (ui *adminUI) digests(w http.ResponseWriter, r *http.Request, rq *adminReq)
 		ui.fail(w, r, rq, err)
 		return
 	}
-	topics, err := ui.s.topicList(r.Context(), rq.Lang)
+	topics, err := ui.s.Topics(r.Context(), rq.Lang)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -87,7 +87,7 @@ func (ui *adminUI) buildPreview(r *http.Request, q url.Values, rq *adminReq, act
 	st := ui.s.d.Store
 	now := ui.s.d.Now()
 	d := digestPreviewData{Lang: news.Lang(q.Get("lang")), Frequency: news.Frequency(q.Get("frequency")), Topics: q["topics"]}
-	topics, err := ui.s.topicList(ctx, l)
+	topics, err := ui.s.Topics(ctx, l)
 	if err != nil {
 		return d, err
 	}
@@ -95,7 +95,7 @@ func (ui *adminUI) buildPreview(r *http.Request, q url.Values, rq *adminReq, act
 	var sub news.Subscriber
 	if email := strings.TrimSpace(q.Get("email")); email != "" {
 		if !rq.Session.Role.Allows(news.RoleAdmin) {
-			return d, news.Errorf(news.CodeForbidden, "%s", ui.s.t(l, "admin.digests.reader_admins_only"))
+			return d, news.Errorf(news.CodeForbidden, "%s", ui.s.T(l, "admin.digests.reader_admins_only"))
 		}
 		if sub, err = ui.s.d.Subscribe.ByEmail(ctx, email); err != nil {
 			return d, err
@@ -218,7 +218,7 @@ func (ui *adminUI) digestPreviewHTML(w http.ResponseWriter, r *http.Request, rq 
 	hd.Set("X-Frame-Options", "SAMEORIGIN")
 	hd.Set("Content-Type", "text/html; charset=utf-8")
 	if d.Empty {
-		_, _ = w.Write([]byte("<!doctype html><meta charset=utf-8><p>" + html.EscapeString(ui.s.t(rq.Lang, d.EmptyKey())) + "</p>"))
+		_, _ = w.Write([]byte("<!doctype html><meta charset=utf-8><p>" + html.EscapeString(ui.s.T(rq.Lang, d.EmptyKey())) + "</p>"))
 		return
 	}
 	_, _ = w.Write([]byte(d.html))

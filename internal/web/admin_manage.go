@@ -70,7 +70,7 @@ func (ui *adminUI) reader(w http.ResponseWriter, r *http.Request, rq *adminReq) 
 		return
 	}
 	d := readerData{Sub: sub, History: hist}
-	if topics, err := ui.s.topicList(r.Context(), rq.Lang); err == nil {
+	if topics, err := ui.s.Topics(r.Context(), rq.Lang); err == nil {
 		for _, t := range topics {
 			for _, s := range sub.Topics {
 				if s == t.Slug {
@@ -179,9 +179,9 @@ func (ui *adminUI) importReason(l news.Lang, rj subscribe.RejectLine) string {
 	case rj.Code == "":
 		return rj.Reason
 	case rj.Arg != "":
-		return ui.s.t(l, "admin.import.reason."+rj.Code, rj.Arg)
+		return ui.s.T(l, "admin.import.reason."+rj.Code, rj.Arg)
 	}
-	return ui.s.t(l, "admin.import.reason."+rj.Code)
+	return ui.s.T(l, "admin.import.reason."+rj.Code)
 }
 
 func (ui *adminUI) suppressions(w http.ResponseWriter, r *http.Request, rq *adminReq) {
@@ -206,7 +206,7 @@ func (ui *adminUI) topics(w http.ResponseWriter, r *http.Request, rq *adminReq) 
 }
 
 func (ui *adminUI) renderTopics(w http.ResponseWriter, r *http.Request, rq *adminReq, status int, d topicsData, errMsg string) {
-	topics, err := ui.s.topicList(r.Context(), rq.Lang)
+	topics, err := ui.s.Topics(r.Context(), rq.Lang)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -222,12 +222,12 @@ func (ui *adminUI) renderTopics(w http.ResponseWriter, r *http.Request, rq *admi
 func (ui *adminUI) topicCreate(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	d := topicsData{Slug: strings.TrimSpace(r.PostFormValue("slug")), Name: strings.TrimSpace(r.PostFormValue("name"))}
 	if err := ValidateTopic(d.Slug, d.Name); err != nil {
-		ui.renderTopics(w, r, rq, http.StatusBadRequest, d, ui.s.t(rq.Lang, "admin.topics.invalid"))
+		ui.renderTopics(w, r, rq, http.StatusBadRequest, d, ui.s.T(rq.Lang, "admin.topics.invalid"))
 		return
 	}
 	if _, err := ui.s.d.Store.CreateTopic(r.Context(), d.Slug, d.Name); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			ui.renderTopics(w, r, rq, http.StatusConflict, d, ui.s.t(rq.Lang, "admin.topics.exists"))
+			ui.renderTopics(w, r, rq, http.StatusConflict, d, ui.s.T(rq.Lang, "admin.topics.exists"))
 			return
 		}
 		ui.fail(w, r, rq, err)
@@ -259,7 +259,7 @@ func (ui *adminUI) renderFeeds(w http.ResponseWriter, r *http.Request, rq *admin
 func (ui *adminUI) feedAdd(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	u := strings.TrimSpace(r.PostFormValue("url"))
 	if !news.HTTPURL(u) {
-		ui.renderFeeds(w, r, rq, http.StatusBadRequest, ui.s.t(rq.Lang, "admin.feeds.invalid"))
+		ui.renderFeeds(w, r, rq, http.StatusBadRequest, ui.s.T(rq.Lang, "admin.feeds.invalid"))
 		return
 	}
 	if err := ui.s.d.Store.AddFeed(r.Context(), u); err != nil {
@@ -291,7 +291,7 @@ func (ui *adminUI) feedPoll(w http.ResponseWriter, r *http.Request, rq *adminReq
 	ui.audit(r, rq, "feed.poll", redact.URL(u), "")
 	if ui.s.d.Feeds != nil {
 		if err := ui.s.d.Feeds.PollNow(r.Context(), u); err != nil {
-			ui.renderFeeds(w, r, rq, http.StatusOK, ui.s.t(rq.Lang, "admin.feeds.poll_failed"))
+			ui.renderFeeds(w, r, rq, http.StatusOK, ui.s.T(rq.Lang, "admin.feeds.poll_failed"))
 			return
 		}
 	}
@@ -331,7 +331,7 @@ func (ui *adminUI) tokenCreate(w http.ResponseWriter, r *http.Request, rq *admin
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	role := news.Role(r.PostFormValue("role"))
 	if name == "" || len(name) > 100 || !role.Valid() {
-		ui.renderTokens(w, r, rq, http.StatusBadRequest, tokensData{Name: name}, ui.s.t(rq.Lang, "admin.tokens.invalid"))
+		ui.renderTokens(w, r, rq, http.StatusBadRequest, tokensData{Name: name}, ui.s.T(rq.Lang, "admin.tokens.invalid"))
 		return
 	}
 	tok := NewAPIToken()
@@ -390,7 +390,7 @@ func (ui *adminUI) userCreate(w http.ResponseWriter, r *http.Request, rq *adminR
 	role := news.Role(r.PostFormValue("role"))
 	addr, err := mail.ValidateAddress(r.PostFormValue("email"))
 	if err != nil || !role.Valid() {
-		ui.renderUsers(w, r, rq, http.StatusBadRequest, usersData{Email: r.PostFormValue("email")}, ui.s.t(rq.Lang, "admin.users.invalid"))
+		ui.renderUsers(w, r, rq, http.StatusBadRequest, usersData{Email: r.PostFormValue("email")}, ui.s.T(rq.Lang, "admin.users.invalid"))
 		return
 	}
 	pw := RandomToken(18)
@@ -401,7 +401,7 @@ func (ui *adminUI) userCreate(w http.ResponseWriter, r *http.Request, rq *adminR
 	}
 	if _, err := ui.s.d.Store.CreateUser(r.Context(), addr, role, string(hash)); err != nil {
 		if errors.Is(err, store.ErrConflict) {
-			ui.renderUsers(w, r, rq, http.StatusConflict, usersData{Email: addr}, ui.s.t(rq.Lang, "admin.users.exists"))
+			ui.renderUsers(w, r, rq, http.StatusConflict, usersData{Email: addr}, ui.s.T(rq.Lang, "admin.users.exists"))
 			return
 		}
 		ui.fail(w, r, rq, err)
@@ -418,7 +418,7 @@ func (ui *adminUI) userRole(w http.ResponseWriter, r *http.Request, rq *adminReq
 	}
 	role := news.Role(r.PostFormValue("role"))
 	if !role.Valid() || id == rq.Session.UserID {
-		ui.renderUsers(w, r, rq, http.StatusBadRequest, usersData{}, ui.s.t(rq.Lang, "admin.users.not_self"))
+		ui.renderUsers(w, r, rq, http.StatusBadRequest, usersData{}, ui.s.T(rq.Lang, "admin.users.not_self"))
 		return
 	}
 	u, err := ui.s.d.Store.UserByID(r.Context(), id)
@@ -440,7 +440,7 @@ func (ui *adminUI) userDisable(w http.ResponseWriter, r *http.Request, rq *admin
 		return
 	}
 	if id == rq.Session.UserID {
-		ui.renderUsers(w, r, rq, http.StatusBadRequest, usersData{}, ui.s.t(rq.Lang, "admin.users.not_self"))
+		ui.renderUsers(w, r, rq, http.StatusBadRequest, usersData{}, ui.s.T(rq.Lang, "admin.users.not_self"))
 		return
 	}
 	u, err := ui.s.d.Store.UserByID(r.Context(), id)

@@ -47,9 +47,7 @@ package web
 // inbox" page whether the address was new, pending or confirmed.
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"html/template"
 	"io/fs"
@@ -60,7 +58,6 @@ import (
 	"time"
 
 	"github.com/crieur/crieur/internal/news"
-	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
 	"github.com/crieur/crieur/templates"
 )
@@ -204,26 +201,7 @@ type view struct {
 }
 
 // T returns the string key in the page's language, formatted with args.
-func (v *view) T(key string, args ...any) string { return v.s.t(v.Lang, key, args...) }
-
-// t translates key into l; without a catalogue it shows the key.
-func (s *Server) t(l news.Lang, key string, args ...any) string {
-	if s.d.Strings == nil {
-		return key
-	}
-	return s.d.Strings.T(l, key, args...)
-}
-
-// siteName is the publication's name.
-func (s *Server) siteName() string {
-	if s.d.SiteName != "" {
-		return s.d.SiteName
-	}
-	if s.d.Composer != nil {
-		return s.d.Composer.Site().Name
-	}
-	return "crieur"
-}
+func (v *view) T(key string, args ...any) string { return v.s.T(v.Lang, key, args...) }
 
 // page renders the page name with data (messageData or one of the page
 // data types of this file) and status. The page is rendered in full before
@@ -258,7 +236,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name s
 		http.Error(w, "Service unavailable.", http.StatusInternalServerError)
 		return
 	}
-	site := s.siteName()
+	site := s.SiteName()
 	v := &view{pageHead: h, s: s, SiteName: site, CSS: s.pages.css, Page: data}
 	if s.d.Composer != nil {
 		v.SiteURL = s.d.Composer.Site().URL
@@ -268,18 +246,9 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name s
 		v.DocTitle += " — " + site
 	}
 	if len(h.Errors) > 0 {
-		v.DocTitle = s.t(h.Lang, "page.common.error_prefix", v.DocTitle)
+		v.DocTitle = s.T(h.Lang, "page.common.error_prefix", v.DocTitle)
 	}
-	var buf bytes.Buffer
-	if err := t.ExecuteTemplate(&buf, "layout", v); err != nil {
-		s.d.Log.Error("render reader page", "page", name, "err", err)
-		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
-		return
-	}
-	hd.Set("Content-Type", "text/html; charset=utf-8")
-	hd.Set("Content-Length", strconv.Itoa(buf.Len()))
-	w.WriteHeader(status)
-	_, _ = w.Write(buf.Bytes())
+	s.RenderHTML(w, status, t, "reader", name, v)
 }
 
 // messagePage is a message page in the request's language; titleKey and
@@ -291,48 +260,8 @@ func (s *Server) messagePage(r *http.Request, titleKey, msgKey string) messageDa
 // messagePageLang is a message page in l; titleKey and msgKey are string
 // keys.
 func (s *Server) messagePageLang(l news.Lang, titleKey, msgKey string) messageData {
-	return messageData{pageHead: pageHead{Lang: l, Title: s.t(l, titleKey), NoIndex: true},
-		Paragraphs: []string{s.t(l, msgKey)}}
-}
-
-// messageFor returns the key of the string that tells a reader what went
-// wrong.
-func messageFor(err error) string {
-	if e, ok := news.AsError(err); ok {
-		switch e.Code {
-		case news.CodeInvalidToken:
-			return "page.error.bad_token"
-		case news.CodeExpiredToken:
-			return "page.error.expired_token"
-		case news.CodeRevokedToken:
-			return "page.error.revoked_token"
-		case news.CodeInvalidEmail:
-			return "page.error.invalid_email"
-		case news.CodeUnknownTopic:
-			return "page.error.unknown_topic"
-		case news.CodeInvalid:
-			switch e.Field {
-			case "frequency":
-				return "page.error.invalid_frequency"
-			case "lang":
-				return "page.error.invalid_lang"
-			}
-			return "page.error.bad_request"
-		case news.CodeRateLimited:
-			return "page.error.rate_limited"
-		case news.CodeNotFound:
-			return "page.error.not_found"
-		case news.CodeTooLarge:
-			return "page.error.too_large"
-		case news.CodeUnsupportedMedia:
-			return "page.error.bad_request"
-		}
-		return "page.error.server"
-	}
-	if errors.Is(err, store.ErrNotFound) {
-		return "page.error.not_found"
-	}
-	return "page.error.server"
+	return messageData{pageHead: pageHead{Lang: l, Title: s.T(l, titleKey), NoIndex: true},
+		Paragraphs: []string{s.T(l, msgKey)}}
 }
 
 // requestLang is the language a page is shown in: ?lang=, else the
@@ -387,7 +316,7 @@ func (s *Server) langLinks(r *http.Request, current news.Lang) []langLink {
 		}
 		q := r.URL.Query()
 		q.Set("lang", string(l))
-		out = append(out, langLink{Lang: l, Label: s.t(l, "lang."+string(l)), URL: s.pages.base + r.URL.Path + "?" + q.Encode()})
+		out = append(out, langLink{Lang: l, Label: s.T(l, "lang."+string(l)), URL: s.pages.base + r.URL.Path + "?" + q.Encode()})
 	}
 	return out
 }
@@ -479,7 +408,7 @@ func (s *Server) form(l news.Lang, topics []news.Topic, v prefsValues) prefsForm
 	}
 	for _, fr := range []news.Frequency{news.Daily, news.Weekly} {
 		f.Frequencies = append(f.Frequencies, choice{ID: "frequency-" + string(fr), Value: string(fr),
-			Label: s.t(l, "page.common.frequency_"+string(fr)), Checked: fr == v.frequency})
+			Label: s.T(l, "page.common.frequency_"+string(fr)), Checked: fr == v.frequency})
 	}
 	if !v.lang.Valid() {
 		v.lang = l
@@ -487,7 +416,7 @@ func (s *Server) form(l news.Lang, topics []news.Topic, v prefsValues) prefsForm
 	for _, lg := range []news.Lang{news.French, news.English} {
 		// Each language is named in itself, as readers look for it.
 		f.Langs = append(f.Langs, choice{ID: "lang-" + string(lg), Value: string(lg),
-			Label: s.t(lg, "lang."+string(lg)), Checked: lg == v.lang})
+			Label: s.T(lg, "lang."+string(lg)), Checked: lg == v.lang})
 	}
 	f.Alerts = v.alerts
 	return f
@@ -500,7 +429,7 @@ func (s *Server) fieldErrors(l news.Lang, err error, h *pageHead, f *prefsForm, 
 	if !ok {
 		return false
 	}
-	msg := s.t(l, messageFor(e))
+	msg := s.T(l, MessageKey(e))
 	switch {
 	case e.Field == "email" && emailErr != nil:
 		*emailErr = msg
@@ -538,7 +467,7 @@ func (s *Server) pageFail(w http.ResponseWriter, r *http.Request, l news.Lang, f
 	if e, ok := news.AsError(err); ok && e.Code == news.CodeRevokedToken {
 		title = "page.error.revoked_title"
 	}
-	m := s.messagePageLang(l, title, messageFor(err))
+	m := s.messagePageLang(l, title, MessageKey(err))
 	m.Frameable = frameable
 	if e, ok := news.AsError(err); ok && e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", retryAfter(e.RetryAfter))
@@ -580,13 +509,13 @@ func (s *Server) subscribeAction(l news.Lang, embed bool) string {
 // subscribeForm is GET /subscribe.
 func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) {
 	l := s.requestLang(r)
-	topics, err := s.topicList(r.Context(), l)
+	topics, err := s.Topics(r.Context(), l)
 	if err != nil {
 		s.pageFail(w, r, l, true, fmt.Errorf("subscribe form: %w", err))
 		return
 	}
 	h := subscribeHead(r, l)
-	h.Title = s.t(l, "page.subscribe.title", s.siteName())
+	h.Title = s.T(l, "page.subscribe.title", s.SiteName())
 	h.LangLinks = s.langLinks(r, l)
 	q := r.URL.Query()
 	d := subscribeData{pageHead: h, Heading: h.Title, Action: s.subscribeAction(l, h.Embed),
@@ -596,7 +525,7 @@ func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) {
 
 // subscribeSubmit is POST /subscribe, from this form or a publisher's.
 func (s *Server) subscribeSubmit(w http.ResponseWriter, r *http.Request) {
-	if err := parseForm(w, r); err != nil {
+	if err := ParseForm(w, r); err != nil {
 		s.pageFail(w, r, "", true, err)
 		return
 	}
@@ -625,10 +554,10 @@ func (s *Server) subscribeSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	h := subscribeHead(r, l)
 	if err == nil {
-		h.Title = s.t(l, "page.subscribe.sent_title")
+		h.Title = s.T(l, "page.subscribe.sent_title")
 		h.NoIndex = true
 		s.page(w, r, http.StatusOK, "message", messageData{pageHead: h,
-			Paragraphs: []string{s.t(l, "page.subscribe.sent_body")}})
+			Paragraphs: []string{s.T(l, "page.subscribe.sent_body")}})
 		return
 	}
 	e, ok := news.AsError(err)
@@ -638,16 +567,16 @@ func (s *Server) subscribeSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// The reader's input comes back with what is wrong with it.
-	topics, terr := s.topicList(r.Context(), l)
+	topics, terr := s.Topics(r.Context(), l)
 	if terr != nil {
 		s.pageFail(w, r, l, true, fmt.Errorf("subscribe form: %w", terr))
 		return
 	}
-	h.Title = s.t(l, "page.subscribe.title", s.siteName())
+	h.Title = s.T(l, "page.subscribe.title", s.SiteName())
 	d := subscribeData{pageHead: h, Heading: h.Title, Action: s.subscribeAction(l, h.Embed), Email: email,
 		Form: s.form(l, topics, v)}
 	if email == "" {
-		msg := s.t(l, "page.error.email_required")
+		msg := s.T(l, "page.error.email_required")
 		d.EmailError = msg
 		d.Errors = append(d.Errors, errorItem{Href: "#email", Message: msg})
 	} else {
@@ -702,7 +631,7 @@ func (s *Server) prefsPage(r *http.Request, sub news.Subscriber, l news.Lang, to
 	base := "/preferences/" + url.PathEscape(r.PathValue("token"))
 	q := langQuery(r)
 	return prefsData{
-		pageHead:          pageHead{Lang: l, Title: s.t(l, "page.preferences.title"), NoIndex: true},
+		pageHead:          pageHead{Lang: l, Title: s.T(l, "page.preferences.title"), NoIndex: true},
 		Email:             sub.Email,
 		Form:              s.form(l, topics, v),
 		Paused:            paused,
@@ -723,7 +652,7 @@ func (s *Server) preferencesPage(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := subscriberLang(r, sub)
-	topics, err := s.topicList(r.Context(), l)
+	topics, err := s.Topics(r.Context(), l)
 	if err != nil {
 		s.pageFail(w, r, l, false, fmt.Errorf("preference center: %w", err))
 		return
@@ -740,7 +669,7 @@ func (s *Server) preferencesSave(w http.ResponseWriter, r *http.Request) {
 	if !ok {
 		return
 	}
-	if err := parseForm(w, r); err != nil {
+	if err := ParseForm(w, r); err != nil {
 		s.pageFail(w, r, subscriberLang(r, sub), false, err)
 		return
 	}
@@ -754,7 +683,7 @@ func (s *Server) preferencesSave(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	topics, terr := s.topicList(r.Context(), subscriberLang(r, sub))
+	topics, terr := s.Topics(r.Context(), subscriberLang(r, sub))
 	if terr != nil {
 		s.pageFail(w, r, subscriberLang(r, sub), false, fmt.Errorf("preference center: %w", terr))
 		return
@@ -817,8 +746,8 @@ func (s *Server) preferencesUnsubscribe(w http.ResponseWriter, r *http.Request) 
 	}
 	m := s.messagePageLang(l, "page.unsubscribe.done_title", "page.unsubscribe.done_body")
 	m.Links = []pageLink{
-		{URL: s.path("/preferences/"+url.PathEscape(r.PathValue("token")), langQuery(r)), Label: s.t(l, "page.preferences.back")},
-		{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.t(l, "page.unsubscribe.resubscribe")},
+		{URL: s.path("/preferences/"+url.PathEscape(r.PathValue("token")), langQuery(r)), Label: s.T(l, "page.preferences.back")},
+		{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.T(l, "page.unsubscribe.resubscribe")},
 	}
 	s.page(w, r, http.StatusOK, "message", m)
 }
@@ -839,14 +768,14 @@ func (s *Server) preferencesErase(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	l := subscriberLang(r, sub)
-	if err := parseForm(w, r); err != nil {
+	if err := ParseForm(w, r); err != nil {
 		s.pageFail(w, r, l, false, err)
 		return
 	}
 	base := "/preferences/" + url.PathEscape(r.PathValue("token"))
 	if r.PostForm.Get("confirm") != "yes" {
 		s.page(w, r, http.StatusOK, "erase", eraseData{
-			pageHead:  pageHead{Lang: l, Title: s.t(l, "page.preferences.erase_confirm"), NoIndex: true},
+			pageHead:  pageHead{Lang: l, Title: s.T(l, "page.preferences.erase_confirm"), NoIndex: true},
 			Email:     sub.Email,
 			Action:    s.path(base+"/erase", langQuery(r)),
 			CancelURL: s.path(base, langQuery(r)),

@@ -54,7 +54,7 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 	}
 	l := subscriberLang(r, sub)
 	s.page(w, r, http.StatusOK, "confirm", confirmData{
-		pageHead: pageHead{Lang: l, Title: s.t(l, "page.confirm.pending_title"), NoIndex: true, Nonce: newNonce()},
+		pageHead: pageHead{Lang: l, Title: s.T(l, "page.confirm.pending_title"), NoIndex: true, Nonce: newNonce()},
 		Action:   s.path("/confirm/"+url.PathEscape(r.PathValue("token")), langQuery(r)),
 	})
 }
@@ -71,7 +71,7 @@ func (s *Server) confirmSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	l := subscriberLang(r, sub)
 	m := s.messagePageLang(l, "page.confirm.title", "page.confirm.body")
-	m.Links = []pageLink{{URL: s.d.Subscribe.LinksFor(sub).Preferences, Label: s.t(l, "page.confirm.preferences")}}
+	m.Links = []pageLink{{URL: s.d.Subscribe.LinksFor(sub).Preferences, Label: s.T(l, "page.confirm.preferences")}}
 	s.page(w, r, http.StatusOK, "message", m)
 }
 
@@ -89,7 +89,7 @@ func (s *Server) confirmFail(w http.ResponseWriter, r *http.Request, err error) 
 		title, body = "page.confirm.expired_title", "page.confirm.expired_body"
 	}
 	m := s.messagePageLang(l, title, body)
-	m.Links = []pageLink{{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.t(l, "page.unsubscribe.resubscribe"), Button: true}}
+	m.Links = []pageLink{{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.T(l, "page.unsubscribe.resubscribe"), Button: true}}
 	s.page(w, r, statusFor(e.Code), "message", m)
 }
 
@@ -118,12 +118,12 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 	if gone || sub.Status == news.Unsubscribed {
 		// Either way no more email goes to this reader: say so.
 		m := s.messagePageLang(l, "page.unsubscribe.done_title", "page.unsubscribe.done_body")
-		m.Links = []pageLink{{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.t(l, "page.unsubscribe.resubscribe")}}
+		m.Links = []pageLink{{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.T(l, "page.unsubscribe.resubscribe")}}
 		s.page(w, r, http.StatusOK, "message", m)
 		return
 	}
 	s.page(w, r, http.StatusOK, "unsubscribe", unsubscribeData{
-		pageHead:   pageHead{Lang: l, Title: s.t(l, "page.unsubscribe.title"), NoIndex: true, LangLinks: s.langLinks(r, l)},
+		pageHead:   pageHead{Lang: l, Title: s.T(l, "page.unsubscribe.title"), NoIndex: true, LangLinks: s.langLinks(r, l)},
 		Action:     s.path("/unsubscribe/"+url.PathEscape(r.PathValue("token")), nil),
 		LinkAction: s.path("/unsubscribe/"+url.PathEscape(r.PathValue("token"))+"/link", langQuery(r)),
 	})

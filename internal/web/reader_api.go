@@ -3,6 +3,7 @@ package web
 import (
 	"errors"
 	"fmt"
+	"mime"
 	"net/http"
 
 	"github.com/crieur/crieur/internal/news"
@@ -86,3 +87,14 @@ func (s *Server) oneClickUnsubscribe(w http.ResponseWriter, r *http.Request) {
 // subscriber who no longer exists (erased, or never confirmed and
 // deleted). Token errors never wrap store.ErrNotFound.
 func subscriberGone(err error) bool { return errors.Is(err, store.ErrNotFound) }
+
+// parseOneClickForm reads a one-click unsubscribe body, which RFC 8058
+// lets a mail client send urlencoded or as multipart/form-data: either is
+// read, within maxFormBody.
+func parseOneClickForm(w http.ResponseWriter, r *http.Request) error {
+	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
+		return FormError(r.ParseMultipartForm(maxFormBody))
+	}
+	return FormError(r.ParseForm())
+}
