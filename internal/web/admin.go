@@ -592,7 +592,7 @@ func (ui *adminUI) notFound(w http.ResponseWriter, r *http.Request, rq *adminReq
 // fail answers an error from a service or the store with a page.
 func (ui *adminUI) fail(w http.ResponseWriter, r *http.Request, rq *adminReq, err error) {
 	if e, ok := news.AsError(err); ok && e.Code != "internal" {
-		st := statusFor(e.Code)
+		st := StatusFor(e.Code)
 		ui.render(w, r, rq, st, "message", "admin.error.title", adminMessage{Text: e.Message, Link: ui.base + "/admin",
 			LinkLabel: ui.s.T(rq.Lang, "admin.nav.dashboard")})
 		return

@@ -302,7 +302,7 @@ func (ui *adminUI) alertSend(w http.ResponseWriter, r *http.Request, rq *adminRe
 	id, err := ui.s.d.Alerts.Send(r.Context(), req)
 	if err != nil {
 		if e, ok := news.AsError(err); ok && e.Code != "internal" {
-			ui.renderAlertForm(w, r, rq, statusFor(e.Code), f, err)
+			ui.renderAlertForm(w, r, rq, StatusFor(e.Code), f, err)
 			return
 		}
 		ui.fail(w, r, rq, err)

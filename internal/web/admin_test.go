@@ -31,6 +31,7 @@ import (
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
 	"github.com/crieur/crieur/internal/web"
+	"github.com/crieur/crieur/internal/web/site"
 	"github.com/crieur/crieur/templates"
 )
 
@@ -127,7 +128,7 @@ func setupAdmin(tb testing.TB) *adminEnv {
 	if err != nil {
 		tb.Fatalf("composer: %v", err)
 	}
-	h, err := web.New(web.Deps{Store: st, Subscribe: subs, Composer: comp, Log: log, BaseURL: "https://crieur.example",
+	h, err := site.New(web.Deps{Store: st, Subscribe: subs, Composer: comp, Log: log, BaseURL: "https://crieur.example",
 		Alerts: alert.New(st, log, nil, func() {}, func() {}), Digests: digest.NewRunner(st, log, nil, nil), WakeMail: func() {}})
 	if err != nil {
 		tb.Fatal(err)

@@ -8,20 +8,20 @@ import (
 	"github.com/crieur/crieur/internal/news"
 )
 
-// maxFormBody is the largest form body accepted before authentication
+// MaxFormBody is the largest form body accepted before authentication
 // (the reader pages, the admin login, one-click unsubscribe): their
 // fields fit in a few hundred bytes, and a client that has proven nothing
 // must not make the daemon hold megabytes.
-const maxFormBody = 16 << 10
+const MaxFormBody = 16 << 10
 
-// ParseForm reads an urlencoded form body of at most maxFormBody into
+// ParseForm reads an urlencoded form body of at most MaxFormBody into
 // r.PostForm: 413 beyond, and 415 for multipart, whose parser spools
 // files and parts a small form never has.
 func ParseForm(w http.ResponseWriter, r *http.Request) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
 		return &news.Error{Code: news.CodeUnsupportedMedia, Message: "The form must be sent urlencoded."}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBody)
 	return FormError(r.ParseForm())
 }
 

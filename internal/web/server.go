@@ -105,7 +105,6 @@ type Server struct {
 	mux     *routeMux
 	origins map[string]bool
 	anyOrig bool
-	pages   *pageSet // the reader pages, parsed once by pageRoutes
 	admin   *adminUI // the editors' admin UI, built by adminRoutes
 	base    string   // CRIEUR_BASE_URL's path, see atRoot
 }
@@ -164,7 +163,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	defer func() {
 		if v := recover(); v != nil {
-			s.d.Log.Error("panic serving request", "path", safePath(r), "panic", fmt.Sprint(v))
+			s.d.Log.Error("panic serving request", "path", SafePath(r), "panic", fmt.Sprint(v))
 			if !sw.wrote {
 				WriteError(sw, &news.Error{Code: "internal", Message: "Something went wrong on our side."}, 500)
 			}
@@ -181,16 +180,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			level = slog.LevelWarn
 		}
 		if s.d.Log.Enabled(r.Context(), level) {
-			s.d.Log.LogAttrs(r.Context(), level, "request", slog.String("method", r.Method), slog.String("path", safePath(r)),
+			s.d.Log.LogAttrs(r.Context(), level, "request", slog.String("method", r.Method), slog.String("path", SafePath(r)),
 				slog.Int("status", sw.status), slog.Duration("duration", took))
 		}
 	}()
 	s.mux.ServeHTTP(sw, r)
 }
 
-// safePath is the request path with link tokens and readers' addresses
+// SafePath is the request path with link tokens and readers' addresses
 // cut off, for logs.
-func safePath(r *http.Request) string {
+func SafePath(r *http.Request) string {
 	p := r.URL.Path
 	for _, pre := range []string{"/confirm/", "/preferences/", "/unsubscribe/", "/api/v1/subscribers/"} {
 		if strings.HasPrefix(p, pre) {
@@ -224,8 +223,8 @@ func (w *statusWriter) Flush() {
 	}
 }
 
-// statusFor maps a user-facing error code to its HTTP status, in one place.
-func statusFor(code news.Code) int {
+// StatusFor maps a user-facing error code to its HTTP status, in one place.
+func StatusFor(code news.Code) int {
 	switch code {
 	case news.CodeInvalid, news.CodeInvalidEmail, news.CodeUnknownTopic, news.CodeEndpointNotAllowed, news.CodeInvalidKeys, news.CodeInvalidToken:
 		return http.StatusBadRequest
@@ -253,7 +252,7 @@ func statusFor(code news.Code) int {
 // logged and answered with a generic 500.
 func (s *Server) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	if e, ok := news.AsError(err); ok {
-		WriteError(w, e, statusFor(e.Code))
+		WriteError(w, e, StatusFor(e.Code))
 		return
 	}
 	if errors.Is(err, store.ErrNotFound) {
@@ -267,7 +266,7 @@ func (s *Server) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	if errors.Is(err, context.Canceled) {
 		return
 	}
-	s.d.Log.Error("request failed", "method", r.Method, "path", safePath(r), "err", err)
+	s.d.Log.Error("request failed", "method", r.Method, "path", SafePath(r), "err", err)
 	WriteError(w, &news.Error{Code: "internal", Message: "Something went wrong on our side."}, 500)
 }
 
@@ -444,7 +443,7 @@ func OriginOf(raw string) string { return originOf(raw) }
 
 func StatusOf(err error) int {
 	if e, ok := news.AsError(err); ok {
-		return statusFor(e.Code)
+		return StatusFor(e.Code)
 	}
 	if errors.Is(err, store.ErrNotFound) {
 		return 404

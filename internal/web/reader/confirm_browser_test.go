@@ -1,4 +1,4 @@
-package web_test
+package reader_test
 
 import (
 	"context"

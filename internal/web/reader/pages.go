@@ -1,4 +1,4 @@
-package web
+package reader
 
 // The reader pages: the subscribe form, the confirmation page, the
 // preference center and the unsubscribe page. They are plain HTML forms
@@ -20,10 +20,11 @@ package web
 //	POST /preferences/{token}/erase        erase my data (asks first; confirm=yes erases)
 //	POST /preferences/{token}/signout      sign out everywhere
 //	GET  /unsubscribe/{token}              a page with one button posting to
-//	                                       POST /unsubscribe/{token} (api.go)
+//	                                       POST /unsubscribe/{token} (reader_api.go)
 //	POST /unsubscribe/{token}/link         email me my preferences link
 //
-// The confirmation and link routes are in pages_links.go.
+// The confirmation and link routes are in pages_links.go; the route
+// table, with how each route authenticates, is in routes.go.
 //
 // Publishers may embed the form in an iframe (GET /subscribe?embed=1) or
 // post to POST /subscribe from a form on their own site, as
@@ -59,7 +60,7 @@ import (
 
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/subscribe"
-	"github.com/crieur/crieur/templates"
+	"github.com/crieur/crieur/internal/web"
 )
 
 // Content security policies of the reader pages. The subscribe form may
@@ -116,29 +117,6 @@ func newPageSet(fsys fs.FS, baseURL string) (*pageSet, error) {
 	return ps, nil
 }
 
-// pageRoutes builds the reader pages and registers their routes.
-// POST /unsubscribe/{token} is registered in api.go.
-func (s *Server) pageRoutes() {
-	ps, err := newPageSet(templates.FS, s.d.BaseURL)
-	if err != nil {
-		// The templates are embedded in the binary, so this is a build
-		// defect the tests catch; the API keeps working meanwhile.
-		s.d.Log.Error("reader pages unavailable", "err", err)
-		ps = &pageSet{err: err}
-	}
-	s.pages = ps
-
-	m := s.mux
-	m.HandleFunc("GET /subscribe", s.subscribeForm)
-	m.HandleFunc("POST /subscribe", s.subscribeSubmit)
-	m.HandleFunc("GET /preferences/{token}", s.preferencesPage)
-	m.HandleFunc("POST /preferences/{token}", s.preferencesSave)
-	m.HandleFunc("GET /preferences/{token}/data", s.preferencesData)
-	m.HandleFunc("POST /preferences/{token}/unsubscribe", s.preferencesUnsubscribe)
-	m.HandleFunc("POST /preferences/{token}/erase", s.preferencesErase)
-	s.linkRoutes()
-}
-
 // pageHead is what every page's data carries for the layout.
 type pageHead struct {
 	// Lang is the page's language; empty: the request's.
@@ -192,7 +170,7 @@ type messageData struct {
 // translator and the page's own data in Page.
 type view struct {
 	pageHead
-	s        *Server
+	s        *handler
 	DocTitle string
 	SiteName string
 	SiteURL  string
@@ -201,12 +179,12 @@ type view struct {
 }
 
 // T returns the string key in the page's language, formatted with args.
-func (v *view) T(key string, args ...any) string { return v.s.T(v.Lang, key, args...) }
+func (v *view) T(key string, args ...any) string { return v.s.srv.T(v.Lang, key, args...) }
 
 // page renders the page name with data (messageData or one of the page
 // data types of this file) and status. The page is rendered in full before
 // anything is written, so a template failure is a clean 500.
-func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
+func (s *handler) page(w http.ResponseWriter, r *http.Request, status int, name string, data any) {
 	var h pageHead
 	if d, ok := data.(interface{ head() pageHead }); ok {
 		h = d.head()
@@ -236,7 +214,7 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name s
 		http.Error(w, "Service unavailable.", http.StatusInternalServerError)
 		return
 	}
-	site := s.SiteName()
+	site := s.srv.SiteName()
 	v := &view{pageHead: h, s: s, SiteName: site, CSS: s.pages.css, Page: data}
 	if s.d.Composer != nil {
 		v.SiteURL = s.d.Composer.Site().URL
@@ -246,27 +224,27 @@ func (s *Server) page(w http.ResponseWriter, r *http.Request, status int, name s
 		v.DocTitle += " — " + site
 	}
 	if len(h.Errors) > 0 {
-		v.DocTitle = s.T(h.Lang, "page.common.error_prefix", v.DocTitle)
+		v.DocTitle = s.srv.T(h.Lang, "page.common.error_prefix", v.DocTitle)
 	}
-	s.RenderHTML(w, status, t, "reader", name, v)
+	s.srv.RenderHTML(w, status, t, "reader", name, v)
 }
 
 // messagePage is a message page in the request's language; titleKey and
 // msgKey are string keys.
-func (s *Server) messagePage(r *http.Request, titleKey, msgKey string) messageData {
+func (s *handler) messagePage(r *http.Request, titleKey, msgKey string) messageData {
 	return s.messagePageLang(s.requestLang(r), titleKey, msgKey)
 }
 
 // messagePageLang is a message page in l; titleKey and msgKey are string
 // keys.
-func (s *Server) messagePageLang(l news.Lang, titleKey, msgKey string) messageData {
-	return messageData{pageHead: pageHead{Lang: l, Title: s.T(l, titleKey), NoIndex: true},
-		Paragraphs: []string{s.T(l, msgKey)}}
+func (s *handler) messagePageLang(l news.Lang, titleKey, msgKey string) messageData {
+	return messageData{pageHead: pageHead{Lang: l, Title: s.srv.T(l, titleKey), NoIndex: true},
+		Paragraphs: []string{s.srv.T(l, msgKey)}}
 }
 
 // requestLang is the language a page is shown in: ?lang=, else the
 // browser's Accept-Language, else French.
-func (s *Server) requestLang(r *http.Request) news.Lang {
+func (s *handler) requestLang(r *http.Request) news.Lang {
 	if l := news.Lang(r.URL.Query().Get("lang")); l.Valid() {
 		return l
 	}
@@ -308,7 +286,7 @@ func acceptLang(h string) news.Lang {
 
 // langLinks offers the current GET page in the other languages, keeping
 // its other query parameters.
-func (s *Server) langLinks(r *http.Request, current news.Lang) []langLink {
+func (s *handler) langLinks(r *http.Request, current news.Lang) []langLink {
 	var out []langLink
 	for _, l := range []news.Lang{news.French, news.English} {
 		if l == current {
@@ -316,13 +294,13 @@ func (s *Server) langLinks(r *http.Request, current news.Lang) []langLink {
 		}
 		q := r.URL.Query()
 		q.Set("lang", string(l))
-		out = append(out, langLink{Lang: l, Label: s.T(l, "lang."+string(l)), URL: s.pages.base + r.URL.Path + "?" + q.Encode()})
+		out = append(out, langLink{Lang: l, Label: s.srv.T(l, "lang."+string(l)), URL: s.pages.base + r.URL.Path + "?" + q.Encode()})
 	}
 	return out
 }
 
 // path is a path-absolute URL of crieur's, with the query q.
-func (s *Server) path(p string, q url.Values) string {
+func (s *handler) path(p string, q url.Values) string {
 	u := s.pages.base + p
 	if len(q) > 0 {
 		u += "?" + q.Encode()
@@ -394,7 +372,7 @@ type prefsValues struct {
 }
 
 // form builds the shared choices in l from the publication's topics.
-func (s *Server) form(l news.Lang, topics []news.Topic, v prefsValues) prefsForm {
+func (s *handler) form(l news.Lang, topics []news.Topic, v prefsValues) prefsForm {
 	var f prefsForm
 	picked := make(map[string]bool, len(v.topics))
 	for _, t := range v.topics {
@@ -408,7 +386,7 @@ func (s *Server) form(l news.Lang, topics []news.Topic, v prefsValues) prefsForm
 	}
 	for _, fr := range []news.Frequency{news.Daily, news.Weekly} {
 		f.Frequencies = append(f.Frequencies, choice{ID: "frequency-" + string(fr), Value: string(fr),
-			Label: s.T(l, "page.common.frequency_"+string(fr)), Checked: fr == v.frequency})
+			Label: s.srv.T(l, "page.common.frequency_"+string(fr)), Checked: fr == v.frequency})
 	}
 	if !v.lang.Valid() {
 		v.lang = l
@@ -416,7 +394,7 @@ func (s *Server) form(l news.Lang, topics []news.Topic, v prefsValues) prefsForm
 	for _, lg := range []news.Lang{news.French, news.English} {
 		// Each language is named in itself, as readers look for it.
 		f.Langs = append(f.Langs, choice{ID: "lang-" + string(lg), Value: string(lg),
-			Label: s.T(lg, "lang."+string(lg)), Checked: lg == v.lang})
+			Label: s.srv.T(lg, "lang."+string(lg)), Checked: lg == v.lang})
 	}
 	f.Alerts = v.alerts
 	return f
@@ -424,12 +402,12 @@ func (s *Server) form(l news.Lang, topics []news.Topic, v prefsValues) prefsForm
 
 // fieldErrors puts a validation error next to its field and in the
 // error summary. It reports false when err is not about the reader's input.
-func (s *Server) fieldErrors(l news.Lang, err error, h *pageHead, f *prefsForm, emailErr *string) bool {
+func (s *handler) fieldErrors(l news.Lang, err error, h *pageHead, f *prefsForm, emailErr *string) bool {
 	e, ok := news.AsError(err)
 	if !ok {
 		return false
 	}
-	msg := s.T(l, MessageKey(e))
+	msg := s.srv.T(l, web.MessageKey(e))
 	switch {
 	case e.Field == "email" && emailErr != nil:
 		*emailErr = msg
@@ -455,10 +433,10 @@ func (s *Server) fieldErrors(l news.Lang, err error, h *pageHead, f *prefsForm, 
 
 // pageFail shows the error page for err, logging unexpected errors;
 // frameable keeps the subscribe pages embeddable.
-func (s *Server) pageFail(w http.ResponseWriter, r *http.Request, l news.Lang, frameable bool, err error) {
-	status := StatusOf(err)
+func (s *handler) pageFail(w http.ResponseWriter, r *http.Request, l news.Lang, frameable bool, err error) {
+	status := web.StatusOf(err)
 	if status >= 500 {
-		s.d.Log.Error("reader page failed", "method", r.Method, "path", safePath(r), "err", err)
+		s.d.Log.Error("reader page failed", "method", r.Method, "path", web.SafePath(r), "err", err)
 	}
 	if !l.Valid() {
 		l = s.requestLang(r)
@@ -467,7 +445,7 @@ func (s *Server) pageFail(w http.ResponseWriter, r *http.Request, l news.Lang, f
 	if e, ok := news.AsError(err); ok && e.Code == news.CodeRevokedToken {
 		title = "page.error.revoked_title"
 	}
-	m := s.messagePageLang(l, title, MessageKey(err))
+	m := s.messagePageLang(l, title, web.MessageKey(err))
 	m.Frameable = frameable
 	if e, ok := news.AsError(err); ok && e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", retryAfter(e.RetryAfter))
@@ -498,7 +476,7 @@ func subscribeHead(r *http.Request, l news.Lang) pageHead {
 
 // subscribeAction is where the form posts: /subscribe, keeping the page
 // language and the embed mode.
-func (s *Server) subscribeAction(l news.Lang, embed bool) string {
+func (s *handler) subscribeAction(l news.Lang, embed bool) string {
 	q := url.Values{"lang": {string(l)}}
 	if embed {
 		q.Set("embed", "1")
@@ -507,15 +485,15 @@ func (s *Server) subscribeAction(l news.Lang, embed bool) string {
 }
 
 // subscribeForm is GET /subscribe.
-func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) {
+func (s *handler) subscribeForm(w http.ResponseWriter, r *http.Request) {
 	l := s.requestLang(r)
-	topics, err := s.Topics(r.Context(), l)
+	topics, err := s.srv.Topics(r.Context(), l)
 	if err != nil {
 		s.pageFail(w, r, l, true, fmt.Errorf("subscribe form: %w", err))
 		return
 	}
 	h := subscribeHead(r, l)
-	h.Title = s.T(l, "page.subscribe.title", s.SiteName())
+	h.Title = s.srv.T(l, "page.subscribe.title", s.srv.SiteName())
 	h.LangLinks = s.langLinks(r, l)
 	q := r.URL.Query()
 	d := subscribeData{pageHead: h, Heading: h.Title, Action: s.subscribeAction(l, h.Embed),
@@ -524,8 +502,8 @@ func (s *Server) subscribeForm(w http.ResponseWriter, r *http.Request) {
 }
 
 // subscribeSubmit is POST /subscribe, from this form or a publisher's.
-func (s *Server) subscribeSubmit(w http.ResponseWriter, r *http.Request) {
-	if err := ParseForm(w, r); err != nil {
+func (s *handler) subscribeSubmit(w http.ResponseWriter, r *http.Request) {
+	if err := web.ParseForm(w, r); err != nil {
 		s.pageFail(w, r, "", true, err)
 		return
 	}
@@ -550,14 +528,14 @@ func (s *Server) subscribeSubmit(w http.ResponseWriter, r *http.Request) {
 		err = news.FieldError(news.CodeInvalidEmail, "email", "An email address is required.")
 	} else {
 		err = s.d.Subscribe.Subscribe(r.Context(), subscribe.Request{Email: email, Topics: v.topics,
-			Frequency: v.frequency, Lang: v.lang, Alerts: v.alerts, Client: s.ClientIP(r)})
+			Frequency: v.frequency, Lang: v.lang, Alerts: v.alerts, Client: s.srv.ClientIP(r)})
 	}
 	h := subscribeHead(r, l)
 	if err == nil {
-		h.Title = s.T(l, "page.subscribe.sent_title")
+		h.Title = s.srv.T(l, "page.subscribe.sent_title")
 		h.NoIndex = true
 		s.page(w, r, http.StatusOK, "message", messageData{pageHead: h,
-			Paragraphs: []string{s.T(l, "page.subscribe.sent_body")}})
+			Paragraphs: []string{s.srv.T(l, "page.subscribe.sent_body")}})
 		return
 	}
 	e, ok := news.AsError(err)
@@ -567,16 +545,16 @@ func (s *Server) subscribeSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 
 	// The reader's input comes back with what is wrong with it.
-	topics, terr := s.Topics(r.Context(), l)
+	topics, terr := s.srv.Topics(r.Context(), l)
 	if terr != nil {
 		s.pageFail(w, r, l, true, fmt.Errorf("subscribe form: %w", terr))
 		return
 	}
-	h.Title = s.T(l, "page.subscribe.title", s.SiteName())
+	h.Title = s.srv.T(l, "page.subscribe.title", s.srv.SiteName())
 	d := subscribeData{pageHead: h, Heading: h.Title, Action: s.subscribeAction(l, h.Embed), Email: email,
 		Form: s.form(l, topics, v)}
 	if email == "" {
-		msg := s.T(l, "page.error.email_required")
+		msg := s.srv.T(l, "page.error.email_required")
 		d.EmailError = msg
 		d.Errors = append(d.Errors, errorItem{Href: "#email", Message: msg})
 	} else {
@@ -585,12 +563,12 @@ func (s *Server) subscribeSubmit(w http.ResponseWriter, r *http.Request) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", retryAfter(e.RetryAfter))
 	}
-	s.page(w, r, statusFor(e.Code), "subscribe", d)
+	s.page(w, r, web.StatusFor(e.Code), "subscribe", d)
 }
 
 // tokenSubscriber returns the subscriber a link names for purpose, or
 // shows the error page and reports false.
-func (s *Server) tokenSubscriber(w http.ResponseWriter, r *http.Request, p subscribe.Purpose) (news.Subscriber, bool) {
+func (s *handler) tokenSubscriber(w http.ResponseWriter, r *http.Request, p subscribe.Purpose) (news.Subscriber, bool) {
 	sub, err := s.d.Subscribe.Lookup(r.Context(), r.PathValue("token"), p)
 	if err != nil {
 		s.pageFail(w, r, "", false, fmt.Errorf("look up %s link: %w", p, err))
@@ -627,11 +605,11 @@ type prefsData struct {
 }
 
 // prefsPage builds the preference center of sub in l.
-func (s *Server) prefsPage(r *http.Request, sub news.Subscriber, l news.Lang, topics []news.Topic, v prefsValues, paused bool) prefsData {
+func (s *handler) prefsPage(r *http.Request, sub news.Subscriber, l news.Lang, topics []news.Topic, v prefsValues, paused bool) prefsData {
 	base := "/preferences/" + url.PathEscape(r.PathValue("token"))
 	q := langQuery(r)
 	return prefsData{
-		pageHead:          pageHead{Lang: l, Title: s.T(l, "page.preferences.title"), NoIndex: true},
+		pageHead:          pageHead{Lang: l, Title: s.srv.T(l, "page.preferences.title"), NoIndex: true},
 		Email:             sub.Email,
 		Form:              s.form(l, topics, v),
 		Paused:            paused,
@@ -646,13 +624,13 @@ func (s *Server) prefsPage(r *http.Request, sub news.Subscriber, l news.Lang, to
 }
 
 // preferencesPage is GET /preferences/{token}.
-func (s *Server) preferencesPage(w http.ResponseWriter, r *http.Request) {
+func (s *handler) preferencesPage(w http.ResponseWriter, r *http.Request) {
 	sub, ok := s.tokenSubscriber(w, r, subscribe.PurposePreferences)
 	if !ok {
 		return
 	}
 	l := subscriberLang(r, sub)
-	topics, err := s.Topics(r.Context(), l)
+	topics, err := s.srv.Topics(r.Context(), l)
 	if err != nil {
 		s.pageFail(w, r, l, false, fmt.Errorf("preference center: %w", err))
 		return
@@ -664,12 +642,12 @@ func (s *Server) preferencesPage(w http.ResponseWriter, r *http.Request) {
 
 // preferencesSave is POST /preferences/{token}: it saves and shows the
 // page again with a notice, or the reader's input with what is wrong.
-func (s *Server) preferencesSave(w http.ResponseWriter, r *http.Request) {
+func (s *handler) preferencesSave(w http.ResponseWriter, r *http.Request) {
 	sub, ok := s.tokenSubscriber(w, r, subscribe.PurposePreferences)
 	if !ok {
 		return
 	}
-	if err := ParseForm(w, r); err != nil {
+	if err := web.ParseForm(w, r); err != nil {
 		s.pageFail(w, r, subscriberLang(r, sub), false, err)
 		return
 	}
@@ -683,7 +661,7 @@ func (s *Server) preferencesSave(w http.ResponseWriter, r *http.Request) {
 			return
 		}
 	}
-	topics, terr := s.Topics(r.Context(), subscriberLang(r, sub))
+	topics, terr := s.srv.Topics(r.Context(), subscriberLang(r, sub))
 	if terr != nil {
 		s.pageFail(w, r, subscriberLang(r, sub), false, fmt.Errorf("preference center: %w", terr))
 		return
@@ -693,7 +671,7 @@ func (s *Server) preferencesSave(w http.ResponseWriter, r *http.Request) {
 		l := subscriberLang(r, sub)
 		d := s.prefsPage(r, sub, l, topics, v, u.Paused)
 		s.fieldErrors(l, err, &d.pageHead, &d.Form, nil)
-		s.page(w, r, StatusOf(err), "preferences", d)
+		s.page(w, r, web.StatusOf(err), "preferences", d)
 		return
 	}
 	// Saved: the page now speaks the language the reader chose.
@@ -708,7 +686,7 @@ func (s *Server) preferencesSave(w http.ResponseWriter, r *http.Request) {
 
 // preferencesData is GET /preferences/{token}/data: everything crieur
 // holds about the reader, as a JSON download.
-func (s *Server) preferencesData(w http.ResponseWriter, r *http.Request) {
+func (s *handler) preferencesData(w http.ResponseWriter, r *http.Request) {
 	sub, ok := s.tokenSubscriber(w, r, subscribe.PurposePreferences)
 	if !ok {
 		return
@@ -734,7 +712,7 @@ func (s *Server) preferencesData(w http.ResponseWriter, r *http.Request) {
 }
 
 // preferencesUnsubscribe is POST /preferences/{token}/unsubscribe.
-func (s *Server) preferencesUnsubscribe(w http.ResponseWriter, r *http.Request) {
+func (s *handler) preferencesUnsubscribe(w http.ResponseWriter, r *http.Request) {
 	sub, ok := s.tokenSubscriber(w, r, subscribe.PurposePreferences)
 	if !ok {
 		return
@@ -746,8 +724,8 @@ func (s *Server) preferencesUnsubscribe(w http.ResponseWriter, r *http.Request) 
 	}
 	m := s.messagePageLang(l, "page.unsubscribe.done_title", "page.unsubscribe.done_body")
 	m.Links = []pageLink{
-		{URL: s.path("/preferences/"+url.PathEscape(r.PathValue("token")), langQuery(r)), Label: s.T(l, "page.preferences.back")},
-		{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.T(l, "page.unsubscribe.resubscribe")},
+		{URL: s.path("/preferences/"+url.PathEscape(r.PathValue("token")), langQuery(r)), Label: s.srv.T(l, "page.preferences.back")},
+		{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.srv.T(l, "page.unsubscribe.resubscribe")},
 	}
 	s.page(w, r, http.StatusOK, "message", m)
 }
@@ -762,20 +740,20 @@ type eraseData struct {
 
 // preferencesErase is POST /preferences/{token}/erase: without
 // confirm=yes it asks; with it, it erases the reader for good.
-func (s *Server) preferencesErase(w http.ResponseWriter, r *http.Request) {
+func (s *handler) preferencesErase(w http.ResponseWriter, r *http.Request) {
 	sub, ok := s.tokenSubscriber(w, r, subscribe.PurposePreferences)
 	if !ok {
 		return
 	}
 	l := subscriberLang(r, sub)
-	if err := ParseForm(w, r); err != nil {
+	if err := web.ParseForm(w, r); err != nil {
 		s.pageFail(w, r, l, false, err)
 		return
 	}
 	base := "/preferences/" + url.PathEscape(r.PathValue("token"))
 	if r.PostForm.Get("confirm") != "yes" {
 		s.page(w, r, http.StatusOK, "erase", eraseData{
-			pageHead:  pageHead{Lang: l, Title: s.T(l, "page.preferences.erase_confirm"), NoIndex: true},
+			pageHead:  pageHead{Lang: l, Title: s.srv.T(l, "page.preferences.erase_confirm"), NoIndex: true},
 			Email:     sub.Email,
 			Action:    s.path(base+"/erase", langQuery(r)),
 			CancelURL: s.path(base, langQuery(r)),

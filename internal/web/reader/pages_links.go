@@ -1,4 +1,4 @@
-package web
+package reader
 
 // The pages a reader reaches through the links of their emails, beside the
 // preference center: confirming an address and unsubscribing. Mail
@@ -15,18 +15,8 @@ import (
 
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/subscribe"
+	"github.com/crieur/crieur/internal/web"
 )
-
-// linkRoutes registers the confirmation and unsubscribe pages.
-// POST /unsubscribe/{token} (RFC 8058) is registered in api.go.
-func (s *Server) linkRoutes() {
-	m := s.mux
-	m.HandleFunc("GET /confirm/{token}", s.confirmPage)
-	m.HandleFunc("POST /confirm/{token}", s.confirmSubmit)
-	m.HandleFunc("GET /unsubscribe/{token}", s.unsubscribePage)
-	m.HandleFunc("POST /unsubscribe/{token}/link", s.unsubscribeEmailLink)
-	m.HandleFunc("POST /preferences/{token}/signout", s.preferencesSignOut)
-}
 
 // confirmData is the page that confirms through a POST.
 type confirmData struct {
@@ -46,7 +36,7 @@ func newNonce() string {
 // script, with a button for readers without JavaScript. It changes
 // nothing: mail scanners fetch links, and a fetch must not stand for the
 // reader's consent.
-func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
+func (s *handler) confirmPage(w http.ResponseWriter, r *http.Request) {
 	sub, err := s.d.Subscribe.CheckConfirm(r.Context(), r.PathValue("token"))
 	if err != nil {
 		s.confirmFail(w, r, err)
@@ -54,7 +44,7 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 	}
 	l := subscriberLang(r, sub)
 	s.page(w, r, http.StatusOK, "confirm", confirmData{
-		pageHead: pageHead{Lang: l, Title: s.T(l, "page.confirm.pending_title"), NoIndex: true, Nonce: newNonce()},
+		pageHead: pageHead{Lang: l, Title: s.srv.T(l, "page.confirm.pending_title"), NoIndex: true, Nonce: newNonce()},
 		Action:   s.path("/confirm/"+url.PathEscape(r.PathValue("token")), langQuery(r)),
 	})
 }
@@ -63,7 +53,7 @@ func (s *Server) confirmPage(w http.ResponseWriter, r *http.Request) {
 // harmless; a bad or expired link changes nothing. The token in the path
 // is the credential, so a post from another site can do no more than the
 // link allows: no CSRF token is asked for.
-func (s *Server) confirmSubmit(w http.ResponseWriter, r *http.Request) {
+func (s *handler) confirmSubmit(w http.ResponseWriter, r *http.Request) {
 	sub, err := s.d.Subscribe.Confirm(r.Context(), r.PathValue("token"))
 	if err != nil {
 		s.confirmFail(w, r, err)
@@ -71,13 +61,13 @@ func (s *Server) confirmSubmit(w http.ResponseWriter, r *http.Request) {
 	}
 	l := subscriberLang(r, sub)
 	m := s.messagePageLang(l, "page.confirm.title", "page.confirm.body")
-	m.Links = []pageLink{{URL: s.d.Subscribe.LinksFor(sub).Preferences, Label: s.T(l, "page.confirm.preferences")}}
+	m.Links = []pageLink{{URL: s.d.Subscribe.LinksFor(sub).Preferences, Label: s.srv.T(l, "page.confirm.preferences")}}
 	s.page(w, r, http.StatusOK, "message", m)
 }
 
 // confirmFail shows why a confirmation link does not work, with a way to
 // subscribe again.
-func (s *Server) confirmFail(w http.ResponseWriter, r *http.Request, err error) {
+func (s *handler) confirmFail(w http.ResponseWriter, r *http.Request, err error) {
 	e, ok := news.AsError(err)
 	if !ok {
 		s.pageFail(w, r, "", false, fmt.Errorf("confirm: %w", err))
@@ -89,8 +79,8 @@ func (s *Server) confirmFail(w http.ResponseWriter, r *http.Request, err error) 
 		title, body = "page.confirm.expired_title", "page.confirm.expired_body"
 	}
 	m := s.messagePageLang(l, title, body)
-	m.Links = []pageLink{{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.T(l, "page.unsubscribe.resubscribe"), Button: true}}
-	s.page(w, r, statusFor(e.Code), "message", m)
+	m.Links = []pageLink{{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.srv.T(l, "page.unsubscribe.resubscribe"), Button: true}}
+	s.page(w, r, web.StatusFor(e.Code), "message", m)
 }
 
 // unsubscribeData is the unsubscribe page.
@@ -104,7 +94,7 @@ type unsubscribeData struct {
 // the same URL. It never unsubscribes by itself, since mail scanners
 // follow links, and it never shows the reader's preference link: anyone
 // who sees an email's List-Unsubscribe header holds this page.
-func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
+func (s *handler) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 	sub, err := s.d.Subscribe.Lookup(r.Context(), r.PathValue("token"), subscribe.PurposeUnsubscribe)
 	gone := subscriberGone(err)
 	if err != nil && !gone {
@@ -118,12 +108,12 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 	if gone || sub.Status == news.Unsubscribed {
 		// Either way no more email goes to this reader: say so.
 		m := s.messagePageLang(l, "page.unsubscribe.done_title", "page.unsubscribe.done_body")
-		m.Links = []pageLink{{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.T(l, "page.unsubscribe.resubscribe")}}
+		m.Links = []pageLink{{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.srv.T(l, "page.unsubscribe.resubscribe")}}
 		s.page(w, r, http.StatusOK, "message", m)
 		return
 	}
 	s.page(w, r, http.StatusOK, "unsubscribe", unsubscribeData{
-		pageHead:   pageHead{Lang: l, Title: s.T(l, "page.unsubscribe.title"), NoIndex: true, LangLinks: s.langLinks(r, l)},
+		pageHead:   pageHead{Lang: l, Title: s.srv.T(l, "page.unsubscribe.title"), NoIndex: true, LangLinks: s.langLinks(r, l)},
 		Action:     s.path("/unsubscribe/"+url.PathEscape(r.PathValue("token")), nil),
 		LinkAction: s.path("/unsubscribe/"+url.PathEscape(r.PathValue("token"))+"/link", langQuery(r)),
 	})
@@ -132,8 +122,8 @@ func (s *Server) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 // unsubscribeEmailLink is POST /unsubscribe/{token}/link: "email me my
 // preferences link". The answer is the same whether or not an email was
 // queued; only a bad link or the rate limit says otherwise.
-func (s *Server) unsubscribeEmailLink(w http.ResponseWriter, r *http.Request) {
-	if err := s.d.Subscribe.EmailLinks(r.Context(), r.PathValue("token"), s.ClientIP(r)); err != nil {
+func (s *handler) unsubscribeEmailLink(w http.ResponseWriter, r *http.Request) {
+	if err := s.d.Subscribe.EmailLinks(r.Context(), r.PathValue("token"), s.srv.ClientIP(r)); err != nil {
 		s.pageFail(w, r, "", false, fmt.Errorf("email preference link: %w", err))
 		return
 	}
@@ -143,7 +133,7 @@ func (s *Server) unsubscribeEmailLink(w http.ResponseWriter, r *http.Request) {
 // preferencesSignOut is POST /preferences/{token}/signout: "sign out
 // everywhere". Every link sent to the reader so far stops working, but
 // unsubscribing, and an email brings the new preference link.
-func (s *Server) preferencesSignOut(w http.ResponseWriter, r *http.Request) {
+func (s *handler) preferencesSignOut(w http.ResponseWriter, r *http.Request) {
 	sub, ok := s.tokenSubscriber(w, r, subscribe.PurposePreferences)
 	if !ok {
 		return

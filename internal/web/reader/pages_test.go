@@ -1,4 +1,4 @@
-package web_test
+package reader_test
 
 import (
 	"bytes"
@@ -24,6 +24,7 @@ import (
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
 	"github.com/crieur/crieur/internal/web"
+	"github.com/crieur/crieur/internal/web/reader"
 	"github.com/crieur/crieur/templates"
 )
 
@@ -73,6 +74,7 @@ func setupPages(tb testing.TB) *pagesEnv {
 	if err != nil {
 		tb.Fatalf("web.New: %v", err)
 	}
+	reader.Register(h)
 	srv := httptest.NewServer(h)
 	tb.Cleanup(srv.Close)
 	return &pagesEnv{st: st, svc: svc, srv: srv}

@@ -1,4 +1,4 @@
-package web
+package reader
 
 import (
 	"errors"
@@ -7,11 +7,12 @@ import (
 
 	"github.com/crieur/crieur/internal/netguard"
 	"github.com/crieur/crieur/internal/news"
+	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/templates"
 )
 
-func (s *Server) pushKey(w http.ResponseWriter, r *http.Request) {
-	WriteJSON(w, 200, map[string]string{"public_key": s.d.VAPIDPublicKey})
+func (s *handler) pushKey(w http.ResponseWriter, r *http.Request) {
+	web.WriteJSON(w, 200, map[string]string{"public_key": s.d.VAPIDPublicKey})
 }
 
 type pushSubJSON struct {
@@ -34,32 +35,32 @@ type pushSubJSON struct {
 // another service, say) and is not limited; its token is looked up only
 // once its budget is spent, so that a flood with made-up tokens costs no
 // more than one without.
-func (s *Server) pushAllowed(w http.ResponseWriter, r *http.Request) bool {
-	ok, wait := s.d.PushLimit.Allow(s.ClientIP(r), s.d.Now())
+func (s *handler) pushAllowed(w http.ResponseWriter, r *http.Request) bool {
+	ok, wait := s.d.PushLimit.Allow(s.srv.ClientIP(r), s.d.Now())
 	if ok {
 		return true
 	}
-	if tok, has := BearerToken(r); has {
-		if t, err := s.d.Store.LookupAPIToken(r.Context(), HashToken(tok)); err == nil && t.RevokedAt.IsZero() {
+	if tok, has := web.BearerToken(r); has {
+		if t, err := s.d.Store.LookupAPIToken(r.Context(), web.HashToken(tok)); err == nil && t.RevokedAt.IsZero() {
 			return true
 		}
 	}
-	s.Fail(w, r, &news.Error{Code: news.CodeRateLimited, Message: "Too many requests; try again later.", RetryAfter: wait})
+	s.srv.Fail(w, r, &news.Error{Code: news.CodeRateLimited, Message: "Too many requests; try again later.", RetryAfter: wait})
 	return false
 }
 
-func (s *Server) pushSubscribe(w http.ResponseWriter, r *http.Request) {
+func (s *handler) pushSubscribe(w http.ResponseWriter, r *http.Request) {
 	if !s.pushAllowed(w, r) {
 		return
 	}
 	var in pushSubJSON
-	if err := DecodeJSON(w, r, &in); err != nil {
-		s.Fail(w, r, err)
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		s.srv.Fail(w, r, err)
 		return
 	}
 	ep := in.Subscription.Endpoint
 	if ep == "" || len(ep) > news.MaxURLLen {
-		s.Fail(w, r, news.FieldError(news.CodeEndpointNotAllowed, "subscription.endpoint", "endpoint is missing or too long"))
+		s.srv.Fail(w, r, news.FieldError(news.CodeEndpointNotAllowed, "subscription.endpoint", "endpoint is missing or too long"))
 		return
 	}
 	if err := s.d.CheckEndpoint(r.Context(), ep); err != nil {
@@ -69,11 +70,11 @@ func (s *Server) pushSubscribe(w http.ResponseWriter, r *http.Request) {
 			// the wrong cause.
 			msg = "This push endpoint's host name could not be resolved: check the name, or this server's DNS."
 		}
-		s.Fail(w, r, &news.Error{Code: news.CodeEndpointNotAllowed, Field: "subscription.endpoint", Message: msg, Err: err})
+		s.srv.Fail(w, r, &news.Error{Code: news.CodeEndpointNotAllowed, Field: "subscription.endpoint", Message: msg, Err: err})
 		return
 	}
 	if err := s.d.ValidateKeys(in.Subscription.Keys.P256dh, in.Subscription.Keys.Auth); err != nil {
-		s.Fail(w, r, &news.Error{Code: news.CodeInvalidKeys, Field: "subscription.keys",
+		s.srv.Fail(w, r, &news.Error{Code: news.CodeInvalidKeys, Field: "subscription.keys",
 			Message: "p256dh must be a P-256 public key and auth 16 bytes, base64url.", Err: err})
 		return
 	}
@@ -82,48 +83,48 @@ func (s *Server) pushSubscribe(w http.ResponseWriter, r *http.Request) {
 		lang = news.French
 	}
 	if !lang.Valid() {
-		s.Fail(w, r, news.FieldError(news.CodeInvalid, "lang", "lang must be fr or en"))
+		s.srv.Fail(w, r, news.FieldError(news.CodeInvalid, "lang", "lang must be fr or en"))
 		return
 	}
 	ids, unknown, err := s.d.Store.TopicIDs(r.Context(), in.Topics)
 	if err != nil {
-		s.Fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	if len(unknown) > 0 {
-		s.Fail(w, r, news.FieldError(news.CodeUnknownTopic, "topics", "unknown topic %q", unknown[0]))
+		s.srv.Fail(w, r, news.FieldError(news.CodeUnknownTopic, "topics", "unknown topic %q", unknown[0]))
 		return
 	}
 	_, created, err := s.d.Store.SavePushSubscription(r.Context(), news.PushSubscription{Endpoint: ep,
 		P256dh: in.Subscription.Keys.P256dh, Auth: in.Subscription.Keys.Auth, Lang: lang}, ids, s.d.Now())
 	if err != nil {
-		s.Fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	status := 200
 	if created {
 		status = 201
 	}
-	WriteJSON(w, status, map[string]string{"status": "subscribed"})
+	web.WriteJSON(w, status, map[string]string{"status": "subscribed"})
 }
 
-func (s *Server) pushUnsubscribe(w http.ResponseWriter, r *http.Request) {
+func (s *handler) pushUnsubscribe(w http.ResponseWriter, r *http.Request) {
 	if !s.pushAllowed(w, r) {
 		return
 	}
 	var in struct {
 		Endpoint string `json:"endpoint"`
 	}
-	if err := DecodeJSON(w, r, &in); err != nil {
-		s.Fail(w, r, err)
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		s.srv.Fail(w, r, err)
 		return
 	}
 	if in.Endpoint == "" {
-		s.Fail(w, r, news.FieldError(news.CodeInvalid, "endpoint", "endpoint is required"))
+		s.srv.Fail(w, r, news.FieldError(news.CodeInvalid, "endpoint", "endpoint is required"))
 		return
 	}
 	if err := s.d.Store.DeletePushSubscription(r.Context(), in.Endpoint); err != nil {
-		s.Fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	w.WriteHeader(http.StatusNoContent)
@@ -131,7 +132,7 @@ func (s *Server) pushUnsubscribe(w http.ResponseWriter, r *http.Request) {
 
 // staticFile serves an embedded asset. The service worker may be imported
 // from the publisher's origin, hence the permissive CORS on it.
-func (s *Server) staticFile(name, ctype string) http.HandlerFunc {
+func (s *handler) staticFile(name, ctype string) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		b, err := fs.ReadFile(templates.FS, name)
 		if err != nil {

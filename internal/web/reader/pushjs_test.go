@@ -1,4 +1,4 @@
-package web_test
+package reader_test
 
 import (
 	"io"
@@ -12,6 +12,7 @@ import (
 
 	"github.com/crieur/crieur/internal/testenv"
 	"github.com/crieur/crieur/internal/web"
+	"github.com/crieur/crieur/internal/web/site"
 )
 
 // TestPushScriptsServed checks the widget and the service worker are served
@@ -20,7 +21,7 @@ import (
 func TestPushScriptsServed(t *testing.T) {
 	t.Parallel()
 	node := testenv.LookPath(t, "node", "nodejs")
-	h, err := web.New(web.Deps{Log: slog.New(slog.DiscardHandler), BaseURL: "https://crieur.example"})
+	h, err := site.New(web.Deps{Log: slog.New(slog.DiscardHandler), BaseURL: "https://crieur.example"})
 	if err != nil {
 		t.Fatal(err)
 	}

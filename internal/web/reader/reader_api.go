@@ -1,4 +1,4 @@
-package web
+package reader
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
+	"github.com/crieur/crieur/internal/web"
 )
 
 type topicJSON struct {
@@ -16,17 +17,17 @@ type topicJSON struct {
 	Name string `json:"name"`
 }
 
-func (s *Server) listTopics(w http.ResponseWriter, r *http.Request) {
+func (s *handler) listTopics(w http.ResponseWriter, r *http.Request) {
 	ts, err := s.d.Store.Topics(r.Context())
 	if err != nil {
-		s.Fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
 	out := make([]topicJSON, 0, len(ts))
 	for _, t := range ts {
 		out = append(out, topicJSON{Slug: t.Slug, Name: t.Name})
 	}
-	WriteJSON(w, 200, out)
+	web.WriteJSON(w, 200, out)
 }
 
 type subscribeJSON struct {
@@ -37,27 +38,27 @@ type subscribeJSON struct {
 	Alerts    bool     `json:"alerts"`
 }
 
-func (s *Server) apiSubscribe(w http.ResponseWriter, r *http.Request) {
+func (s *handler) apiSubscribe(w http.ResponseWriter, r *http.Request) {
 	var in subscribeJSON
-	if err := DecodeJSON(w, r, &in); err != nil {
-		s.Fail(w, r, err)
+	if err := web.DecodeJSON(w, r, &in); err != nil {
+		s.srv.Fail(w, r, err)
 		return
 	}
 	err := s.d.Subscribe.Subscribe(r.Context(), subscribe.Request{Email: in.Email, Topics: in.Topics,
-		Frequency: news.Frequency(in.Frequency), Lang: news.Lang(in.Lang), Alerts: in.Alerts, Client: s.ClientIP(r)})
+		Frequency: news.Frequency(in.Frequency), Lang: news.Lang(in.Lang), Alerts: in.Alerts, Client: s.srv.ClientIP(r)})
 	if err != nil {
-		s.Fail(w, r, err)
+		s.srv.Fail(w, r, err)
 		return
 	}
-	WriteJSON(w, 202, map[string]string{"status": "pending"})
+	web.WriteJSON(w, 202, map[string]string{"status": "pending"})
 }
 
 // oneClickUnsubscribe is RFC 8058: a POST unsubscribes at once and answers
 // 200, never a redirect. The HTML form on the GET page posts here too.
 // It is idempotent: a genuine link whose reader has since been erased
 // answers 200 as well, since there is no one left to send email to.
-func (s *Server) oneClickUnsubscribe(w http.ResponseWriter, r *http.Request) {
-	if err := parseOneClickForm(w, r); err != nil && StatusOf(err) == http.StatusRequestEntityTooLarge {
+func (s *handler) oneClickUnsubscribe(w http.ResponseWriter, r *http.Request) {
+	if err := parseOneClickForm(w, r); err != nil && web.StatusOf(err) == http.StatusRequestEntityTooLarge {
 		s.pageFail(w, r, "", false, err)
 		return
 	}
@@ -90,11 +91,11 @@ func subscriberGone(err error) bool { return errors.Is(err, store.ErrNotFound) }
 
 // parseOneClickForm reads a one-click unsubscribe body, which RFC 8058
 // lets a mail client send urlencoded or as multipart/form-data: either is
-// read, within maxFormBody.
+// read, within web.MaxFormBody.
 func parseOneClickForm(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
+	r.Body = http.MaxBytesReader(w, r.Body, web.MaxFormBody)
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
-		return FormError(r.ParseMultipartForm(maxFormBody))
+		return web.FormError(r.ParseMultipartForm(web.MaxFormBody))
 	}
-	return FormError(r.ParseForm())
+	return web.FormError(r.ParseForm())
 }

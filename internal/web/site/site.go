@@ -10,6 +10,7 @@ package site
 import (
 	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/internal/web/api"
+	"github.com/crieur/crieur/internal/web/reader"
 )
 
 // New builds the HTTP handler with every room's routes.
@@ -18,6 +19,7 @@ func New(d web.Deps) (*web.Server, error) {
 	if err != nil {
 		return nil, err
 	}
+	reader.Register(srv)
 	api.Register(srv)
 	return srv, nil
 }

@@ -1,4 +1,4 @@
-package web_test
+package reader_test
 
 import (
 	"net/http"
@@ -37,4 +37,11 @@ type apiError = webtest.APIError
 func mustAPIError(tb testing.TB, rec *httptest.ResponseRecorder, status int, code string) apiError {
 	tb.Helper()
 	return webtest.MustAPIError(tb, rec, status, code)
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
 }
