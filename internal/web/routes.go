@@ -6,9 +6,9 @@ import (
 	"time"
 )
 
-// routes registers every route of every audience. The editors' API, the
-// reader pages and the desk each register their own; what is left here is
-// the operator endpoints.
+// routes registers the operator endpoints (health, readiness, metrics).
+// The audiences' routes are their rooms' (web/reader, web/api, web/admin),
+// put together by web/site.
 func (s *Server) routes() {
 	m := s.mux
 	m.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) { WriteJSON(w, 200, map[string]string{"status": "ok"}) })
@@ -17,7 +17,6 @@ func (s *Server) routes() {
 		m.Handle("GET /metrics", s.d.Metrics.Handler())
 	}
 
-	s.adminRoutes()
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {

@@ -1,7 +1,13 @@
-// Package web is crieur's HTTP face: the reader pages (subscribe form,
-// confirmation, preference center, unsubscribe), the JSON API for readers
-// and editors, the push widget and service worker, the operator endpoints
-// and the editors' admin UI. Handlers stay thin over the same services.
+// Package web is the server under crieur's HTTP face: the middleware
+// every request goes through (security headers, request log and metrics,
+// the client's address behind trusted proxies, the base path, panic
+// recovery), the one JSON writer with the one mapping of errors to HTTP
+// statuses, the one HTML renderer, and the operator endpoints (health,
+// readiness, metrics). It holds no handler of any audience: the reader
+// pages and public JSON (web/reader), the editors' API (web/api) and the
+// desk (web/admin) register on a Server, and web/site puts them together.
+//
+// It must not import its rooms (web/reader, web/api, web/admin, web/site).
 package web
 
 import (
@@ -105,8 +111,7 @@ type Server struct {
 	mux     *routeMux
 	origins map[string]bool
 	anyOrig bool
-	admin   *adminUI // the editors' admin UI, built by adminRoutes
-	base    string   // CRIEUR_BASE_URL's path, see atRoot
+	base    string // CRIEUR_BASE_URL's path, see atRoot
 }
 
 // New builds the server with its middleware and the operator endpoints;

@@ -1,4 +1,11 @@
-package web
+// Package admin is the editors' desk under /admin: server-rendered pages
+// for alerts, digests, readers, topics, feeds, tokens and users. A user
+// proves who they are with a session cookie from the login form, and every
+// form they post carries the session's CSRF token; each route needs a role.
+//
+// It imports web (the server it registers on) and the services below it,
+// never another room (web/reader, web/api).
+package admin
 
 // The editors' admin UI under /admin: server-rendered pages (html/template,
 // templates/pages/admin), one small stylesheet and one small script
@@ -44,6 +51,7 @@ import (
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
+	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/templates"
 )
 
@@ -62,9 +70,9 @@ const (
 // rolePublic marks the routes anyone may reach (login, static assets).
 const rolePublic news.Role = ""
 
-// AdminRoute describes one registered admin route: its method, pattern
+// Route describes one registered admin route: its method, pattern
 // and the role it needs ("" for public routes).
-type AdminRoute struct {
+type Route struct {
 	Method  string
 	Pattern string
 	Role    news.Role
@@ -72,7 +80,7 @@ type AdminRoute struct {
 
 // adminRoute is a registry entry: the route and its handler.
 type adminRoute struct {
-	AdminRoute
+	Route
 	h adminHandler
 }
 
@@ -88,9 +96,10 @@ type adminReq struct {
 // actor is how the audit log names the editor.
 func (rq *adminReq) actor() string { return "user:" + rq.Session.Email }
 
-// adminUI is the admin UI's state, built once by adminRoutes.
+// adminUI is the admin UI's state, built once by Register.
 type adminUI struct {
-	s        *Server
+	s        *web.Server
+	d        web.Deps
 	pages    map[string]*template.Template
 	assets   map[string][]byte // static/admin files by name
 	version  string            // hash of the assets, for cache busting
@@ -104,31 +113,28 @@ type adminUI struct {
 	dummy     []byte // a bcrypt hash compared against for unknown users
 }
 
-// AdminRoutes lists the admin routes as registered, for the route-table
-// test and the documentation.
-func (s *Server) AdminRoutes() []AdminRoute {
-	if s.admin == nil {
-		return nil
-	}
-	out := make([]AdminRoute, len(s.admin.registry))
-	for i, rt := range s.admin.registry {
-		out[i] = rt.AdminRoute
+// Routes lists the desk's routes with the role each needs, as Register
+// serves them, for the route-table test and the documentation.
+func Routes() []Route {
+	list := adminRouteList(&adminUI{})
+	out := make([]Route, len(list))
+	for i, rt := range list {
+		out[i] = rt.Route
 	}
 	return out
 }
 
-// adminRoutes registers the editors' admin UI under /admin.
-func (s *Server) adminRoutes() {
-	ui, err := newAdminUI(s)
+// Register adds the desk under /admin to srv.
+func Register(srv *web.Server) {
+	ui, err := newAdminUI(srv)
 	if err != nil {
 		// The templates are embedded: a build defect the tests catch.
-		s.d.Log.Error("admin UI unavailable", "err", err)
-		s.mux.HandleFunc("/admin", func(w http.ResponseWriter, r *http.Request) {
+		srv.Deps().Log.Error("admin UI unavailable", "err", err)
+		srv.HandleFunc("/admin", func(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, "The admin UI is unavailable.", http.StatusInternalServerError)
 		})
 		return
 	}
-	s.admin = ui
 	for _, rt := range adminRouteList(ui) {
 		ui.handle(rt)
 	}
@@ -138,7 +144,7 @@ func (s *Server) adminRoutes() {
 func adminRouteList(ui *adminUI) []adminRoute {
 	const E, A, P = news.RoleEditor, news.RoleAdmin, rolePublic
 	r := func(method, pattern string, role news.Role, h adminHandler) adminRoute {
-		return adminRoute{AdminRoute{method, pattern, role}, h}
+		return adminRoute{Route{method, pattern, role}, h}
 	}
 	return []adminRoute{
 		r("GET", "/admin/login", P, ui.loginPage),
@@ -201,11 +207,11 @@ var adminPageNames = []string{"login", "message", "dashboard", "articles", "aler
 	"alert_progress", "digests", "digest_preview", "digest_run", "readers", "reader", "reader_erase", "import_report",
 	"suppressions", "topics", "feeds", "tokens", "users", "audit"}
 
-func newAdminUI(s *Server) (*adminUI, error) {
+func newAdminUI(s *web.Server) (*adminUI, error) {
 	fsys := templates.FS
-	ui := &adminUI{s: s, pages: map[string]*template.Template{}, assets: map[string][]byte{},
+	ui := &adminUI{s: s, d: s.Deps(), pages: map[string]*template.Template{}, assets: map[string][]byte{},
 		ipLimit: subscribe.NewLimiter(6*time.Second, 20, 10000), accLimit: subscribe.NewLimiter(30*time.Second, 5, 10000)}
-	if u, err := url.Parse(s.d.BaseURL); err == nil {
+	if u, err := url.Parse(ui.d.BaseURL); err == nil {
 		ui.base = strings.TrimRight(u.Path, "/")
 		ui.secure = u.Scheme == "https"
 	}
@@ -243,7 +249,7 @@ func (ui *adminUI) handle(rt adminRoute) {
 	if rt.Method != "" {
 		pattern = rt.Method + " " + rt.Pattern
 	}
-	ui.s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
+	ui.s.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		hd := w.Header()
 		hd.Set("Content-Security-Policy", adminCSP)
 		hd.Set("X-Frame-Options", "DENY")
@@ -309,10 +315,10 @@ func (ui *adminUI) session(r *http.Request) (news.Session, bool) {
 	if err != nil || c.Value == "" || len(c.Value) > 100 {
 		return news.Session{}, false
 	}
-	sess, err := ui.s.d.Store.SessionByHash(r.Context(), sessionHash(c.Value), ui.s.d.Now())
+	sess, err := ui.d.Store.SessionByHash(r.Context(), sessionHash(c.Value), ui.d.Now())
 	if err != nil {
 		if !errors.Is(err, store.ErrNotFound) {
-			ui.s.d.Log.Error("admin session lookup", "err", err)
+			ui.d.Log.Error("admin session lookup", "err", err)
 		}
 		return news.Session{}, false
 	}
@@ -470,8 +476,8 @@ func adminFuncs() template.FuncMap {
 }
 
 func (ui *adminUI) loc() *time.Location {
-	if ui.s.d.Location != nil {
-		return ui.s.d.Location
+	if ui.d.Location != nil {
+		return ui.d.Location
 	}
 	return time.UTC
 }
@@ -515,7 +521,7 @@ func (ui *adminUI) render(w http.ResponseWriter, r *http.Request, rq *adminReq, 
 		v.Nav[i].Current = strings.TrimPrefix(v.Nav[i].Href, ui.base) == sectionOf(r.URL.Path)
 	}
 	if t == nil {
-		ui.s.d.Log.Error("no such admin page", "page", name)
+		ui.d.Log.Error("no such admin page", "page", name)
 		http.Error(w, "Something went wrong on our side.", http.StatusInternalServerError)
 		return
 	}
@@ -592,7 +598,7 @@ func (ui *adminUI) notFound(w http.ResponseWriter, r *http.Request, rq *adminReq
 // fail answers an error from a service or the store with a page.
 func (ui *adminUI) fail(w http.ResponseWriter, r *http.Request, rq *adminReq, err error) {
 	if e, ok := news.AsError(err); ok && e.Code != "internal" {
-		st := StatusFor(e.Code)
+		st := web.StatusFor(e.Code)
 		ui.render(w, r, rq, st, "message", "admin.error.title", adminMessage{Text: e.Message, Link: ui.base + "/admin",
 			LinkLabel: ui.s.T(rq.Lang, "admin.nav.dashboard")})
 		return
@@ -601,7 +607,7 @@ func (ui *adminUI) fail(w http.ResponseWriter, r *http.Request, rq *adminReq, er
 		ui.notFound(w, r, rq)
 		return
 	}
-	ui.s.d.Log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+	ui.d.Log.Error("admin request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 	ui.message(w, r, rq, http.StatusInternalServerError, "admin.error.title", "admin.error.server")
 }
 
@@ -612,8 +618,8 @@ func (ui *adminUI) redirect(w http.ResponseWriter, r *http.Request, path string)
 
 // audit records an editor's action; a failure is logged, not shown.
 func (ui *adminUI) audit(r *http.Request, rq *adminReq, action, target, detail string) {
-	if err := ui.s.d.Store.Audit(r.Context(), rq.actor(), action, target, detail); err != nil {
-		ui.s.d.Log.Error("audit", "action", action, "err", err)
+	if err := ui.d.Store.Audit(r.Context(), rq.actor(), action, target, detail); err != nil {
+		ui.d.Log.Error("audit", "action", action, "err", err)
 	}
 }
 

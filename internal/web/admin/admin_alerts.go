@@ -1,4 +1,4 @@
-package web
+package admin
 
 import (
 	"context"
@@ -10,12 +10,13 @@ import (
 
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/web"
 )
 
 // alertPreviewer validates an alert without sending it; the alert service
 // implements it (the composer falls back to the confirmation step alone).
 type alertPreviewer interface {
-	Preview(ctx context.Context, r AlertRequest) (news.Alert, error)
+	Preview(ctx context.Context, r news.AlertRequest) (news.Alert, error)
 }
 
 // alertForm is the composer's fields, as posted.
@@ -37,8 +38,8 @@ func readAlertForm(r *http.Request) alertForm {
 }
 
 // request turns the form into an alert request; errors name a field.
-func (ui *adminUI) request(f alertForm, rq *adminReq) (AlertRequest, error) {
-	req := AlertRequest{Title: f.Title, Body: f.Body, URL: f.URL, ImageURL: f.ImageURL, Topics: f.Topics,
+func (ui *adminUI) request(f alertForm, rq *adminReq) (news.AlertRequest, error) {
+	req := news.AlertRequest{Title: f.Title, Body: f.Body, URL: f.URL, ImageURL: f.ImageURL, Topics: f.Topics,
 		Urgency: news.Urgency(f.Urgency), Email: f.Email, CreatedBy: rq.actor()}
 	if f.TTL != "" {
 		n, err := strconv.Atoi(f.TTL)
@@ -59,7 +60,7 @@ func (ui *adminUI) request(f alertForm, rq *adminReq) (AlertRequest, error) {
 		if err != nil {
 			return req, news.FieldError(news.CodeInvalid, "send_at", "Give the send time as a date and time.")
 		}
-		if t.Before(ui.s.d.Now().Add(-time.Minute)) {
+		if t.Before(ui.d.Now().Add(-time.Minute)) {
 			return req, news.FieldError(news.CodeInvalid, "send_at", "The send time is in the past.")
 		}
 		req.SendAt = t
@@ -108,7 +109,7 @@ func (ui *adminUI) renderAlertForm(w http.ResponseWriter, r *http.Request, rq *a
 		ui.fail(w, r, rq, terr)
 		return
 	}
-	d := alertFormData{Form: f, Topics: topics, TZ: ui.loc().String(), Now: ui.s.d.Now().In(ui.loc()).Format("2006-01-02T15:04")}
+	d := alertFormData{Form: f, Topics: topics, TZ: ui.loc().String(), Now: ui.d.Now().In(ui.loc()).Format("2006-01-02T15:04")}
 	d.Urgencies, d.TTLs = ui.alertOptions(rq.Lang)
 	if d.Form.Urgency == "" {
 		d.Form.Urgency = "high"
@@ -119,7 +120,7 @@ func (ui *adminUI) renderAlertForm(w http.ResponseWriter, r *http.Request, rq *a
 	if u, perr := url.Parse(f.URL); perr == nil && u.Host != "" {
 		d.Host = u.Hostname()
 	}
-	if b, e, aerr := ui.s.d.Store.Audience(ctx, f.Topics); aerr == nil {
+	if b, e, aerr := ui.d.Store.Audience(ctx, f.Topics); aerr == nil {
 		d.Audience = ui.audienceText(rq.Lang, b, e)
 	}
 	var opts []func(*adminView)
@@ -160,7 +161,7 @@ func (ui *adminUI) fieldError(l news.Lang, err error) adminFieldError {
 
 // alertList lists the latest alerts.
 func (ui *adminUI) alertList(w http.ResponseWriter, r *http.Request, rq *adminReq) {
-	alerts, err := ui.s.d.Store.Alerts(r.Context(), 50)
+	alerts, err := ui.d.Store.Alerts(r.Context(), 50)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -175,7 +176,7 @@ func (ui *adminUI) alertNew(w http.ResponseWriter, r *http.Request, rq *adminReq
 	if rep := r.URL.Query().Get("replaces"); rep != "" {
 		id, err := strconv.ParseInt(rep, 10, 64)
 		if err == nil {
-			if a, err := ui.s.d.Alerts.Get(r.Context(), id); err == nil {
+			if a, err := ui.d.Alerts.Get(r.Context(), id); err == nil {
 				f = alertForm{Title: a.Title, Body: a.Body, URL: a.URL, ImageURL: a.ImageURL, Topics: a.Topics, Urgency: string(a.Urgency),
 					TTL: strconv.Itoa(int(a.TTL / time.Second)), Email: a.Email, Replaces: strconv.FormatInt(id, 10)}
 			}
@@ -185,18 +186,18 @@ func (ui *adminUI) alertNew(w http.ResponseWriter, r *http.Request, rq *adminReq
 }
 
 // validateAlert checks a form the way sending would.
-func (ui *adminUI) validateAlert(ctx context.Context, f alertForm, rq *adminReq) (AlertRequest, error) {
+func (ui *adminUI) validateAlert(ctx context.Context, f alertForm, rq *adminReq) (news.AlertRequest, error) {
 	req, err := ui.request(f, rq)
 	if err != nil {
 		return req, err
 	}
-	if p, ok := ui.s.d.Alerts.(alertPreviewer); ok {
+	if p, ok := ui.d.Alerts.(alertPreviewer); ok {
 		if _, err := p.Preview(ctx, req); err != nil {
 			return req, err
 		}
 	}
 	if req.Replaces != 0 {
-		if _, err := ui.s.d.Alerts.Get(ctx, req.Replaces); err != nil {
+		if _, err := ui.d.Alerts.Get(ctx, req.Replaces); err != nil {
 			return req, news.FieldError(news.CodeInvalid, "replaces", "No alert with this number.")
 		}
 	}
@@ -242,7 +243,7 @@ func (ui *adminUI) alertConfirm(w http.ResponseWriter, r *http.Request, rq *admi
 		ui.fail(w, r, rq, err)
 		return
 	}
-	d := alertConfirmData{Form: f, Nonce: RandomToken(16)}
+	d := alertConfirmData{Form: f, Nonce: web.RandomToken(16)}
 	for _, t := range topics {
 		for _, s := range f.Topics {
 			if s == t.Slug {
@@ -250,7 +251,7 @@ func (ui *adminUI) alertConfirm(w http.ResponseWriter, r *http.Request, rq *admi
 			}
 		}
 	}
-	if d.Browsers, d.Emails, err = ui.s.d.Store.Audience(ctx, f.Topics); err != nil {
+	if d.Browsers, d.Emails, err = ui.d.Store.Audience(ctx, f.Topics); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
@@ -299,10 +300,10 @@ func (ui *adminUI) alertSend(w http.ResponseWriter, r *http.Request, rq *adminRe
 		return
 	}
 	req.Once = once
-	id, err := ui.s.d.Alerts.Send(r.Context(), req)
+	id, err := ui.d.Alerts.Send(r.Context(), req)
 	if err != nil {
 		if e, ok := news.AsError(err); ok && e.Code != "internal" {
-			ui.renderAlertForm(w, r, rq, StatusFor(e.Code), f, err)
+			ui.renderAlertForm(w, r, rq, web.StatusFor(e.Code), f, err)
 			return
 		}
 		ui.fail(w, r, rq, err)
@@ -347,7 +348,7 @@ func (ui *adminUI) alertProgress(w http.ResponseWriter, r *http.Request, rq *adm
 	if !ok {
 		return
 	}
-	a, err := ui.s.d.Alerts.Get(r.Context(), id)
+	a, err := ui.d.Alerts.Get(r.Context(), id)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -367,17 +368,17 @@ func (ui *adminUI) alertProgress(w http.ResponseWriter, r *http.Request, rq *adm
 
 // alertStatus is the JSON the progress page polls every second.
 func (ui *adminUI) alertStatus(w http.ResponseWriter, r *http.Request, rq *adminReq) {
-	id, err := PathID(r)
+	id, err := web.PathID(r)
 	if err != nil {
 		ui.s.Fail(w, r, err)
 		return
 	}
-	a, err := ui.s.d.Alerts.Get(r.Context(), id)
+	a, err := ui.d.Alerts.Get(r.Context(), id)
 	if err != nil {
 		ui.s.Fail(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, ui.statusOf(rq.Lang, a))
+	web.WriteJSON(w, http.StatusOK, ui.statusOf(rq.Lang, a))
 }
 
 // alertCancel stops what has not gone out yet.
@@ -386,7 +387,7 @@ func (ui *adminUI) alertCancel(w http.ResponseWriter, r *http.Request, rq *admin
 	if !ok {
 		return
 	}
-	if err := ui.s.d.Alerts.Cancel(r.Context(), id); err != nil {
+	if err := ui.d.Alerts.Cancel(r.Context(), id); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}

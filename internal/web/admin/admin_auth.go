@@ -1,4 +1,4 @@
-package web
+package admin
 
 import (
 	"errors"
@@ -9,6 +9,7 @@ import (
 	"golang.org/x/crypto/bcrypt"
 
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/web"
 )
 
 // loginData is the login form.
@@ -34,7 +35,7 @@ func (ui *adminUI) renderLogin(w http.ResponseWriter, r *http.Request, rq *admin
 	if c, err := r.Cookie(adminLoginCookie); err == nil && len(c.Value) >= 32 && len(c.Value) < 100 {
 		tok = c.Value
 	} else {
-		tok = RandomToken(32)
+		tok = web.RandomToken(32)
 		ui.setCookie(w, adminLoginCookie, tok, 3600)
 	}
 	d.Token = tok
@@ -60,8 +61,8 @@ func safeNext(next string) string {
 func (ui *adminUI) loginSubmit(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	// Before any check, so that someone unknown cannot make the daemon
 	// read more than a small form.
-	if err := ParseForm(w, r); err != nil {
-		ui.message(w, r, rq, StatusOf(err), "admin.error.title", MessageKey(err))
+	if err := web.ParseForm(w, r); err != nil {
+		ui.message(w, r, rq, web.StatusOf(err), "admin.error.title", web.MessageKey(err))
 		return
 	}
 	c, err := r.Cookie(adminLoginCookie)
@@ -71,7 +72,7 @@ func (ui *adminUI) loginSubmit(w http.ResponseWriter, r *http.Request, rq *admin
 	}
 	email := strings.ToLower(strings.TrimSpace(r.PostFormValue("email")))
 	d := loginData{Email: email, Next: safeNext(r.PostFormValue("next"))}
-	now := ui.s.d.Now()
+	now := ui.d.Now()
 	client := ui.s.ClientIP(r)
 	// Every attempt counts against the client's address; only failures
 	// count against the account, and per address, so that nobody can lock
@@ -88,7 +89,7 @@ func (ui *adminUI) loginSubmit(w http.ResponseWriter, r *http.Request, rq *admin
 		return
 	}
 	pw := r.PostFormValue("password")
-	u, err := ui.s.d.Store.UserByEmail(r.Context(), email)
+	u, err := ui.d.Store.UserByEmail(r.Context(), email)
 	if err != nil && !errors.Is(err, store.ErrNotFound) {
 		ui.fail(w, r, rq, err)
 		return
@@ -100,13 +101,13 @@ func (ui *adminUI) loginSubmit(w http.ResponseWriter, r *http.Request, rq *admin
 	match := bcrypt.CompareHashAndPassword(hash, []byte(pw)) == nil
 	if err != nil || !match || !u.DisabledAt.IsZero() || len(pw) > 72 {
 		ui.accLimit.Allow(accKey, now)
-		ui.s.d.Log.Info("admin login refused", "client", client)
+		ui.d.Log.Info("admin login refused", "client", client)
 		ui.renderLogin(w, r, rq, http.StatusUnauthorized, d, "admin.login.bad")
 		return
 	}
 	ui.accLimit.Reset(accKey)
-	sid := RandomToken(32)
-	if err := ui.s.d.Store.CreateSession(r.Context(), sessionHash(sid), u.ID, RandomToken(32), now.Add(adminSessionTTL)); err != nil {
+	sid := web.RandomToken(32)
+	if err := ui.d.Store.CreateSession(r.Context(), sessionHash(sid), u.ID, web.RandomToken(32), now.Add(adminSessionTTL)); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
@@ -121,7 +122,7 @@ func (ui *adminUI) loginSubmit(w http.ResponseWriter, r *http.Request, rq *admin
 // as an unknown user costs what a wrong password costs.
 func (ui *adminUI) dummyHash() []byte {
 	ui.dummyOnce.Do(func() {
-		ui.dummy, _ = bcrypt.GenerateFromPassword([]byte(RandomToken(16)), bcrypt.DefaultCost)
+		ui.dummy, _ = bcrypt.GenerateFromPassword([]byte(web.RandomToken(16)), bcrypt.DefaultCost)
 	})
 	return ui.dummy
 }
@@ -129,7 +130,7 @@ func (ui *adminUI) dummyHash() []byte {
 // logout ends the session.
 func (ui *adminUI) logout(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	if c, err := r.Cookie(adminSessionCookie); err == nil {
-		if err := ui.s.d.Store.DeleteSession(r.Context(), sessionHash(c.Value)); err != nil {
+		if err := ui.d.Store.DeleteSession(r.Context(), sessionHash(c.Value)); err != nil {
 			ui.fail(w, r, rq, err)
 			return
 		}

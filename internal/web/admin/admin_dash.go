@@ -1,4 +1,4 @@
-package web
+package admin
 
 import (
 	"net/http"
@@ -8,6 +8,7 @@ import (
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/redact"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/web"
 )
 
 // countRow is one labelled count of a dashboard table.
@@ -32,7 +33,7 @@ type dashData struct {
 
 func (ui *adminUI) dashboard(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	ctx := r.Context()
-	st := ui.s.d.Store
+	st := ui.d.Store
 	var d dashData
 	byStatus, err := st.CountSubscribers(ctx)
 	if err != nil {
@@ -75,7 +76,7 @@ func (ui *adminUI) dashboard(w http.ResponseWriter, r *http.Request, rq *adminRe
 		ui.fail(w, r, rq, err)
 		return
 	}
-	if d.Articles, err = st.RecentArticles(ctx, ui.s.d.Now().Add(-24*time.Hour)); err != nil {
+	if d.Articles, err = st.RecentArticles(ctx, ui.d.Now().Add(-24*time.Hour)); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
@@ -102,7 +103,7 @@ func (ui *adminUI) articles(w http.ResponseWriter, r *http.Request, rq *adminReq
 	if r.URL.Query().Get("days") == "7" {
 		days = 7
 	}
-	arts, err := ui.s.d.Store.RecentArticles(r.Context(), ui.s.d.Now().Add(-time.Duration(days)*24*time.Hour))
+	arts, err := ui.d.Store.RecentArticles(r.Context(), ui.d.Now().Add(-time.Duration(days)*24*time.Hour))
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -121,12 +122,12 @@ type audienceJSON struct {
 // audience answers the composer's live audience count (?topic=a&topic=b).
 func (ui *adminUI) audience(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	topics := r.URL.Query()["topic"]
-	b, e, err := ui.s.d.Store.Audience(r.Context(), topics)
+	b, e, err := ui.d.Store.Audience(r.Context(), topics)
 	if err != nil {
 		ui.s.Fail(w, r, err)
 		return
 	}
-	WriteJSON(w, http.StatusOK, audienceJSON{Browsers: b, Emails: e, Text: ui.audienceText(rq.Lang, b, e)})
+	web.WriteJSON(w, http.StatusOK, audienceJSON{Browsers: b, Emails: e, Text: ui.audienceText(rq.Lang, b, e)})
 }
 
 // audienceText is "4 213 navigateurs, 1 032 emails".

@@ -1,4 +1,4 @@
-package web
+package admin
 
 import (
 	"context"
@@ -28,7 +28,7 @@ type digestsData struct {
 }
 
 func (ui *adminUI) digests(w http.ResponseWriter, r *http.Request, rq *adminReq) {
-	runs, err := ui.s.d.Store.Runs(r.Context(), 30)
+	runs, err := ui.d.Store.Runs(r.Context(), 30)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -84,8 +84,8 @@ func (d digestPreviewData) QueryURL() template.URL { return template.URL(d.Query
 // (subscribe.PreviewLinks): no preview carries a reader's signed links.
 func (ui *adminUI) buildPreview(r *http.Request, q url.Values, rq *adminReq, action string) (digestPreviewData, error) {
 	ctx, l := r.Context(), rq.Lang
-	st := ui.s.d.Store
-	now := ui.s.d.Now()
+	st := ui.d.Store
+	now := ui.d.Now()
 	d := digestPreviewData{Lang: news.Lang(q.Get("lang")), Frequency: news.Frequency(q.Get("frequency")), Topics: q["topics"]}
 	topics, err := ui.s.Topics(ctx, l)
 	if err != nil {
@@ -97,7 +97,7 @@ func (ui *adminUI) buildPreview(r *http.Request, q url.Values, rq *adminReq, act
 		if !rq.Session.Role.Allows(news.RoleAdmin) {
 			return d, news.Errorf(news.CodeForbidden, "%s", ui.s.T(l, "admin.digests.reader_admins_only"))
 		}
-		if sub, err = ui.s.d.Subscribe.ByEmail(ctx, email); err != nil {
+		if sub, err = ui.d.Subscribe.ByEmail(ctx, email); err != nil {
 			return d, err
 		}
 		ui.audit(r, rq, action, strconv.FormatInt(sub.ID, 10), "")
@@ -169,8 +169,8 @@ func (ui *adminUI) buildPreview(r *http.Request, q url.Values, rq *adminReq, act
 		d.Empty = true
 		return d, nil
 	}
-	links := ui.s.d.Subscribe.PreviewLinks()
-	email, err := ui.s.d.Composer.Digest(compose.DigestData{Lang: d.Lang, Frequency: d.Frequency, Articles: list, More: more,
+	links := ui.d.Subscribe.PreviewLinks()
+	email, err := ui.d.Composer.Digest(compose.DigestData{Lang: d.Lang, Frequency: d.Frequency, Articles: list, More: more,
 		Topics: readerTopics, PreferencesURL: links.Preferences, UnsubscribeURL: links.Unsubscribe, Date: now.In(ui.loc())})
 	if err != nil {
 		return d, err
@@ -184,7 +184,7 @@ func (ui *adminUI) buildPreview(r *http.Request, q url.Values, rq *adminReq, act
 // for them). due is false when the run would pass them by (not
 // confirmed, paused, unsubscribed).
 func (ui *adminUI) digestCursor(ctx context.Context, sub news.Subscriber) (e store.Eligible, due bool, err error) {
-	batch, err := ui.s.d.Store.EligibleBatch(ctx, sub.Frequency, sub.ID-1, 1)
+	batch, err := ui.d.Store.EligibleBatch(ctx, sub.Frequency, sub.ID-1, 1)
 	if err != nil {
 		return e, false, err
 	}
@@ -263,12 +263,12 @@ func (ui *adminUI) digestPreviewSend(w http.ResponseWriter, r *http.Request, rq 
 		ui.message(w, r, rq, http.StatusConflict, "admin.digests.preview_title", d.EmptyKey())
 		return
 	}
-	if err := ui.s.d.Store.EnqueuePreview(r.Context(), rq.Session.Email, d.ids, d.More, d.sampleMeta(), ui.s.d.Now()); err != nil {
+	if err := ui.d.Store.EnqueuePreview(r.Context(), rq.Session.Email, d.ids, d.More, d.sampleMeta(), ui.d.Now()); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
-	if ui.s.d.WakeMail != nil {
-		ui.s.d.WakeMail()
+	if ui.d.WakeMail != nil {
+		ui.d.WakeMail()
 	}
 	// The sample's settings, never the previewed reader's address (their
 	// id is in the subscriber.preview_send row).
@@ -283,7 +283,7 @@ func (ui *adminUI) digestRun(w http.ResponseWriter, r *http.Request, rq *adminRe
 		ui.notFound(w, r, rq)
 		return
 	}
-	id, err := ui.s.d.Digests.RunNow(r.Context(), f, rq.actor())
+	id, err := ui.d.Digests.RunNow(r.Context(), f, rq.actor())
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -317,12 +317,12 @@ func (ui *adminUI) digestRunPage(w http.ResponseWriter, r *http.Request, rq *adm
 	if !ok {
 		return
 	}
-	run, err := ui.s.d.Store.Run(r.Context(), id)
+	run, err := ui.d.Store.Run(r.Context(), id)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
-	fails, err := ui.s.d.Store.RunFailures(r.Context(), id, 500)
+	fails, err := ui.d.Store.RunFailures(r.Context(), id, 500)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return

@@ -1,4 +1,4 @@
-package web
+package admin
 
 import (
 	"net/http"
@@ -14,7 +14,7 @@ func (ui *adminUI) readerRevoke(w http.ResponseWriter, r *http.Request, rq *admi
 	if !ok {
 		return
 	}
-	sub, err := ui.s.d.Subscribe.RevokeLinks(r.Context(), sub.ID)
+	sub, err := ui.d.Subscribe.RevokeLinks(r.Context(), sub.ID)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return

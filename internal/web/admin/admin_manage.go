@@ -1,4 +1,4 @@
-package web
+package admin
 
 import (
 	"encoding/json"
@@ -15,6 +15,7 @@ import (
 	"github.com/crieur/crieur/internal/redact"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
+	"github.com/crieur/crieur/internal/web"
 )
 
 // --- readers ---
@@ -29,7 +30,7 @@ type readersData struct {
 func (ui *adminUI) readers(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	d := readersData{Q: strings.TrimSpace(r.URL.Query().Get("q"))}
 	if d.Q != "" {
-		res, err := ui.s.d.Store.SearchSubscribers(r.Context(), d.Q, 100)
+		res, err := ui.d.Store.SearchSubscribers(r.Context(), d.Q, 100)
 		if err != nil {
 			ui.fail(w, r, rq, err)
 			return
@@ -51,7 +52,7 @@ func (ui *adminUI) loadReader(w http.ResponseWriter, r *http.Request, rq *adminR
 	if !ok {
 		return news.Subscriber{}, false
 	}
-	sub, err := ui.s.d.Store.SubscriberByID(r.Context(), id)
+	sub, err := ui.d.Store.SubscriberByID(r.Context(), id)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return sub, false
@@ -64,7 +65,7 @@ func (ui *adminUI) reader(w http.ResponseWriter, r *http.Request, rq *adminReq) 
 	if !ok {
 		return
 	}
-	hist, err := ui.s.d.Store.History(r.Context(), sub.ID, 100)
+	hist, err := ui.d.Store.History(r.Context(), sub.ID, 100)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -88,7 +89,7 @@ func (ui *adminUI) readerExport(w http.ResponseWriter, r *http.Request, rq *admi
 	if !ok {
 		return
 	}
-	data, err := ui.s.d.Subscribe.Export(r.Context(), sub.ID)
+	data, err := ui.d.Subscribe.Export(r.Context(), sub.ID)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -120,7 +121,7 @@ func (ui *adminUI) readerErase(w http.ResponseWriter, r *http.Request, rq *admin
 		ui.render(w, r, rq, http.StatusOK, "reader_erase", "admin.reader.erase_title", readerData{Sub: sub})
 		return
 	}
-	if err := ui.s.d.Subscribe.Erase(r.Context(), sub.ID); err != nil {
+	if err := ui.d.Subscribe.Erase(r.Context(), sub.ID); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
@@ -133,8 +134,8 @@ func (ui *adminUI) readersExport(w http.ResponseWriter, r *http.Request, rq *adm
 	ui.audit(r, rq, "subscribers.export", "csv", "")
 	w.Header().Set("Content-Type", "text/csv; charset=utf-8")
 	w.Header().Set("Content-Disposition", `attachment; filename="subscribers.csv"`)
-	if err := ui.s.d.Subscribe.ExportCSV(r.Context(), w); err != nil {
-		ui.s.d.Log.Error("export subscribers", "err", err)
+	if err := ui.d.Subscribe.ExportCSV(r.Context(), w); err != nil {
+		ui.d.Log.Error("export subscribers", "err", err)
 	}
 }
 
@@ -150,7 +151,7 @@ func (ui *adminUI) readersImport(w http.ResponseWriter, r *http.Request, rq *adm
 		ui.message(w, r, rq, http.StatusRequestEntityTooLarge, "admin.import.title", "admin.error.too_large")
 		return
 	}
-	rep, err := ui.s.d.Subscribe.Import(r.Context(), f)
+	rep, err := ui.d.Subscribe.Import(r.Context(), f)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -185,7 +186,7 @@ func (ui *adminUI) importReason(l news.Lang, rj subscribe.RejectLine) string {
 }
 
 func (ui *adminUI) suppressions(w http.ResponseWriter, r *http.Request, rq *adminReq) {
-	list, err := ui.s.d.Store.Suppressions(r.Context(), 500)
+	list, err := ui.d.Store.Suppressions(r.Context(), 500)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -221,11 +222,11 @@ func (ui *adminUI) renderTopics(w http.ResponseWriter, r *http.Request, rq *admi
 
 func (ui *adminUI) topicCreate(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	d := topicsData{Slug: strings.TrimSpace(r.PostFormValue("slug")), Name: strings.TrimSpace(r.PostFormValue("name"))}
-	if err := ValidateTopic(d.Slug, d.Name); err != nil {
+	if err := web.ValidateTopic(d.Slug, d.Name); err != nil {
 		ui.renderTopics(w, r, rq, http.StatusBadRequest, d, ui.s.T(rq.Lang, "admin.topics.invalid"))
 		return
 	}
-	if _, err := ui.s.d.Store.CreateTopic(r.Context(), d.Slug, d.Name); err != nil {
+	if _, err := ui.d.Store.CreateTopic(r.Context(), d.Slug, d.Name); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			ui.renderTopics(w, r, rq, http.StatusConflict, d, ui.s.T(rq.Lang, "admin.topics.exists"))
 			return
@@ -244,7 +245,7 @@ func (ui *adminUI) feeds(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 }
 
 func (ui *adminUI) renderFeeds(w http.ResponseWriter, r *http.Request, rq *adminReq, status int, errMsg string) {
-	list, err := ui.s.d.Store.Feeds(r.Context())
+	list, err := ui.d.Store.Feeds(r.Context())
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -262,7 +263,7 @@ func (ui *adminUI) feedAdd(w http.ResponseWriter, r *http.Request, rq *adminReq)
 		ui.renderFeeds(w, r, rq, http.StatusBadRequest, ui.s.T(rq.Lang, "admin.feeds.invalid"))
 		return
 	}
-	if err := ui.s.d.Store.AddFeed(r.Context(), u); err != nil {
+	if err := ui.d.Store.AddFeed(r.Context(), u); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
@@ -272,7 +273,7 @@ func (ui *adminUI) feedAdd(w http.ResponseWriter, r *http.Request, rq *adminReq)
 
 func (ui *adminUI) feedRemove(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	u := r.PostFormValue("url")
-	if err := ui.s.d.Store.RemoveFeed(r.Context(), u); err != nil {
+	if err := ui.d.Store.RemoveFeed(r.Context(), u); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
@@ -284,13 +285,13 @@ func (ui *adminUI) feedRemove(w http.ResponseWriter, r *http.Request, rq *adminR
 // lease lets this poll through).
 func (ui *adminUI) feedPoll(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	u := r.PostFormValue("url")
-	if err := ui.s.d.Store.PollFeedSoon(r.Context(), u); err != nil {
+	if err := ui.d.Store.PollFeedSoon(r.Context(), u); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
 	ui.audit(r, rq, "feed.poll", redact.URL(u), "")
-	if ui.s.d.Feeds != nil {
-		if err := ui.s.d.Feeds.PollNow(r.Context(), u); err != nil {
+	if ui.d.Feeds != nil {
+		if err := ui.d.Feeds.PollNow(r.Context(), u); err != nil {
 			ui.renderFeeds(w, r, rq, http.StatusOK, ui.s.T(rq.Lang, "admin.feeds.poll_failed"))
 			return
 		}
@@ -312,7 +313,7 @@ func (ui *adminUI) tokens(w http.ResponseWriter, r *http.Request, rq *adminReq) 
 }
 
 func (ui *adminUI) renderTokens(w http.ResponseWriter, r *http.Request, rq *adminReq, status int, d tokensData, errMsg string) {
-	list, err := ui.s.d.Store.APITokens(r.Context())
+	list, err := ui.d.Store.APITokens(r.Context())
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -334,8 +335,8 @@ func (ui *adminUI) tokenCreate(w http.ResponseWriter, r *http.Request, rq *admin
 		ui.renderTokens(w, r, rq, http.StatusBadRequest, tokensData{Name: name}, ui.s.T(rq.Lang, "admin.tokens.invalid"))
 		return
 	}
-	tok := NewAPIToken()
-	if _, err := ui.s.d.Store.CreateAPIToken(r.Context(), name, role, HashToken(tok)); err != nil {
+	tok := web.NewAPIToken()
+	if _, err := ui.d.Store.CreateAPIToken(r.Context(), name, role, web.HashToken(tok)); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
@@ -348,7 +349,7 @@ func (ui *adminUI) tokenRevoke(w http.ResponseWriter, r *http.Request, rq *admin
 	if !ok {
 		return
 	}
-	if err := ui.s.d.Store.RevokeAPIToken(r.Context(), id); err != nil {
+	if err := ui.d.Store.RevokeAPIToken(r.Context(), id); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
@@ -372,7 +373,7 @@ func (ui *adminUI) users(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 }
 
 func (ui *adminUI) renderUsers(w http.ResponseWriter, r *http.Request, rq *adminReq, status int, d usersData, errMsg string) {
-	list, err := ui.s.d.Store.Users(r.Context())
+	list, err := ui.d.Store.Users(r.Context())
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
@@ -393,13 +394,13 @@ func (ui *adminUI) userCreate(w http.ResponseWriter, r *http.Request, rq *adminR
 		ui.renderUsers(w, r, rq, http.StatusBadRequest, usersData{Email: r.PostFormValue("email")}, ui.s.T(rq.Lang, "admin.users.invalid"))
 		return
 	}
-	pw := RandomToken(18)
+	pw := web.RandomToken(18)
 	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
-	if _, err := ui.s.d.Store.CreateUser(r.Context(), addr, role, string(hash)); err != nil {
+	if _, err := ui.d.Store.CreateUser(r.Context(), addr, role, string(hash)); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			ui.renderUsers(w, r, rq, http.StatusConflict, usersData{Email: addr}, ui.s.T(rq.Lang, "admin.users.exists"))
 			return
@@ -421,12 +422,12 @@ func (ui *adminUI) userRole(w http.ResponseWriter, r *http.Request, rq *adminReq
 		ui.renderUsers(w, r, rq, http.StatusBadRequest, usersData{}, ui.s.T(rq.Lang, "admin.users.not_self"))
 		return
 	}
-	u, err := ui.s.d.Store.UserByID(r.Context(), id)
+	u, err := ui.d.Store.UserByID(r.Context(), id)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
-	if err := ui.s.d.Store.SetUserRole(r.Context(), id, role); err != nil {
+	if err := ui.d.Store.SetUserRole(r.Context(), id, role); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
@@ -443,12 +444,12 @@ func (ui *adminUI) userDisable(w http.ResponseWriter, r *http.Request, rq *admin
 		ui.renderUsers(w, r, rq, http.StatusBadRequest, usersData{}, ui.s.T(rq.Lang, "admin.users.not_self"))
 		return
 	}
-	u, err := ui.s.d.Store.UserByID(r.Context(), id)
+	u, err := ui.d.Store.UserByID(r.Context(), id)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
-	if err := ui.s.d.Store.DisableUser(r.Context(), id); err != nil {
+	if err := ui.d.Store.DisableUser(r.Context(), id); err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
@@ -459,7 +460,7 @@ func (ui *adminUI) userDisable(w http.ResponseWriter, r *http.Request, rq *admin
 // --- audit ---
 
 func (ui *adminUI) auditPage(w http.ResponseWriter, r *http.Request, rq *adminReq) {
-	list, err := ui.s.d.Store.AuditLog(r.Context(), 300)
+	list, err := ui.d.Store.AuditLog(r.Context(), 300)
 	if err != nil {
 		ui.fail(w, r, rq, err)
 		return

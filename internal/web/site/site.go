@@ -9,6 +9,7 @@ package site
 
 import (
 	"github.com/crieur/crieur/internal/web"
+	"github.com/crieur/crieur/internal/web/admin"
 	"github.com/crieur/crieur/internal/web/api"
 	"github.com/crieur/crieur/internal/web/reader"
 )
@@ -21,5 +22,6 @@ func New(d web.Deps) (*web.Server, error) {
 	}
 	reader.Register(srv)
 	api.Register(srv)
+	admin.Register(srv)
 	return srv, nil
 }
