@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/crieur/crieur/internal/compose"
+	"github.com/crieur/crieur/internal/desk"
 	"github.com/crieur/crieur/internal/i18n"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
@@ -44,6 +45,9 @@ type Deps struct {
 	Digests   Digests
 	Feeds     Feeds
 	Composer  *compose.Composer
+	// Desk creates topics, tokens and users (validated, stored, audited
+	// as the command line does); nil: one over Store and Log.
+	Desk *desk.Service
 	// Strings is the message catalogue pages are written in; nil: the
 	// Composer's, so pages and emails say the same words.
 	Strings *i18n.Catalog
@@ -123,6 +127,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.Log == nil {
 		d.Log = slog.Default()
+	}
+	if d.Desk == nil && d.Store != nil {
+		d.Desk = desk.New(d.Store, d.Log)
 	}
 	if d.Strings == nil && d.Composer != nil {
 		d.Strings = d.Composer.Strings()

@@ -8,14 +8,10 @@ import (
 	"strconv"
 	"strings"
 
-	"golang.org/x/crypto/bcrypt"
-
-	"github.com/crieur/crieur/internal/mail"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/redact"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
-	"github.com/crieur/crieur/internal/web"
 )
 
 // --- readers ---
@@ -222,19 +218,17 @@ func (ui *adminUI) renderTopics(w http.ResponseWriter, r *http.Request, rq *admi
 
 func (ui *adminUI) topicCreate(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	d := topicsData{Slug: strings.TrimSpace(r.PostFormValue("slug")), Name: strings.TrimSpace(r.PostFormValue("name"))}
-	if err := web.ValidateTopic(d.Slug, d.Name); err != nil {
-		ui.renderTopics(w, r, rq, http.StatusBadRequest, d, ui.s.T(rq.Lang, "admin.topics.invalid"))
-		return
-	}
-	if _, err := ui.d.Store.CreateTopic(r.Context(), d.Slug, d.Name); err != nil {
-		if errors.Is(err, store.ErrConflict) {
+	if _, err := ui.d.Desk.CreateTopic(r.Context(), rq.actor(), d.Slug, d.Name); err != nil {
+		switch {
+		case errors.Is(err, store.ErrConflict):
 			ui.renderTopics(w, r, rq, http.StatusConflict, d, ui.s.T(rq.Lang, "admin.topics.exists"))
-			return
+		case invalid(err):
+			ui.renderTopics(w, r, rq, http.StatusBadRequest, d, ui.s.T(rq.Lang, "admin.topics.invalid"))
+		default:
+			ui.fail(w, r, rq, err)
 		}
-		ui.fail(w, r, rq, err)
 		return
 	}
-	ui.audit(r, rq, "topic.create", d.Slug, d.Name)
 	ui.redirect(w, r, "/admin/topics?done=topic_created")
 }
 
@@ -326,21 +320,20 @@ func (ui *adminUI) renderTokens(w http.ResponseWriter, r *http.Request, rq *admi
 	ui.render(w, r, rq, status, "tokens", "admin.tokens.title", d, opts...)
 }
 
-// tokenCreate makes a token (NewAPIToken, as `crieur token create`),
-// stores its hash and shows it once.
+// tokenCreate makes a token through the desk service (as `crieur token
+// create` does) and shows it once.
 func (ui *adminUI) tokenCreate(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	name := strings.TrimSpace(r.PostFormValue("name"))
 	role := news.Role(r.PostFormValue("role"))
-	if name == "" || len(name) > 100 || !role.Valid() {
+	tok, err := ui.d.Desk.CreateToken(r.Context(), rq.actor(), name, role)
+	if invalid(err) {
 		ui.renderTokens(w, r, rq, http.StatusBadRequest, tokensData{Name: name}, ui.s.T(rq.Lang, "admin.tokens.invalid"))
 		return
 	}
-	tok := web.NewAPIToken()
-	if _, err := ui.d.Store.CreateAPIToken(r.Context(), name, role, web.HashToken(tok)); err != nil {
+	if err != nil {
 		ui.fail(w, r, rq, err)
 		return
 	}
-	ui.audit(r, rq, "token.create", name, string(role))
 	ui.renderTokens(w, r, rq, http.StatusOK, tokensData{New: tok}, "")
 }
 
@@ -389,27 +382,26 @@ func (ui *adminUI) renderUsers(w http.ResponseWriter, r *http.Request, rq *admin
 // userCreate adds a login with a generated password, shown once.
 func (ui *adminUI) userCreate(w http.ResponseWriter, r *http.Request, rq *adminReq) {
 	role := news.Role(r.PostFormValue("role"))
-	addr, err := mail.ValidateAddress(r.PostFormValue("email"))
-	if err != nil || !role.Valid() {
+	addr, pw, err := ui.d.Desk.CreateUser(r.Context(), rq.actor(), r.PostFormValue("email"), role, "")
+	switch {
+	case errors.Is(err, store.ErrConflict):
+		ui.renderUsers(w, r, rq, http.StatusConflict, usersData{Email: addr}, ui.s.T(rq.Lang, "admin.users.exists"))
+		return
+	case invalid(err):
 		ui.renderUsers(w, r, rq, http.StatusBadRequest, usersData{Email: r.PostFormValue("email")}, ui.s.T(rq.Lang, "admin.users.invalid"))
 		return
-	}
-	pw := web.RandomToken(18)
-	hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
-	if err != nil {
+	case err != nil:
 		ui.fail(w, r, rq, err)
 		return
 	}
-	if _, err := ui.d.Store.CreateUser(r.Context(), addr, role, string(hash)); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			ui.renderUsers(w, r, rq, http.StatusConflict, usersData{Email: addr}, ui.s.T(rq.Lang, "admin.users.exists"))
-			return
-		}
-		ui.fail(w, r, rq, err)
-		return
-	}
-	ui.audit(r, rq, "user.create", addr, string(role))
 	ui.renderUsers(w, r, rq, http.StatusOK, usersData{Email: addr, Password: pw}, "")
+}
+
+// invalid reports whether err is the desk service refusing its input (as
+// opposed to failing to store it).
+func invalid(err error) bool {
+	e, ok := news.AsError(err)
+	return ok && (e.Code == news.CodeInvalid || e.Code == news.CodeInvalidEmail)
 }
 
 func (ui *adminUI) userRole(w http.ResponseWriter, r *http.Request, rq *adminReq) {

@@ -17,9 +17,9 @@ import (
 
 	"golang.org/x/crypto/bcrypt"
 
+	"github.com/crieur/crieur/internal/desk"
 	"github.com/crieur/crieur/internal/digest"
 	"github.com/crieur/crieur/internal/news"
-	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/internal/web/admin"
 )
 
@@ -623,7 +623,7 @@ func TestAdminTokensAndUsers(t *testing.T) {
 	if tok == nil {
 		t.Fatalf("token not shown:\n%.2000s", body)
 	}
-	if got, err := e.st.LookupAPIToken(ctx, web.HashToken(tok[1])); err != nil || got.Name != "cms" {
+	if got, err := e.st.LookupAPIToken(ctx, desk.HashToken(tok[1])); err != nil || got.Name != "cms" {
 		t.Fatalf("token not stored by hash: %v", err)
 	}
 	if _, again := b.get("/admin/tokens"); strings.Contains(again, tok[1]) {

@@ -17,6 +17,7 @@ import (
 	"time"
 	"unicode/utf8"
 
+	"github.com/crieur/crieur/internal/desk"
 	"github.com/crieur/crieur/internal/feed"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
@@ -124,7 +125,7 @@ func (s *handler) bearer(need news.Role, h http.HandlerFunc) http.HandlerFunc {
 			web.WriteError(w, news.Errorf(news.CodeUnauthorized, "Send Authorization: Bearer TOKEN."), 401)
 			return
 		}
-		t, err := s.d.Store.LookupAPIToken(r.Context(), web.HashToken(tok))
+		t, err := s.d.Store.LookupAPIToken(r.Context(), desk.HashToken(tok))
 		if err != nil || !t.RevokedAt.IsZero() {
 			if err != nil && !errors.Is(err, store.ErrNotFound) {
 				s.srv.Fail(w, r, err)
@@ -155,19 +156,10 @@ func (s *handler) createTopic(w http.ResponseWriter, r *http.Request) {
 		s.srv.Fail(w, r, err)
 		return
 	}
-	if err := web.ValidateTopic(in.Slug, in.Name); err != nil {
+	if _, err := s.d.Desk.CreateTopic(r.Context(), actorOf(r.Context()), in.Slug, in.Name); err != nil {
 		s.srv.Fail(w, r, err)
 		return
 	}
-	if _, err := s.d.Store.CreateTopic(r.Context(), in.Slug, in.Name); err != nil {
-		if errors.Is(err, store.ErrConflict) {
-			s.srv.Fail(w, r, news.FieldError(news.CodeConflict, "slug", "A topic with this slug exists."))
-			return
-		}
-		s.srv.Fail(w, r, err)
-		return
-	}
-	s.audit(r, "topic.create", in.Slug, in.Name)
 	web.WriteJSON(w, 201, in)
 }
 

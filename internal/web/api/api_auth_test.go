@@ -6,6 +6,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/crieur/crieur/internal/desk"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/internal/web/api"
@@ -44,13 +45,13 @@ func TestAPIRoutesRefuseBadTokens(t *testing.T) {
 	tokens := map[string]string{}
 	for _, role := range []news.Role{news.RoleEditor, news.RoleAdmin} {
 		tok := "crieur_test-" + string(role) + strings.Repeat("x", 30)
-		if _, err := st.CreateAPIToken(ctx, string(role), role, web.HashToken(tok)); err != nil {
+		if _, err := st.CreateAPIToken(ctx, string(role), role, desk.HashToken(tok)); err != nil {
 			t.Fatal(err)
 		}
 		tokens[string(role)] = tok
 	}
 	revoked := "crieur_test-revoked" + strings.Repeat("x", 30)
-	id, err := st.CreateAPIToken(ctx, "old", news.RoleAdmin, web.HashToken(revoked))
+	id, err := st.CreateAPIToken(ctx, "old", news.RoleAdmin, desk.HashToken(revoked))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 
 	"github.com/crieur/crieur/internal/alert"
 	"github.com/crieur/crieur/internal/compose"
+	"github.com/crieur/crieur/internal/desk"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/web"
@@ -31,7 +32,7 @@ func FuzzAlertJSON(f *testing.F) {
 		f.Fatal(err)
 	}
 	const token = "crieur_fuzz-token-fuzz-token-fuzz-token-fuzz"
-	if _, err := st.CreateAPIToken(ctx, "fuzz", news.RoleEditor, web.HashToken(token)); err != nil {
+	if _, err := st.CreateAPIToken(ctx, "fuzz", news.RoleEditor, desk.HashToken(token)); err != nil {
 		f.Fatal(err)
 	}
 	log := slog.New(slog.DiscardHandler)

@@ -5,6 +5,7 @@ import (
 	"io/fs"
 	"net/http"
 
+	"github.com/crieur/crieur/internal/desk"
 	"github.com/crieur/crieur/internal/netguard"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/web"
@@ -41,7 +42,7 @@ func (s *handler) pushAllowed(w http.ResponseWriter, r *http.Request) bool {
 		return true
 	}
 	if tok, has := web.BearerToken(r); has {
-		if t, err := s.d.Store.LookupAPIToken(r.Context(), web.HashToken(tok)); err == nil && t.RevokedAt.IsZero() {
+		if t, err := s.d.Store.LookupAPIToken(r.Context(), desk.HashToken(tok)); err == nil && t.RevokedAt.IsZero() {
 			return true
 		}
 	}

@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/crieur/crieur/internal/compose"
+	"github.com/crieur/crieur/internal/desk"
 	"github.com/crieur/crieur/internal/netguard"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/push"
@@ -51,7 +52,7 @@ func New(tb testing.TB, opts ...func(*web.Deps)) *Env {
 		tb.Fatal(err)
 	}
 	const token = "crieur_api-test-token-api-test-token-api-test"
-	if _, err := st.CreateAPIToken(ctx, "cms", news.RoleEditor, web.HashToken(token)); err != nil {
+	if _, err := st.CreateAPIToken(ctx, "cms", news.RoleEditor, desk.HashToken(token)); err != nil {
 		tb.Fatal(err)
 	}
 	tokens, _ := subscribe.NewTokens([]byte(strings.Repeat("k", 32)), nil)
