@@ -1,7 +1,6 @@
 package admin
 
 import (
-	"context"
 	"html"
 	"html/template"
 	"net/http"
@@ -130,21 +129,20 @@ func (ui *adminUI) buildPreview(r *http.Request, q url.Values, rq *adminReq, act
 	if err != nil {
 		return d, err
 	}
-	arts, err := st.ArticlesWindow(ctx, 0, maxID, now.Add(-digest.Window))
+	// The articles are chosen as a run now would choose them.
+	sel, err := digest.LoadSelection(ctx, st, d.Frequency, maxID, now, topics)
 	if err != nil {
 		return d, err
 	}
-	pool := digest.NewPool(arts, topics)
-	firstSince := now.Add(-d.Frequency.Period())
 	var chosen []int64
 	var more int
 	if d.subscriberID != 0 {
-		e, due, err := ui.digestCursor(ctx, sub)
+		e, due, err := digest.Reader(ctx, st, sub)
 		if err != nil {
 			return d, err
 		}
 		if due {
-			chosen, more = pool.Choose(e.TopicIDs, e.Cursor, firstSince, nil)
+			chosen, more = sel.Choose(e.TopicIDs, e.Cursor, nil)
 		}
 		switch {
 		case !due:
@@ -154,16 +152,9 @@ func (ui *adminUI) buildPreview(r *http.Request, q url.Values, rq *adminReq, act
 		}
 	}
 	if d.subscriberID == 0 || d.Sample() {
-		chosen, more = pool.Choose(ids, 0, firstSince, nil)
+		chosen, more = sel.Choose(ids, 0, nil)
 	}
-	byID := make(map[int64]news.Article, len(arts))
-	for _, a := range arts {
-		byID[a.ID] = a
-	}
-	list := make([]news.Article, 0, len(chosen))
-	for _, id := range chosen {
-		list = append(list, byID[id])
-	}
+	list := sel.Articles(chosen)
 	d.ids, d.More, d.Count = chosen, more, len(chosen)
 	if len(list) == 0 {
 		d.Empty = true
@@ -177,21 +168,6 @@ func (ui *adminUI) buildPreview(r *http.Request, q url.Values, rq *adminReq, act
 	}
 	d.Subject, d.Text, d.html = email.Subject, email.Text, email.HTML
 	return d, nil
-}
-
-// digestCursor reads sub the way the digest run does, with the run's
-// own query: their topic ids and cursor (the last article a run covered
-// for them). due is false when the run would pass them by (not
-// confirmed, paused, unsubscribed).
-func (ui *adminUI) digestCursor(ctx context.Context, sub news.Subscriber) (e store.Eligible, due bool, err error) {
-	batch, err := ui.d.Store.EligibleBatch(ctx, sub.Frequency, sub.ID-1, 1)
-	if err != nil {
-		return e, false, err
-	}
-	if len(batch) == 0 || batch[0].ID != sub.ID {
-		return e, false, nil
-	}
-	return batch[0], true, nil
 }
 
 // digestPreview shows the subject, the HTML (in a sandboxed frame) and
