@@ -7,7 +7,7 @@ import (
 	"strings"
 )
 
-// bearerToken is the token of an "Authorization: Bearer" header; the
+// BearerToken is the token of an "Authorization: Bearer" header; the
 // scheme's case does not matter (RFC 7235 2.1).
 func BearerToken(r *http.Request) (string, bool) {
 	scheme, tok, ok := strings.Cut(r.Header.Get("Authorization"), " ")
@@ -18,9 +18,9 @@ func BearerToken(r *http.Request) (string, bool) {
 	return tok, true
 }
 
-// randomToken returns n random bytes, base64url-encoded.
+// RandomToken returns n random bytes, base64url-encoded.
 func RandomToken(n int) string {
 	b := make([]byte, n)
-	rand.Read(b)
+	_, _ = rand.Read(b) // crypto/rand.Read never fails (Go 1.24+)
 	return base64.RawURLEncoding.EncodeToString(b)
 }

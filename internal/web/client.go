@@ -22,7 +22,7 @@ var PrivateProxies = []netip.Prefix{
 	netip.MustParsePrefix("fc00::/7"),
 }
 
-// clientIP is the key rate limits count a requester by: the direct peer,
+// ClientIP is the key rate limits count a requester by: the direct peer,
 // or, when that peer is a trusted proxy (Deps.TrustedProxies), the
 // rightmost X-Forwarded-For address that is not one. Entries left of it
 // were written by the client and are never believed. An IPv6 client is

@@ -25,6 +25,8 @@ func ParseForm(w http.ResponseWriter, r *http.Request) error {
 	return FormError(r.ParseForm())
 }
 
+// FormError is what a user is told about a form that could not be read:
+// 413 when too large, 400 otherwise.
 func FormError(err error) error {
 	if err == nil {
 		return nil

@@ -260,7 +260,7 @@ func StatusFor(code news.Code) int {
 	return http.StatusInternalServerError
 }
 
-// fail writes err as the contract's JSON error; unexpected errors are
+// Fail writes err as the contract's JSON error; unexpected errors are
 // logged and answered with a generic 500.
 func (s *Server) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	if e, ok := news.AsError(err); ok {
@@ -282,6 +282,8 @@ func (s *Server) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	WriteError(w, &news.Error{Code: "internal", Message: "Something went wrong on our side."}, 500)
 }
 
+// WriteError writes e as the contract's JSON error with status, and its
+// Retry-After when it has one.
 func WriteError(w http.ResponseWriter, e *news.Error, status int) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
@@ -293,6 +295,8 @@ func WriteError(w http.ResponseWriter, e *news.Error, status int) {
 	WriteJSON(w, status, map[string]any{"error": body})
 }
 
+// WriteJSON writes v as JSON with status; every JSON answer goes through
+// here (no-store, HTML-escaped).
 func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
@@ -302,7 +306,7 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// decodeJSON reads a JSON body into v: 415 when not JSON, 413 over
+// DecodeJSON reads a JSON body into v: 415 when not JSON, 413 over
 // MaxBody, 400 naming the field on malformed input, unknown fields refused.
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	ct := r.Header.Get("Content-Type")
@@ -417,7 +421,7 @@ func jsonKind(t reflect.Type) (one, many string) {
 	return "another JSON value", "other JSON values"
 }
 
-// cors wraps a reader route so publisher pages may call it from the
+// CORS wraps a reader route so publisher pages may call it from the
 // browser, answering preflight requests.
 func (s *Server) CORS(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
@@ -453,6 +457,7 @@ func originOf(raw string) string {
 // of CRIEUR_ALLOWED_ORIGINS.
 func OriginOf(raw string) string { return originOf(raw) }
 
+// StatusOf is the HTTP status err is answered with, as Fail answers it.
 func StatusOf(err error) int {
 	if e, ok := news.AsError(err); ok {
 		return StatusFor(e.Code)
@@ -463,6 +468,8 @@ func StatusOf(err error) int {
 	return 500
 }
 
+// PathID reads the {id} of a route's path: a positive integer, else a
+// not_found error.
 func PathID(r *http.Request) (int64, error) {
 	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
 	if err != nil || id <= 0 {
