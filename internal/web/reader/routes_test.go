@@ -1,13 +1,20 @@
 package reader_test
 
 import (
+	"context"
+	"fmt"
+	"log/slog"
 	"net/http"
+	"net/http/httptest"
 	"path"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crieur/crieur/internal/subscribe"
+	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/internal/web/reader"
+	"github.com/crieur/crieur/internal/web/webtest"
 )
 
 // readerRouteTable is every reader route and how it authenticates. A
@@ -101,5 +108,62 @@ func TestReaderRouteTable(t *testing.T) {
 	}
 	if got := e.subscriber(t, "table@example.com"); got.Status != sub.Status {
 		t.Errorf("refused links changed the reader: %s, was %s", got.Status, sub.Status)
+	}
+}
+
+// TestReaderRateLimitedRoutes sends each rate-limited route twice from one
+// client with a budget of one: the second is refused with 429, so no
+// route in the table claims a limit it does not have.
+func TestReaderRateLimitedRoutes(t *testing.T) {
+	t.Parallel()
+	one := func() *subscribe.Limiter { return subscribe.NewLimiter(time.Hour, 1, 100) }
+	st := webtest.Store(t)
+	ctx := context.Background()
+	if _, err := st.CreateTopic(ctx, "politique", "Politique"); err != nil {
+		t.Fatal(err)
+	}
+	tokens, err := subscribe.NewTokens(pagesTokenKey, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := slog.New(slog.DiscardHandler)
+	svc := subscribe.New(subscribe.Config{Store: st, Tokens: tokens, HashKey: []byte("k"), BaseURL: "https://crieur.example", Log: log,
+		PerClient: one(), PerAddress: subscribe.NewLimiter(time.Hour, 100, 100)})
+	srv, err := web.New(web.Deps{Store: st, Subscribe: svc, Log: log, BaseURL: "https://crieur.example", PushLimit: one(),
+		CheckEndpoint: func(context.Context, string) error { return nil }, ValidateKeys: func(string, string) error { return nil }})
+	if err != nil {
+		t.Fatal(err)
+	}
+	reader.Register(srv)
+	bodies := map[string][2]string{
+		"POST /subscribe":                   {"application/x-www-form-urlencoded", "email=a%40example.com&topics=politique"},
+		"POST /api/v1/subscriptions":        {"application/json", `{"email":"b@example.com","topics":["politique"]}`},
+		"POST /api/v1/push/subscriptions":   {"application/json", `{"subscription":{"endpoint":"https://push.example/1","keys":{"p256dh":"x","auth":"y"}}}`},
+		"DELETE /api/v1/push/subscriptions": {"application/json", `{"endpoint":"https://push.example/1"}`},
+	}
+	for i, rt := range readerRouteTable {
+		if rt.Auth != reader.RateLimited {
+			continue
+		}
+		b, ok := bodies[rt.Pattern]
+		if !ok {
+			t.Errorf("%s is rate-limited but this test has no body for it", rt.Pattern)
+			continue
+		}
+		method, p, _ := strings.Cut(rt.Pattern, " ")
+		// One client per route: the routes may share a budget.
+		client := fmt.Sprintf("198.51.100.%d:1234", i+1)
+		var codes []int
+		for range 2 {
+			req := httptest.NewRequest(method, p, strings.NewReader(b[1]))
+			req.Header.Set("Content-Type", b[0])
+			req.RemoteAddr = client
+			rec := httptest.NewRecorder()
+			srv.ServeHTTP(rec, req)
+			codes = append(codes, rec.Code)
+		}
+		if codes[0] == http.StatusTooManyRequests || codes[1] != http.StatusTooManyRequests {
+			t.Errorf("%s twice with a budget of one: %v, want the second (only) refused with 429", rt.Pattern, codes)
+		}
 	}
 }
