@@ -9,7 +9,6 @@ import (
 	"strings"
 
 	"github.com/crieur/crieur/internal/news"
-	"github.com/crieur/crieur/internal/store"
 )
 
 // command is what one command accepts on its command line. The whole line
@@ -55,7 +54,7 @@ var commandList = []command{
 			fs.StringVar(&o.role, "role", "", "editor (the default) or admin")
 		},
 		check: func(o *options) error {
-			if o.role != "" && !store.Role(o.role).Valid() {
+			if o.role != "" && !news.Role(o.role).Valid() {
 				return errors.New("--role must be editor or admin")
 			}
 			return nil
@@ -71,7 +70,7 @@ var commandList = []command{
 			fs.StringVar(&o.role, "role", "", "editor or admin")
 		},
 		check: func(o *options) error {
-			if !store.Role(o.role).Valid() {
+			if !news.Role(o.role).Valid() {
 				return errors.New("--role must be editor or admin")
 			}
 			return nil

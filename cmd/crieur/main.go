@@ -10,8 +10,6 @@ package main
 import (
 	"bufio"
 	"context"
-	"crypto/rand"
-	"encoding/base64"
 	"errors"
 	"flag"
 	"fmt"
@@ -24,14 +22,11 @@ import (
 	"syscall"
 	"time"
 
-	"golang.org/x/crypto/bcrypt"
-
 	"github.com/crieur/crieur/internal/daemon"
+	"github.com/crieur/crieur/internal/desk"
 	"github.com/crieur/crieur/internal/gcpolicy"
-	"github.com/crieur/crieur/internal/mail"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
-	"github.com/crieur/crieur/internal/web"
 )
 
 func main() {
@@ -155,53 +150,42 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		if strings.TrimSpace(o.name) == "" {
 			return errors.New("--name must not be empty")
 		}
-		r := store.Role(o.role)
+		r := news.Role(o.role)
 		if r == "" {
-			r = store.RoleEditor
+			r = news.RoleEditor
 		}
-		tok := web.NewAPIToken()
-		if _, err := app.Store.CreateAPIToken(ctx, o.name, r, web.HashToken(tok)); err != nil {
+		tok, err := desk.New(app.Store, quiet).CreateToken(ctx, "cli", o.name, r)
+		if err != nil {
 			return err
 		}
-		audit(ctx, app, quiet, "token.create", o.name, string(r))
 		fmt.Fprintln(stdout, tok)
 		return nil
 	case "user add":
-		r := store.Role(o.role)
-		addr, err := mail.ValidateAddress(o.email)
+		pw, err := readPassword(stdin)
 		if err != nil {
+			return err
+		}
+		addr, generated, err := desk.New(app.Store, quiet).CreateUser(ctx, "cli", o.email, news.Role(o.role), pw)
+		if errors.Is(err, store.ErrConflict) {
+			return fmt.Errorf("a user %s already exists", addr)
+		}
+		if e, ok := news.AsError(err); ok && e.Field == "email" {
 			return fmt.Errorf("--email: %w", err)
 		}
-		pw, generated, err := readPassword(stdin)
 		if err != nil {
 			return err
 		}
-		hash, err := bcrypt.GenerateFromPassword([]byte(pw), bcrypt.DefaultCost)
-		if err != nil {
-			return err
-		}
-		if _, err := app.Store.CreateUser(ctx, addr, r, string(hash)); err != nil {
-			if errors.Is(err, store.ErrConflict) {
-				return fmt.Errorf("a user %s already exists", addr)
-			}
-			return err
-		}
-		audit(ctx, app, quiet, "user.create", addr, string(r))
-		if generated {
-			fmt.Fprintln(stdout, pw)
+		if generated != "" {
+			fmt.Fprintln(stdout, generated)
 		}
 		return nil
 	case "topic add":
-		if err := web.ValidateTopic(pos[0], pos[1]); err != nil {
-			return err
-		}
-		if _, err := app.Store.CreateTopic(ctx, pos[0], pos[1]); err != nil {
+		if _, err := desk.New(app.Store, quiet).CreateTopic(ctx, "cli", pos[0], pos[1]); err != nil {
 			if errors.Is(err, store.ErrConflict) {
 				return fmt.Errorf("topic %s already exists", pos[0])
 			}
 			return err
 		}
-		audit(ctx, app, quiet, "topic.create", pos[0], pos[1])
 		return nil
 	case "vapid generate":
 		fmt.Fprintln(stdout, app.VAPIDPublicKey)
@@ -261,32 +245,19 @@ type multiFlag []string
 func (m *multiFlag) String() string     { return strings.Join(*m, ",") }
 func (m *multiFlag) Set(v string) error { *m = append(*m, v); return nil }
 
-// readPassword reads one line from stdin, or generates a password when
-// stdin is a terminal or empty.
-func readPassword(stdin io.Reader) (string, bool, error) {
+// readPassword reads one line from stdin; "" (stdin a terminal or empty)
+// asks the desk service to generate one.
+func readPassword(stdin io.Reader) (string, error) {
 	if f, ok := stdin.(*os.File); ok {
 		if fi, err := f.Stat(); err == nil && fi.Mode()&os.ModeCharDevice != 0 {
-			return generatedPassword(), true, nil
+			return "", nil
 		}
 	}
 	line, err := bufio.NewReader(io.LimitReader(stdin, 1024)).ReadString('\n')
 	if err != nil && !errors.Is(err, io.EOF) {
-		return "", false, err
+		return "", err
 	}
-	line = strings.TrimRight(line, "\r\n")
-	if line == "" {
-		return generatedPassword(), true, nil
-	}
-	if len(line) < 10 {
-		return "", false, errors.New("password must be at least 10 characters")
-	}
-	return line, false, nil
-}
-
-func generatedPassword() string {
-	b := make([]byte, 15)
-	rand.Read(b)
-	return base64.RawURLEncoding.EncodeToString(b)
+	return strings.TrimRight(line, "\r\n"), nil
 }
 
 func alertSend(ctx context.Context, app *daemon.Daemon, req news.AlertRequest, stdout io.Writer) error {

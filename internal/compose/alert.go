@@ -54,9 +54,9 @@ func (c *Composer) Alert(d AlertData) (Email, error) {
 		URL:        linkURL(d.URL),
 		ImageURL:   linkURL(d.ImageURL),
 	}
-	v.Title = l.s("email.alert.subject", title)
+	v.Title = l.S("email.alert.subject", title)
 	v.Preheader = truncate(strings.Join(body.Paragraphs, " "), 140)
-	v.Reason = l.s("email.footer.reason_alert", c.site.Name)
+	v.Reason = l.S("email.footer.reason_alert", c.site.Name)
 	v.Body = body
 
 	text, html, err := c.render(l, kindAlert, &v, 8192)

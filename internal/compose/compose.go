@@ -5,7 +5,7 @@
 //
 // A Composer is built once at start from the templates file system
 // (templates.FS): it parses every template, loads the translated strings of
-// i18n/ and inlines the layout's CSS with premailer, all once, so that
+// i18n/ (through package i18n) and inlines the layout's CSS with premailer, all once, so that
 // rendering a message is only template execution. A Composer does no I/O
 // after New and is safe for concurrent use.
 //
@@ -24,7 +24,9 @@ import (
 	"net/url"
 	"strings"
 	texttemplate "text/template"
+	"time"
 
+	"github.com/crieur/crieur/internal/i18n"
 	"github.com/crieur/crieur/internal/news"
 )
 
@@ -84,15 +86,12 @@ func (k kind) name() string {
 	return fmt.Sprintf("kind(%d)", int(k))
 }
 
-// languages are the languages a Composer must have strings for, English
-// first: it is the fallback.
-func languages() []news.Lang { return []news.Lang{news.English, news.French} }
-
 // Composer renders emails. Build it with New; its methods are safe for
 // concurrent use.
 type Composer struct {
-	site  Site
-	langs map[news.Lang]*language
+	site    Site
+	strings *i18n.Catalog
+	langs   map[news.Lang]*language
 	// fallback is the English language, used for any other language.
 	fallback *language
 }
@@ -100,8 +99,7 @@ type Composer struct {
 // language holds the strings and the templates of one language; each
 // template is bound to this language's strings through its "t" function.
 type language struct {
-	lang news.Lang
-	cat  catalog
+	*i18n.Language
 	html [numKinds]*htmltemplate.Template
 	text [numKinds]*texttemplate.Template
 	// articles caches the digest rows of articles.
@@ -133,13 +131,11 @@ func New(fsys fs.FS, site Site) (*Composer, error) {
 		return nil, fmt.Errorf("compose: site logo URL %q is not an http or https URL", site.LogoURL)
 	}
 
-	cats, err := loadCatalogs(fsys, languages())
+	strs, err := i18n.Load(fsys, goKeys())
 	if err != nil {
-		return nil, err
+		return nil, fmt.Errorf("compose: %w", err)
 	}
-	if err := checkCatalogs(cats, goKeys()); err != nil {
-		return nil, err
-	}
+	c.strings = strs
 
 	htmlSrc, err := htmlSources(fsys)
 	if err != nil {
@@ -150,8 +146,8 @@ func New(fsys fs.FS, site Site) (*Composer, error) {
 		return nil, err
 	}
 
-	for _, lang := range languages() {
-		l := &language{lang: lang, cat: cats[lang]}
+	for _, lang := range i18n.Languages() {
+		l := &language{Language: strs.Language(lang)}
 		for k := range numKinds {
 			name := k.name() + ".html"
 			ht, err := htmltemplate.New(name).Option("missingkey=error").Funcs(htmlFuncs(l)).Parse(htmlSrc[k])
@@ -177,13 +173,13 @@ func New(fsys fs.FS, site Site) (*Composer, error) {
 	// Every key a template asks for must exist (checkCatalogs made sure
 	// both languages have the same keys, so English is enough).
 	for k := range numKinds {
-		for _, key := range htmlKeys(c.fallback.html[k]) {
-			if _, ok := c.fallback.cat[key]; !ok {
+		for _, key := range i18n.HTMLKeys(c.fallback.html[k]) {
+			if !c.fallback.Has(key) {
 				return nil, fmt.Errorf("compose: email/%s.html uses string %q, missing from i18n/", k.name(), key)
 			}
 		}
-		for _, key := range textKeys(c.fallback.text[k]) {
-			if _, ok := c.fallback.cat[key]; !ok {
+		for _, key := range i18n.TextKeys(c.fallback.text[k]) {
+			if !c.fallback.Has(key) {
 				return nil, fmt.Errorf("compose: email/%s.txt uses string %q, missing from i18n/", k.name(), key)
 			}
 		}
@@ -200,6 +196,25 @@ func New(fsys fs.FS, site Site) (*Composer, error) {
 
 // Site returns the site the Composer was built for.
 func (c *Composer) Site() Site { return c.site }
+
+// Strings returns the message catalogue the Composer was built with, for
+// pages that must say what the emails say.
+func (c *Composer) Strings() *i18n.Catalog { return c.strings }
+
+// T returns the string key in lang, as i18n.Catalog.T does.
+func (c *Composer) T(lang news.Lang, key string, args ...any) string {
+	return c.strings.T(lang, key, args...)
+}
+
+// TN is T for a string that depends on a count n, as i18n.Catalog.TN.
+func (c *Composer) TN(lang news.Lang, key string, n int, args ...any) string {
+	return c.strings.TN(lang, key, n, args...)
+}
+
+// Date writes t as a long date in lang, as i18n.Catalog.Date does.
+func (c *Composer) Date(lang news.Lang, t time.Time) string {
+	return c.strings.Date(lang, t)
+}
 
 // language returns the strings and templates of lang, English for an
 // unknown language.
@@ -264,13 +279,13 @@ func textSources(fsys fs.FS) (textParts, error) {
 
 // htmlFuncs are the functions of the HTML templates of l.
 func htmlFuncs(l *language) htmltemplate.FuncMap {
-	return htmltemplate.FuncMap{"t": l.tStrict}
+	return htmltemplate.FuncMap{"t": l.Strict}
 }
 
 // textFuncs are the functions of the text templates of l.
 func textFuncs(l *language) texttemplate.FuncMap {
 	return texttemplate.FuncMap{
-		"t":    l.tStrict,
+		"t":    l.Strict,
 		"wrap": wrap,
 	}
 }
@@ -311,7 +326,7 @@ func (c *Composer) render(l *language, k kind, v *view, sizeHint int) (text, htm
 // base fills the layout's fields of a view.
 func (c *Composer) base(l *language) view {
 	return view{
-		Lang:     l.lang,
+		Lang:     l.Lang(),
 		SiteName: c.site.Name,
 		SiteURL:  linkURL(c.site.URL),
 		LogoURL:  linkURL(c.site.LogoURL),

@@ -39,7 +39,7 @@ func (c *Composer) Confirm(d ConfirmData) (Email, error) {
 	}
 	v.PreferencesURL = linkURL(d.PreferencesURL)
 
-	topics := l.s("email.all_topics")
+	topics := l.S("email.all_topics")
 	if len(d.Topics) > 0 {
 		names := make([]string, 0, len(d.Topics))
 		for _, t := range d.Topics {
@@ -52,11 +52,11 @@ func (c *Composer) Confirm(d ConfirmData) (Email, error) {
 		topics = strings.Join(names, ", ")
 	}
 	weekly := d.Frequency == news.Weekly
-	v.Title = l.s("email.confirm.subject", c.site.Name)
-	v.Preheader = l.s("email.confirm.preheader")
-	v.Reason = l.s("email.footer.reason_confirm", c.site.Name)
+	v.Title = l.S("email.confirm.subject", c.site.Name)
+	v.Preheader = l.S("email.confirm.preheader")
+	v.Reason = l.S("email.footer.reason_confirm", c.site.Name)
 	v.Body = &confirmBody{
-		What:       l.s(pick(weekly, "email.confirm.what_weekly", "email.confirm.what_daily"), topics),
+		What:       l.S(pick(weekly, "email.confirm.what_weekly", "email.confirm.what_daily"), topics),
 		ConfirmURL: confirmURL,
 	}
 

@@ -108,7 +108,7 @@ func (c *Composer) Digest(d DigestData) (Email, error) {
 			if meta.Len() > 0 {
 				meta.WriteString(" · ")
 			}
-			meta.WriteString(l.s("email.digest.by", author))
+			meta.WriteString(l.S("email.digest.by", author))
 		}
 		av := articleView{
 			Title:    oneLine(a.Title),
@@ -132,31 +132,31 @@ func (c *Composer) Digest(d DigestData) (Email, error) {
 			covered = append(covered, names[t.Slug])
 		}
 	}
-	short := l.date(d.Date, false)
-	long := l.date(d.Date, true)
+	short := l.Date(d.Date, false)
+	long := l.Date(d.Date, true)
 	var subject string
 	switch {
 	case len(covered) == 0 || len(covered) > 3:
-		subject = l.s(pick(weekly, "email.digest.subject_weekly_all", "email.digest.subject_daily_all"), short)
+		subject = l.S(pick(weekly, "email.digest.subject_weekly_all", "email.digest.subject_daily_all"), short)
 	default:
-		subject = l.s(pick(weekly, "email.digest.subject_weekly", "email.digest.subject_daily"), strings.Join(covered, ", "), short)
+		subject = l.S(pick(weekly, "email.digest.subject_weekly", "email.digest.subject_daily"), strings.Join(covered, ", "), short)
 	}
 
-	body.Heading = l.s(pick(weekly, "email.digest.heading_weekly", "email.digest.heading_daily"), long)
-	topicList := l.s("email.all_topics")
+	body.Heading = l.S(pick(weekly, "email.digest.heading_weekly", "email.digest.heading_daily"), long)
+	topicList := l.S("email.all_topics")
 	if len(readerTopics) > 0 {
 		topicList = strings.Join(readerTopics, ", ")
-		body.Intro = l.s("email.digest.intro", topicList)
+		body.Intro = l.S("email.digest.intro", topicList)
 	} else {
-		body.Intro = l.s("email.digest.intro_all", c.site.Name)
+		body.Intro = l.S("email.digest.intro_all", c.site.Name)
 	}
 	if d.More > 0 {
-		body.More = l.s(l.pluralKey("email.digest.more", d.More), d.More, c.site.Name)
+		body.More = l.S(l.PluralKey("email.digest.more", d.More), d.More, c.site.Name)
 	}
 
 	v.Title = subject
 	v.Preheader = preheader(body.Articles)
-	v.Reason = l.s(pick(weekly, "email.footer.reason_weekly", "email.footer.reason_daily"), c.site.Name, topicList)
+	v.Reason = l.S(pick(weekly, "email.footer.reason_weekly", "email.footer.reason_daily"), c.site.Name, topicList)
 	v.Body = body
 
 	text, html, err := c.render(l, kindDigest, &v, 4096+1536*len(d.Articles))

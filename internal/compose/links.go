@@ -32,9 +32,9 @@ func (c *Composer) Links(d LinksData) (Email, error) {
 		return Email{}, fmt.Errorf("compose preference link: %w", err)
 	}
 	v.UnsubscribeURL = linkURL(d.UnsubscribeURL)
-	v.Title = l.s("email.links.subject", c.site.Name)
-	v.Preheader = l.s("email.links.preheader")
-	v.Reason = l.s("email.footer.reason_links", c.site.Name)
+	v.Title = l.S("email.links.subject", c.site.Name)
+	v.Preheader = l.S("email.links.preheader")
+	v.Reason = l.S("email.footer.reason_links", c.site.Name)
 	v.Body = &linksBody{PreferencesURL: prefs}
 	text, html, err := c.render(l, kindLinks, &v, 8192)
 	if err != nil {

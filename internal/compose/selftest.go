@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/crieur/crieur/internal/i18n"
 	"github.com/crieur/crieur/internal/news"
 )
 
@@ -19,7 +20,7 @@ func (c *Composer) selfTest() error {
 		{URL: "", Title: "T", ImageURL: u},
 	}
 	date := time.Date(2026, time.December, 1, 7, 0, 0, 0, time.UTC)
-	for _, lang := range languages() {
+	for _, lang := range i18n.Languages() {
 		for _, f := range []news.Frequency{news.Daily, news.Weekly} {
 			for _, more := range []int{0, 1, 2} {
 				for _, ts := range [][]news.Topic{nil, topics} {

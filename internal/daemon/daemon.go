@@ -40,6 +40,7 @@ import (
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
 	"github.com/crieur/crieur/internal/web"
+	"github.com/crieur/crieur/internal/web/site"
 	"github.com/crieur/crieur/templates"
 )
 
@@ -261,7 +262,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 	if len(origins) == 0 {
 		origins = []string{web.OriginOf(siteURL)}
 	}
-	d.Handler, err = web.New(web.Deps{Store: st, Subscribe: d.Subscribe, Alerts: d.Alerts, Digests: d.Digests, Feeds: d.Poller,
+	d.Handler, err = site.New(web.Deps{Store: st, Subscribe: d.Subscribe, Alerts: d.Alerts, Digests: d.Digests, Feeds: d.Poller,
 		Composer: d.Composer, Metrics: d.Metrics, Log: log, BaseURL: siteURL, AllowedOrigins: origins, VAPIDPublicKey: vpub,
 		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: push.EndpointChecker(pushPolicy, pushHosts), ValidateKeys: push.ValidateSubscriptionKeys,
 		TrustedProxies: cfg.proxies(), MetricsElsewhere: cfg.MetricsListen != "", SiteName: cfg.SiteName, WakeMail: wakeMail, Location: d.loc})

@@ -157,12 +157,10 @@ func (r *Runner) Enqueue(ctx context.Context, id int64) (Stats, error) {
 	if err != nil {
 		return stats, err
 	}
-	arts, err := r.st.ArticlesWindow(ctx, 0, run.MaxArticleID, run.ScheduledAt.Add(-Window))
+	sel, err := LoadSelection(ctx, r.st, run.Frequency, run.MaxArticleID, run.ScheduledAt, topics)
 	if err != nil {
 		return stats, err
 	}
-	pool := NewPool(arts, topics)
-	firstSince := run.ScheduledAt.Add(-run.Frequency.Period())
 	after := run.EnqueueAfter
 	buf := make([]int64, 0, MaxArticles)
 	for ctx.Err() == nil {
@@ -179,7 +177,7 @@ func (r *Runner) Enqueue(ctx context.Context, id int64) (Stats, error) {
 		skipped := 0
 		for _, e := range subs {
 			cursorIDs = append(cursorIDs, e.ID)
-			ids, more := pool.Choose(e.TopicIDs, e.Cursor, firstSince, buf)
+			ids, more := sel.Choose(e.TopicIDs, e.Cursor, buf)
 			if len(ids) == 0 {
 				skipped++
 				continue

@@ -1,7 +1,7 @@
 // Package news holds the nouns shared by every part of crieur: topics,
-// subscribers, articles, alerts and deliveries. It does no I/O.
-//
-// It imports no other crieur package, so that every package may import it.
+// subscribers, articles, alerts and deliveries, and the desk's roles,
+// users, sessions and API tokens. It does no I/O and imports no other
+// crieur package.
 package news
 
 import (

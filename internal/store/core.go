@@ -125,34 +125,8 @@ func (s *Store) TopicIDs(ctx context.Context, slugs []string) (ids []int64, unkn
 	return ids, unknown, nil
 }
 
-// Role is what an API token or admin user may do.
-type Role string
-
-// The roles: an editor sends alerts and articles; an admin also manages
-// users, tokens, topics, feeds and subscribers.
-const (
-	RoleEditor Role = "editor"
-	RoleAdmin  Role = "admin"
-)
-
-// Valid reports whether r is a known role.
-func (r Role) Valid() bool { return r == RoleEditor || r == RoleAdmin }
-
-// Allows reports whether r covers the need role.
-func (r Role) Allows(need Role) bool { return r == RoleAdmin || r == need }
-
-// APIToken describes a stored API token (its secret is never stored).
-type APIToken struct {
-	ID         int64
-	Name       string
-	Role       Role
-	CreatedAt  time.Time
-	RevokedAt  time.Time
-	LastUsedAt time.Time
-}
-
 // CreateAPIToken stores the hash of a new token.
-func (s *Store) CreateAPIToken(ctx context.Context, name string, role Role, hash string) (int64, error) {
+func (s *Store) CreateAPIToken(ctx context.Context, name string, role news.Role, hash string) (int64, error) {
 	if _, err := s.db.ExecContext(ctx, s.query("InsertToken"), name, string(role), hash, ms(time.Now())); err != nil {
 		return 0, fmt.Errorf("create token: %w", err)
 	}
@@ -161,8 +135,8 @@ func (s *Store) CreateAPIToken(ctx context.Context, name string, role Role, hash
 }
 
 // LookupAPIToken finds a token by its hash; ErrNotFound when unknown.
-func (s *Store) LookupAPIToken(ctx context.Context, hash string) (APIToken, error) {
-	var t APIToken
+func (s *Store) LookupAPIToken(ctx context.Context, hash string) (news.APIToken, error) {
+	var t news.APIToken
 	var revoked sql.NullInt64
 	var role string
 	err := s.db.QueryRowContext(ctx, s.query("LookupToken"), hash).Scan(&t.ID, &t.Name, &role, &revoked)
@@ -172,7 +146,7 @@ func (s *Store) LookupAPIToken(ctx context.Context, hash string) (APIToken, erro
 	if err != nil {
 		return t, fmt.Errorf("lookup token: %w", err)
 	}
-	t.Role = Role(role)
+	t.Role = news.Role(role)
 	t.RevokedAt = fromMS(revoked)
 	return t, nil
 }
@@ -190,21 +164,21 @@ func (s *Store) RevokeAPIToken(ctx context.Context, id int64) error {
 }
 
 // APITokens lists tokens, newest first.
-func (s *Store) APITokens(ctx context.Context) ([]APIToken, error) {
+func (s *Store) APITokens(ctx context.Context) ([]news.APIToken, error) {
 	rows, err := s.db.QueryContext(ctx, s.query("ListTokens"))
 	if err != nil {
 		return nil, fmt.Errorf("list tokens: %w", err)
 	}
 	defer rows.Close()
-	var out []APIToken
+	var out []news.APIToken
 	for rows.Next() {
-		var t APIToken
+		var t news.APIToken
 		var role string
 		var created, revoked, used sql.NullInt64
 		if err := rows.Scan(&t.ID, &t.Name, &role, &created, &revoked, &used); err != nil {
 			return nil, err
 		}
-		t.Role, t.CreatedAt, t.RevokedAt, t.LastUsedAt = Role(role), fromMS(created), fromMS(revoked), fromMS(used)
+		t.Role, t.CreatedAt, t.RevokedAt, t.LastUsedAt = news.Role(role), fromMS(created), fromMS(revoked), fromMS(used)
 		out = append(out, t)
 	}
 	return out, rows.Err()

@@ -6,31 +6,23 @@ import (
 	"errors"
 	"fmt"
 	"time"
+
+	"github.com/crieur/crieur/internal/news"
 )
 
-// User is an admin-UI login.
-type User struct {
-	ID           int64
-	Email        string
-	Role         Role
-	PasswordHash string
-	CreatedAt    time.Time
-	DisabledAt   time.Time
-}
-
-func scanUser(r rowScanner) (User, error) {
-	var u User
+func scanUser(r rowScanner) (news.User, error) {
+	var u news.User
 	var role string
 	var created, disabled sql.NullInt64
 	if err := r.Scan(&u.ID, &u.Email, &role, &u.PasswordHash, &created, &disabled); err != nil {
 		return u, err
 	}
-	u.Role, u.CreatedAt, u.DisabledAt = Role(role), fromMS(created), fromMS(disabled)
+	u.Role, u.CreatedAt, u.DisabledAt = news.Role(role), fromMS(created), fromMS(disabled)
 	return u, nil
 }
 
 // CreateUser adds a login; ErrConflict when the address exists.
-func (s *Store) CreateUser(ctx context.Context, email string, role Role, passwordHash string) (int64, error) {
+func (s *Store) CreateUser(ctx context.Context, email string, role news.Role, passwordHash string) (int64, error) {
 	if _, err := s.db.ExecContext(ctx, s.query("InsertUser"), email, string(role), passwordHash, ms(time.Now())); err != nil {
 		if isUnique(err) {
 			return 0, fmt.Errorf("user %s: %w", email, ErrConflict)
@@ -42,16 +34,16 @@ func (s *Store) CreateUser(ctx context.Context, email string, role Role, passwor
 }
 
 // UserByEmail finds a login by address.
-func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+func (s *Store) UserByEmail(ctx context.Context, email string) (news.User, error) {
 	return s.user(ctx, "UserByEmail", email)
 }
 
 // UserByID finds a login by id.
-func (s *Store) UserByID(ctx context.Context, id int64) (User, error) {
+func (s *Store) UserByID(ctx context.Context, id int64) (news.User, error) {
 	return s.user(ctx, "UserByID", id)
 }
 
-func (s *Store) user(ctx context.Context, q string, arg any) (User, error) {
+func (s *Store) user(ctx context.Context, q string, arg any) (news.User, error) {
 	u, err := scanUser(s.db.QueryRowContext(ctx, s.query(q), arg))
 	if errors.Is(err, sql.ErrNoRows) {
 		return u, ErrNotFound
@@ -63,13 +55,13 @@ func (s *Store) user(ctx context.Context, q string, arg any) (User, error) {
 }
 
 // Users lists the logins.
-func (s *Store) Users(ctx context.Context) ([]User, error) {
+func (s *Store) Users(ctx context.Context) ([]news.User, error) {
 	rows, err := s.db.QueryContext(ctx, s.query("ListUsers"))
 	if err != nil {
 		return nil, fmt.Errorf("list users: %w", err)
 	}
 	defer rows.Close()
-	var out []User
+	var out []news.User
 	for rows.Next() {
 		u, err := scanUser(rows)
 		if err != nil {
@@ -92,7 +84,7 @@ func (s *Store) SetUserPassword(ctx context.Context, id int64, hash string) erro
 }
 
 // SetUserRole changes a login's role.
-func (s *Store) SetUserRole(ctx context.Context, id int64, role Role) error {
+func (s *Store) SetUserRole(ctx context.Context, id int64, role news.Role) error {
 	_, err := s.db.ExecContext(ctx, s.query("SetUserRole"), string(role), id)
 	return err
 }
@@ -108,15 +100,6 @@ func (s *Store) DisableUser(ctx context.Context, id int64) error {
 	})
 }
 
-// Session is a logged-in admin-UI session.
-type Session struct {
-	UserID    int64
-	Email     string
-	Role      Role
-	CSRF      string
-	ExpiresAt time.Time
-}
-
 // CreateSession stores a session by the hash of its cookie value.
 func (s *Store) CreateSession(ctx context.Context, hash string, userID int64, csrf string, expires time.Time) error {
 	if _, err := s.db.ExecContext(ctx, s.query("InsertSession"), hash, userID, csrf, ms(time.Now()), ms(expires)); err != nil {
@@ -127,8 +110,8 @@ func (s *Store) CreateSession(ctx context.Context, hash string, userID int64, cs
 
 // SessionByHash returns a live session; ErrNotFound when unknown, expired
 // or its user is disabled.
-func (s *Store) SessionByHash(ctx context.Context, hash string, now time.Time) (Session, error) {
-	var ss Session
+func (s *Store) SessionByHash(ctx context.Context, hash string, now time.Time) (news.Session, error) {
+	var ss news.Session
 	var role string
 	var exp, disabled sql.NullInt64
 	err := s.db.QueryRowContext(ctx, s.query("SessionByHash"), hash).Scan(&ss.UserID, &ss.CSRF, &exp, &ss.Email, &role, &disabled)
@@ -138,7 +121,7 @@ func (s *Store) SessionByHash(ctx context.Context, hash string, now time.Time) (
 	if err != nil {
 		return ss, fmt.Errorf("get session: %w", err)
 	}
-	ss.Role, ss.ExpiresAt = Role(role), fromMS(exp)
+	ss.Role, ss.ExpiresAt = news.Role(role), fromMS(exp)
 	if disabled.Valid || ss.ExpiresAt.Before(now) {
 		return ss, ErrNotFound
 	}

@@ -22,13 +22,13 @@ var PrivateProxies = []netip.Prefix{
 	netip.MustParsePrefix("fc00::/7"),
 }
 
-// clientIP is the key rate limits count a requester by: the direct peer,
+// ClientIP is the key rate limits count a requester by: the direct peer,
 // or, when that peer is a trusted proxy (Deps.TrustedProxies), the
 // rightmost X-Forwarded-For address that is not one. Entries left of it
 // were written by the client and are never believed. An IPv6 client is
 // counted by its /64, the smallest block a provider hands out: one
 // subscriber line has 2^64 addresses to rotate through.
-func (s *Server) clientIP(r *http.Request) string {
+func (s *Server) ClientIP(r *http.Request) string {
 	return clientKey(clientAddr(r, s.d.TrustedProxies))
 }
 

@@ -8,35 +8,26 @@ import (
 	"github.com/crieur/crieur/internal/news"
 )
 
-// maxFormBody is the largest form body accepted before authentication
+// MaxFormBody is the largest form body accepted before authentication
 // (the reader pages, the admin login, one-click unsubscribe): their
 // fields fit in a few hundred bytes, and a client that has proven nothing
 // must not make the daemon hold megabytes.
-const maxFormBody = 16 << 10
+const MaxFormBody = 16 << 10
 
-// parseForm reads an urlencoded form body of at most maxFormBody into
+// ParseForm reads an urlencoded form body of at most MaxFormBody into
 // r.PostForm: 413 beyond, and 415 for multipart, whose parser spools
 // files and parts a small form never has.
-func parseForm(w http.ResponseWriter, r *http.Request) error {
+func ParseForm(w http.ResponseWriter, r *http.Request) error {
 	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
 		return &news.Error{Code: news.CodeUnsupportedMedia, Message: "The form must be sent urlencoded."}
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
-	return formError(r.ParseForm())
+	r.Body = http.MaxBytesReader(w, r.Body, MaxFormBody)
+	return FormError(r.ParseForm())
 }
 
-// parseOneClickForm reads a one-click unsubscribe body, which RFC 8058
-// lets a mail client send urlencoded or as multipart/form-data: either is
-// read, within maxFormBody.
-func parseOneClickForm(w http.ResponseWriter, r *http.Request) error {
-	r.Body = http.MaxBytesReader(w, r.Body, maxFormBody)
-	if mt, _, _ := mime.ParseMediaType(r.Header.Get("Content-Type")); mt == "multipart/form-data" {
-		return formError(r.ParseMultipartForm(maxFormBody))
-	}
-	return formError(r.ParseForm())
-}
-
-func formError(err error) error {
+// FormError is what a user is told about a form that could not be read:
+// 413 when too large, 400 otherwise.
+func FormError(err error) error {
 	if err == nil {
 		return nil
 	}

@@ -152,3 +152,5 @@ func (c *subscriberCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[newsStatus(st)]), st)
 	}
 }
+
+func newsStatus(s string) news.Status { return news.Status(s) }

@@ -1,7 +1,13 @@
-// Package web is crieur's HTTP face: the reader pages (subscribe form,
-// confirmation, preference center, unsubscribe), the JSON API for readers
-// and editors, the push widget and service worker, the operator endpoints
-// and the editors' admin UI. Handlers stay thin over the same services.
+// Package web is the server under crieur's HTTP face: the middleware
+// every request goes through (security headers, request log and metrics,
+// the client's address behind trusted proxies, the base path, panic
+// recovery), the one JSON writer with the one mapping of errors to HTTP
+// statuses, the one HTML renderer, and the operator endpoints (health,
+// readiness, metrics). It holds no handler of any audience: the reader
+// pages and public JSON (web/reader), the editors' API (web/api) and the
+// desk (web/admin) register on a Server, and web/site puts them together.
+//
+// It must not import its rooms (web/reader, web/api, web/admin, web/site).
 package web
 
 import (
@@ -21,6 +27,8 @@ import (
 	"time"
 
 	"github.com/crieur/crieur/internal/compose"
+	"github.com/crieur/crieur/internal/desk"
+	"github.com/crieur/crieur/internal/i18n"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
@@ -37,7 +45,13 @@ type Deps struct {
 	Digests   Digests
 	Feeds     Feeds
 	Composer  *compose.Composer
-	Metrics   *Metrics
+	// Desk creates topics, tokens and users (validated, stored, audited
+	// as the command line does); nil: one over Store and Log.
+	Desk *desk.Service
+	// Strings is the message catalogue pages are written in; nil: the
+	// Composer's, so pages and emails say the same words.
+	Strings *i18n.Catalog
+	Metrics *Metrics
 	// MetricsElsewhere: /metrics has a listener of its own
 	// (CRIEUR_METRICS_LISTEN) and is not served by this handler.
 	MetricsElsewhere bool
@@ -100,14 +114,13 @@ type Server struct {
 	d       Deps
 	mux     *routeMux
 	origins map[string]bool
-	api     []RouteRole
 	anyOrig bool
-	pages   *pageSet // the reader pages, parsed once by pageRoutes
-	admin   *adminUI // the editors' admin UI, built by adminRoutes
-	base    string   // CRIEUR_BASE_URL's path, see atRoot
+	base    string // CRIEUR_BASE_URL's path, see atRoot
 }
 
-// New builds the handler with every route.
+// New builds the server with its middleware and the operator endpoints;
+// each audience's room (web/reader, web/api, web/admin) registers its
+// routes on it, and web/site puts them together.
 func New(d Deps) (*Server, error) {
 	if d.Now == nil {
 		d.Now = time.Now
@@ -115,11 +128,14 @@ func New(d Deps) (*Server, error) {
 	if d.Log == nil {
 		d.Log = slog.Default()
 	}
+	if d.Desk == nil && d.Store != nil {
+		d.Desk = desk.New(d.Store, d.Log)
+	}
+	if d.Strings == nil && d.Composer != nil {
+		d.Strings = d.Composer.Strings()
+	}
 	if d.PushLimit == nil {
 		d.PushLimit = subscribe.NewLimiter(time.Second, 60, 100_000)
-	}
-	if d.ReaderReads == nil {
-		d.ReaderReads = readerReads()
 	}
 	s := &Server{d: d, mux: newRouteMux(), origins: map[string]bool{}, base: basePath(d.BaseURL)}
 	for _, o := range d.AllowedOrigins {
@@ -132,6 +148,23 @@ func New(d Deps) (*Server, error) {
 	return s, nil
 }
 
+// Deps returns what the server was built with, its defaults filled in.
+func (s *Server) Deps() Deps { return s.d }
+
+// Handle registers h for pattern (as http.ServeMux does); the pattern is
+// what the request metrics name the route by.
+func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, h) }
+
+// HandleFunc registers h for pattern, as Handle.
+func (s *Server) HandleFunc(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
+
+// Pattern is the pattern of the route r would be served by, or "" when
+// none matches.
+func (s *Server) Pattern(r *http.Request) string {
+	_, p := s.mux.Handler(r)
+	return p
+}
+
 // ServeHTTP serves a request through the common middleware.
 func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	start := time.Now()
@@ -142,9 +175,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	defer func() {
 		if v := recover(); v != nil {
-			s.d.Log.Error("panic serving request", "path", safePath(r), "panic", fmt.Sprint(v))
+			s.d.Log.Error("panic serving request", "path", SafePath(r), "panic", fmt.Sprint(v))
 			if !sw.wrote {
-				writeError(sw, &news.Error{Code: "internal", Message: "Something went wrong on our side."}, 500)
+				WriteError(sw, &news.Error{Code: "internal", Message: "Something went wrong on our side."}, 500)
 			}
 		}
 		took := time.Since(start)
@@ -159,16 +192,16 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			level = slog.LevelWarn
 		}
 		if s.d.Log.Enabled(r.Context(), level) {
-			s.d.Log.LogAttrs(r.Context(), level, "request", slog.String("method", r.Method), slog.String("path", safePath(r)),
+			s.d.Log.LogAttrs(r.Context(), level, "request", slog.String("method", r.Method), slog.String("path", SafePath(r)),
 				slog.Int("status", sw.status), slog.Duration("duration", took))
 		}
 	}()
 	s.mux.ServeHTTP(sw, r)
 }
 
-// safePath is the request path with link tokens and readers' addresses
+// SafePath is the request path with link tokens and readers' addresses
 // cut off, for logs.
-func safePath(r *http.Request) string {
+func SafePath(r *http.Request) string {
 	p := r.URL.Path
 	for _, pre := range []string{"/confirm/", "/preferences/", "/unsubscribe/", "/api/v1/subscribers/"} {
 		if strings.HasPrefix(p, pre) {
@@ -202,8 +235,8 @@ func (w *statusWriter) Flush() {
 	}
 }
 
-// statusFor maps a user-facing error code to its HTTP status, in one place.
-func statusFor(code news.Code) int {
+// StatusFor maps a user-facing error code to its HTTP status, in one place.
+func StatusFor(code news.Code) int {
 	switch code {
 	case news.CodeInvalid, news.CodeInvalidEmail, news.CodeUnknownTopic, news.CodeEndpointNotAllowed, news.CodeInvalidKeys, news.CodeInvalidToken:
 		return http.StatusBadRequest
@@ -227,29 +260,31 @@ func statusFor(code news.Code) int {
 	return http.StatusInternalServerError
 }
 
-// fail writes err as the contract's JSON error; unexpected errors are
+// Fail writes err as the contract's JSON error; unexpected errors are
 // logged and answered with a generic 500.
-func (s *Server) fail(w http.ResponseWriter, r *http.Request, err error) {
+func (s *Server) Fail(w http.ResponseWriter, r *http.Request, err error) {
 	if e, ok := news.AsError(err); ok {
-		writeError(w, e, statusFor(e.Code))
+		WriteError(w, e, StatusFor(e.Code))
 		return
 	}
 	if errors.Is(err, store.ErrNotFound) {
-		writeError(w, news.Errorf(news.CodeNotFound, "Not found."), 404)
+		WriteError(w, news.Errorf(news.CodeNotFound, "Not found."), 404)
 		return
 	}
 	if errors.Is(err, store.ErrConflict) {
-		writeError(w, news.Errorf(news.CodeConflict, "That conflicts with what exists."), 409)
+		WriteError(w, news.Errorf(news.CodeConflict, "That conflicts with what exists."), 409)
 		return
 	}
 	if errors.Is(err, context.Canceled) {
 		return
 	}
-	s.d.Log.Error("request failed", "method", r.Method, "path", safePath(r), "err", err)
-	writeError(w, &news.Error{Code: "internal", Message: "Something went wrong on our side."}, 500)
+	s.d.Log.Error("request failed", "method", r.Method, "path", SafePath(r), "err", err)
+	WriteError(w, &news.Error{Code: "internal", Message: "Something went wrong on our side."}, 500)
 }
 
-func writeError(w http.ResponseWriter, e *news.Error, status int) {
+// WriteError writes e as the contract's JSON error with status, and its
+// Retry-After when it has one.
+func WriteError(w http.ResponseWriter, e *news.Error, status int) {
 	if e.RetryAfter > 0 {
 		w.Header().Set("Retry-After", strconv.Itoa(int((e.RetryAfter+time.Second-1)/time.Second)))
 	}
@@ -257,10 +292,12 @@ func writeError(w http.ResponseWriter, e *news.Error, status int) {
 	if e.Field != "" {
 		body["field"] = e.Field
 	}
-	writeJSON(w, status, map[string]any{"error": body})
+	WriteJSON(w, status, map[string]any{"error": body})
 }
 
-func writeJSON(w http.ResponseWriter, status int, v any) {
+// WriteJSON writes v as JSON with status; every JSON answer goes through
+// here (no-store, HTML-escaped).
+func WriteJSON(w http.ResponseWriter, status int, v any) {
 	w.Header().Set("Content-Type", "application/json; charset=utf-8")
 	w.Header().Set("Cache-Control", "no-store")
 	w.WriteHeader(status)
@@ -269,9 +306,9 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 	_ = enc.Encode(v)
 }
 
-// decodeJSON reads a JSON body into v: 415 when not JSON, 413 over
+// DecodeJSON reads a JSON body into v: 415 when not JSON, 413 over
 // MaxBody, 400 naming the field on malformed input, unknown fields refused.
-func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
@@ -384,9 +421,9 @@ func jsonKind(t reflect.Type) (one, many string) {
 	return "another JSON value", "other JSON values"
 }
 
-// cors wraps a reader route so publisher pages may call it from the
+// CORS wraps a reader route so publisher pages may call it from the
 // browser, answering preflight requests.
-func (s *Server) cors(h http.HandlerFunc) http.HandlerFunc {
+func (s *Server) CORS(h http.HandlerFunc) http.HandlerFunc {
 	return func(w http.ResponseWriter, r *http.Request) {
 		origin := r.Header.Get("Origin")
 		if origin != "" && (s.anyOrig || s.origins[origin]) {
@@ -419,3 +456,24 @@ func originOf(raw string) string {
 // OriginOf returns the origin (scheme://host[:port]) of a URL, the default
 // of CRIEUR_ALLOWED_ORIGINS.
 func OriginOf(raw string) string { return originOf(raw) }
+
+// StatusOf is the HTTP status err is answered with, as Fail answers it.
+func StatusOf(err error) int {
+	if e, ok := news.AsError(err); ok {
+		return StatusFor(e.Code)
+	}
+	if errors.Is(err, store.ErrNotFound) {
+		return 404
+	}
+	return 500
+}
+
+// PathID reads the {id} of a route's path: a positive integer, else a
+// not_found error.
+func PathID(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("id"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, news.Errorf(news.CodeNotFound, "No such id.")
+	}
+	return id, nil
+}

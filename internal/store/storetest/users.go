@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 )
 
@@ -18,28 +19,28 @@ var userTests = []test{
 
 func testUsers(t *testing.T, s *store.Store) {
 	t0 := now()
-	id, err := s.CreateUser(ctx, "ed@x.test", store.RoleEditor, "hash")
+	id, err := s.CreateUser(ctx, "ed@x.test", news.RoleEditor, "hash")
 	check(t, err)
-	if _, err := s.CreateUser(ctx, "Ed@X.test", store.RoleAdmin, "h"); !errors.Is(err, store.ErrConflict) {
+	if _, err := s.CreateUser(ctx, "Ed@X.test", news.RoleAdmin, "h"); !errors.Is(err, store.ErrConflict) {
 		t.Fatalf("duplicate user in another case: %v", err)
 	}
 	// A login is found whatever the case it was created or typed in.
-	mixed, err := s.CreateUser(ctx, "Chef@X.test", store.RoleAdmin, "h2")
+	mixed, err := s.CreateUser(ctx, "Chef@X.test", news.RoleAdmin, "h2")
 	check(t, err)
 	if u, err := s.UserByEmail(ctx, "chef@x.test"); err != nil || u.ID != mixed || u.Email != "chef@x.test" {
 		t.Fatalf("login created as Chef@X.test, looked up as chef@x.test: %+v %v", u, err)
 	}
 	u, err := s.UserByEmail(ctx, "ED@x.test")
 	check(t, err)
-	if u.ID != id || u.Role != store.RoleEditor || u.PasswordHash != "hash" || u.CreatedAt.IsZero() {
+	if u.ID != id || u.Role != news.RoleEditor || u.PasswordHash != "hash" || u.CreatedAt.IsZero() {
 		t.Fatalf("user %+v", u)
 	}
-	check(t, s.SetUserRole(ctx, id, store.RoleAdmin))
+	check(t, s.SetUserRole(ctx, id, news.RoleAdmin))
 	check(t, s.CreateSession(ctx, "s1", id, "csrf", t0.Add(time.Hour)))
 	check(t, s.CreateSession(ctx, "old", id, "csrf", t0.Add(-time.Hour)))
 	ss, err := s.SessionByHash(ctx, "s1", t0)
 	check(t, err)
-	if ss.UserID != id || ss.Role != store.RoleAdmin || ss.Email != "ed@x.test" || ss.CSRF != "csrf" {
+	if ss.UserID != id || ss.Role != news.RoleAdmin || ss.Email != "ed@x.test" || ss.CSRF != "csrf" {
 		t.Fatalf("session %+v", ss)
 	}
 	if _, err := s.SessionByHash(ctx, "old", t0); !errors.Is(err, store.ErrNotFound) {
@@ -76,11 +77,11 @@ func testUsers(t *testing.T, s *store.Store) {
 }
 
 func testTokens(t *testing.T, s *store.Store) {
-	id, err := s.CreateAPIToken(ctx, "cms", store.RoleEditor, "hash1")
+	id, err := s.CreateAPIToken(ctx, "cms", news.RoleEditor, "hash1")
 	check(t, err)
 	tok, err := s.LookupAPIToken(ctx, "hash1")
 	check(t, err)
-	if tok.ID != id || tok.Name != "cms" || tok.Role != store.RoleEditor || !tok.RevokedAt.IsZero() {
+	if tok.ID != id || tok.Name != "cms" || tok.Role != news.RoleEditor || !tok.RevokedAt.IsZero() {
 		t.Fatalf("token %+v", tok)
 	}
 	if _, err := s.LookupAPIToken(ctx, "nope"); !errors.Is(err, store.ErrNotFound) {
