@@ -20,6 +20,11 @@ var ErrHeaderInjection = errors.New("control character in header value")
 // ErrInvalidAddress is wrapped by every error about a malformed email address.
 var ErrInvalidAddress = errors.New("invalid email address")
 
+// ErrAddressLiteral is wrapped, beside [ErrInvalidAddress], by the error
+// about an address whose domain is an IP address or an address literal
+// (x@127.0.0.1, x@[10.0.0.1]): crieur mails names only.
+var ErrAddressLiteral = errors.New("the domain is an IP address, not a name")
+
 // ErrInvalidHeader is wrapped by errors about header values that are
 // malformed for another reason than control characters (a List-Unsubscribe
 // that is not an http(s) URL, a Feedback-ID that is not ASCII, …).

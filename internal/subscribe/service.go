@@ -106,6 +106,15 @@ func address(s string) (string, error) {
 	return strings.ToLower(addr), nil
 }
 
+// invalidEmail is what a reader sees about an address ValidateAddress refused.
+func invalidEmail(err error) error {
+	msg := "The email address is not valid."
+	if errors.Is(err, mail.ErrAddressLiteral) {
+		msg = "The email address is not valid: its domain must be a name, not an IP address."
+	}
+	return &news.Error{Code: news.CodeInvalidEmail, Field: "email", Message: msg, Err: err}
+}
+
 // Request is a subscription request from the form or the API.
 type Request struct {
 	Email     string
@@ -123,7 +132,7 @@ type Request struct {
 func (s *Service) Subscribe(ctx context.Context, r Request) error {
 	email, err := address(r.Email)
 	if err != nil {
-		return &news.Error{Code: news.CodeInvalidEmail, Field: "email", Message: "The email address is not valid.", Err: err}
+		return invalidEmail(err)
 	}
 	prefs, err := s.prefs(ctx, r.Topics, r.Frequency, r.Lang, r.Alerts, false)
 	if err != nil {
@@ -316,7 +325,7 @@ func (s *Service) Export(ctx context.Context, id int64) (Data, error) {
 func (s *Service) ByEmail(ctx context.Context, email string) (news.Subscriber, error) {
 	addr, err := address(email)
 	if err != nil {
-		return news.Subscriber{}, &news.Error{Code: news.CodeInvalidEmail, Field: "email", Message: "The email address is not valid.", Err: err}
+		return news.Subscriber{}, invalidEmail(err)
 	}
 	sub, err := s.st.SubscriberByEmail(ctx, addr)
 	if errors.Is(err, store.ErrNotFound) {
