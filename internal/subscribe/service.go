@@ -39,6 +39,11 @@ type Config struct {
 	Wake func()
 	// PerAddress and PerClient limit subscription requests; nil: defaults.
 	PerAddress, PerClient *Limiter
+	// PerAddressLinks limits "email me my link" requests per address; nil:
+	// the default. It is apart from PerAddress so that a stranger's
+	// subscription requests for an address cannot spend it and keep its
+	// reader from getting their link.
+	PerAddressLinks *Limiter
 }
 
 // Service runs the reader lifecycle. Its methods return *news.Error for
@@ -53,12 +58,13 @@ type Service struct {
 	wake       func()
 	perAddress *Limiter
 	perClient  *Limiter
+	perLinks   *Limiter
 }
 
 // New returns a Service.
 func New(cfg Config) *Service {
 	s := &Service{st: cfg.Store, tokens: cfg.Tokens, hashKey: cfg.HashKey, base: strings.TrimRight(cfg.BaseURL, "/"),
-		log: cfg.Log, now: cfg.Now, wake: cfg.Wake, perAddress: cfg.PerAddress, perClient: cfg.PerClient}
+		log: cfg.Log, now: cfg.Now, wake: cfg.Wake, perAddress: cfg.PerAddress, perClient: cfg.PerClient, perLinks: cfg.PerAddressLinks}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -71,6 +77,9 @@ func New(cfg Config) *Service {
 	if s.perAddress == nil {
 		// Three confirmation emails at once, then one every ten minutes.
 		s.perAddress = NewLimiter(10*time.Minute, 3, 100_000)
+	}
+	if s.perLinks == nil {
+		s.perLinks = NewLimiter(10*time.Minute, 3, 100_000)
 	}
 	if s.perClient == nil {
 		s.perClient = NewLimiter(6*time.Second, 20, 100_000)
