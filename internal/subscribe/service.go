@@ -136,8 +136,10 @@ type Request struct {
 }
 
 // Subscribe records a double opt-in request and queues one confirmation
-// email. It answers the same whether the address was unknown, pending or
-// already confirmed, so that nothing about a reader leaks.
+// email. It answers the same whether the address was unknown, pending,
+// already confirmed or suppressed, so that nothing about a reader leaks.
+// An address suppressed after a bounce or a complaint is sent nothing; one
+// whose reader unsubscribed gets a confirmation, as a new one would.
 func (s *Service) Subscribe(ctx context.Context, r Request) error {
 	email, err := address(r.Email)
 	if err != nil {
@@ -154,11 +156,13 @@ func (s *Service) Subscribe(ctx context.Context, r Request) error {
 	if ok, wait := s.perAddress.Allow(s.Hash(email), now); !ok {
 		return &news.Error{Code: news.CodeRateLimited, Message: "Too many requests for this address; try again later.", RetryAfter: wait}
 	}
-	_, outcome, err := s.st.Subscribe(ctx, email, prefs, now)
+	// An address that bounced or complained gets nothing, and the answer
+	// is the same: the store records the request as it records any.
+	_, outcome, err := s.st.SubscribeRequest(ctx, email, s.Hash(email), prefs, now)
 	if err != nil {
 		return err
 	}
-	if outcome != store.SubscribeAlreadyConfirmed {
+	if outcome == store.SubscribeNew || outcome == store.SubscribeResent {
 		s.wake()
 	}
 	return nil
