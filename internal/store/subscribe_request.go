@@ -30,14 +30,39 @@ func (s *Store) hardSuppressed(ctx context.Context, tx *sql.Tx, hash string) (bo
 }
 
 // recordRefusedRequest writes what a subscription request that sends
-// nothing leaves: the subscriber row touched (when there is one) and a
-// cancelled confirmation saying why, in the reader's history. It is the
-// same work as a request that queues a confirmation, so that timing does
-// not tell the two apart.
+// nothing leaves: the subscriber row touched and its topics rewritten as
+// they are (when there is a row), and a cancelled confirmation saying why,
+// in the reader's history. It is the same work as a request that queues a
+// confirmation, so that timing does not tell the two apart.
 func (s *Store) recordRefusedRequest(ctx context.Context, tx *sql.Tx, id int64, reason string, now time.Time) error {
 	if _, err := tx.ExecContext(ctx, s.query("TouchSubscriber"), id); err != nil {
 		return err
 	}
-	_, err := tx.ExecContext(ctx, s.query("InsertRefusedConfirm"), nullID(id), reason, ms(now), ms(now))
+	topics, err := s.takeTopics(ctx, tx, id)
+	if err != nil {
+		return err
+	}
+	if err := s.setTopics(ctx, tx, id, topics); err != nil {
+		return err
+	}
+	_, err = tx.ExecContext(ctx, s.query("InsertRefusedConfirm"), nullID(id), reason, ms(now), ms(now))
 	return err
+}
+
+// takeTopics deletes subscriber id's topics and returns them.
+func (s *Store) takeTopics(ctx context.Context, tx *sql.Tx, id int64) ([]int64, error) {
+	rows, err := tx.QueryContext(ctx, s.query("TakeSubscriberTopics"), id)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	var ids []int64
+	for rows.Next() {
+		var t int64
+		if err := rows.Scan(&t); err != nil {
+			return nil, err
+		}
+		ids = append(ids, t)
+	}
+	return ids, rows.Err()
 }

@@ -110,3 +110,6 @@ UPDATE subscribers SET updated_at = updated_at WHERE id = ?
 -- name: InsertRefusedConfirm
 INSERT INTO deliveries (kind, subscriber_id, priority, state, last_error, next_attempt_at, created_at)
 VALUES ('confirm', ?, 0, 'cancelled', ?, ?, ?)
+
+-- name: TakeSubscriberTopics
+DELETE FROM subscriber_topics WHERE subscriber_id = ? RETURNING topic_id

@@ -14,9 +14,12 @@ import (
 // with why) in one write transaction, so that its timing tells nothing.
 func testSubscribeRequest(t *testing.T, s *store.Store) {
 	t0 := now()
-	p := store.Prefs{Frequency: news.Daily, Lang: news.French}
+	mine := store.Prefs{Frequency: news.Daily, Lang: news.French, TopicIDs: []int64{topic(t, s, "mine")}}
+	// A stranger's request names other topics: they must not replace a
+	// confirmed reader's.
+	p := store.Prefs{Frequency: news.Weekly, Lang: news.English, TopicIDs: []int64{topic(t, s, "theirs")}}
 	mk := func(email, hash, reason string) int64 {
-		id, _, err := s.Subscribe(ctx, email, p, t0)
+		id, _, err := s.Subscribe(ctx, email, mine, t0)
 		check(t, err)
 		_, err = s.Confirm(ctx, id, hash, t0)
 		check(t, err)
@@ -59,6 +62,9 @@ func testSubscribeRequest(t *testing.T, s *store.Store) {
 			check(t, err)
 			if c.want == store.SubscribeSuppressed && sub.Status != news.Unsubscribed {
 				t.Errorf("%s: status %s after a refused request, want unsubscribed", c.email, sub.Status)
+			}
+			if c.state == news.DeliveryCancelled && (sub.Frequency != news.Daily || len(sub.Topics) != 1 || sub.Topics[0] != "mine") {
+				t.Errorf("%s: a refused request changed the reader's choices: %s %v", c.email, sub.Frequency, sub.Topics)
 			}
 			h, err := s.History(ctx, id, 1)
 			check(t, err)
