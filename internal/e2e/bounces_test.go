@@ -63,3 +63,31 @@ func TestMessageRejectionKeepsReaders(t *testing.T) {
 		t.Errorf("failures recorded: %q, want 4 with their reason", errs)
 	}
 }
+
+// TestFullMailboxIsSoft: a 552 5.2.2 (mailbox full) at RCPT leaves its
+// reader confirmed and the digest queued for a retry. Before, it
+// unsubscribed and suppressed the reader at once, though the contract
+// counts a full mailbox as soft.
+func TestFullMailboxIsSoft(t *testing.T) {
+	t.Parallel()
+	sink := mailtest.NewServer(t, mailtest.WithRcptHook(func(rcpt string, _ int) *smtp.SMTPError {
+		if strings.HasPrefix(rcpt, "full@") {
+			return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: "Mailbox full"}
+		}
+		return nil
+	}))
+	f := flowSetup(t, map[string]string{"CRIEUR_SMTP_URL": sink.URL()}, "monde")
+	f.importCSV("readers.csv", []string{"full@example.org,monde,daily,fr,confirmed"})
+	f.start()
+	f.article("q1", "Un article", []string{"monde"}, time.Now().Add(-time.Hour))
+	f.runDigest("daily")
+	e2etest.WaitFor(t, 30*time.Second, "the refused digest recorded", func() bool {
+		return e2etest.Count(t, f.env, "SELECT COUNT(*) FROM deliveries WHERE kind = 'digest' AND attempts >= 1 AND last_error <> ''") > 0
+	})
+	if s, _ := f.subscriber("full@example.org"); s.Status != "confirmed" || len(s.Sent) != 1 || s.Sent[0].State == "failed" || s.Sent[0].State == "cancelled" {
+		t.Errorf("after a 552 5.2.2: %q, messages %+v; want confirmed, the digest pending a retry", s.Status, s.Sent)
+	}
+	if n := e2etest.Count(t, f.env, "SELECT COUNT(*) FROM suppressions"); n != 0 {
+		t.Errorf("%d addresses suppressed, want none", n)
+	}
+}
