@@ -209,6 +209,11 @@ func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result
 			}
 		}
 		return store.Result{State: news.DeliveryFailed, Error: shortErr(se)}
+	case mail.Rejected:
+		// The server refused this message (its content, size, a quota),
+		// not the address: the reader stays subscribed.
+		m.cfg.Log.Warn("message refused", "delivery_id", d.ID, "kind", d.Kind, "code", se.Code, "enhanced", se.Enhanced, "stage", se.Stage)
+		return store.Result{State: news.DeliveryFailed, Error: shortErr(se)}
 	case mail.Server:
 		// Every further message would fail the same way: stop sending, say
 		// why, and keep the message queued for when it is fixed.

@@ -57,7 +57,7 @@ func ValidateAddress(s string) (string, error) {
 	}
 	domain = strings.ToLower(domain)
 	if err := checkDomain(domain); err != nil {
-		return bad(err.Error())
+		return "", fmt.Errorf("%w: %q: %w", ErrInvalidAddress, s, err)
 	}
 	return local + "@" + domain, nil
 }
@@ -65,8 +65,17 @@ func ValidateAddress(s string) (string, error) {
 // checkDomain requires a dotted ASCII host name (no IP literal, no trailing
 // dot).
 func checkDomain(domain string) error {
+	if strings.HasPrefix(domain, "[") {
+		return fmt.Errorf("%w: domain %q", ErrAddressLiteral, domain)
+	}
 	if !strings.Contains(domain, ".") {
 		return fmt.Errorf("domain %q has no dot", domain)
+	}
+	// Top-level domains start with a letter (RFC 3696 2, xn-- included):
+	// 127.0.0.1, 10.1 or 0x7f.0.0.1 are addresses a resolver may read as
+	// an IP, and mail to them would reach the sender's own network.
+	if tld := domain[strings.LastIndexByte(domain, '.')+1:]; tld != "" && !(tld[0] >= 'a' && tld[0] <= 'z') {
+		return fmt.Errorf("%w: domain %q", ErrAddressLiteral, domain)
 	}
 	for label := range strings.SplitSeq(domain, ".") {
 		if label == "" || len(label) > 63 {

@@ -30,6 +30,7 @@ func TestValidateAddress(t *testing.T) {
 		"reader@-example.org", "reader@[127.0.0.1]", `"quoted"@example.org`, "élodie@example.fr",
 		"reader@exämple.fr", "a..b@example.org", ".a@example.org",
 		strings.Repeat("a", 65) + "@example.org",
+		"foo@127.0.0.1", "root@10.0.0.1", "x@[10.0.0.1]", "x@[IPv6:::1]", "x@10.1", "x@0x7f.0.0.1", "x@0x7f.0x0.0x0.0x1",
 		"a@" + strings.Repeat("b", 250) + ".org",
 	}
 	for _, in := range bad {
@@ -42,5 +43,13 @@ func TestValidateAddress(t *testing.T) {
 		if !errors.Is(err, mail.ErrInvalidAddress) || !errors.Is(err, mail.ErrHeaderInjection) {
 			t.Errorf("ValidateAddress(%q): err = %v, want ErrInvalidAddress and ErrHeaderInjection", in, err)
 		}
+	}
+	for _, in := range []string{"foo@127.0.0.1", "root@10.0.0.1", "x@[10.0.0.1]", "x@192.168.1.7"} {
+		if _, err := mail.ValidateAddress(in); !errors.Is(err, mail.ErrAddressLiteral) {
+			t.Errorf("ValidateAddress(%q): err = %v, want ErrAddressLiteral", in, err)
+		}
+	}
+	if _, err := mail.ValidateAddress("reader@xn--exmple-cua.fr"); err != nil {
+		t.Errorf("a punycode domain: %v", err)
 	}
 }

@@ -20,6 +20,11 @@ var ErrHeaderInjection = errors.New("control character in header value")
 // ErrInvalidAddress is wrapped by every error about a malformed email address.
 var ErrInvalidAddress = errors.New("invalid email address")
 
+// ErrAddressLiteral is wrapped, beside [ErrInvalidAddress], by the error
+// about an address whose domain is an IP address or an address literal
+// (x@127.0.0.1, x@[10.0.0.1]): crieur mails names only.
+var ErrAddressLiteral = errors.New("the domain is an IP address, not a name")
+
 // ErrInvalidHeader is wrapped by errors about header values that are
 // malformed for another reason than control characters (a List-Unsubscribe
 // that is not an http(s) URL, a Feedback-ID that is not ASCII, …).
@@ -32,14 +37,21 @@ const (
 	// Temporary failures (4xx replies, dropped connections, timeouts, dial
 	// failures) should be retried later; the message was not accepted.
 	Temporary Kind = iota + 1
-	// Recipient failures (5xx on RCPT or DATA) concern this address only:
-	// mark the delivery failed and suppress the address.
+	// Recipient failures are permanent failures of the address (RFC 3463
+	// 5.1.x bad address, 5.2.1 mailbox disabled, or a bare 550/551/553 to
+	// RCPT): mark the delivery failed and suppress the address.
 	Recipient
 	// Server failures (authentication refused, TLS required but unavailable,
 	// a certificate that does not verify, 5xx on the greeting, HELO or MAIL
 	// FROM) mean every further message would fail the same way: stop the run
 	// instead of burning the list.
 	Server
+	// Rejected failures refuse this message, not the address (content or
+	// URL blocklists 5.7.x, size 5.3.x, quota 5.2.0, any 5xx at DATA
+	// without an address code): the delivery fails, nobody is suppressed,
+	// the run goes on. A digest an editor or a feed filled with a
+	// blocklisted URL must not unsubscribe every reader it was refused for.
+	Rejected
 )
 
 // String returns the lower-case name of the kind, for logs and metrics.
@@ -51,6 +63,8 @@ func (k Kind) String() string {
 		return "recipient"
 	case Server:
 		return "server"
+	case Rejected:
+		return "rejected"
 	default:
 		return fmt.Sprintf("kind(%d)", int(k))
 	}
@@ -118,7 +132,7 @@ func classify(stage string, err error) *SendError {
 	case errors.As(err, &te):
 		se.Code = te.Code
 		se.Enhanced = enhancedCode(te.Msg)
-		se.Kind = kindForReply(stage, te.Code)
+		se.Kind = kindForReply(stage, te.Code, se.Enhanced)
 	case errors.Is(err, ErrInvalidAddress), errors.Is(err, ErrHeaderInjection), errors.Is(err, ErrInvalidHeader):
 		se.Kind = Recipient
 	case isTransient(err):
@@ -135,8 +149,9 @@ func classify(stage string, err error) *SendError {
 	return se
 }
 
-// kindForReply maps an SMTP reply code seen at stage to a Kind.
-func kindForReply(stage string, code int) Kind {
+// kindForReply maps an SMTP reply code and its RFC 3463 enhanced code
+// (may be "") seen at stage to a Kind.
+func kindForReply(stage string, code int, enhanced string) Kind {
 	switch {
 	case code >= 400 && code < 500:
 		return Temporary
@@ -147,12 +162,45 @@ func kindForReply(stage string, code int) Kind {
 	case code >= 500 && code < 600:
 		switch stage {
 		case "rcpt", "data", "end-of-data", "":
-			return Recipient
+			return permanentKind(stage, code, enhanced)
 		default: // connect (greeting, HELO, AUTH), mail
 			return Server
 		}
 	default:
 		return Temporary
+	}
+}
+
+// permanentKind classifies a 5xx reply about one message: only a
+// permanent failure of the address suppresses it (see Recipient).
+func permanentKind(stage string, code int, enhanced string) Kind {
+	if subject, detail, ok := strings.Cut(strings.TrimPrefix(enhanced, "5."), "."); ok && strings.HasPrefix(enhanced, "5.") {
+		switch {
+		case subject == "1" && detail != "7" && detail != "8":
+			// 5.1.7 and 5.1.8 are about our sender address, not theirs.
+			return Recipient
+		case subject == "2" && detail == "1":
+			return Recipient
+		case subject == "2" && detail == "2":
+			// Mailbox full: soft, it may empty (the contract's 5.2.2).
+			return Temporary
+		default:
+			return Rejected
+		}
+	}
+	if stage != "rcpt" {
+		return Rejected
+	}
+	switch code {
+	case 550, 551, 553:
+		// Without an enhanced code, common practice reads these at RCPT
+		// as "no such mailbox".
+		return Recipient
+	case 552:
+		// Exceeded storage allocation: a full mailbox, as 5.2.2.
+		return Temporary
+	default:
+		return Rejected
 	}
 }
 

@@ -215,7 +215,7 @@ func TestSMTPDataReplies(t *testing.T) {
 		}
 		return nil
 	}))
-	wantKind(t, send(t, s, "a@example.org"), mail.Recipient, 554)
+	wantKind(t, send(t, s, "a@example.org"), mail.Rejected, 554)
 	wantKind(t, send(t, s, "a@example.org"), mail.Temporary, 451)
 	if err := send(t, s, "a@example.org"); err != nil {
 		t.Fatal(err)
@@ -421,7 +421,7 @@ func TestClassify(t *testing.T) {
 		{&textproto.Error{Code: 550, Msg: "5.1.1 Unknown user"}, mail.Recipient, 550, "5.1.1"},
 		{&textproto.Error{Code: 535, Msg: "5.7.8 Bad credentials"}, mail.Server, 535, "5.7.8"},
 		{&textproto.Error{Code: 530, Msg: "Must issue STARTTLS"}, mail.Server, 530, ""},
-		{fmt.Errorf("wrapped: %w", &textproto.Error{Code: 552, Msg: "5.2.2 Over quota"}), mail.Recipient, 552, "5.2.2"},
+		{fmt.Errorf("wrapped: %w", &textproto.Error{Code: 552, Msg: "5.2.2 Over quota"}), mail.Temporary, 552, "5.2.2"},
 		{&net.OpError{Op: "dial", Err: errors.New("refused")}, mail.Temporary, 0, ""},
 		{context.DeadlineExceeded, mail.Temporary, 0, ""},
 		{fmt.Errorf("x: %w", mail.ErrInvalidAddress), mail.Recipient, 0, ""},

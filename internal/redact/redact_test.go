@@ -19,6 +19,17 @@ func TestURL(t *testing.T) {
 		// What url.Parse refuses still loses its secrets.
 		{"http://u:p@ho st/x?api_key=K3YK3Y", "http://xxxxx@ho st/x?xxxxx"},
 		{"%zz?api_key=K3YK3Y", "%zz?xxxxx"},
+		// Secrets in the path: matrix parameters and key-like segments.
+		{"https://host/rss;jsessionid=SESS789/p", "https://host/rss;jsessionid=xxxxx/p"},
+		{"https://host/a;x=1;FLAG;y=2/b", "https://host/a;x=xxxxx;xxxxx;y=xxxxx/b"},
+		{"https://host/private/KEYINPATH0123456789abcdef/rss", "https://host/private/xxxxx/rss"},
+		{"https://host/f/550e8400-e29b-41d4-a716-446655440000/feed.xml", "https://host/f/xxxxx/feed.xml"},
+		{"https://host/u/aB3_dE5-fG7hI9jK1lM/rss", "https://host/u/xxxxx/rss"},
+		// Slugs and short ids stay readable.
+		{"https://host/category/covid-19-updates/feed", "https://host/category/covid-19-updates/feed"},
+		{"https://host/2026-12-07-elections-au-senegal/feed/", "https://host/2026-12-07-elections-au-senegal/feed/"},
+		{"https://host/feeds/rss2/abc123", "https://host/feeds/rss2/abc123"},
+		{"https://host/feed/12345678901234567890", "https://host/feed/12345678901234567890"},
 	}
 	for _, tt := range tests {
 		if got := redact.URL(tt.in); got != tt.want {

@@ -161,20 +161,36 @@ const (
 	SubscribeResent
 	// SubscribeAlreadyConfirmed changed nothing: the reader is confirmed.
 	SubscribeAlreadyConfirmed
+	// SubscribeSuppressed changed nothing and sent nothing: the address
+	// bounced or complained (see SubscribeRequest).
+	SubscribeSuppressed
 )
 
 // Subscribe records a double opt-in request and queues its confirmation
 // email in the same transaction, so that a crash cannot leave one without
 // the other. The address is one identity whatever its case: an existing
 // subscriber is found case-insensitively and a new one is stored
-// lower-cased, local part included.
+// lower-cased, local part included. It does not consult the suppression
+// list; the public form goes through SubscribeRequest.
 func (s *Store) Subscribe(ctx context.Context, email string, p Prefs, now time.Time) (int64, SubscribeOutcome, error) {
-	id, outcome, err := s.subscribe(ctx, email, p, now)
+	return s.SubscribeRequest(ctx, email, "", p, now)
+}
+
+// SubscribeRequest is Subscribe for a request anyone can make: when
+// suppressionHash (the address's keyed hash, "" for none) is on the
+// suppression list for a bounce or a complaint, nothing changes and
+// nothing is sent (SubscribeSuppressed). Whatever the address's state,
+// the request does the same database work, one write transaction with the
+// same statements, so that its timing tells nobody whether the address
+// is a reader: a confirmed or suppressed address gets its request
+// recorded as a cancelled confirmation.
+func (s *Store) SubscribeRequest(ctx context.Context, email, suppressionHash string, p Prefs, now time.Time) (int64, SubscribeOutcome, error) {
+	id, outcome, err := s.subscribe(ctx, email, suppressionHash, p, now)
 	if isUnique(err) {
 		// The same new address in two requests at once (two instances,
 		// or a double click): the other insert won. Once more, this
 		// request finds that reader.
-		id, outcome, err = s.subscribe(ctx, email, p, now)
+		id, outcome, err = s.subscribe(ctx, email, suppressionHash, p, now)
 	}
 	if err != nil {
 		return 0, 0, fmt.Errorf("subscribe: %w", err)
@@ -182,24 +198,34 @@ func (s *Store) Subscribe(ctx context.Context, email string, p Prefs, now time.T
 	return id, outcome, nil
 }
 
-func (s *Store) subscribe(ctx context.Context, email string, p Prefs, now time.Time) (int64, SubscribeOutcome, error) {
+func (s *Store) subscribe(ctx context.Context, email, suppressionHash string, p Prefs, now time.Time) (int64, SubscribeOutcome, error) {
 	var id int64
 	var outcome SubscribeOutcome
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		sub, err := s.subscriber(ctx, tx, "GetSubscriberByEmail", email)
+		if err != nil && !errors.Is(err, ErrNotFound) {
+			return err
+		}
+		found := err == nil
+		blocked, err := s.hardSuppressed(ctx, tx, suppressionHash)
+		if err != nil {
+			return err
+		}
 		switch {
-		case errors.Is(err, ErrNotFound):
+		case blocked || found && sub.Status == news.Confirmed:
+			id, outcome = sub.ID, SubscribeAlreadyConfirmed
+			reason := "already confirmed"
+			if blocked {
+				outcome, reason = SubscribeSuppressed, "address suppressed"
+			}
+			return s.recordRefusedRequest(ctx, tx, id, reason, now)
+		case !found:
 			err = tx.QueryRowContext(ctx, s.query("InsertSubscriber"), email, string(news.Pending), string(p.Frequency), string(p.Lang),
 				b2i(p.Alerts), ms(now), sql.NullInt64{}, ms(now)).Scan(&id)
 			if err != nil {
 				return err
 			}
 			outcome = SubscribeNew
-		case err != nil:
-			return err
-		case sub.Status == news.Confirmed:
-			id, outcome = sub.ID, SubscribeAlreadyConfirmed
-			return nil
 		default:
 			id, outcome = sub.ID, SubscribeResent
 			if _, err := tx.ExecContext(ctx, s.query("ResetPending"), string(p.Frequency), string(p.Lang), b2i(p.Alerts), ms(now), ms(now), id); err != nil {

@@ -84,8 +84,9 @@ func (s *Service) SignOutEverywhere(ctx context.Context, id int64) error {
 // reader's own address, asked for from the unsubscribe page: that page is
 // open to whoever sees an email's List-Unsubscribe header, so it shows
 // the link to no one but sends it to the mailbox it belongs to. It is
-// rate-limited as subscription requests are, by client and by address,
-// and answers the same whether or not anything was queued. A revoked
+// rate-limited by client and by address, with a budget per address of
+// its own: subscription requests, which anyone can make for any address,
+// do not spend it. It answers the same whether or not anything was queued. A revoked
 // unsubscribe link may ask too: the mail goes to the reader, in the
 // current generation.
 func (s *Service) EmailLinks(ctx context.Context, token, client string) error {
@@ -100,7 +101,7 @@ func (s *Service) EmailLinks(ctx context.Context, token, client string) error {
 	if ok, wait := s.perClient.Allow("client:"+client, now); !ok {
 		return &news.Error{Code: news.CodeRateLimited, Message: "Too many requests; try again later.", RetryAfter: wait}
 	}
-	if ok, wait := s.perAddress.Allow(s.Hash(sub.Email), now); !ok {
+	if ok, wait := s.perLinks.Allow(s.Hash(sub.Email), now); !ok {
 		return &news.Error{Code: news.CodeRateLimited, Message: "Too many requests for this address; try again later.", RetryAfter: wait}
 	}
 	if !LinksDeliverable(sub.Status) {

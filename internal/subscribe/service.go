@@ -39,6 +39,11 @@ type Config struct {
 	Wake func()
 	// PerAddress and PerClient limit subscription requests; nil: defaults.
 	PerAddress, PerClient *Limiter
+	// PerAddressLinks limits "email me my link" requests per address; nil:
+	// the default. It is apart from PerAddress so that a stranger's
+	// subscription requests for an address cannot spend it and keep its
+	// reader from getting their link.
+	PerAddressLinks *Limiter
 }
 
 // Service runs the reader lifecycle. Its methods return *news.Error for
@@ -53,12 +58,13 @@ type Service struct {
 	wake       func()
 	perAddress *Limiter
 	perClient  *Limiter
+	perLinks   *Limiter
 }
 
 // New returns a Service.
 func New(cfg Config) *Service {
 	s := &Service{st: cfg.Store, tokens: cfg.Tokens, hashKey: cfg.HashKey, base: strings.TrimRight(cfg.BaseURL, "/"),
-		log: cfg.Log, now: cfg.Now, wake: cfg.Wake, perAddress: cfg.PerAddress, perClient: cfg.PerClient}
+		log: cfg.Log, now: cfg.Now, wake: cfg.Wake, perAddress: cfg.PerAddress, perClient: cfg.PerClient, perLinks: cfg.PerAddressLinks}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -71,6 +77,9 @@ func New(cfg Config) *Service {
 	if s.perAddress == nil {
 		// Three confirmation emails at once, then one every ten minutes.
 		s.perAddress = NewLimiter(10*time.Minute, 3, 100_000)
+	}
+	if s.perLinks == nil {
+		s.perLinks = NewLimiter(10*time.Minute, 3, 100_000)
 	}
 	if s.perClient == nil {
 		s.perClient = NewLimiter(6*time.Second, 20, 100_000)
@@ -106,6 +115,15 @@ func address(s string) (string, error) {
 	return strings.ToLower(addr), nil
 }
 
+// invalidEmail is what a reader sees about an address ValidateAddress refused.
+func invalidEmail(err error) error {
+	msg := "The email address is not valid."
+	if errors.Is(err, mail.ErrAddressLiteral) {
+		msg = "The email address is not valid: its domain must be a name, not an IP address."
+	}
+	return &news.Error{Code: news.CodeInvalidEmail, Field: "email", Message: msg, Err: err}
+}
+
 // Request is a subscription request from the form or the API.
 type Request struct {
 	Email     string
@@ -118,12 +136,14 @@ type Request struct {
 }
 
 // Subscribe records a double opt-in request and queues one confirmation
-// email. It answers the same whether the address was unknown, pending or
-// already confirmed, so that nothing about a reader leaks.
+// email. It answers the same whether the address was unknown, pending,
+// already confirmed or suppressed, so that nothing about a reader leaks.
+// An address suppressed after a bounce or a complaint is sent nothing; one
+// whose reader unsubscribed gets a confirmation, as a new one would.
 func (s *Service) Subscribe(ctx context.Context, r Request) error {
 	email, err := address(r.Email)
 	if err != nil {
-		return &news.Error{Code: news.CodeInvalidEmail, Field: "email", Message: "The email address is not valid.", Err: err}
+		return invalidEmail(err)
 	}
 	prefs, err := s.prefs(ctx, r.Topics, r.Frequency, r.Lang, r.Alerts, false)
 	if err != nil {
@@ -136,11 +156,13 @@ func (s *Service) Subscribe(ctx context.Context, r Request) error {
 	if ok, wait := s.perAddress.Allow(s.Hash(email), now); !ok {
 		return &news.Error{Code: news.CodeRateLimited, Message: "Too many requests for this address; try again later.", RetryAfter: wait}
 	}
-	_, outcome, err := s.st.Subscribe(ctx, email, prefs, now)
+	// An address that bounced or complained gets nothing, and the answer
+	// is the same: the store records the request as it records any.
+	_, outcome, err := s.st.SubscribeRequest(ctx, email, s.Hash(email), prefs, now)
 	if err != nil {
 		return err
 	}
-	if outcome != store.SubscribeAlreadyConfirmed {
+	if outcome == store.SubscribeNew || outcome == store.SubscribeResent {
 		s.wake()
 	}
 	return nil
@@ -316,7 +338,7 @@ func (s *Service) Export(ctx context.Context, id int64) (Data, error) {
 func (s *Service) ByEmail(ctx context.Context, email string) (news.Subscriber, error) {
 	addr, err := address(email)
 	if err != nil {
-		return news.Subscriber{}, &news.Error{Code: news.CodeInvalidEmail, Field: "email", Message: "The email address is not valid.", Err: err}
+		return news.Subscriber{}, invalidEmail(err)
 	}
 	sub, err := s.st.SubscriberByEmail(ctx, addr)
 	if errors.Is(err, store.ErrNotFound) {

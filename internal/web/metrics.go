@@ -69,7 +69,7 @@ func NewMetrics(st *store.Store) *Metrics {
 func (m *Metrics) initLabels() {
 	for _, k := range []news.MailKind{news.MailConfirm, news.MailDigest, news.MailAlert, news.MailPreview, news.MailLinks} {
 		m.EmailsSent.WithLabelValues(string(k))
-		for _, r := range []mail.Kind{mail.Temporary, mail.Recipient, mail.Server} {
+		for _, r := range []mail.Kind{mail.Temporary, mail.Recipient, mail.Rejected, mail.Server} {
 			m.EmailsFail.WithLabelValues(string(k), r.String())
 		}
 	}

@@ -21,6 +21,7 @@ import (
 	"net/http"
 	"net/netip"
 	"net/url"
+	"path"
 	"reflect"
 	"strconv"
 	"strings"
@@ -200,15 +201,33 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // SafePath is the request path with link tokens and readers' addresses
-// cut off, for logs.
+// cut off, for logs. The path is matched as the router will read it and
+// wherever the sensitive segment sits: //api/v1/subscribers/ADDRESS (which
+// the router redirects), /./unsubscribe/TOKEN and a base path in front
+// would otherwise be logged raw.
 func SafePath(r *http.Request) string {
-	p := r.URL.Path
-	for _, pre := range []string{"/confirm/", "/preferences/", "/unsubscribe/", "/api/v1/subscribers/"} {
-		if strings.HasPrefix(p, pre) {
-			return pre + "…"
+	p := cleanLogPath(r.URL.Path)
+	lower := strings.ToLower(p)
+	for _, seg := range []string{"/confirm/", "/preferences/", "/unsubscribe/", "/api/v1/subscribers/"} {
+		if i := strings.Index(lower, seg); i >= 0 {
+			return p[:i+len(seg)] + "…"
 		}
 	}
+	// An address in a path no route knows (a typo, a probe) is cut too.
+	if i := strings.IndexByte(p, '@'); i >= 0 {
+		return p[:strings.LastIndexByte(p[:i], '/')+1] + "…"
+	}
 	return p
+}
+
+// cleanLogPath collapses repeated slashes and resolves dot segments,
+// keeping a trailing slash.
+func cleanLogPath(p string) string {
+	c := path.Clean("/" + p)
+	if strings.HasSuffix(p, "/") && c != "/" {
+		c += "/"
+	}
+	return c
 }
 
 type statusWriter struct {

@@ -98,3 +98,18 @@ FROM subscribers s WHERE s.id = ?
 -- name: RevokeLinks
 UPDATE subscribers SET link_gen = link_gen + 1, updated_at = ? WHERE id = ?
 RETURNING link_gen
+
+-- name: SuppressionReason
+SELECT reason FROM suppressions WHERE hash = ?
+
+-- name: TouchSubscriber
+-- A write that changes nothing: a refused subscription request does the
+-- same work as one that resets a pending reader (see SubscribeRequest).
+UPDATE subscribers SET updated_at = updated_at WHERE id = ?
+
+-- name: InsertRefusedConfirm
+INSERT INTO deliveries (kind, subscriber_id, priority, state, last_error, next_attempt_at, created_at)
+VALUES ('confirm', ?, 0, 'cancelled', ?, ?, ?)
+
+-- name: TakeSubscriberTopics
+DELETE FROM subscriber_topics WHERE subscriber_id = ? RETURNING topic_id

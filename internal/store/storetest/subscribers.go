@@ -22,6 +22,7 @@ var subscriberTests = []test{
 	{"Suppressions", testSuppressions},
 	{"ExportAndSearch", testExportAndSearch},
 	{"Import", testImport},
+	{"SubscribeRequest", testSubscribeRequest},
 }
 
 func testSubscribers(t *testing.T, s *store.Store) {
