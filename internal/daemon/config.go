@@ -217,6 +217,16 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 	integer("CRIEUR_DB_MAX_CONNS", &c.DBMaxConns)
 	dur("CRIEUR_SMTP_TIMEOUT", &c.SMTPTimeout)
 	dur("CRIEUR_PUSH_TIMEOUT", &c.PushTimeout)
+	// Settings the contract names for features this version does not have
+	// yet: their defaults are accepted, anything else is refused, so that
+	// an operator who turns one on (a second person's approval of alerts,
+	// above all) is told at start instead of running without it.
+	for _, k := range []string{"CRIEUR_ALERT_APPROVAL", "CRIEUR_DIGEST_LOCAL", "CRIEUR_TRACK_READERS",
+		"CRIEUR_WEBHOOKS_ALLOW_PRIVATE", "CRIEUR_BOUNCE_DOMAIN", "CRIEUR_BOUNCE_LISTEN", "CRIEUR_BOUNCE_MAILBOX"} {
+		if v, ok := get(k); ok && v != "" && !strings.EqualFold(v, "false") && v != "0" {
+			errs = append(errs, k+" is not supported by this version of crieur yet: unset it or set it to its default")
+		}
+	}
 	// A misspelt setting would be ignored without a word; other names
 	// (an environment file shared with other programs) are left alone.
 	for k, n := range lines {

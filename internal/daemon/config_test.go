@@ -46,6 +46,8 @@ func TestConfigValidation(t *testing.T) {
 		{"CRIEUR_LOG_LEVEL", "loud"},
 		{"CRIEUR_TRUSTED_PROXIES", "10.0.0.0/8 nginx"},
 		{"CRIEUR_METRICS_LISTEN", "127.0.0.1:9", "CRIEUR_LISTEN", "127.0.0.1:9"},
+		{"CRIEUR_ALERT_APPROVAL", "true"},
+		{"CRIEUR_BOUNCE_LISTEN", "127.0.0.1:2526"},
 	}
 	for _, b := range bad {
 		_, err := daemon.Load("", envOf(b...))
