@@ -1,0 +1,4 @@
+package mail
+
+// AppendDotData exposes appendDotData to the external tests.
+var AppendDotData = appendDotData
