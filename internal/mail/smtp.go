@@ -209,7 +209,20 @@ type smtpSender struct {
 	mu   sync.Mutex
 	c    *gosmtp.Client
 	conn net.Conn
+	// pipelining is whether the server's EHLO offered PIPELINING (RFC
+	// 2920); mailParams are the MAIL FROM parameters go-mail's Mail would
+	// add (" BODY=8BITMIME", " SMTPUTF8"). Both are read at connect time,
+	// from the EHLO that followed STARTTLS when there was one.
+	pipelining bool
+	mailParams string
+	// data is the DATA section of the message being sent (dot-stuffed,
+	// terminator included), reused from one message to the next.
+	data []byte
 }
+
+// maxKeptData bounds the DATA buffer a Sender keeps between messages, so
+// that one unusually large message does not pin its size for good.
+const maxKeptData = 1 << 20
 
 func (s *smtpSender) connect(ctx context.Context) error {
 	h := &connHolder{}
@@ -224,7 +237,15 @@ func (s *smtpSender) connect(ctx context.Context) error {
 		return se
 	}
 	s.c, s.conn = c, h.conn
-	s.t.log.DebugContext(ctx, "smtp connected")
+	s.pipelining, _ = c.Extension("PIPELINING")
+	s.mailParams = ""
+	if ok, _ := c.Extension("8BITMIME"); ok {
+		s.mailParams += " BODY=8BITMIME"
+	}
+	if ok, _ := c.Extension("SMTPUTF8"); ok {
+		s.mailParams += " SMTPUTF8"
+	}
+	s.t.log.DebugContext(ctx, "smtp connected", "pipelining", s.pipelining)
 	return nil
 }
 
@@ -269,7 +290,22 @@ func (s *smtpSender) Send(ctx context.Context, envelopeFrom, rcpt string, raw []
 // sendOnce runs one MAIL/RCPT/DATA exchange. stale reports that the
 // connection was found dead before anything was accepted, so that a retry
 // on a new connection is safe.
+//
+// The conversation is go-mail's connection, but the commands and the body
+// go through its exported textproto.Conn rather than Client.Mail, Rcpt and
+// Data: with PIPELINING, MAIL, RCPT and DATA leave in one write and their
+// replies are read in order (one round trip instead of three), and the
+// body is dot-stuffed in one pass into a reused buffer and written at once
+// with its terminator, instead of a byte at a time through DotWriter.
 func (s *smtpSender) sendOnce(ctx context.Context, from, rcpt string, raw []byte) (err *SendError, stale bool) {
+	// The paths go into command lines: a CR or LF there would inject
+	// commands. go-mail's Mail and Rcpt refused them too.
+	if strings.ContainsAny(from, "\r\n") {
+		return &SendError{Kind: Server, Stage: "mail", Err: fmt.Errorf("envelope sender: %w", ErrHeaderInjection)}, false
+	}
+	if strings.ContainsAny(rcpt, "\r\n") {
+		return &SendError{Kind: Recipient, Stage: "rcpt", Err: fmt.Errorf("recipient: %w", ErrHeaderInjection)}, false
+	}
 	c := s.c
 	// The connection deadline is the per-message timeout; a context
 	// deadline or cancellation interrupts through AfterFunc, so the error
@@ -296,9 +332,8 @@ func (s *smtpSender) sendOnce(ctx context.Context, from, rcpt string, raw []byte
 		if ctxErr := ctx.Err(); ctxErr != nil {
 			se = &SendError{Kind: Temporary, Stage: stage, Err: fmt.Errorf("%w: %w", ctxErr, e)}
 		}
-		var te *textproto.Error
 		switch {
-		case !errors.As(e, &te) || te.Code == 421:
+		case !isReply(e) || replyCode(e) == 421:
 			s.drop()
 		case inTransaction:
 			if rerr := c.Reset(); rerr != nil {
@@ -307,30 +342,122 @@ func (s *smtpSender) sendOnce(ctx context.Context, from, rcpt string, raw []byte
 		}
 		return se
 	}
-	// go-mail's low-level client writes the path as given; RFC 5321
-	// §4.1.2 wants it in angle brackets, and strict servers answer 555
-	// to a bare address. Both addresses were validated: no brackets or
-	// line breaks in them.
-	if e := c.Mail("<" + from + ">"); e != nil {
-		var te *textproto.Error
-		isReply := errors.As(e, &te)
-		return fail("mail", e, true), !isReply || te.Code == 421
+	// RFC 5321 §4.1.2 wants the paths in angle brackets, and strict
+	// servers answer 555 to a bare address. Both addresses were
+	// validated: no brackets in them.
+	text := c.Text
+	w := text.W
+	_, _ = w.WriteString("MAIL FROM:<")
+	_, _ = w.WriteString(from)
+	_, _ = w.WriteString(">")
+	_, _ = w.WriteString(s.mailParams)
+	_, _ = w.WriteString("\r\n")
+	if !s.pipelining {
+		// Without PIPELINING the client waits for each reply (RFC 5321).
+		if e := s.command(250); e != nil {
+			return fail("mail", e, true), !isReply(e) || replyCode(e) == 421
+		}
+		_, _ = w.WriteString("RCPT TO:<")
+		_, _ = w.WriteString(rcpt)
+		_, _ = w.WriteString(">\r\n")
+		if e := s.command(25); e != nil {
+			return fail("rcpt", e, true), false
+		}
+		_, _ = w.WriteString("DATA\r\n")
+		if e := s.command(354); e != nil {
+			return fail("data", e, true), false
+		}
+	} else {
+		// RFC 2920: the three commands in one write, DATA last; then every
+		// reply, in order, whatever the earlier ones said.
+		_, _ = w.WriteString("RCPT TO:<")
+		_, _ = w.WriteString(rcpt)
+		_, _ = w.WriteString(">\r\nDATA\r\n")
+		if e := w.Flush(); e != nil {
+			return fail("mail", e, false), true
+		}
+		stages := [3]string{"mail", "rcpt", "data"}
+		var replies [3]error
+		for i, code := range [3]int{250, 25, 354} {
+			_, _, replies[i] = text.ReadResponse(code)
+			if e := replies[i]; e != nil && (!isReply(e) || replyCode(e) == 421) {
+				// The connection is gone or going: no further reply
+				// will come. The first failure is the one to report (a
+				// 5xx to MAIL stays a Server failure even if the
+				// server hangs up at RCPT); only a connection found
+				// dead at MAIL makes a retry on a new one safe.
+				s.drop()
+				first := 0
+				for replies[first] == nil {
+					first++
+				}
+				return fail(stages[first], replies[first], false), i == 0
+			}
+		}
+		switch mailErr, rcptErr, dataErr := replies[0], replies[1], replies[2]; {
+		case mailErr != nil || rcptErr != nil:
+			if dataErr == nil {
+				// DATA accepted although MAIL or RCPT failed: RFC 2920
+				// 3.1 says to send a lone dot, which ends the (empty)
+				// transaction; its reply is of no interest.
+				_, _ = w.WriteString(dotEnd)
+				if e := w.Flush(); e != nil {
+					s.drop()
+				} else if _, _, e := text.ReadResponse(250); e != nil && !isReply(e) {
+					s.drop()
+				}
+			}
+			if mailErr != nil {
+				return fail(stages[0], mailErr, s.c != nil), false
+			}
+			return fail(stages[1], rcptErr, s.c != nil), false
+		case dataErr != nil:
+			return fail(stages[2], dataErr, true), false
+		}
 	}
-	if e := c.Rcpt("<" + rcpt + ">"); e != nil {
-		return fail("rcpt", e, true), false
+	// The body, dot-stuffed, and its terminator in one write.
+	s.data = appendDotData(s.data[:0], raw)
+	_, e := w.Write(s.data)
+	if e == nil {
+		e = w.Flush()
 	}
-	w, e := c.Data()
+	if cap(s.data) > maxKeptData {
+		s.data = nil
+	}
 	if e != nil {
-		return fail("data", e, true), false
-	}
-	if _, e := w.Write(raw); e != nil {
 		return fail("write", e, false), false
 	}
-	if e := w.Close(); e != nil {
+	if _, _, e := text.ReadResponse(250); e != nil {
 		// The reply to the final dot ends the transaction: no RSET needed.
 		return fail("end-of-data", e, false), false
 	}
 	return nil, false
+}
+
+// command flushes the command line written to the connection and reads its
+// reply, which must start with expect (250, or 25 for 250 and 251).
+func (s *smtpSender) command(expect int) error {
+	if err := s.c.Text.W.Flush(); err != nil {
+		return err
+	}
+	_, _, err := s.c.Text.ReadResponse(expect)
+	return err
+}
+
+// isReply reports whether err is an SMTP reply (the connection still
+// speaks SMTP), not a network or protocol failure.
+func isReply(err error) bool {
+	var te *textproto.Error
+	return errors.As(err, &te)
+}
+
+// replyCode returns the code of the SMTP reply err wraps, or 0.
+func replyCode(err error) int {
+	var te *textproto.Error
+	if errors.As(err, &te) {
+		return te.Code
+	}
+	return 0
 }
 
 // Close ends the session with QUIT and closes the connection.

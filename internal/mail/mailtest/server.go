@@ -3,7 +3,8 @@
 // (or only counts them, for benchmarks), can offer STARTTLS with a
 // self-signed certificate and AUTH PLAIN, and can be scripted to fail
 // (4xx/5xx replies per RCPT or DATA, a connection dropped mid-DATA, a stall,
-// refused AUTH). It also scores messages with SpamAssassin and measures raw
+// refused AUTH), and can leave PIPELINING out of its EHLO reply. It also
+// scores messages with SpamAssassin and measures raw
 // go-mail throughput for comparison with crieur's own sending path.
 //
 // It must not import mail or dispatch: it is the far side of the wire and
@@ -18,6 +19,7 @@ import (
 	"net"
 	"net/url"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -55,6 +57,7 @@ type config struct {
 	dropData   func(rcpt string, n int) bool
 	stall      func(rcpt string, n int) time.Duration
 	protocol   io.Writer
+	noPipeline bool
 }
 
 // WithStartTLS offers STARTTLS with a fresh self-signed certificate for
@@ -65,6 +68,12 @@ func WithStartTLS() Option { return func(c *config) { c.startTLS = true } }
 // (which must be safe for concurrent writes), so a test can check the
 // commands' exact syntax.
 func WithProtocolLog(w io.Writer) Option { return func(c *config) { c.protocol = w } }
+
+// WithoutPipelining leaves PIPELINING (RFC 2920) out of the EHLO reply, as
+// a server without the extension does; go-smtp offers it otherwise (and
+// accepts pipelined commands either way). The line is removed on its way to
+// the socket, so this works in clear text only: not with WithStartTLS.
+func WithoutPipelining() Option { return func(c *config) { c.noPipeline = true } }
 
 // WithAuth offers AUTH PLAIN and requires it before MAIL FROM.
 func WithAuth(user, pass string) Option {
@@ -123,6 +132,9 @@ type Server struct {
 	rcpts int
 	datas int
 	open  map[*smtp.Conn]struct{}
+	// pipelined counts MAIL FROM commands read together with a following
+	// RCPT TO (see PipelinedTransactions).
+	pipelined atomic.Int64
 }
 
 // NewServer starts a server on 127.0.0.1:0.
@@ -132,6 +144,9 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 	s.cond = sync.NewCond(&s.mu)
 	for _, o := range opts {
 		o(&s.cfg)
+	}
+	if s.cfg.noPipeline && s.cfg.startTLS {
+		tb.Fatalf("mailtest: WithoutPipelining cannot be combined with WithStartTLS")
 	}
 	s.srv = smtp.NewServer(smtp.BackendFunc(s.newSession))
 	s.srv.Domain = "mailtest.localhost"
@@ -155,7 +170,7 @@ func NewServer(tb testing.TB, opts ...Option) *Server {
 	served := make(chan struct{})
 	go func() {
 		defer close(served)
-		_ = s.srv.Serve(ln)
+		_ = s.srv.Serve(watchListener{Listener: ln, s: s})
 	}()
 	tb.Cleanup(func() {
 		close(s.done)
@@ -213,6 +228,12 @@ func (s *Server) Connections() int {
 	defer s.mu.Unlock()
 	return s.conns
 }
+
+// PipelinedTransactions returns how many times a client's MAIL FROM
+// arrived in the same read as the RCPT TO after it: the client pipelined
+// them (RFC 2920) rather than waiting for the reply to MAIL FROM. Clear-text
+// connections only (after STARTTLS the bytes are encrypted).
+func (s *Server) PipelinedTransactions() int { return int(s.pipelined.Load()) }
 
 // Wait blocks until at least n messages were accepted and returns them; it
 // fails the test after timeout. Call it from the test goroutine.
@@ -371,4 +392,47 @@ func (as *authSession) Auth(mech string) (sasl.Server, error) {
 		as.authed = true
 		return nil
 	}), nil
+}
+
+// watchListener wraps every accepted connection in a watchConn.
+type watchListener struct {
+	net.Listener
+	s *Server
+}
+
+func (l watchListener) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil {
+		return nil, err
+	}
+	return &watchConn{Conn: c, s: l.s}, nil
+}
+
+// watchConn sees the clear-text bytes of a connection: it counts pipelined
+// transactions and, with WithoutPipelining, drops the EHLO line offering
+// PIPELINING (go-smtp writes and flushes each reply line on its own).
+type watchConn struct {
+	net.Conn
+	s *Server
+}
+
+var (
+	pipeliningLine = []byte("250-PIPELINING\r\n")
+	mailFrom       = []byte("MAIL FROM:")
+	rcptTo         = []byte("\r\nRCPT TO:")
+)
+
+func (c *watchConn) Read(p []byte) (int, error) {
+	n, err := c.Conn.Read(p)
+	if i := bytes.Index(p[:n], mailFrom); i >= 0 && bytes.Contains(p[i:n], rcptTo) {
+		c.s.pipelined.Add(1)
+	}
+	return n, err
+}
+
+func (c *watchConn) Write(p []byte) (int, error) {
+	if c.s.cfg.noPipeline && bytes.Equal(p, pipeliningLine) {
+		return len(p), nil
+	}
+	return c.Conn.Write(p)
 }
