@@ -317,7 +317,11 @@ func (s *Service) Export(ctx context.Context, id int64) (Data, error) {
 	if err != nil {
 		return Data{}, err
 	}
-	d := Data{Email: sub.Email, Status: string(sub.Status), Topics: sub.Topics, Frequency: string(sub.Frequency),
+	status, err := s.shownStatus(ctx, sub)
+	if err != nil {
+		return Data{}, err
+	}
+	d := Data{Email: sub.Email, Status: status, Topics: sub.Topics, Frequency: string(sub.Frequency),
 		Lang: string(sub.Lang), Alerts: sub.Alerts, Paused: sub.Paused, CreatedAt: sub.CreatedAt, Sent: []Sent{}}
 	if !sub.ConfirmedAt.IsZero() {
 		t := sub.ConfirmedAt
