@@ -121,6 +121,9 @@ func invalidEmail(err error) error {
 	if errors.Is(err, mail.ErrAddressLiteral) {
 		msg = "The email address is not valid: its domain must be a name, not an IP address."
 	}
+	if errors.Is(err, mail.ErrSpecialUseDomain) {
+		msg = "The email address is not valid: its domain is a local or reserved name that receives no mail."
+	}
 	return &news.Error{Code: news.CodeInvalidEmail, Field: "email", Message: msg, Err: err}
 }
 
