@@ -15,7 +15,7 @@ import (
 // TestBouncedReaderGetsNoLinksEmail: once a reader's address hard-bounced
 // (550 5.1.1), "email me my preferences link" and "sign out everywhere"
 // answer as before and send nothing, and the API shows the reader as
-// "bounced". Before, the links email went out again (the bounce left the
+// "bounced" with the bounce (time, 5.1.1, the server's words). Before, the links email went out again (the bounce left the
 // status "unsubscribed", which may be sent its link) and the API said
 // "unsubscribed".
 func TestBouncedReaderGetsNoLinksEmail(t *testing.T) {
@@ -45,8 +45,16 @@ func TestBouncedReaderGetsNoLinksEmail(t *testing.T) {
 	e2etest.WaitFor(t, 15*time.Second, "the bounce recorded", func() bool {
 		return e2etest.Count(t, f.env, "SELECT COUNT(*) FROM suppressions") == 1
 	})
-	if s, _ := f.subscriber(gone); s.Status != "bounced" {
+	s, _ := f.subscriber(gone)
+	if s.Status != "bounced" {
 		t.Errorf("after a 550 5.1.1 the API shows %q, want bounced", s.Status)
+	}
+	if len(s.Bounces) != 1 || s.Bounces[0].Kind != "hard" || s.Bounces[0].Status != "5.1.1" ||
+		!strings.Contains(s.Bounces[0].Diagnostic, "No such user") || s.Bounces[0].At.IsZero() {
+		t.Errorf("bounces = %+v, want one hard 5.1.1 with its diagnostic and time", s.Bounces)
+	}
+	if s, _ := f.subscriber(left); s.Status != "confirmed" || s.Bounces == nil || len(s.Bounces) != 0 {
+		t.Errorf("a reader who never bounced: %q, bounces %+v, want confirmed and []", s.Status, s.Bounces)
 	}
 	bouncing.Store(false) // the address would take mail again: nothing may go
 

@@ -36,6 +36,12 @@ type subscriberJSON struct {
 		Kind  string `json:"kind"`
 		State string `json:"state"`
 	} `json:"sent"`
+	Bounces []struct {
+		At         time.Time `json:"at"`
+		Kind       string    `json:"kind"`
+		Status     string    `json:"status"`
+		Diagnostic string    `json:"diagnostic"`
+	} `json:"bounces"`
 }
 
 // subscriber returns one reader's data and the HTTP status.

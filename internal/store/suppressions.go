@@ -26,20 +26,22 @@ func (s *Store) Unsuppress(ctx context.Context, hash string) (bool, error) {
 // bounce or a complaint: an address nothing may be sent to, whatever the
 // reader's status says.
 func (s *Store) HardSuppressed(ctx context.Context, hash string) (bool, error) {
-	reason, err := s.SuppressionReason(ctx, hash)
-	return hardSuppressions[reason], err
+	e, err := s.SuppressionOf(ctx, hash)
+	return hardSuppressions[e.Reason], err
 }
 
-// SuppressionReason returns why hash is on the suppression list, "" when
-// it is not.
-func (s *Store) SuppressionReason(ctx context.Context, hash string) (string, error) {
-	var reason string
-	err := s.db.QueryRowContext(ctx, s.query("SuppressionReason"), hash).Scan(&reason)
+// SuppressionOf returns the suppression list's entry for hash; its Reason
+// is "" when hash is not on the list.
+func (s *Store) SuppressionOf(ctx context.Context, hash string) (Suppression, error) {
+	e := Suppression{Hash: hash}
+	var at sql.NullInt64
+	err := s.db.QueryRowContext(ctx, s.query("GetSuppression"), hash).Scan(&e.Reason, &at)
 	if errors.Is(err, sql.ErrNoRows) {
-		return "", nil
+		return Suppression{Hash: hash}, nil
 	}
 	if err != nil {
-		return "", fmt.Errorf("suppression reason: %w", err)
+		return Suppression{}, fmt.Errorf("suppression: %w", err)
 	}
-	return reason, nil
+	e.CreatedAt = fromMS(at)
+	return e, nil
 }

@@ -299,6 +299,7 @@ type Data struct {
 	Paused      bool       `json:"paused"`
 	CreatedAt   time.Time  `json:"created_at"`
 	ConfirmedAt *time.Time `json:"confirmed_at"`
+	Bounces     []Bounce   `json:"bounces"`
 	Sent        []Sent     `json:"sent"`
 }
 
@@ -320,11 +321,11 @@ func (s *Service) Export(ctx context.Context, id int64) (Data, error) {
 	if err != nil {
 		return Data{}, err
 	}
-	status, err := s.shownStatus(ctx, sub)
+	status, bounces, err := s.standing(ctx, sub, hist)
 	if err != nil {
 		return Data{}, err
 	}
-	d := Data{Email: sub.Email, Status: status, Topics: sub.Topics, Frequency: string(sub.Frequency),
+	d := Data{Email: sub.Email, Status: status, Bounces: bounces, Topics: sub.Topics, Frequency: string(sub.Frequency),
 		Lang: string(sub.Lang), Alerts: sub.Alerts, Paused: sub.Paused, CreatedAt: sub.CreatedAt, Sent: []Sent{}}
 	if !sub.ConfirmedAt.IsZero() {
 		t := sub.ConfirmedAt
