@@ -209,7 +209,9 @@ func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result
 	m.observeFailed(d.Kind, se.Kind.String())
 	switch se.Kind {
 	case mail.Recipient:
-		if !m.breaker.refused() {
+		// Only the server's replies count: an address refused here before
+		// any exchange says nothing about the server.
+		if se.Code != 0 && !m.breaker.refused() {
 			return m.trip(w, d, se)
 		}
 		m.cfg.Log.Warn("recipient refused", "delivery_id", d.ID, "kind", d.Kind, "code", se.Code, "enhanced", se.Enhanced)
