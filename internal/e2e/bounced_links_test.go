@@ -43,7 +43,8 @@ func TestBouncedReaderGetsNoLinksEmail(t *testing.T) {
 		t.Fatalf("POST email-me-my-link: %d", r.status)
 	}
 	e2etest.WaitFor(t, 15*time.Second, "the bounce recorded", func() bool {
-		return e2etest.Count(t, f.env, "SELECT COUNT(*) FROM suppressions") == 1
+		return e2etest.Count(t, f.env, "SELECT COUNT(*) FROM suppressions") == 1 &&
+			e2etest.Count(t, f.env, "SELECT COUNT(*) FROM deliveries WHERE kind = 'links' AND state = 'failed'") == 1
 	})
 	s, _ := f.subscriber(gone)
 	if s.Status != "bounced" {
