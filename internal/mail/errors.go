@@ -38,8 +38,9 @@ const (
 	// failures) should be retried later; the message was not accepted.
 	Temporary Kind = iota + 1
 	// Recipient failures are permanent failures of the address (RFC 3463
-	// 5.1.x bad address, 5.2.1 mailbox disabled, or a bare 550/551/553 to
-	// RCPT): mark the delivery failed and suppress the address.
+	// 5.1.1, 5.1.2, 5.1.6, 5.1.10, 5.2.1, or a bare 550/551/553 to RCPT
+	// whose text does not blame our sender or relaying): mark the delivery
+	// failed and suppress the address.
 	Recipient
 	// Server failures (authentication refused, TLS required but unavailable,
 	// a certificate that does not verify, 5xx on the greeting, HELO or MAIL
@@ -48,7 +49,8 @@ const (
 	Server
 	// Rejected failures refuse this message, not the address (content or
 	// URL blocklists 5.7.x, size 5.3.x, quota 5.2.0, any 5xx at DATA
-	// without an address code): the delivery fails, nobody is suppressed,
+	// without an address code, our sender or relaying refused at RCPT, a
+	// 4.x.x code under a 5yz reply): the delivery fails, nobody is suppressed,
 	// the run goes on. A digest an editor or a feed filled with a
 	// blocklisted URL must not unsubscribe every reader it was refused for.
 	Rejected
