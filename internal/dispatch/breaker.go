@@ -2,6 +2,7 @@ package dispatch
 
 import (
 	"context"
+	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -24,13 +25,13 @@ type breaker struct {
 	run   int
 }
 
-// refused records one recipient refusal and reports whether it may still
-// be believed (suppress the address) or the breaker has tripped.
-func (b *breaker) refused() bool {
+// refused records one recipient refusal and returns how many came in a
+// row; past the limit the breaker has tripped and it is not believed.
+func (b *breaker) refused() int {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.run++
-	return b.run <= b.limit
+	return b.run
 }
 
 // accepted resets the count: the server takes mail, its refusals are
@@ -44,11 +45,17 @@ func (b *breaker) accepted() {
 // trip pauses sending as for a server refusal: the refused message stays
 // queued, nobody more is suppressed, and the run says why. Only a message
 // accepted later closes the breaker again.
-func (m *Mailer) trip(w int, d store.Delivery, se *mail.SendError) store.Result {
+func (m *Mailer) trip(w int, d store.Delivery, se *mail.SendError, run int) store.Result {
 	m.dropSender(w)
 	m.p.pause(time.Minute)
-	m.cfg.Log.Error("mail server refuses every recipient; sending paused, nobody more suppressed",
-		"consecutive_refusals", m.cfg.RecipientBreaker, "code", se.Code, "enhanced", se.Enhanced, "stage", se.Stage)
+	// Once per streak at error level: every message claimed while the
+	// server still refuses would repeat it.
+	level := slog.LevelWarn
+	if run == m.cfg.RecipientBreaker+1 {
+		level = slog.LevelError
+	}
+	m.cfg.Log.Log(context.Background(), level, "mail server refuses every recipient; sending paused, nobody more suppressed",
+		"consecutive_refusals", run, "code", se.Code, "enhanced", se.Enhanced, "stage", se.Stage)
 	if d.RunID != 0 {
 		reason := "mail server refused " + strconv.Itoa(m.cfg.RecipientBreaker) + " recipients in a row: " + shortErr(se)
 		if err := m.cfg.Store.FailRun(context.Background(), d.RunID, reason); err != nil {

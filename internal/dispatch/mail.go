@@ -211,8 +211,10 @@ func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result
 	case mail.Recipient:
 		// Only the server's replies count: an address refused here before
 		// any exchange says nothing about the server.
-		if se.Code != 0 && !m.breaker.refused() {
-			return m.trip(w, d, se)
+		if se.Code != 0 {
+			if run := m.breaker.refused(); run > m.cfg.RecipientBreaker {
+				return m.trip(w, d, se, run)
+			}
 		}
 		m.cfg.Log.Warn("recipient refused", "delivery_id", d.ID, "kind", d.Kind, "code", se.Code, "enhanced", se.Enhanced)
 		// A preview goes to an editor: its refusal says nothing of the

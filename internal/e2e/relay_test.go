@@ -110,8 +110,18 @@ func TestRecipientRefusalBreaker(t *testing.T) {
 	if r.State != "failed" || !strings.Contains(r.Error, "in a row") || !strings.Contains(r.Error, "5.1.1") {
 		t.Errorf("run = %+v, want failed, saying the server refused recipients in a row", r)
 	}
-	if logs := f.p.Logs(); strings.Contains(logs, "r1@example.org") || strings.Contains(logs, "r30@example.org") {
+	logs := f.p.Logs()
+	if strings.Contains(logs, "r1@example.org") || strings.Contains(logs, "r30@example.org") {
 		t.Errorf("the log names a reader's address")
+	}
+	var tripped string
+	for line := range strings.Lines(logs) {
+		if strings.Contains(line, "level=ERROR") && strings.Contains(line, "refuses every recipient") {
+			tripped = line
+		}
+	}
+	if !strings.Contains(tripped, "code=550") || !strings.Contains(tripped, "enhanced=5.1.1") {
+		t.Errorf("no error line naming the reply: %q", tripped)
 	}
 
 	suppressed := e2etest.Column(t, f.env, "SELECT email FROM subscribers WHERE status <> 'confirmed' ORDER BY id LIMIT 1")
