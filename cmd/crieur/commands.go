@@ -105,6 +105,7 @@ var commandList = []command{
 	},
 	{name: "subscribers import", synopsis: "FILE.csv", nargs: 1},
 	{name: "subscribers export"},
+	{name: "subscribers unsuppress", synopsis: "EMAIL", nargs: 1},
 }
 
 // commands is every command by name, and groups the first words of the

@@ -117,6 +117,19 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 	} else {
 		links = b.Subscribe.LinksFor(sub)
 	}
+	if d.Kind == news.MailConfirm || d.Kind == news.MailLinks {
+		// Emails a reader's page can trigger (confirmation, preference
+		// link, sign out everywhere) never go to an address that bounced
+		// or complained, whatever its status says; the page's answer was
+		// the same either way.
+		blocked, err := b.Store.HardSuppressed(ctx, b.Subscribe.Hash(sub.Email))
+		if err != nil {
+			return "", nil, err
+		}
+		if blocked {
+			return "", nil, fmt.Errorf("address suppressed: %w", ErrNotDeliverable)
+		}
+	}
 	msg := mail.Message{From: b.From, To: sub.Email, Date: b.now()}
 	var email compose.Email
 	switch d.Kind {

@@ -57,6 +57,10 @@ type MailConfig struct {
 	SendTimeout time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
+	// RecipientBreaker is how many recipient refusals in a row (no message
+	// accepted in between) suppress their readers before the Mailer reads
+	// them as the server refusing everyone and pauses (default 20).
+	RecipientBreaker int
 	// Lease is how long a claimed row may go unrenewed before another
 	// worker takes it back; the Mailer renews its rows every third of it.
 	Lease time.Duration
@@ -66,6 +70,7 @@ type MailConfig struct {
 type Mailer struct {
 	cfg     MailConfig
 	p       pipeline[store.Delivery]
+	breaker breaker
 	limiter *rate.Limiter
 	mu      sync.Mutex
 	senders []mail.Sender
@@ -88,7 +93,10 @@ func NewMailer(cfg MailConfig) *Mailer {
 	if cfg.Now == nil {
 		cfg.Now = time.Now
 	}
-	m := &Mailer{cfg: cfg, senders: make([]mail.Sender, cfg.Connections)}
+	if cfg.RecipientBreaker <= 0 {
+		cfg.RecipientBreaker = defaultRecipientBreaker
+	}
+	m := &Mailer{cfg: cfg, senders: make([]mail.Sender, cfg.Connections), breaker: breaker{limit: cfg.RecipientBreaker}}
 	if cfg.RatePerSecond > 0 {
 		m.limiter = rate.NewLimiter(rate.Limit(cfg.RatePerSecond), max(1, int(cfg.RatePerSecond/10)))
 	}
@@ -187,6 +195,7 @@ func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result
 		err = s.Send(sctx, m.cfg.EnvelopeFrom, rcpt, raw)
 	}
 	if err == nil {
+		m.breaker.accepted()
 		m.observeSent(d.Kind)
 		return store.Result{State: news.DeliverySent}
 	}
@@ -200,6 +209,13 @@ func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result
 	m.observeFailed(d.Kind, se.Kind.String())
 	switch se.Kind {
 	case mail.Recipient:
+		// Only the server's replies count: an address refused here before
+		// any exchange says nothing about the server.
+		if se.Code != 0 {
+			if run := m.breaker.refused(); run > m.cfg.RecipientBreaker {
+				return m.trip(w, d, se, run)
+			}
+		}
 		m.cfg.Log.Warn("recipient refused", "delivery_id", d.ID, "kind", d.Kind, "code", se.Code, "enhanced", se.Enhanced)
 		// A preview goes to an editor: its refusal says nothing of the
 		// reader it may have shown.

@@ -52,8 +52,8 @@ func TestMessageRejectionKeepsReaders(t *testing.T) {
 			t.Errorf("%s messages = %+v, want the digest failed", rcpt, s.Sent)
 		}
 	}
-	if s, _ := f.subscriber("gone@example.org"); s.Status != "unsubscribed" {
-		t.Errorf("gone@ after a 550 5.1.1 at RCPT: %q, want unsubscribed", s.Status)
+	if s, _ := f.subscriber("gone@example.org"); s.Status != "bounced" {
+		t.Errorf("gone@ after a 550 5.1.1 at RCPT: %q, want bounced", s.Status)
 	}
 	if n := e2etest.Count(t, f.env, "SELECT COUNT(*) FROM suppressions"); n != 1 {
 		t.Errorf("%d addresses suppressed, want 1 (gone@)", n)

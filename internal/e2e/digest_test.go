@@ -36,6 +36,12 @@ type subscriberJSON struct {
 		Kind  string `json:"kind"`
 		State string `json:"state"`
 	} `json:"sent"`
+	Bounces []struct {
+		At         time.Time `json:"at"`
+		Kind       string    `json:"kind"`
+		Status     string    `json:"status"`
+		Diagnostic string    `json:"diagnostic"`
+	} `json:"bounces"`
 }
 
 // subscriber returns one reader's data and the HTTP status.
@@ -190,8 +196,8 @@ func TestDigestRun(t *testing.T) {
 		t.Errorf("gris@ was greylisted %d times, want 2 then delivered", greylisted)
 	}
 	mu.Unlock()
-	if s, _ := f.subscriber("rebond@example.org"); s.Status != "unsubscribed" {
-		t.Errorf("after a 550 the address is %q, want unsubscribed (suppressed)", s.Status)
+	if s, _ := f.subscriber("rebond@example.org"); s.Status != "bounced" {
+		t.Errorf("after a 550 the address is %q, want bounced (suppressed)", s.Status)
 	} else if len(s.Sent) != 1 || s.Sent[0].State != "failed" {
 		// The unsubscribe the bounce caused does not overwrite the
 		// bounced message's own outcome.

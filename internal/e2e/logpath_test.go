@@ -53,3 +53,31 @@ func TestRequestLogHidesAddressesAndTokens(t *testing.T) {
 		}
 	}
 }
+
+// TestRequestLogCutsUnroutedPaths: a path no route matches keeps only its
+// first segment in the request log, a backslash counts as a slash and
+// /r/ is a token prefix. Before, /preferences\TOKEN, /r/TOKEN and
+// /foo/TOKEN were logged whole.
+func TestRequestLogCutsUnroutedPaths(t *testing.T) {
+	t.Parallel()
+	f := flowSetup(t, map[string]string{"CRIEUR_LOG_LEVEL": "debug"})
+	p := f.start()
+	paths := []string{"/preferences%5CSECRETLINKTOKEN5", `/unsubscribe\SECRETLINKTOKEN6`, "/r/SECRETLINKTOKEN7", "/foo/SECRETLINKTOKEN8", "/admin/nothing/SECRETLINKTOKEN9"}
+	for _, path := range paths {
+		resp, err := e2etest.HTTPClient().Get(p.URL + path)
+		if err != nil {
+			t.Fatalf("GET %s: %v", path, err)
+		}
+		resp.Body.Close()
+	}
+	e2etest.WaitFor(t, 5*time.Second, "request log lines", func() bool {
+		return strings.Count(p.Logs(), "msg=request") >= len(paths)
+	})
+	logs := p.Logs()
+	if strings.Contains(logs, "SECRETLINKTOKEN") {
+		t.Errorf("the request log holds a token:\n%s", e2etest.Tail(logs, 3000))
+	}
+	if !strings.Contains(logs, "path=/foo/…") {
+		t.Errorf("the request log does not show the unrouted path's first segment:\n%s", e2etest.Tail(logs, 3000))
+	}
+}

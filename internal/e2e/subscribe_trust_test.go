@@ -92,8 +92,8 @@ func TestBouncedAddressGetsNoConfirmation(t *testing.T) {
 	p := f.start()
 	f.article("senegal", "Élections au Sénégal", []string{"afrique"}, time.Now().Add(-time.Hour))
 	f.waitRun(f.runDigest("daily"), 30*time.Second)
-	if s, _ := f.subscriber("gone@example.org"); s.Status != "unsubscribed" {
-		t.Fatalf("after a 550 5.1.1: %q, want unsubscribed", s.Status)
+	if s, _ := f.subscriber("gone@example.org"); s.Status != "bounced" {
+		t.Fatalf("after a 550 5.1.1: %q, want bounced", s.Status)
 	}
 	unsub := strings.Trim(nthMail(t, sink, "left@example.org", 1).Header("List-Unsubscribe"), "<>")
 	if r := rawDo(t, "POST", unsub, "application/x-www-form-urlencoded", []byte("List-Unsubscribe=One-Click")); r.status != 200 {
@@ -125,7 +125,7 @@ func TestBouncedAddressGetsNoConfirmation(t *testing.T) {
 		WHERE s.email = 'gone@example.org' AND d.kind = 'confirm' AND d.state <> 'cancelled'`); n != 0 {
 		t.Errorf("%d confirmations queued or sent to the bounced address, want none", n)
 	}
-	if s, _ := f.subscriber("gone@example.org"); s.Status != "unsubscribed" {
-		t.Errorf("after the request the bounced address is %q, want unsubscribed", s.Status)
+	if s, _ := f.subscriber("gone@example.org"); s.Status != "bounced" {
+		t.Errorf("after the request the bounced address is %q, want bounced", s.Status)
 	}
 }

@@ -59,6 +59,9 @@ func ValidateAddress(s string) (string, error) {
 	if err := checkDomain(domain); err != nil {
 		return "", fmt.Errorf("%w: %q: %w", ErrInvalidAddress, s, err)
 	}
+	if err := checkSpecialUse(domain); err != nil {
+		return "", fmt.Errorf("%w: %q: %w", ErrInvalidAddress, s, err)
+	}
 	return local + "@" + domain, nil
 }
 

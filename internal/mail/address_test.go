@@ -53,3 +53,20 @@ func TestValidateAddress(t *testing.T) {
 		t.Errorf("a punycode domain: %v", err)
 	}
 }
+
+// TestValidateAddressSpecialUse: special-use and IP-spelling domains are
+// refused with ErrSpecialUseDomain; .example and .test stay accepted.
+func TestValidateAddressSpecialUse(t *testing.T) {
+	t.Parallel()
+	for _, a := range []string{"foo@x.localhost", "r@localhost.localdomain", "a@b.local", "a@b.internal", "a@b.invalid",
+		"a@home.arpa", "a@r.home.arpa", "a@10.0.0.1.nip.io", "a@X.NIP.IO"} {
+		if _, err := mail.ValidateAddress(a); !errors.Is(err, mail.ErrSpecialUseDomain) || !errors.Is(err, mail.ErrInvalidAddress) {
+			t.Errorf("ValidateAddress(%q) = %v, want ErrSpecialUseDomain", a, err)
+		}
+	}
+	for _, a := range []string{"a@x.test", "a@gazette.example", "a@example.com", "a@arpa.example.org", "a@notnip.io"} {
+		if _, err := mail.ValidateAddress(a); err != nil {
+			t.Errorf("ValidateAddress(%q) = %v, want accepted", a, err)
+		}
+	}
+}

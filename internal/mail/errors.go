@@ -38,8 +38,9 @@ const (
 	// failures) should be retried later; the message was not accepted.
 	Temporary Kind = iota + 1
 	// Recipient failures are permanent failures of the address (RFC 3463
-	// 5.1.x bad address, 5.2.1 mailbox disabled, or a bare 550/551/553 to
-	// RCPT): mark the delivery failed and suppress the address.
+	// 5.1.1, 5.1.2, 5.1.6, 5.1.10, 5.2.1, or a bare 550/551/553 to RCPT
+	// whose text does not blame our sender or relaying): mark the delivery
+	// failed and suppress the address.
 	Recipient
 	// Server failures (authentication refused, TLS required but unavailable,
 	// a certificate that does not verify, 5xx on the greeting, HELO or MAIL
@@ -48,7 +49,8 @@ const (
 	Server
 	// Rejected failures refuse this message, not the address (content or
 	// URL blocklists 5.7.x, size 5.3.x, quota 5.2.0, any 5xx at DATA
-	// without an address code): the delivery fails, nobody is suppressed,
+	// without an address code, our sender or relaying refused at RCPT, a
+	// 4.x.x code under a 5yz reply): the delivery fails, nobody is suppressed,
 	// the run goes on. A digest an editor or a feed filled with a
 	// blocklisted URL must not unsubscribe every reader it was refused for.
 	Rejected
@@ -132,7 +134,7 @@ func classify(stage string, err error) *SendError {
 	case errors.As(err, &te):
 		se.Code = te.Code
 		se.Enhanced = enhancedCode(te.Msg)
-		se.Kind = kindForReply(stage, te.Code, se.Enhanced)
+		se.Kind = kindForReply(stage, te.Code, se.Enhanced, te.Msg)
 	case errors.Is(err, ErrInvalidAddress), errors.Is(err, ErrHeaderInjection), errors.Is(err, ErrInvalidHeader):
 		se.Kind = Recipient
 	case isTransient(err):
@@ -149,9 +151,9 @@ func classify(stage string, err error) *SendError {
 	return se
 }
 
-// kindForReply maps an SMTP reply code and its RFC 3463 enhanced code
-// (may be "") seen at stage to a Kind.
-func kindForReply(stage string, code int, enhanced string) Kind {
+// kindForReply maps an SMTP reply code, its RFC 3463 enhanced code (may be
+// "") and its text seen at stage to a Kind.
+func kindForReply(stage string, code int, enhanced, text string) Kind {
 	switch {
 	case code >= 400 && code < 500:
 		return Temporary
@@ -162,7 +164,7 @@ func kindForReply(stage string, code int, enhanced string) Kind {
 	case code >= 500 && code < 600:
 		switch stage {
 		case "rcpt", "data", "end-of-data", "":
-			return permanentKind(stage, code, enhanced)
+			return permanentKind(stage, code, enhanced, text)
 		default: // connect (greeting, HELO, AUTH), mail
 			return Server
 		}
@@ -171,17 +173,24 @@ func kindForReply(stage string, code int, enhanced string) Kind {
 	}
 }
 
-// permanentKind classifies a 5xx reply about one message: only a
-// permanent failure of the address suppresses it (see Recipient).
-func permanentKind(stage string, code int, enhanced string) Kind {
-	if subject, detail, ok := strings.Cut(strings.TrimPrefix(enhanced, "5."), "."); ok && strings.HasPrefix(enhanced, "5.") {
-		switch {
-		case subject == "1" && detail != "7" && detail != "8":
-			// 5.1.7 and 5.1.8 are about our sender address, not theirs.
+// permanentKind classifies a 5xx reply about one message: only a reply
+// that names the recipient's address as the problem suppresses it (see
+// Recipient). Relays that refuse our sender or refuse to relay answer at
+// RCPT too, for every reader alike: reading those as "no such mailbox"
+// would unsubscribe a whole run, so anything doubtful is Rejected.
+func permanentKind(stage string, code int, enhanced, text string) Kind {
+	if enhanced != "" {
+		if !strings.HasPrefix(enhanced, "5.") {
+			// A 550 4.1.1 contradicts itself: nothing to suppress on.
+			return Rejected
+		}
+		switch strings.TrimPrefix(enhanced, "5.") {
+		case "1.1", "1.2", "1.6", "1.10", "2.1":
+			// Bad mailbox, bad destination domain, mailbox moved, null
+			// MX, mailbox disabled. 5.1.0, 5.1.3, 5.1.7 and 5.1.8 are
+			// about an address that may be ours (the sender).
 			return Recipient
-		case subject == "2" && detail == "1":
-			return Recipient
-		case subject == "2" && detail == "2":
+		case "2.2":
 			// Mailbox full: soft, it may empty (the contract's 5.2.2).
 			return Temporary
 		default:
@@ -194,13 +203,36 @@ func permanentKind(stage string, code int, enhanced string) Kind {
 	switch code {
 	case 550, 551, 553:
 		// Without an enhanced code, common practice reads these at RCPT
-		// as "no such mailbox".
+		// as "no such mailbox", unless the text says otherwise.
+		if blamesUs(text) {
+			return Rejected
+		}
 		return Recipient
 	case 552:
 		// Exceeded storage allocation: a full mailbox, as 5.2.2.
 		return Temporary
 	default:
 		return Rejected
+	}
+}
+
+// blamesUs reports whether the text of a bare reply points at our sender,
+// at relaying or at a qmail status other than 5.1.1 rather than at the
+// recipient's mailbox.
+func blamesUs(text string) bool {
+	t := strings.ToLower(text)
+	if strings.Contains(t, "sender") || strings.Contains(t, "relay") || strings.Contains(t, "rcpthosts") {
+		return true
+	}
+	for rest := t; ; {
+		_, after, ok := strings.Cut(rest, "(#5.")
+		if !ok {
+			return false
+		}
+		if !strings.HasPrefix(after, "1.1)") {
+			return true
+		}
+		rest = after
 	}
 }
 
@@ -219,10 +251,15 @@ func isTransient(err error) bool {
 		errors.Is(err, context.DeadlineExceeded) || errors.Is(err, context.Canceled)
 }
 
-// enhancedCode returns the RFC 3463 status code that starts msg, or "".
+// enhancedCode returns the RFC 3463 status code that starts the last line
+// of msg, or "": in a multi-line reply the last line carries the verdict
+// (net/textproto joins the lines with "\n", codes stripped).
 func enhancedCode(msg string) string {
-	tok, _, _ := strings.Cut(strings.TrimSpace(msg), " ")
-	tok, _, _ = strings.Cut(tok, "\n")
+	msg = strings.TrimSpace(msg)
+	if i := strings.LastIndexByte(msg, '\n'); i >= 0 {
+		msg = strings.TrimSpace(msg[i+1:])
+	}
+	tok, _, _ := strings.Cut(msg, " ")
 	parts := strings.Split(tok, ".")
 	if len(parts) != 3 || (parts[0] != "2" && parts[0] != "4" && parts[0] != "5") {
 		return ""

@@ -50,6 +50,18 @@ func TestClassifyPermanentReplies(t *testing.T) {
 		{"rcpt", 550, "5.1.8 Bad sender's system address", mail.Rejected},
 		{"rcpt", 554, "Transaction failed", mail.Rejected},
 		{"rcpt", 501, "Syntax error", mail.Rejected},
+		// Our sender or relaying refused: every reader would get the same.
+		{"rcpt", 550, "5.1.0 <newsletter@localhost>: Sender address rejected: User unknown in local recipient table", mail.Rejected},
+		{"rcpt", 553, "5.1.3 <newsletter@localhost>: Sender address rejected", mail.Rejected},
+		{"rcpt", 550, "5.1.7 Bad sender's mailbox address syntax", mail.Rejected},
+		{"rcpt", 550, "relay not permitted", mail.Rejected},
+		{"rcpt", 553, "sorry, that domain isn't in my list of allowed rcpthosts (#5.7.1)", mail.Rejected},
+		{"rcpt", 550, "sorry, no mailbox here by that name. (#5.1.1)", mail.Recipient},
+		{"rcpt", 550, "5.1.2 Bad destination system address", mail.Recipient},
+		// The last line of a multi-line reply carries the verdict, and a
+		// class that contradicts the basic code suppresses nobody.
+		{"end-of-data", 554, "5.1.1 a quoted line\n5.7.1 content rejected", mail.Rejected},
+		{"rcpt", 550, "4.1.1 Mailbox temporarily unknown", mail.Rejected},
 		// Unchanged: the server refuses us, or try again later.
 		{"mail", 554, "5.7.1 Sender blocked", mail.Server},
 		{"rcpt", 530, "5.7.0 Authentication required", mail.Server},

@@ -142,3 +142,16 @@ func redactUnparsed(s string) string {
 	}
 	return out + cut
 }
+
+// Origin returns only the scheme and host of rawURL, as
+// "https://host:port/…": for pages shown to people who need to tell feeds
+// apart but not to read them, where URL's rules for logs (which keep a
+// path segment a key could hide in, such as /u/secretkeyabcdefghij/) are
+// not conservative enough. A URL that does not parse is "…".
+func Origin(rawURL string) string {
+	u, err := url.Parse(rawURL)
+	if err != nil || u.Host == "" {
+		return "…"
+	}
+	return u.Scheme + "://" + u.Host + "/…"
+}

@@ -40,3 +40,17 @@ func TestURL(t *testing.T) {
 		}
 	}
 }
+
+func TestOrigin(t *testing.T) {
+	t.Parallel()
+	for in, want := range map[string]string{
+		"https://user:pw@news.example:8443/u/secretkeyabcdefghij/rss?k=v": "https://news.example:8443/…",
+		"http://127.0.0.1:9/p4ssw0rd-Z/feed":                              "http://127.0.0.1:9/…",
+		"not a url":                                                       "…",
+		"https://%zz":                                                     "…",
+	} {
+		if got := redact.Origin(in); got != want {
+			t.Errorf("Origin(%q) = %q, want %q", in, got, want)
+		}
+	}
+}

@@ -121,6 +121,9 @@ func invalidEmail(err error) error {
 	if errors.Is(err, mail.ErrAddressLiteral) {
 		msg = "The email address is not valid: its domain must be a name, not an IP address."
 	}
+	if errors.Is(err, mail.ErrSpecialUseDomain) {
+		msg = "The email address is not valid: its domain is a local or reserved name that receives no mail."
+	}
 	return &news.Error{Code: news.CodeInvalidEmail, Field: "email", Message: msg, Err: err}
 }
 
@@ -296,6 +299,7 @@ type Data struct {
 	Paused      bool       `json:"paused"`
 	CreatedAt   time.Time  `json:"created_at"`
 	ConfirmedAt *time.Time `json:"confirmed_at"`
+	Bounces     []Bounce   `json:"bounces"`
 	Sent        []Sent     `json:"sent"`
 }
 
@@ -317,7 +321,11 @@ func (s *Service) Export(ctx context.Context, id int64) (Data, error) {
 	if err != nil {
 		return Data{}, err
 	}
-	d := Data{Email: sub.Email, Status: string(sub.Status), Topics: sub.Topics, Frequency: string(sub.Frequency),
+	status, bounces, err := s.standing(ctx, sub, hist)
+	if err != nil {
+		return Data{}, err
+	}
+	d := Data{Email: sub.Email, Status: status, Bounces: bounces, Topics: sub.Topics, Frequency: string(sub.Frequency),
 		Lang: string(sub.Lang), Alerts: sub.Alerts, Paused: sub.Paused, CreatedAt: sub.CreatedAt, Sent: []Sent{}}
 	if !sub.ConfirmedAt.IsZero() {
 		t := sub.ConfirmedAt

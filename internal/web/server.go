@@ -176,7 +176,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	h.Set("Referrer-Policy", "no-referrer")
 	defer func() {
 		if v := recover(); v != nil {
-			s.d.Log.Error("panic serving request", "path", SafePath(r), "panic", fmt.Sprint(v))
+			s.d.Log.Error("panic serving request", "path", safePath(r.URL.Path, s.mux.route(r)), "panic", fmt.Sprint(v))
 			if !sw.wrote {
 				WriteError(sw, &news.Error{Code: "internal", Message: "Something went wrong on our side."}, 500)
 			}
@@ -193,7 +193,7 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			level = slog.LevelWarn
 		}
 		if s.d.Log.Enabled(r.Context(), level) {
-			s.d.Log.LogAttrs(r.Context(), level, "request", slog.String("method", r.Method), slog.String("path", SafePath(r)),
+			s.d.Log.LogAttrs(r.Context(), level, "request", slog.String("method", r.Method), slog.String("path", safePath(r.URL.Path, s.mux.route(r))),
 				slog.Int("status", sw.status), slog.Duration("duration", took))
 		}
 	}()
@@ -201,19 +201,39 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 }
 
 // SafePath is the request path with link tokens and readers' addresses
-// cut off, for logs. The path is matched as the router will read it and
-// wherever the sensitive segment sits: //api/v1/subscribers/ADDRESS (which
-// the router redirects), /./unsubscribe/TOKEN and a base path in front
-// would otherwise be logged raw.
-func SafePath(r *http.Request) string {
-	p := cleanLogPath(r.URL.Path)
+// cut off, for logs, as seen from inside a handler (the request matched a
+// route). See safePath.
+func SafePath(r *http.Request) string { return safePath(r.URL.Path, r.Pattern) }
+
+// safePath cleans p for the log. The path is matched as the router will
+// read it and wherever the sensitive segment sits: //api/v1/subscribers/
+// ADDRESS (which the router redirects), /./unsubscribe/TOKEN and a base
+// path in front would otherwise be logged raw. A path no route matched (a
+// typo, a probe, /preferences\TOKEN from a mangled link) keeps only its
+// first segment: whatever follows may be a token in a shape no rule here
+// foresaw. A path a subtree pattern (/admin/) caught keeps the pattern's
+// part, for the same reason. pattern is the route's, "" when none matched.
+func safePath(p, pattern string) string {
+	p = cleanLogPath(strings.ReplaceAll(p, `\`, "/"))
 	lower := strings.ToLower(p)
-	for _, seg := range []string{"/confirm/", "/preferences/", "/unsubscribe/", "/api/v1/subscribers/"} {
+	for _, seg := range []string{"/confirm/", "/preferences/", "/unsubscribe/", "/r/", "/api/v1/subscribers/"} {
 		if i := strings.Index(lower, seg); i >= 0 {
 			return p[:i+len(seg)] + "…"
 		}
 	}
-	// An address in a path no route knows (a typo, a probe) is cut too.
+	if pattern == "" {
+		if i := strings.IndexByte(p[1:], '/'); i >= 0 {
+			return p[:i+2] + "…"
+		}
+	}
+	_, pat, _ := strings.Cut(pattern, " ")
+	if pat == "" {
+		pat = pattern
+	}
+	if strings.HasSuffix(pat, "/") && len(p) > len(pat) && strings.HasPrefix(p, pat) {
+		return pat + "…"
+	}
+	// An address in a path is cut too.
 	if i := strings.IndexByte(p, '@'); i >= 0 {
 		return p[:strings.LastIndexByte(p[:i], '/')+1] + "…"
 	}

@@ -113,3 +113,6 @@ VALUES ('confirm', ?, 0, 'cancelled', ?, ?, ?)
 
 -- name: TakeSubscriberTopics
 DELETE FROM subscriber_topics WHERE subscriber_id = ? RETURNING topic_id
+
+-- name: GetSuppression
+SELECT reason, created_at FROM suppressions WHERE hash = ?

@@ -93,6 +93,25 @@ func testSubscribers(t *testing.T, s *store.Store) {
 	if sup, _ := s.Suppressed(ctx, "hash-b"); !sup {
 		t.Fatal("unsubscribed address not suppressed")
 	}
+	if e, err := s.SuppressionOf(ctx, "hash-b"); err != nil || e.Reason != "one-click" || !e.CreatedAt.Equal(t0) {
+		t.Fatalf("SuppressionOf = %+v, %v; want one-click at %v", e, err, t0)
+	}
+	if e, err := s.SuppressionOf(ctx, "hash-none"); err != nil || e.Reason != "" {
+		t.Fatalf("SuppressionOf an address not on the list = %+v, %v", e, err)
+	}
+	if hard, err := s.HardSuppressed(ctx, "hash-b"); err != nil || hard {
+		t.Fatalf("HardSuppressed after a one-click unsubscribe = %v, %v; want false", hard, err)
+	}
+	if lifted, err := s.Unsuppress(ctx, "hash-b"); err != nil || !lifted {
+		t.Fatalf("Unsuppress = %v, %v", lifted, err)
+	}
+	if lifted, _ := s.Unsuppress(ctx, "hash-b"); lifted {
+		t.Fatal("Unsuppress twice lifted twice")
+	}
+	check(t, s.Suppress(ctx, "hash-b", "bounce", t0))
+	if hard, err := s.HardSuppressed(ctx, "hash-b"); err != nil || !hard {
+		t.Fatalf("HardSuppressed after a bounce = %v, %v; want true", hard, err)
+	}
 	h, err = s.History(ctx, bid, 10)
 	check(t, err)
 	if len(h) != 1 || h[0].State != news.DeliveryCancelled || h[0].LastError != "one-click" {

@@ -3,6 +3,7 @@ package admin
 import (
 	"net/http"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/crieur/crieur/internal/news"
@@ -84,10 +85,14 @@ func (ui *adminUI) dashboard(w http.ResponseWriter, r *http.Request, rq *adminRe
 		ui.fail(w, r, rq, err)
 		return
 	}
-	// Feed URLs can hold a password or an API key, and every editor sees
-	// the dashboard; the feeds page (admins) keeps them whole to manage them.
+	// Feed URLs can hold a password or an API key anywhere, and every
+	// editor sees the dashboard: it names each feed by its host alone, in
+	// its last error too. The feeds page (admins) keeps them whole to
+	// manage them.
 	for i := range d.Feeds {
-		d.Feeds[i].URL = redact.URL(d.Feeds[i].URL)
+		full, shown := d.Feeds[i].URL, redact.Origin(d.Feeds[i].URL)
+		d.Feeds[i].LastError = strings.ReplaceAll(strings.ReplaceAll(d.Feeds[i].LastError, redact.URL(full), shown), full, shown)
+		d.Feeds[i].URL = shown
 	}
 	ui.render(w, r, rq, http.StatusOK, "dashboard", "admin.dashboard.title", d)
 }

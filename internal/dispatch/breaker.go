@@ -1,0 +1,66 @@
+package dispatch
+
+import (
+	"context"
+	"log/slog"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/crieur/crieur/internal/mail"
+	"github.com/crieur/crieur/internal/store"
+)
+
+// defaultRecipientBreaker is how many recipient refusals in a row, with no
+// message accepted in between, the email pipeline believes. Real lists
+// hold a few dead addresses scattered among live ones; twenty in a row
+// means the server refuses everyone (our sender, relaying, a policy it
+// words as "no such user") and suppressing on would wipe out the list.
+const defaultRecipientBreaker = 20
+
+// breaker counts consecutive recipient refusals on one pipeline.
+type breaker struct {
+	mu    sync.Mutex
+	limit int
+	run   int
+}
+
+// refused records one recipient refusal and returns how many came in a
+// row; past the limit the breaker has tripped and it is not believed.
+func (b *breaker) refused() int {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.run++
+	return b.run
+}
+
+// accepted resets the count: the server takes mail, its refusals are
+// about addresses again.
+func (b *breaker) accepted() {
+	b.mu.Lock()
+	b.run = 0
+	b.mu.Unlock()
+}
+
+// trip pauses sending as for a server refusal: the refused message stays
+// queued, nobody more is suppressed, and the run says why. Only a message
+// accepted later closes the breaker again.
+func (m *Mailer) trip(w int, d store.Delivery, se *mail.SendError, run int) store.Result {
+	m.dropSender(w)
+	m.p.pause(time.Minute)
+	// Once per streak at error level: every message claimed while the
+	// server still refuses would repeat it.
+	level := slog.LevelWarn
+	if run == m.cfg.RecipientBreaker+1 {
+		level = slog.LevelError
+	}
+	m.cfg.Log.Log(context.Background(), level, "mail server refuses every recipient; sending paused, nobody more suppressed",
+		"consecutive_refusals", run, "code", se.Code, "enhanced", se.Enhanced, "stage", se.Stage)
+	if d.RunID != 0 {
+		reason := "mail server refused " + strconv.Itoa(m.cfg.RecipientBreaker) + " recipients in a row: " + shortErr(se)
+		if err := m.cfg.Store.FailRun(context.Background(), d.RunID, reason); err != nil {
+			m.cfg.Log.Error("record run failure", "run_id", d.RunID, "err", err)
+		}
+	}
+	return store.Result{Release: true}
+}
