@@ -42,10 +42,15 @@ func (b *breaker) accepted() {
 	b.mu.Unlock()
 }
 
-// trip pauses sending as for a server refusal: the refused message stays
-// queued, nobody more is suppressed, and the run says why. Only a message
-// accepted later closes the breaker again.
-func (m *Mailer) trip(w int, d store.Delivery, se *mail.SendError, run int) store.Result {
+// trip pauses sending as for a server refusal, suppresses nobody more and
+// says why in the run; only a message accepted later closes the breaker.
+// The refused message is retried with back-off rather than put back at the
+// head of the queue: a stretch of genuinely dead addresses (an old domain
+// in an imported list) would otherwise be claimed first after every pause
+// and stall the whole run, while with back-off the live messages behind it
+// go out, close the breaker, and the dead ones are judged again later (or
+// fail after the usual attempts, still without suppressing anyone).
+func (m *Mailer) trip(w int, d store.Delivery, se *mail.SendError, run int, now time.Time) store.Result {
 	m.dropSender(w)
 	m.p.pause(time.Minute)
 	// Once per streak at error level: every message claimed while the
@@ -62,5 +67,5 @@ func (m *Mailer) trip(w int, d store.Delivery, se *mail.SendError, run int) stor
 			m.cfg.Log.Error("record run failure", "run_id", d.RunID, "err", err)
 		}
 	}
-	return store.Result{Release: true}
+	return m.retryOrFail(d, now, shortErr(se))
 }

@@ -213,7 +213,7 @@ func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result
 		// any exchange says nothing about the server.
 		if se.Code != 0 {
 			if run := m.breaker.refused(); run > m.cfg.RecipientBreaker {
-				return m.trip(w, d, se, run)
+				return m.trip(w, d, se, run, now)
 			}
 		}
 		m.cfg.Log.Warn("recipient refused", "delivery_id", d.ID, "kind", d.Kind, "code", se.Code, "enhanced", se.Enhanced)

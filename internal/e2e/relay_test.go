@@ -105,6 +105,12 @@ func TestRecipientRefusalBreaker(t *testing.T) {
 	if p := e2etest.Count(t, f.env, "SELECT COUNT(*) FROM deliveries WHERE state = 'pending'"); p != 20 {
 		t.Errorf("%d digests still queued, want 20", p)
 	}
+	// Past the breaker a refused message is retried later, not put back at
+	// the head of the queue, so a stretch of dead addresses cannot stall
+	// the live ones behind it.
+	if p := e2etest.Count(t, f.env, "SELECT COUNT(*) FROM deliveries WHERE state = 'pending' AND attempts > 0"); p == 0 {
+		t.Errorf("no queued digest was tried and deferred after the breaker tripped")
+	}
 	var r runJSON
 	f.do("GET", "/api/v1/digests/runs/"+id, nil, &r)
 	if r.State != "failed" || !strings.Contains(r.Error, "in a row") || !strings.Contains(r.Error, "5.1.1") {
