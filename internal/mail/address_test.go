@@ -59,7 +59,9 @@ func TestValidateAddress(t *testing.T) {
 func TestValidateAddressSpecialUse(t *testing.T) {
 	t.Parallel()
 	for _, a := range []string{"foo@x.localhost", "r@localhost.localdomain", "a@b.local", "a@b.internal", "a@b.invalid",
-		"a@home.arpa", "a@r.home.arpa", "a@10.0.0.1.nip.io", "a@X.NIP.IO"} {
+		"a@home.arpa", "a@r.home.arpa", "a@10.0.0.1.nip.io", "a@X.NIP.IO", "a@x.lvh.me", "a@10-0-0-1.traefik.me", "a@x.vcap.me",
+		"a@x.localh.st", "a@x.local.gd", "a@x.lacolhost.com", "a@x.fuf.me", "a@1.0.0.127.in-addr.arpa", "a@x.ip6.arpa",
+		"a@x.onion", "a@x.alt", "a@nas.lan", "a@x.corp", "a@x.home", "a@x.intranet"} {
 		if _, err := mail.ValidateAddress(a); !errors.Is(err, mail.ErrSpecialUseDomain) || !errors.Is(err, mail.ErrInvalidAddress) {
 			t.Errorf("ValidateAddress(%q) = %v, want ErrSpecialUseDomain", a, err)
 		}

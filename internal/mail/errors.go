@@ -188,7 +188,11 @@ func permanentKind(stage string, code int, enhanced, text string) Kind {
 		case "1.1", "1.2", "1.6", "1.10", "2.1":
 			// Bad mailbox, bad destination domain, mailbox moved, null
 			// MX, mailbox disabled. 5.1.0, 5.1.3, 5.1.7 and 5.1.8 are
-			// about an address that may be ours (the sender).
+			// about an address that may be ours (the sender), and so is
+			// a 5.1.1 whose text names the sender, not the recipient.
+			if t := strings.ToLower(text); strings.Contains(t, "sender") && !strings.Contains(t, "recipient") {
+				return Rejected
+			}
 			return Recipient
 		case "2.2":
 			// Mailbox full: soft, it may empty (the contract's 5.2.2).
@@ -202,9 +206,11 @@ func permanentKind(stage string, code int, enhanced, text string) Kind {
 	}
 	switch code {
 	case 550, 551, 553:
-		// Without an enhanced code, common practice reads these at RCPT
-		// as "no such mailbox", unless the text says otherwise.
-		if blamesUs(text) {
+		// Without an enhanced code a bare 550 is as often a block of our
+		// address or a policy ("listed at zen.spamhaus.org",
+		// "Administrative prohibition") as a missing mailbox: only a text
+		// that names the mailbox suppresses the reader.
+		if blamesUs(text) || !namesMailbox(text) {
 			return Rejected
 		}
 		return Recipient
@@ -234,6 +240,25 @@ func blamesUs(text string) bool {
 		}
 		rest = after
 	}
+}
+
+// mailboxPhrases are what servers say, in a bare reply, of a recipient's
+// mailbox that does not exist or takes no mail.
+var mailboxPhrases = []string{"no such", "user unknown", "unknown user", "unknown recipient", "recipient unknown",
+	"unknown mailbox", "not exist", "n't exist", "not found", "no mailbox", "mailbox unavailable", "mailbox name",
+	"mailbox is disabled", "mailbox disabled", "account disabled", "not local", "invalid recipient", "invalid mailbox",
+	"recipient address rejected", "unrouteable", "(#5.1.1)"}
+
+// namesMailbox reports whether the text of a bare reply says the recipient's
+// mailbox is unknown or closed.
+func namesMailbox(text string) bool {
+	t := strings.ToLower(text)
+	for _, p := range mailboxPhrases {
+		if strings.Contains(t, p) {
+			return true
+		}
+	}
+	return false
 }
 
 // isTransient reports whether err is a network-level failure worth retrying.

@@ -62,6 +62,14 @@ func TestClassifyPermanentReplies(t *testing.T) {
 		// class that contradicts the basic code suppresses nobody.
 		{"end-of-data", 554, "5.1.1 a quoted line\n5.7.1 content rejected", mail.Rejected},
 		{"rcpt", 550, "4.1.1 Mailbox temporarily unknown", mail.Rejected},
+		// Bare replies that block us or state a policy, not a mailbox.
+		{"rcpt", 550, "Rejected: 192.0.2.1 listed at zen.spamhaus.org", mail.Rejected},
+		{"rcpt", 550, "Message rejected because of IP reputation", mail.Rejected},
+		{"rcpt", 550, "Administrative prohibition", mail.Rejected},
+		{"rcpt", 550, "Authentication required", mail.Rejected},
+		{"rcpt", 550, "Requested action not taken: mailbox unavailable", mail.Recipient},
+		{"rcpt", 550, "5.1.1 <newsletter@localhost>: Sender address rejected: User unknown", mail.Rejected},
+		{"rcpt", 550, "5.1.1 <r@example.org>: Recipient address rejected: User unknown in relay recipient table", mail.Recipient},
 		// Unchanged: the server refuses us, or try again later.
 		{"mail", 554, "5.7.1 Sender blocked", mail.Server},
 		{"rcpt", 530, "5.7.0 Authentication required", mail.Server},

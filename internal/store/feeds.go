@@ -74,8 +74,14 @@ func (s *Store) RemoveFeed(ctx context.Context, url string) error {
 
 // PollFeedSoon makes a feed due now.
 func (s *Store) PollFeedSoon(ctx context.Context, url string) error {
-	if _, err := s.db.ExecContext(ctx, s.query("FeedDueNow"), url); err != nil {
+	res, err := s.db.ExecContext(ctx, s.query("FeedDueNow"), url)
+	if err != nil {
 		return fmt.Errorf("poll feed: %w", err)
+	}
+	// Only a known feed is polled: a poll of any URL would add it (the
+	// poller's lease creates the row of a configured feed).
+	if n, err := res.RowsAffected(); err == nil && n == 0 {
+		return ErrNotFound
 	}
 	return nil
 }

@@ -59,6 +59,10 @@ func testFeeds(t *testing.T, s *store.Store) {
 	if _, ok, _ := s.LeaseFeed(ctx, u, "x", t0.Add(time.Minute), t0.Add(2*time.Minute)); ok {
 		t.Fatal("leased a feed that is not due")
 	}
+	// Polling an unknown URL (a forged desk form) adds no feed.
+	if err := s.PollFeedSoon(ctx, "https://never-added.example/x.xml"); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("PollFeedSoon of an unknown feed: %v, want ErrNotFound", err)
+	}
 	check(t, s.PollFeedSoon(ctx, u))
 	if fs, ok, err := s.LeaseFeed(ctx, u, "x", t0, t0.Add(time.Minute)); err != nil || !ok || fs.ETag != `"e1"` {
 		t.Fatalf("lease after PollFeedSoon: %v %v %+v", ok, err, fs)
