@@ -348,6 +348,58 @@ func (d *serveProc) waitDone(ctx context.Context, path string, helper *child, ex
 	})
 }
 
+// measured is one measured step of the serve scenario: a POST that starts
+// a run (a digest run, an alert), then its status polled until done.
+type measured struct {
+	id     string        // the run's id, from the POST's answer
+	t0     time.Time     // just before the POST
+	wall   time.Duration // from the POST to the answer saying done
+	c0, c1 procSample    // the daemon's and its database's CPU before and after
+	rss    int64         // the daemon's peak RSS after
+	helper sinkStats     // the sink's or the stub's counters after
+}
+
+// measure times one step: it samples the CPU, POSTs body to startPath,
+// reads the run's {"id"}, waits (waitDone) until statusPrefix+id says done
+// with helper holding expect messages, decodes that last answer into
+// status, then samples the CPU, the peak RSS and helper's counters.
+func (d *serveProc) measure(ctx context.Context, postmaster int, helper *child, startPath string, body any,
+	statusPrefix string, expect int64, status any) (measured, error) {
+	var m measured
+	var err error
+	if m.c0, err = sampleCPU(d, postmaster); err != nil {
+		return m, err
+	}
+	m.t0 = time.Now()
+	var started struct {
+		ID string `json:"id"`
+	}
+	if err := d.call(ctx, http.MethodPost, startPath, body, &started); err != nil {
+		return m, err
+	}
+	m.id = started.ID
+	if err := d.waitDone(ctx, statusPrefix+started.ID, helper, expect, status); err != nil {
+		return m, fmt.Errorf("%w\n%s", err, d.logTail())
+	}
+	m.wall = time.Since(m.t0)
+	if m.c1, err = sampleCPU(d, postmaster); err != nil {
+		return m, err
+	}
+	m.rss = d.rss()
+	m.helper, err = helper.Stats()
+	return m, err
+}
+
+// perMsg is the daemon's and its database's CPU over the step, per
+// message for msgs messages (at least one).
+func (m measured) perMsg(msgs int64) (cpu, db time.Duration) {
+	n := time.Duration(max(msgs, 1))
+	return (m.c1.crieur - m.c0.crieur) / n, (m.c1.db - m.c0.db) / n
+}
+
+// sinceT0 is a helper timestamp (Unix ns) relative to the POST.
+func (m measured) sinceT0(ns int64) time.Duration { return time.Duration(ns - m.t0.UnixNano()) }
+
 // procSample is the CPU of the daemon and of its database server, read
 // before and after a measured phase.
 type procSample struct {

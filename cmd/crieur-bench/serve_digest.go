@@ -131,41 +131,22 @@ func runServeDigest(ctx context.Context, o options) (*section, error) {
 			return nil, err
 		}
 		rssReset = d.resetRSS() && rssReset
-		c0, err := sampleCPU(d, pm)
-		if err != nil {
-			return nil, err
-		}
-		t0 := time.Now()
-		var started struct {
-			ID string `json:"id"`
-		}
-		if err := d.call(ctx, http.MethodPost, "/api/v1/digests/daily/run", nil, &started); err != nil {
-			return nil, err
-		}
 		var run struct {
 			Recipients   int64 `json:"recipients"`
 			Sent         int64 `json:"sent"`
 			Failed       int64 `json:"failed"`
 			SkippedEmpty int64 `json:"skipped_empty"`
 		}
-		if err := d.waitDone(ctx, "/api/v1/digests/runs/"+started.ID, sink, int64(o.n), &run); err != nil {
-			return nil, fmt.Errorf("%w\n%s", err, d.logTail())
-		}
-		rep := digestRep{wall: time.Since(t0), sent: run.Sent, failed: run.Failed, skipped: run.SkippedEmpty, recipients: run.Recipients}
-		c1, err := sampleCPU(d, pm)
+		m, err := d.measure(ctx, pm, sink, "/api/v1/digests/daily/run", nil, "/api/v1/digests/runs/", int64(o.n), &run)
 		if err != nil {
 			return nil, err
 		}
-		rep.rss = d.rss()
-		ss, err := sink.Stats()
-		if err != nil {
-			return nil, err
-		}
-		msgs := max(run.Sent, 1)
-		rep.atSink, rep.toLast = ss.Count, time.Duration(ss.LastNS-t0.UnixNano())
+		rep := digestRep{wall: m.wall, sent: run.Sent, failed: run.Failed, skipped: run.SkippedEmpty, recipients: run.Recipients}
+		rep.rss = m.rss
+		rep.atSink, rep.toLast = m.helper.Count, m.sinceT0(m.helper.LastNS)
 		rep.rate = rate(int(run.Sent), rep.wall)
-		rep.cpuPer, rep.dbPer = (c1.crieur-c0.crieur)/time.Duration(msgs), (c1.db-c0.db)/time.Duration(msgs)
-		rep.bytesPer = float64(ss.Bytes) / float64(max(ss.Count, 1))
+		rep.cpuPer, rep.dbPer = m.perMsg(run.Sent)
+		rep.bytesPer = m.helper.avg()
 
 		// Raw go-mail right after, to the same sink, on as many
 		// connections, with one of the messages the daemon just sent.
@@ -181,10 +162,11 @@ func runServeDigest(ctx context.Context, o options) (*section, error) {
 			return nil, err
 		}
 		rep.rawCPUPer = (cpuTime() - rc0) / time.Duration(rawN)
-		if ss, err = sink.Stats(); err != nil {
+		raw, err := sink.Stats()
+		if err != nil {
 			return nil, err
 		}
-		rep.rawBytesPer = float64(ss.Bytes) / float64(max(ss.Count, 1))
+		rep.rawBytesPer = raw.avg()
 		progress("rep %d/%d: %d digests in %v: %.0f msg/s, %.0f µs CPU/msg, %.1f KB/msg; raw go-mail %.0f msg/s, %.0f µs CPU/msg",
 			r+1, o.reps, run.Sent, dur(rep.wall), rep.rate, us(rep.cpuPer), rep.bytesPer/1024, rep.rawRate, us(rep.rawCPUPer))
 		reps = append(reps, rep)

@@ -119,43 +119,25 @@ func runServePush(ctx context.Context, o options) (*section, error) {
 		}
 		rssReset = d.resetRSS() && rssReset
 		stub0 := procCPU(stub.cmd.Process.Pid)
-		c0, err := sampleCPU(d, pm)
-		if err != nil {
-			return nil, err
-		}
-		t0 := time.Now()
-		var started struct {
-			ID string `json:"id"`
-		}
-		if err := d.call(ctx, http.MethodPost, "/api/v1/alerts", map[string]any{"title": benchAlert.Title, "body": benchAlert.Body,
-			"url": benchAlert.URL, "image_url": benchAlert.ImageURL}, &started); err != nil {
-			return nil, err
-		}
 		var a struct {
 			Targeted  int64 `json:"targeted"`
 			Delivered int64 `json:"delivered"`
 			Failed    int64 `json:"failed"`
 			Expired   int64 `json:"expired"`
 		}
-		if err := d.waitDone(ctx, "/api/v1/alerts/"+started.ID, stub, int64(o.pushN), &a); err != nil {
-			return nil, fmt.Errorf("%w\n%s", err, d.logTail())
-		}
-		rep := alertRep{wall: time.Since(t0), delivered: a.Delivered, failed: a.Failed, expired: a.Expired, targeted: a.Targeted}
-		c1, err := sampleCPU(d, pm)
+		m, err := d.measure(ctx, pm, stub, "/api/v1/alerts", map[string]any{"title": benchAlert.Title, "body": benchAlert.Body,
+			"url": benchAlert.URL, "image_url": benchAlert.ImageURL}, "/api/v1/alerts/", int64(o.pushN), &a)
 		if err != nil {
 			return nil, err
 		}
-		rep.rss = d.rss()
-		ss, err := stub.Stats()
-		if err != nil {
-			return nil, err
-		}
-		msgs := time.Duration(max(a.Delivered, 1))
-		rep.atStub, rep.toLast, rep.first = ss.Count, time.Duration(ss.LastNS-t0.UnixNano()), time.Duration(ss.FirstNS-t0.UnixNano())
+		rep := alertRep{wall: m.wall, delivered: a.Delivered, failed: a.Failed, expired: a.Expired, targeted: a.Targeted}
+		rep.rss = m.rss
+		ss := m.helper
+		rep.atStub, rep.toLast, rep.first = ss.Count, m.sinceT0(ss.LastNS), m.sinceT0(ss.FirstNS)
 		rep.rate = rate(int(a.Delivered), rep.wall)
-		rep.cpuPer, rep.dbPer = (c1.crieur-c0.crieur)/msgs, (c1.db-c0.db)/msgs
-		rep.stubPer = (procCPU(stub.cmd.Process.Pid) - stub0) / msgs
-		rep.bytesPer = float64(ss.Bytes) / float64(max(ss.Count, 1))
+		rep.cpuPer, rep.dbPer = m.perMsg(a.Delivered)
+		rep.stubPer = (procCPU(stub.cmd.Process.Pid) - stub0) / time.Duration(max(a.Delivered, 1))
+		rep.bytesPer = ss.avg()
 
 		if r == 0 {
 			// The payload the daemon sends for this alert (dispatch.Pusher's
@@ -165,7 +147,7 @@ func runServePush(ctx context.Context, o options) (*section, error) {
 			rand.Read(tag)
 			topic := base64.RawURLEncoding.EncodeToString(tag)
 			if payload, err = json.Marshal(dispatch.Payload{Title: benchAlert.Title, Body: benchAlert.Body, URL: benchAlert.URL,
-				Image: benchAlert.ImageURL, AlertID: started.ID, Tag: topic}); err != nil {
+				Image: benchAlert.ImageURL, AlertID: m.id, Tag: topic}); err != nil {
 				return nil, err
 			}
 			// webpush-go appends to the payload it is given: no spare

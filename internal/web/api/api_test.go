@@ -4,34 +4,36 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/crieur/crieur/internal/web/webtest"
 )
 
 func TestArticlePublishedAtRequired(t *testing.T) {
 	t.Parallel()
-	e := setupAPI(t)
+	e := webtest.New(t)
 	const fields = `"url":"https://journal.example/budget","title":"Le budget adopté","summary":"…","topics":["politique"]`
 	for name, body := range map[string]string{
 		"missing": `{` + fields + `}`,
 		"null":    `{` + fields + `,"published_at":null}`,
 		"empty":   `{` + fields + `,"published_at":""}`,
 	} {
-		rec := e.editor("POST", "/api/v1/articles", body)
+		rec := e.Editor("POST", "/api/v1/articles", body)
 		got := mustAPIError(t, rec, 400, "invalid_input")
 		if got.Error.Field != "published_at" || !strings.Contains(got.Error.Message, "published_at") {
 			t.Errorf("%s: %s, want the error to name published_at", name, rec.Body.String())
 		}
 	}
-	rec := e.editor("POST", "/api/v1/articles", `{`+fields+`,"published_at":"hier"}`)
+	rec := e.Editor("POST", "/api/v1/articles", `{`+fields+`,"published_at":"hier"}`)
 	if got := mustAPIError(t, rec, 400, "invalid_input"); got.Error.Field != "published_at" {
 		t.Errorf("bad time: %s", rec.Body.String())
 	}
 
 	// Nothing was stored: the article with its date is new.
 	body := `{` + fields + `,"published_at":"2026-11-29T06:30:00Z"}`
-	if rec := e.editor("POST", "/api/v1/articles", body); rec.Code != 201 {
+	if rec := e.Editor("POST", "/api/v1/articles", body); rec.Code != 201 {
 		t.Fatalf("with published_at: %d %s, want 201", rec.Code, rec.Body.String())
 	}
-	if rec := e.editor("POST", "/api/v1/articles", body); rec.Code != 200 {
+	if rec := e.Editor("POST", "/api/v1/articles", body); rec.Code != 200 {
 		t.Errorf("again: %d %s, want 200", rec.Code, rec.Body.String())
 	}
 }
@@ -40,7 +42,7 @@ func TestArticlePublishedAtRequired(t *testing.T) {
 // in JSON's words, never Go's.
 func TestJSONTypeErrors(t *testing.T) {
 	t.Parallel()
-	e := setupAPI(t)
+	e := webtest.New(t)
 	cases := []struct {
 		name, path, body string
 		field, message   string
@@ -63,7 +65,7 @@ func TestJSONTypeErrors(t *testing.T) {
 		if c.name == "push delete" {
 			method = "DELETE"
 		}
-		rec := e.editor(method, c.path, c.body)
+		rec := e.Editor(method, c.path, c.body)
 		got := mustAPIError(t, rec, 400, "invalid_input")
 		if got.Error.Message != c.message || got.Error.Field != c.field {
 			t.Errorf("%s: field %q message %q, want field %q message %q", c.name, got.Error.Field, got.Error.Message, c.field, c.message)

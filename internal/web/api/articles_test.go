@@ -7,6 +7,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/crieur/crieur/internal/web/webtest"
 )
 
 // TestArticleText checks that titles, summaries and authors from the CMS
@@ -14,7 +16,7 @@ import (
 // API sends (HTML, entities) is cleaned, plain text is kept as written.
 func TestArticleText(t *testing.T) {
 	t.Parallel()
-	e := setupAPI(t)
+	e := webtest.New(t)
 	tests := []struct {
 		name                           string
 		title, summary, author         string
@@ -30,7 +32,7 @@ func TestArticleText(t *testing.T) {
 	for i, tt := range tests {
 		body, _ := json.Marshal(map[string]any{"url": "https://journal.example/a" + strconv.Itoa(i), "title": tt.title, "summary": tt.summary,
 			"author": tt.author, "topics": []string{"politique"}, "published_at": "2026-11-29T06:30:00Z"})
-		rec := e.editor("POST", "/api/v1/articles", string(body))
+		rec := e.Editor("POST", "/api/v1/articles", string(body))
 		if rec.Code != 201 {
 			t.Fatalf("%s: %d %s", tt.name, rec.Code, rec.Body.String())
 		}
@@ -39,7 +41,7 @@ func TestArticleText(t *testing.T) {
 			t.Fatal(err)
 		}
 		id, _ := strconv.ParseInt(out.ID, 10, 64)
-		a, err := e.st.Article(context.Background(), id)
+		a, err := e.Store.Article(context.Background(), id)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -51,11 +53,11 @@ func TestArticleText(t *testing.T) {
 
 func TestArticleTextValidation(t *testing.T) {
 	t.Parallel()
-	e := setupAPI(t)
+	e := webtest.New(t)
 	post := func(title, summary string) (int, string) {
 		body, _ := json.Marshal(map[string]any{"url": "https://journal.example/v", "title": title, "summary": summary,
 			"topics": []string{"politique"}, "published_at": "2026-11-29T06:30:00Z"})
-		rec := e.editor("POST", "/api/v1/articles", string(body))
+		rec := e.Editor("POST", "/api/v1/articles", string(body))
 		return rec.Code, rec.Body.String()
 	}
 	// Nothing readable is no title.
@@ -77,20 +79,20 @@ func TestArticleTextValidation(t *testing.T) {
 // 7235 2.1), so "bearer" and "BEARER" work as "Bearer" does.
 func TestBearerSchemeCase(t *testing.T) {
 	t.Parallel()
-	e := setupAPI(t)
+	e := webtest.New(t)
 	for _, scheme := range []string{"Bearer", "bearer", "BEARER"} {
 		req := httptest.NewRequest("GET", "/api/v1/digests/runs/999999", nil)
-		req.Header.Set("Authorization", scheme+" "+e.token)
+		req.Header.Set("Authorization", scheme+" "+e.Token)
 		rec := httptest.NewRecorder()
-		e.h.ServeHTTP(rec, req)
+		e.Handler.ServeHTTP(rec, req)
 		if rec.Code != 404 {
 			t.Errorf("%s: %d, want 404 (authenticated, no such run)", scheme, rec.Code)
 		}
 	}
 	req := httptest.NewRequest("GET", "/api/v1/digests/runs/999999", nil)
-	req.Header.Set("Authorization", "Basic "+e.token)
+	req.Header.Set("Authorization", "Basic "+e.Token)
 	rec := httptest.NewRecorder()
-	e.h.ServeHTTP(rec, req)
+	e.Handler.ServeHTTP(rec, req)
 	if rec.Code != 401 {
 		t.Errorf("Basic: %d, want 401", rec.Code)
 	}

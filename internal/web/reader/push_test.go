@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/crieur/crieur/internal/web"
+	"github.com/crieur/crieur/internal/web/webtest"
 )
 
 // TestPushSubscriptionsRateLimited checks the push subscription routes
@@ -21,7 +22,7 @@ func TestPushSubscriptionsRateLimited(t *testing.T) {
 	t.Parallel()
 	// A stopped clock: the budget does not refill during the test.
 	now := time.Date(2026, 11, 29, 7, 0, 0, 0, time.UTC)
-	e := setupAPI(t, func(d *web.Deps) {
+	e := webtest.New(t, func(d *web.Deps) {
 		d.Now = func() time.Time { return now }
 		d.AllowedOrigins = []string{"https://journal.example"}
 	})
@@ -32,7 +33,7 @@ func TestPushSubscriptionsRateLimited(t *testing.T) {
 		req.RemoteAddr = client + ":40000"
 		req.Header.Set("Origin", "https://journal.example") // the publisher's page
 		rec := httptest.NewRecorder()
-		e.h.ServeHTTP(rec, req)
+		e.Handler.ServeHTTP(rec, req)
 		return rec
 	}
 	subscription := func(n int) string {
@@ -73,10 +74,10 @@ func TestPushSubscriptionsRateLimited(t *testing.T) {
 	for i := range 5 {
 		req := httptest.NewRequest("POST", "/api/v1/push/subscriptions", strings.NewReader(subscription(500+i)))
 		req.Header.Set("Content-Type", "application/json")
-		req.Header.Set("Authorization", "Bearer "+e.token)
+		req.Header.Set("Authorization", "Bearer "+e.Token)
 		req.RemoteAddr = "192.0.2.10:40000"
 		rec := httptest.NewRecorder()
-		e.h.ServeHTTP(rec, req)
+		e.Handler.ServeHTTP(rec, req)
 		if rec.Code != 201 {
 			t.Fatalf("with a token: %d %s", rec.Code, rec.Body.String())
 		}
@@ -103,12 +104,12 @@ func TestPushSubscriptionsRateLimited(t *testing.T) {
 func TestRequestLog(t *testing.T) {
 	t.Parallel()
 	var buf lockedLog
-	e := setupAPI(t, func(d *web.Deps) {
+	e := webtest.New(t, func(d *web.Deps) {
 		d.Log = slog.New(slog.NewTextHandler(&buf, &slog.HandlerOptions{Level: slog.LevelDebug}))
 	})
 	const token = "AQEBAgMEBQYHCAkKCwwNDg8Q"
 	for _, target := range []string{"/confirm/" + token, "/api/v1/topics?email=lectrice@example.com"} {
-		e.h.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil))
+		e.Handler.ServeHTTP(httptest.NewRecorder(), httptest.NewRequest("GET", target, nil))
 	}
 	out := buf.String()
 	for _, want := range []string{`msg=request method=GET path=/confirm/…`, `path=/api/v1/topics status=200`} {
