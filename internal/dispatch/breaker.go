@@ -2,7 +2,6 @@ package dispatch
 
 import (
 	"context"
-	"log/slog"
 	"strconv"
 	"sync"
 	"time"
@@ -20,9 +19,8 @@ const defaultRecipientBreaker = 20
 
 // breaker counts consecutive recipient refusals on one pipeline.
 type breaker struct {
-	mu    sync.Mutex
-	limit int
-	run   int
+	mu  sync.Mutex
+	run int
 }
 
 // refused records one recipient refusal and returns how many came in a
@@ -51,21 +49,30 @@ func (b *breaker) accepted() {
 // go out, close the breaker, and the dead ones are judged again later (or
 // fail after the usual attempts, still without suppressing anyone).
 func (m *Mailer) trip(w int, d store.Delivery, se *mail.SendError, run int, now time.Time) store.Result {
-	m.dropSender(w)
-	m.p.pause(time.Minute)
-	// Once per streak at error level: every message claimed while the
-	// server still refuses would repeat it.
-	level := slog.LevelWarn
+	// Once per streak the error line and the run's failure: every message
+	// claimed while the server still refuses would repeat them (a write
+	// of the run's row per message).
 	if run == m.cfg.RecipientBreaker+1 {
-		level = slog.LevelError
-	}
-	m.cfg.Log.Log(context.Background(), level, "mail server refuses every recipient; sending paused, nobody more suppressed",
-		"consecutive_refusals", run, "code", se.Code, "enhanced", se.Enhanced, "stage", se.Stage)
-	if d.RunID != 0 {
-		reason := "mail server refused " + strconv.Itoa(m.cfg.RecipientBreaker) + " recipients in a row: " + shortErr(se)
-		if err := m.cfg.Store.FailRun(context.Background(), d.RunID, reason); err != nil {
-			m.cfg.Log.Error("record run failure", "run_id", d.RunID, "err", err)
-		}
+		m.cfg.Log.Error("mail server refuses every recipient; sending paused, nobody more suppressed",
+			"consecutive_refusals", run, "code", se.Code, "enhanced", se.Enhanced, "stage", se.Stage)
+		m.halt(w, d.RunID, "mail server refused "+strconv.Itoa(m.cfg.RecipientBreaker)+" recipients in a row: "+shortErr(se))
+	} else {
+		m.cfg.Log.Warn("mail server refuses every recipient; sending paused, nobody more suppressed",
+			"consecutive_refusals", run, "code", se.Code, "enhanced", se.Enhanced, "stage", se.Stage)
+		m.halt(w, 0, "")
 	}
 	return m.retryOrFail(d, now, shortErr(se))
+}
+
+// halt stops sending for a minute after the server refused us (or every
+// recipient), dropping this worker's connection, and marks the message's
+// run failed with the reason (runID 0: none to mark).
+func (m *Mailer) halt(w int, runID int64, reason string) {
+	m.dropSender(w)
+	m.p.pause(time.Minute)
+	if runID != 0 {
+		if err := m.cfg.Store.FailRun(context.Background(), runID, reason); err != nil {
+			m.cfg.Log.Error("record run failure", "run_id", runID, "err", err)
+		}
+	}
 }

@@ -96,7 +96,7 @@ func NewMailer(cfg MailConfig) *Mailer {
 	if cfg.RecipientBreaker <= 0 {
 		cfg.RecipientBreaker = defaultRecipientBreaker
 	}
-	m := &Mailer{cfg: cfg, senders: make([]mail.Sender, cfg.Connections), breaker: breaker{limit: cfg.RecipientBreaker}}
+	m := &Mailer{cfg: cfg, senders: make([]mail.Sender, cfg.Connections)}
 	if cfg.RatePerSecond > 0 {
 		m.limiter = rate.NewLimiter(rate.Limit(cfg.RatePerSecond), max(1, int(cfg.RatePerSecond/10)))
 	}
@@ -233,14 +233,8 @@ func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result
 	case mail.Server:
 		// Every further message would fail the same way: stop sending, say
 		// why, and keep the message queued for when it is fixed.
-		m.dropSender(w)
-		m.p.pause(time.Minute)
 		m.cfg.Log.Error("mail server refuses us; sending paused", "code", se.Code, "stage", se.Stage, "err", se.Err)
-		if d.RunID != 0 {
-			if err := m.cfg.Store.FailRun(context.Background(), d.RunID, "mail server refused: "+shortErr(se)); err != nil {
-				m.cfg.Log.Error("record run failure", "run_id", d.RunID, "err", err)
-			}
-		}
+		m.halt(w, d.RunID, "mail server refused: "+shortErr(se))
 		return store.Result{Release: true}
 	default:
 		m.dropSender(w)

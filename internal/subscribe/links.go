@@ -70,9 +70,10 @@ func (s *Service) RevokeLinks(ctx context.Context, id int64) (news.Subscriber, e
 // longer works afterwards, so a second request needs the new link, which
 // only the reader's mailbox receives.
 func (s *Service) SignOutEverywhere(ctx context.Context, id int64) error {
-	if _, err := s.RevokeLinks(ctx, id); err != nil {
+	if _, err := s.st.RevokeLinks(ctx, id, s.now()); err != nil {
 		return fmt.Errorf("sign out everywhere: %w", err)
 	}
+	s.log.Info("subscriber links revoked", "subscriber_id", id)
 	if err := s.st.EnqueueLinks(ctx, id, s.now()); err != nil {
 		return fmt.Errorf("sign out everywhere: %w", err)
 	}

@@ -156,12 +156,13 @@ func (s *Service) Subscribe(ctx context.Context, r Request) error {
 	if ok, wait := s.perClient.Allow("client:"+r.Client, now); !ok {
 		return &news.Error{Code: news.CodeRateLimited, Message: "Too many requests; try again later.", RetryAfter: wait}
 	}
-	if ok, wait := s.perAddress.Allow(s.Hash(email), now); !ok {
+	hash := s.Hash(email)
+	if ok, wait := s.perAddress.Allow(hash, now); !ok {
 		return &news.Error{Code: news.CodeRateLimited, Message: "Too many requests for this address; try again later.", RetryAfter: wait}
 	}
 	// An address that bounced or complained gets nothing, and the answer
 	// is the same: the store records the request as it records any.
-	_, outcome, err := s.st.SubscribeRequest(ctx, email, s.Hash(email), prefs, now)
+	_, outcome, err := s.st.SubscribeRequest(ctx, email, hash, prefs, now)
 	if err != nil {
 		return err
 	}
