@@ -27,6 +27,7 @@ import (
 	"time"
 
 	"github.com/crieur/crieur/internal/alert"
+	"github.com/crieur/crieur/internal/bounce"
 	"github.com/crieur/crieur/internal/compose"
 	"github.com/crieur/crieur/internal/digest"
 	"github.com/crieur/crieur/internal/dispatch"
@@ -85,6 +86,7 @@ type Daemon struct {
 	Scheduler *schedule.Scheduler
 	Poller    *feed.Poller
 	Janitor   *dispatch.Janitor
+	Bounces   bounce.Recorder // acts on bounces and complaints, whichever way they come in
 	Metrics   *web.Metrics
 	Handler   *web.Server
 	// VAPIDPublicKey is the key browsers subscribe with ("" without the
@@ -177,6 +179,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 	}
 	d.Subscribe = subscribe.New(subscribe.Config{Store: st, Tokens: tokens, HashKey: derive(secret, "suppression"),
 		BaseURL: siteURL, Log: log, Wake: wakeMail})
+	d.Bounces = &bounce.Minimal{Subscribers: d.Subscribe, Log: log}
 
 	var builder *dispatch.MessageBuilder
 	if side.mail {
