@@ -18,7 +18,9 @@ const bounceDomain = "bounces.example.net"
 
 var testRef = bounce.Ref{DeliveryID: 4242, SubscriberID: 77}
 
-func testTokens() *bounce.Tokens { return bounce.NewTokens([]byte("test key for bounce tokens, 32 bytes+")) }
+func testTokens() *bounce.Tokens {
+	return bounce.NewTokens([]byte("test key for bounce tokens, 32 bytes+"))
+}
 
 // fixture reads testdata/reports/NAME with its placeholders replaced by
 // references to testRef signed with testTokens: the VERP address and the
