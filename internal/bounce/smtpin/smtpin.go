@@ -201,5 +201,7 @@ func (c *lifeConn) min(t time.Time) time.Time {
 // the daemon's log at debug: they are a remote party's doing.
 type slogPrinter struct{ log *slog.Logger }
 
-func (p slogPrinter) Printf(format string, v ...any) { p.log.Debug("bounce listener", "msg", fmt.Sprintf(format, v...)) }
-func (p slogPrinter) Println(v ...any)               { p.log.Debug("bounce listener", "msg", fmt.Sprint(v...)) }
+func (p slogPrinter) Printf(format string, v ...any) {
+	p.log.Debug("bounce listener", "msg", fmt.Sprintf(format, v...))
+}
+func (p slogPrinter) Println(v ...any) { p.log.Debug("bounce listener", "msg", fmt.Sprint(v...)) }
