@@ -122,6 +122,13 @@ func TestPostfixBouncesThroughVERP(t *testing.T) {
 	if n := bounceMetric(t, f.p, "smtp", "applied"); n != 2 {
 		t.Errorf("applied reports counted %v, want 2", n)
 	}
+	// The listener stops with the daemon and frees its port.
+	if err, took := f.p.Term(10 * time.Second); err != nil || took > 10*time.Second {
+		t.Errorf("SIGTERM: %v after %s, want exit 0 within 10 s", err, took)
+	}
+	if _, err := smtp.Dial(listen); err == nil {
+		t.Errorf("the bounce listener still answers after the daemon stopped")
+	}
 }
 
 var bounceLine = regexp.MustCompile(`(?m)^crieur_bounce_reports_total\{result="([a-z_]+)",source="([a-z]+)"\} ([0-9.e+]+)$`)

@@ -19,6 +19,7 @@ import (
 	"github.com/emersion/go-imap/client"
 
 	"github.com/crieur/crieur/internal/bounce"
+	"github.com/crieur/crieur/internal/bounce/dovecottest"
 	"github.com/crieur/crieur/internal/bounce/imapin"
 )
 
@@ -70,13 +71,13 @@ func newPoller(t *testing.T, rawURL string, rec bounce.Recorder, log *slog.Logge
 		Intake: &bounce.Intake{Tokens: tokens(), Domain: domain, Recorder: rec, Log: log}})
 }
 
-func login(t *testing.T, d *dovecot) *client.Client {
+func login(t *testing.T, d *dovecottest.Server) *client.Client {
 	t.Helper()
-	c, err := client.Dial(d.addr)
+	c, err := client.Dial(d.Addr)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := c.Login(d.user, d.pass); err != nil {
+	if err := c.Login(d.User, d.Pass); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { c.Logout() })
@@ -116,7 +117,7 @@ func folder(t *testing.T, c *client.Client, name string) map[string][]string {
 // poll does nothing more.
 func TestPollerMovesReportsLeavesOthers(t *testing.T) {
 	t.Parallel()
-	d := startDovecot(t)
+	d := dovecottest.Start(t)
 	c := login(t, d)
 	person := "From: Paul <paul@example.org>\r\nTo: newsletter@news.example.com\r\nSubject: A question from a reader\r\n\r\nHello?\r\n"
 	read := "From: Editor <ed@news.example.com>\r\nTo: newsletter@news.example.com\r\nSubject: Already read\r\n\r\nSeen.\r\n"
@@ -135,10 +136,10 @@ func TestPollerMovesReportsLeavesOthers(t *testing.T) {
 		}
 	}
 	rec := &recorder{}
-	p := newPoller(t, d.url(d.pass), rec, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p := newPoller(t, d.URL(d.Pass), rec, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	st, err := p.RunOnce(context.Background())
 	if err != nil {
-		t.Fatalf("poll: %v\n%s", err, d.logs())
+		t.Fatalf("poll: %v\n%s", err, d.Logs())
 	}
 	if st.Handled != 3 || st.LeftAlone != 2 {
 		t.Errorf("stats = %+v, want 3 handled, 2 left alone", st)
@@ -184,12 +185,12 @@ func TestPollerMovesReportsLeavesOthers(t *testing.T) {
 // holds the password.
 func TestPollerLoginFailure(t *testing.T) {
 	t.Parallel()
-	d := startDovecot(t)
+	d := dovecottest.Start(t)
 	wrong := "hunter2-not-the-password"
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
-	p := newPoller(t, d.url(wrong), &recorder{}, log)
+	p := newPoller(t, d.URL(wrong), &recorder{}, log)
 	_, err := p.RunOnce(context.Background())
 	if err == nil || strings.Contains(err.Error(), wrong) || !strings.Contains(strings.ToLower(err.Error()), "login") {
 		t.Fatalf("RunOnce with a wrong password: %v; want a login error without the password", err)

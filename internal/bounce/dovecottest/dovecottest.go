@@ -1,4 +1,9 @@
-package imapin_test
+// Package dovecottest runs a real Dovecot IMAP server (Debian's
+// dovecot-imapd) for a test, as pgtest runs PostgreSQL: its own
+// configuration and Maildir storage in a temp dir, one user, plain IMAP on
+// a loopback port. Without Dovecot the test is skipped, and fails under
+// CI.
+package dovecottest
 
 import (
 	"fmt"
@@ -14,19 +19,18 @@ import (
 	"github.com/crieur/crieur/internal/testenv"
 )
 
-// dovecot is a Dovecot IMAP server started by a test in a temp dir on a
-// loopback port, plain text (tls=none is allowed on loopback only).
-type dovecot struct {
-	addr string
+// Server is one running Dovecot.
+type Server struct {
+	Addr string // 127.0.0.1:PORT, plain IMAP (tls=none is allowed on loopback only)
+	User string
+	Pass string
 	dir  string
-	user string
-	pass string
 }
 
-// startDovecot runs `dovecot -F` with its own configuration, one user
+// Start runs `dovecot -F` with its own configuration, one user
 // (reader / a random password) and Maildir storage; it is stopped at the
 // end of the test. Without Dovecot the test is skipped (failed under CI).
-func startDovecot(t *testing.T) *dovecot {
+func Start(t *testing.T) *Server {
 	t.Helper()
 	bin := testenv.LookPath(t, "dovecot", "/usr/sbin/dovecot")
 	// Not t.TempDir: the mail processes run as an unprivileged user who
@@ -75,8 +79,8 @@ func startDovecot(t *testing.T) *dovecot {
 	}
 	port := ln.Addr().(*net.TCPAddr).Port
 	ln.Close()
-	d := &dovecot{addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, user: "reader", pass: fmt.Sprintf("pw-%d", time.Now().UnixNano())}
-	if err := os.WriteFile(filepath.Join(dir, "passwd"), []byte(d.user+":{PLAIN}"+d.pass+"\n"), 0o644); err != nil {
+	d := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, User: "reader", Pass: fmt.Sprintf("pw-%d", time.Now().UnixNano())}
+	if err := os.WriteFile(filepath.Join(dir, "passwd"), []byte(d.User+":{PLAIN}"+d.Pass+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	conf := fmt.Sprintf(`base_dir = %[1]s/run
@@ -135,7 +139,7 @@ service anvil {
 	})
 	deadline := time.Now().Add(20 * time.Second)
 	for {
-		c, err := net.DialTimeout("tcp", d.addr, time.Second)
+		c, err := net.DialTimeout("tcp", d.Addr, time.Second)
 		if err == nil {
 			c.Close()
 			return d
@@ -143,18 +147,20 @@ service anvil {
 		if time.Now().After(deadline) {
 			logs, _ := os.ReadFile(filepath.Join(dir, "dovecot.log"))
 			so, _ := os.ReadFile(filepath.Join(dir, "stdout.log"))
-			t.Fatalf("dovecot did not listen on %s: %v\n%s\n%s", d.addr, err, logs, so)
+			t.Fatalf("dovecot did not listen on %s: %v\n%s\n%s", d.Addr, err, logs, so)
 		}
 		time.Sleep(50 * time.Millisecond)
 	}
 }
 
-// url is the CRIEUR_BOUNCE_MAILBOX of this server's INBOX.
-func (d *dovecot) url(pass string) string {
-	return "imap://" + d.user + ":" + pass + "@" + d.addr + "/INBOX?tls=none&interval=50ms"
+// URL is a CRIEUR_BOUNCE_MAILBOX for this server's INBOX, logging in
+// with pass, polled every 50 ms.
+func (d *Server) URL(pass string) string {
+	return "imap://" + d.User + ":" + pass + "@" + d.Addr + "/INBOX?tls=none&interval=50ms"
 }
 
-func (d *dovecot) logs() string {
+// Logs is Dovecot's log so far.
+func (d *Server) Logs() string {
 	b, _ := os.ReadFile(filepath.Join(d.dir, "dovecot.log"))
 	return strings.TrimSpace(string(b))
 }
