@@ -117,6 +117,11 @@ func Parse(raw []byte) (*Parsed, error) {
 	}
 	if p.Type != TypeOther && p.Type != TypeAutoReply {
 		quotedRefs(p, w.text.String())
+		// Last: many reports thread under the email they are about,
+		// some (Gmail, Outlook) even when they attach nothing of it.
+		for _, k := range []string{"In-Reply-To", "References"} {
+			p.MessageIDs = append(p.MessageIDs, msgIDs.FindAllString(h.Get(k), 8)...)
+		}
 	}
 	return p, nil
 }
@@ -193,6 +198,9 @@ func (w *walker) deliveryStatus(s string) {
 	for i, f := range fieldBlocks(s) {
 		if v := f["x-postfix-sender"]; v != "" {
 			w.p.ReturnPaths = append(w.p.ReturnPaths, afterType(v))
+		}
+		if v := f["x-original-message-id"]; v != "" {
+			w.p.MessageIDs = append(w.p.MessageIDs, msgIDs.FindAllString(v, 1)...)
 		}
 		if i == 0 && f["final-recipient"] == "" && f["action"] == "" {
 			continue // the per-message block
@@ -385,5 +393,7 @@ func quotedRefs(p *Parsed, text string) {
 		}
 	}
 }
+
+var msgIDs = regexp.MustCompile(`<[^<>\s]{1,200}>`)
 
 var quotedHeader = regexp.MustCompile(`(?im)^[ \t>]*(message-id|return-path):[ \t]*(<[^>\r\n]{1,200}>)`)

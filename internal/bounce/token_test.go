@@ -143,3 +143,21 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// TestThreadedReport: a DSN that attaches nothing of the original but
+// threads under it (References) finds its email by that Message-ID.
+func TestThreadedReport(t *testing.T) {
+	t.Parallel()
+	msgid := testTokens().MessageID(testRef, "news.example.com")
+	raw := "From: MAILER-DAEMON@mx.example\r\nTo: newsletter@news.example.com\r\nReferences: <x@y> " + msgid + "\r\n" +
+		"Subject: Undeliverable\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n" +
+		"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\n" +
+		"Final-Recipient: rfc822; a@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n"
+	rec := &recorder{}
+	if res, err := newIntake(rec).Handle(context.Background(), "imap", nil, []byte(raw)); err != nil || res != bounce.ResultApplied {
+		t.Fatalf("Handle = %q, %v; want applied", res, err)
+	}
+	if rec.reports[0].DeliveryID != testRef.DeliveryID {
+		t.Errorf("report %+v, want delivery %d", rec.reports[0], testRef.DeliveryID)
+	}
+}

@@ -110,13 +110,19 @@ func (l *Listener) Start(ctx context.Context) error {
 // closes every connection; a sender whose message was cut retries it.
 func (l *Listener) Stop(ctx context.Context) {
 	l.mu.Lock()
-	srv := l.srv
+	srv, ln := l.srv, l.ln
 	l.srv, l.ln = nil, nil
 	l.mu.Unlock()
 	if srv != nil {
-		if err := srv.Shutdown(ctx); err != nil {
+		// An MTA that keeps an idle connection open must not hold the
+		// daemon's whole grace, which the delivery pipelines share.
+		sctx, cancel := context.WithTimeout(ctx, 2*time.Second)
+		defer cancel()
+		if err := srv.Shutdown(sctx); err != nil {
 			srv.Close()
 		}
+	} else if ln != nil {
+		ln.Close() // bound by Listen, never served
 	}
 	l.Base.Stop()
 }
