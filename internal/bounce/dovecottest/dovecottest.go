@@ -6,7 +6,14 @@
 package dovecottest
 
 import (
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"crypto/x509/pkix"
+	"encoding/pem"
 	"fmt"
+	"math/big"
 	"net"
 	"os"
 	"os/exec"
@@ -21,16 +28,20 @@ import (
 
 // Server is one running Dovecot.
 type Server struct {
-	Addr string // 127.0.0.1:PORT, plain IMAP (tls=none is allowed on loopback only)
-	User string
-	Pass string
-	dir  string
+	Addr string // 127.0.0.1:PORT, plain IMAP (tls=none is allowed on loopback only); STARTTLS too with WithTLS
+	// TLSAddr is the imaps:// port and RootCAs trusts its certificate
+	// (for 127.0.0.1), with WithTLS only.
+	TLSAddr string
+	RootCAs *x509.CertPool
+	User    string
+	Pass    string
+	dir     string
 }
 
 // Start runs `dovecot -F` with its own configuration, one user
 // (reader / a random password) and Maildir storage; it is stopped at the
 // end of the test. Without Dovecot the test is skipped (failed under CI).
-func Start(t *testing.T) *Server {
+func Start(t *testing.T, opts ...Option) *Server {
 	t.Helper()
 	bin := testenv.LookPath(t, "dovecot", "/usr/sbin/dovecot")
 	// Not t.TempDir: the mail processes run as an unprivileged user who
@@ -73,13 +84,20 @@ func Start(t *testing.T) *Server {
 			t.Fatal(err)
 		}
 	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
+	var o options
+	for _, opt := range opts {
+		opt(&o)
 	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
+	port, tlsPort := freePort(t), 0
 	d := &Server{Addr: fmt.Sprintf("127.0.0.1:%d", port), dir: dir, User: "reader", Pass: fmt.Sprintf("pw-%d", time.Now().UnixNano())}
+	sslConf := "ssl = no"
+	if o.tls {
+		tlsPort = freePort(t)
+		d.TLSAddr = fmt.Sprintf("127.0.0.1:%d", tlsPort)
+		var cert, key string
+		cert, key, d.RootCAs = selfSigned(t, dir)
+		sslConf = "ssl = yes\nssl_cert = <" + cert + "\nssl_key = <" + key
+	}
 	if err := os.WriteFile(filepath.Join(dir, "passwd"), []byte(d.User+":{PLAIN}"+d.Pass+"\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
@@ -88,7 +106,7 @@ state_dir = %[1]s/state
 log_path = %[1]s/dovecot.log
 protocols = imap
 listen = 127.0.0.1
-ssl = no
+%[6]s
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 auth_failure_delay = 0
@@ -112,13 +130,14 @@ service imap-login {
     port = %[5]d
   }
   inet_listener imaps {
-    port = 0
+    address = 127.0.0.1
+    port = %[7]d
   }
 }
 service anvil {
   chroot =
 }
-`, dir, mailUser, mailGroup, home, port)
+`, dir, mailUser, mailGroup, home, port, sslConf, tlsPort)
 	confPath := filepath.Join(dir, "dovecot.conf")
 	if err := os.WriteFile(confPath, []byte(conf), 0o644); err != nil {
 		t.Fatal(err)
@@ -163,4 +182,58 @@ func (d *Server) URL(pass string) string {
 func (d *Server) Logs() string {
 	b, _ := os.ReadFile(filepath.Join(d.dir, "dovecot.log"))
 	return strings.TrimSpace(string(b))
+}
+
+// Option changes what Start runs.
+type Option func(*options)
+
+type options struct{ tls bool }
+
+// WithTLS serves imaps:// on TLSAddr and STARTTLS on Addr, with a
+// certificate for 127.0.0.1 made for the test.
+func WithTLS() Option { return func(o *options) { o.tls = true } }
+
+func freePort(t *testing.T) int {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().(*net.TCPAddr).Port
+}
+
+// selfSigned writes a certificate for 127.0.0.1 and its key into dir.
+func selfSigned(t *testing.T, dir string) (certPath, keyPath string, pool *x509.CertPool) {
+	t.Helper()
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "dovecottest"},
+		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		IPAddresses: []net.IP{net.IPv4(127, 0, 0, 1)}, DNSNames: []string{"localhost"},
+		KeyUsage: x509.KeyUsageDigitalSignature, ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, tmpl, &key.PublicKey, key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPath, keyPath = filepath.Join(dir, "cert.pem"), filepath.Join(dir, "key.pem")
+	if err := os.WriteFile(certPath, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(keyPath, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cert, err := x509.ParseCertificate(der)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool = x509.NewCertPool()
+	pool.AddCert(cert)
+	return certPath, keyPath, pool
 }

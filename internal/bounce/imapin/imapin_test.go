@@ -3,6 +3,7 @@ package imapin_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -285,4 +286,77 @@ func TestParseURL(t *testing.T) {
 			t.Errorf("ParseURL error quotes the password: %v", err)
 		}
 	}
+}
+
+// TestPollerTLS: the production forms, imaps:// and imap:// with STARTTLS,
+// against a real Dovecot with a certificate; an untrusted certificate is
+// refused before the password is sent.
+func TestPollerTLS(t *testing.T) {
+	t.Parallel()
+	d := dovecottest.Start(t, dovecottest.WithTLS())
+	c := login(t, d)
+	add := func() {
+		if err := c.Append("INBOX", nil, time.Now(), bytes.NewReader(report(t, "gmail-no-such-user.eml"))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	add()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	poll := func(rawURL string, tc *tls.Config) (imapin.Stats, error) {
+		m, err := imapin.ParseURL(rawURL)
+		if err != nil {
+			t.Fatal(err)
+		}
+		p := imapin.New(imapin.Config{Mailbox: m, Log: log, TLSConfig: tc, Timeout: 10 * time.Second,
+			Intake: &bounce.Intake{Tokens: tokens(), Domain: domain, Recorder: &recorder{}, Log: log}})
+		return p.RunOnce(context.Background())
+	}
+	creds := d.User + ":" + d.Pass + "@"
+	if st, err := poll("imaps://"+creds+d.TLSAddr+"/INBOX", nil); err == nil || !strings.Contains(err.Error(), "certificate") || st.Handled != 0 {
+		t.Errorf("untrusted certificate: %+v, %v; want a certificate error", st, err)
+	}
+	trust := &tls.Config{RootCAs: d.RootCAs}
+	for i, u := range []string{"imaps://" + creds + d.TLSAddr + "/INBOX", "imap://" + creds + d.Addr + "/INBOX"} {
+		if i > 0 {
+			add()
+		}
+		st, err := poll(u, trust)
+		if err != nil || st.Handled != 1 {
+			t.Errorf("%s: %+v, %v; want the report handled", strings.Replace(u, d.Pass, "…", 1), st, err)
+		}
+	}
+	st, err := c.Status("crieur-processed", []imap.StatusItem{imap.StatusMessages})
+	if err != nil || st.Messages != 2 {
+		t.Errorf("crieur-processed: %+v, %v; want 2 messages", st, err)
+	}
+}
+
+// FuzzParseURL: any CRIEUR_BOUNCE_MAILBOX parses or is refused without
+// panicking, a refusal never quotes the password, and plain text is only
+// ever accepted for a loopback host.
+func FuzzParseURL(f *testing.F) {
+	for _, s := range []string{"imaps://u:p@imap.example.com/INBOX", "imap://u:p@127.0.0.1:1143/INBOX?tls=none&interval=1s",
+		"imap://u:p@[::1]/x?processed=y", "imaps://u:pw%40x@h:99999/", "imap://:@/?tls=none"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, raw string) {
+		m, err := imapin.ParseURL(raw)
+		if err != nil {
+			if m.Password != "" {
+				t.Fatalf("a refusal returned a mailbox: %+v", m)
+			}
+			if i := strings.Index(raw, ":"); i >= 0 && len(raw) > 12 && strings.Contains(err.Error(), raw) {
+				t.Fatalf("error quotes the URL: %v", err)
+			}
+			return
+		}
+		if m.TLS == imapin.TLSNone && m.Host != "localhost" && !strings.HasPrefix(m.Host, "127.") && m.Host != "::1" {
+			if ip := net.ParseIP(m.Host); ip == nil || !ip.IsLoopback() {
+				t.Fatalf("plain text accepted for %q", m.Host)
+			}
+		}
+		if m.User == "" || m.Addr == "" || m.Folder == m.Processed {
+			t.Fatalf("accepted an incomplete mailbox: %+v", m)
+		}
+	})
 }
