@@ -152,3 +152,52 @@ func TestListenerRefusesRelayAndHugeMail(t *testing.T) {
 		t.Errorf("reports = %+v, want the one soft bounce", rec.reports)
 	}
 }
+
+// TestListenerBoundsConnections: past MaxConns a connection waits for a
+// slot (no greeting) and gets one when a client leaves; a client that
+// says nothing is cut at the command timeout.
+func TestListenerBoundsConnections(t *testing.T) {
+	t.Parallel()
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	l := smtpin.New(smtpin.Config{Addr: "127.0.0.1:0", Domain: domain, Log: log, MaxConns: 1, CommandTimeout: 2 * time.Second,
+		Intake: &bounce.Intake{Tokens: bounce.NewTokens([]byte("k")), Domain: domain, Recorder: &recorder{}, Log: log}})
+	addr, err := l.Listen()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	defer l.Stop(context.Background())
+	greeting := func(c net.Conn, within time.Duration) bool {
+		c.SetReadDeadline(time.Now().Add(within))
+		b := make([]byte, 64)
+		n, _ := c.Read(b)
+		return n > 0 && strings.HasPrefix(string(b[:n]), "220 ")
+	}
+	first, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !greeting(first, 5*time.Second) {
+		t.Fatal("no greeting for the first client")
+	}
+	second, err := net.Dial("tcp", addr.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer second.Close()
+	if greeting(second, 300*time.Millisecond) {
+		t.Fatal("a second client was served beyond MaxConns=1")
+	}
+	// The silent first client is cut at the command timeout (2 s): then
+	// the second is greeted.
+	start := time.Now()
+	if !greeting(second, 10*time.Second) {
+		t.Fatal("the waiting client was never served")
+	}
+	if took := time.Since(start); took > 5*time.Second {
+		t.Errorf("the idle client held its slot %s, want about the 2 s command timeout", took)
+	}
+	first.Close()
+}
