@@ -30,8 +30,8 @@ const (
 	// ResultParked: unreadable, or a report naming no email of ours: kept
 	// for an admin (Recorder.Park), never guessed at.
 	ResultParked Result = "parked"
-	// ResultNotReport: mail that is no report (for a person, spam). The
-	// caller decides: the SMTP listener parks it, the IMAP poller leaves it.
+	// ResultNotReport: mail that is no report (for a person, spam), left
+	// alone (the IMAP poller); HandleOrPark parks it instead.
 	ResultNotReport Result = "not_report"
 )
 
@@ -117,14 +117,18 @@ func (in *Intake) handle(ctx context.Context, source string, rcpts []string, raw
 	return ResultIgnored, nil
 }
 
-// Park keeps raw for an admin, counted as parked; the listener parks
-// mail that is no report with it.
-func (in *Intake) Park(ctx context.Context, source, reason string, raw []byte) error {
-	err := in.park(ctx, source, reason, raw)
-	if err == nil && in.Counter != nil {
-		in.Counter.WithLabelValues(source, string(ResultParked)).Inc()
+// HandleOrPark is Handle for a way in where all mail is meant for crieur
+// (the SMTP listener of the bounce domain): mail that is no report (a
+// reader answering the Return-Path, spam) is parked for an admin too.
+func (in *Intake) HandleOrPark(ctx context.Context, source string, rcpts []string, raw []byte) (Result, error) {
+	res, err := in.handle(ctx, source, rcpts, raw)
+	if err == nil && res == ResultNotReport {
+		res, err = ResultParked, in.park(ctx, source, "not a report", raw)
 	}
-	return err
+	if err == nil && in.Counter != nil {
+		in.Counter.WithLabelValues(source, string(res)).Inc()
+	}
+	return res, err
 }
 
 func (in *Intake) park(ctx context.Context, source, reason string, raw []byte) error {

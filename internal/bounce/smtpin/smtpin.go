@@ -156,11 +156,7 @@ func (s *session) Data(r io.Reader) error {
 	}
 	ctx, cancel := context.WithTimeout(s.ctx, 30*time.Second)
 	defer cancel()
-	res, err := s.l.cfg.Intake.Handle(ctx, "smtp", s.rcpts, raw)
-	if err == nil && res == bounce.ResultNotReport {
-		err = s.l.cfg.Intake.Park(ctx, "smtp", "not a report", raw)
-	}
-	if err != nil {
+	if _, err := s.l.cfg.Intake.HandleOrPark(ctx, "smtp", s.rcpts, raw); err != nil {
 		s.l.cfg.Log.Error("bounce report not stored; the sender will retry", "err", err)
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "Cannot store the report now, try again later"}
 	}

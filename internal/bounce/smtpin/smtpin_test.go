@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/emersion/go-smtp"
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/crieur/crieur/internal/bounce"
 	"github.com/crieur/crieur/internal/bounce/smtpin"
@@ -44,13 +46,14 @@ func (r *recorder) Park(_ context.Context, _, reason string, _ []byte) error {
 	return nil
 }
 
-func setup(t *testing.T) (string, *recorder, *bounce.Tokens) {
+func setup(t *testing.T) (string, *recorder, *bounce.Tokens, *prometheus.CounterVec) {
 	t.Helper()
 	rec := &recorder{}
+	counter := bounce.NewCounter()
 	tk := bounce.NewTokens([]byte("listener test key, thirty-two bytes"))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	l := smtpin.New(smtpin.Config{Addr: "127.0.0.1:0", Domain: domain, Log: log, MaxConns: 4,
-		Intake: &bounce.Intake{Tokens: tk, Domain: domain, Recorder: rec, Log: log}})
+		Intake: &bounce.Intake{Tokens: tk, Domain: domain, Recorder: rec, Log: log, Counter: counter}})
 	addr, err := l.Listen()
 	if err != nil {
 		t.Fatal(err)
@@ -63,7 +66,7 @@ func setup(t *testing.T) (string, *recorder, *bounce.Tokens) {
 		defer cancel()
 		l.Stop(ctx)
 	})
-	return addr.String(), rec, tk
+	return addr.String(), rec, tk, counter
 }
 
 func dsn(verp, status string) string {
@@ -87,7 +90,7 @@ func send(addr, from string, rcpts []string, body string) error {
 // its delivery; mail that is no report is parked.
 func TestListenerTakesReports(t *testing.T) {
 	t.Parallel()
-	addr, rec, tk := setup(t)
+	addr, rec, tk, counter := setup(t)
 	ref := bounce.Ref{DeliveryID: 9, SubscriberID: 3}
 	verp := tk.ReturnPath(ref, domain)
 	if err := send(addr, "", []string{verp}, dsn(verp, "5.1.1")); err != nil {
@@ -104,6 +107,11 @@ func TestListenerTakesReports(t *testing.T) {
 	if len(rec.parked) != 1 || rec.parked[0] != "not a report" {
 		t.Errorf("parked = %q, want the mail that is no report", rec.parked)
 	}
+	for result, want := range map[string]float64{"applied": 1, "parked": 1, "not_report": 0} {
+		if got := testutil.ToFloat64(counter.WithLabelValues("smtp", result)); got != want {
+			t.Errorf("smtp %s = %v, want %v", result, got, want)
+		}
+	}
 }
 
 // TestListenerRefusesRelayAndHugeMail: a recipient outside the bounce
@@ -112,7 +120,7 @@ func TestListenerTakesReports(t *testing.T) {
 // the sender retries.
 func TestListenerRefusesRelayAndHugeMail(t *testing.T) {
 	t.Parallel()
-	addr, rec, tk := setup(t)
+	addr, rec, tk, _ := setup(t)
 	var se *smtp.SMTPError
 	err := send(addr, "spammer@example.org", []string{"victim@example.org"}, "Subject: x\r\n\r\nx\r\n")
 	if !errors.As(err, &se) || se.Code != 550 || se.EnhancedCode != (smtp.EnhancedCode{5, 7, 1}) {
