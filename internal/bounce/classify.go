@@ -93,6 +93,10 @@ func Classify(action, status, diagnostic string) (Kind, string) {
 		return "", "no_failure"
 	}
 	code := normalStatus(status, diagnostic)
+	if code == "" && strings.TrimSpace(action) == "" {
+		// Neither an action nor a code: the block says nothing.
+		return "", "no_failure"
+	}
 	if code == "" {
 		if crmail.NamesMissingMailbox(diagnostic) {
 			return Hard, ""

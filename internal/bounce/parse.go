@@ -195,15 +195,15 @@ func (w *walker) original(data []byte) {
 // deliveryStatus reads the fields of an RFC 3464 delivery-status part:
 // per-message fields, then one block per recipient.
 func (w *walker) deliveryStatus(s string) {
-	for i, f := range fieldBlocks(s) {
+	for _, f := range fieldBlocks(s) {
 		if v := f["x-postfix-sender"]; v != "" {
 			w.p.ReturnPaths = append(w.p.ReturnPaths, afterType(v))
 		}
 		if v := f["x-original-message-id"]; v != "" {
 			w.p.MessageIDs = append(w.p.MessageIDs, msgIDs.FindAllString(v, 1)...)
 		}
-		if i == 0 && f["final-recipient"] == "" && f["action"] == "" {
-			continue // the per-message block
+		if f["final-recipient"] == "" && f["original-recipient"] == "" && f["action"] == "" && f["status"] == "" {
+			continue // the per-message block, or a stray one
 		}
 		addr := afterType(f["final-recipient"])
 		if addr == "" {

@@ -181,6 +181,9 @@ func TestClassify(t *testing.T) {
 		{"delayed", "4.4.1", "timeout", "", "delayed"},
 		{"delivered", "2.0.0", "", "", "no_failure"},
 		{"failed", "", "550 user unknown", bounce.Hard, ""},
+		{"failed", "", "", bounce.Soft, ""},
+		{"", "", "", "", "no_failure"},
+		{"", "", "Remote-MTA only", "", "no_failure"},
 	}
 	for _, c := range cases {
 		k, why := bounce.Classify(c.action, c.status, c.diag)
