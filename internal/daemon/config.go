@@ -61,6 +61,10 @@ type Config struct {
 	DBMaxConns       int
 	SMTPTimeout      time.Duration
 	PushTimeout      time.Duration
+	// The ways bounces and complaints come back (see bounce.go).
+	BounceDomain  string
+	BounceListen  string
+	BounceMailbox string
 }
 
 // Defaults is the configuration with nothing set.
@@ -217,12 +221,15 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 	integer("CRIEUR_DB_MAX_CONNS", &c.DBMaxConns)
 	dur("CRIEUR_SMTP_TIMEOUT", &c.SMTPTimeout)
 	dur("CRIEUR_PUSH_TIMEOUT", &c.PushTimeout)
+	str("CRIEUR_BOUNCE_DOMAIN", &c.BounceDomain)
+	str("CRIEUR_BOUNCE_LISTEN", &c.BounceListen)
+	str("CRIEUR_BOUNCE_MAILBOX", &c.BounceMailbox)
 	// Settings the contract names for features this version does not have
 	// yet: their defaults are accepted, anything else is refused, so that
 	// an operator who turns one on (a second person's approval of alerts,
 	// above all) is told at start instead of running without it.
 	for _, k := range []string{"CRIEUR_ALERT_APPROVAL", "CRIEUR_DIGEST_LOCAL", "CRIEUR_TRACK_READERS",
-		"CRIEUR_WEBHOOKS_ALLOW_PRIVATE", "CRIEUR_BOUNCE_DOMAIN", "CRIEUR_BOUNCE_LISTEN", "CRIEUR_BOUNCE_MAILBOX"} {
+		"CRIEUR_WEBHOOKS_ALLOW_PRIVATE"} {
 		if v, ok := get(k); ok && v != "" && !strings.EqualFold(v, "false") && v != "0" {
 			errs = append(errs, k+" is not supported by this version of crieur yet: unset it or set it to its default")
 		}
@@ -306,7 +313,7 @@ func (c Config) Validate() error {
 	if c.MetricsListen != "" && c.MetricsListen == c.Listen {
 		return fmt.Errorf("CRIEUR_METRICS_LISTEN must differ from CRIEUR_LISTEN")
 	}
-	return nil
+	return c.validateBounces()
 }
 
 // mailAddress is the bare address of CRIEUR_MAIL_FROM.

@@ -47,7 +47,14 @@ func TestConfigValidation(t *testing.T) {
 		{"CRIEUR_TRUSTED_PROXIES", "10.0.0.0/8 nginx"},
 		{"CRIEUR_METRICS_LISTEN", "127.0.0.1:9", "CRIEUR_LISTEN", "127.0.0.1:9"},
 		{"CRIEUR_ALERT_APPROVAL", "true"},
-		{"CRIEUR_BOUNCE_LISTEN", "127.0.0.1:2526"},
+		{"CRIEUR_BOUNCE_LISTEN", "127.0.0.1:2526"}, // without a bounce domain
+		{"CRIEUR_BOUNCE_DOMAIN", "not a domain"},
+		{"CRIEUR_BOUNCE_DOMAIN", "bounces.localhost"},
+		{"CRIEUR_BOUNCE_DOMAIN", "user@bounces.example.com"},
+		{"CRIEUR_BOUNCE_LISTEN", "2526", "CRIEUR_BOUNCE_DOMAIN", "bounces.example.com"},
+		{"CRIEUR_BOUNCE_LISTEN", "127.0.0.1:8080", "CRIEUR_BOUNCE_DOMAIN", "bounces.example.com"},
+		{"CRIEUR_BOUNCE_MAILBOX", "pop3://u:p@mail.example.com/INBOX"},
+		{"CRIEUR_BOUNCE_MAILBOX", "imap://u:p@mail.example.com/INBOX?tls=none"},
 	}
 	for _, b := range bad {
 		_, err := daemon.Load("", envOf(b...))
@@ -84,5 +91,22 @@ func TestConfigFileKeys(t *testing.T) {
 		if c.ok && cfg.DigestDaily != "0 6 * * *" {
 			t.Errorf("%q: CRIEUR_DIGEST_DAILY = %q", c.body, cfg.DigestDaily)
 		}
+	}
+}
+
+// TestBounceSettings: the ways bounces come in are read when given
+// together as the README shows them.
+func TestBounceSettings(t *testing.T) {
+	t.Parallel()
+	cfg, err := daemon.Load("", envOf("CRIEUR_BOUNCE_DOMAIN", "bounces.example.com", "CRIEUR_BOUNCE_LISTEN", "127.0.0.1:2526",
+		"CRIEUR_BOUNCE_MAILBOX", "imaps://bounces%40example.com:pw@imap.example.com/INBOX"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.BounceDomain != "bounces.example.com" || cfg.BounceListen != "127.0.0.1:2526" || cfg.BounceMailbox == "" {
+		t.Errorf("config = %+v", cfg)
+	}
+	if _, err := daemon.Load("", envOf("CRIEUR_BOUNCE_MAILBOX", "imap://u:pw@127.0.0.1:1143/INBOX?tls=none")); err != nil {
+		t.Errorf("plain IMAP on loopback: %v", err)
 	}
 }

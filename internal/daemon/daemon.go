@@ -28,6 +28,8 @@ import (
 
 	"github.com/crieur/crieur/internal/alert"
 	"github.com/crieur/crieur/internal/bounce"
+	"github.com/crieur/crieur/internal/bounce/imapin"
+	"github.com/crieur/crieur/internal/bounce/smtpin"
 	"github.com/crieur/crieur/internal/compose"
 	"github.com/crieur/crieur/internal/digest"
 	"github.com/crieur/crieur/internal/dispatch"
@@ -87,8 +89,12 @@ type Daemon struct {
 	Poller    *feed.Poller
 	Janitor   *dispatch.Janitor
 	Bounces   bounce.Recorder // acts on bounces and complaints, whichever way they come in
-	Metrics   *web.Metrics
-	Handler   *web.Server
+	// BounceListener (CRIEUR_BOUNCE_LISTEN) and BouncePoller
+	// (CRIEUR_BOUNCE_MAILBOX) are the ways reports come in; nil when off.
+	BounceListener *smtpin.Listener
+	BouncePoller   *imapin.Poller
+	Metrics        *web.Metrics
+	Handler        *web.Server
 	// VAPIDPublicKey is the key browsers subscribe with ("" without the
 	// push side).
 	VAPIDPublicKey string
@@ -182,6 +188,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 	d.Bounces = &bounce.Minimal{Subscribers: d.Subscribe, Log: log}
 
 	var builder *dispatch.MessageBuilder
+	refs := bounceTokens(secret)
 	if side.mail {
 		var transport mail.Transport
 		if cfg.SMTPURL == "" {
@@ -200,9 +207,10 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 			}
 		}
 		builder = &dispatch.MessageBuilder{Store: st, Composer: d.Composer, Subscribe: d.Subscribe, DKIM: dkim, From: cfg.MailFrom,
-			ListID: cfg.SiteName + " <digest." + domainOf(cfg.mailAddress()) + ">", FeedbackBrand: "crieur", Location: d.loc}
+			ListID: cfg.SiteName + " <digest." + domainOf(cfg.mailAddress()) + ">", FeedbackBrand: "crieur", Location: d.loc,
+			MessageID: messageIDs(refs, domainOf(cfg.mailAddress()))}
 		d.Mailer = dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: transport, Builder: builder, Bouncer: d.Subscribe,
-			Observer: obs, Log: log, EnvelopeFrom: cfg.mailAddress(), Owner: d.owner, Connections: cfg.SMTPConnections,
+			Observer: obs, Log: log, EnvelopeFrom: cfg.mailAddress(), ReturnPath: returnPaths(refs, cfg.BounceDomain), Owner: d.owner, Connections: cfg.SMTPConnections,
 			RatePerSecond: cfg.SMTPRate, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
 		d.Digests = digest.NewRunner(st, log, nil, wakeMail)
 		d.Scheduler, err = schedule.New(cfg.DigestDaily, cfg.DigestWeekly, d.loc, d.Digests, log)
@@ -249,6 +257,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 		return d, nil
 	}
 
+	if err := d.buildBounceWays(refs); err != nil {
+		return nil, err
+	}
 	feedPolicy := netguard.Policy{AllowPrivate: cfg.FeedsAllowPriv}
 	fetcher := &feed.Fetcher{Client: feedPolicy.HTTPClient(30 * time.Second), UserAgent: "crieur/1 (+" + siteURL + ")"}
 	d.Poller = feed.NewPoller(feedStore{st}, fetcher, cfg.Feeds, cfg.FeedInterval, log, nil)
@@ -288,6 +299,12 @@ func (d *Daemon) Listen() (net.Addr, error) {
 	if err != nil {
 		return nil, fmt.Errorf("listen on %s: %w", d.cfg.Listen, err)
 	}
+	if d.BounceListener != nil {
+		if _, err := d.BounceListener.Listen(); err != nil {
+			ln.Close()
+			return nil, err
+		}
+	}
 	d.ln = ln
 	if d.cfg.MetricsListen != "" {
 		if d.metLn, err = net.Listen("tcp", d.cfg.MetricsListen); err != nil {
@@ -313,6 +330,12 @@ func (d *Daemon) producers() []startstop.Service {
 	}
 	if d.Digests != nil {
 		out = append(out, d.Digests)
+	}
+	if d.BounceListener != nil {
+		out = append(out, d.BounceListener)
+	}
+	if d.BouncePoller != nil {
+		out = append(out, d.BouncePoller)
 	}
 	return out
 }

@@ -34,6 +34,9 @@ type MessageBuilder struct {
 	FeedbackBrand string
 	Location      *time.Location
 	Now           func() time.Time
+	// MessageID, when set, gives each email its Message-ID (one a bounce
+	// quoting it can be traced back by); nil: a random one.
+	MessageID func(store.Delivery) string
 
 	articles sync.Map // id → news.Article; articles never change once stored
 	topics   topicCache
@@ -131,6 +134,9 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 		}
 	}
 	msg := mail.Message{From: b.From, To: sub.Email, Date: b.now()}
+	if b.MessageID != nil {
+		msg.MessageID = b.MessageID(d)
+	}
 	var email compose.Email
 	switch d.Kind {
 	case news.MailConfirm:

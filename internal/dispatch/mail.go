@@ -41,6 +41,9 @@ type MailConfig struct {
 	Log       *slog.Logger
 	// EnvelopeFrom is the SMTP return path.
 	EnvelopeFrom string
+	// ReturnPath, when set, gives each email its own return path instead
+	// (VERP: b-TOKEN@CRIEUR_BOUNCE_DOMAIN), so a bounce names its delivery.
+	ReturnPath func(store.Delivery) string
 	// Owner names this instance in lock columns.
 	Owner string
 	// Connections is the number of parallel SMTP connections (default 4).
@@ -190,9 +193,13 @@ func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result
 	}
 	sctx, cancel := context.WithTimeout(ctx, m.cfg.SendTimeout)
 	defer cancel()
+	from := m.cfg.EnvelopeFrom
+	if m.cfg.ReturnPath != nil {
+		from = m.cfg.ReturnPath(d)
+	}
 	s, err := m.sender(sctx, w)
 	if err == nil {
-		err = s.Send(sctx, m.cfg.EnvelopeFrom, rcpt, raw)
+		err = s.Send(sctx, from, rcpt, raw)
 	}
 	if err == nil {
 		m.breaker.accepted()
