@@ -61,6 +61,10 @@ type options struct {
 	smtpConns           int
 	smtpConnsSet        bool // -smtp-conns was given (serve defaults to 20 otherwise)
 	pushConc            int
+	pushConcSet         bool // -push-concurrency was given (push-scale leaves the daemon's default otherwise)
+	scaleN              int  // push-scale: browsers
+	stubStreams         int  // push-scale: the TLS stub's HTTP/2 streams per connection
+	pushCert            string
 	pushLatency         time.Duration
 	rawN                int
 	baseN               int
@@ -91,14 +95,14 @@ func main() {
 		return
 	}
 	var o options
-	var sink, stub bool
+	var sink, stub, stubTLS bool
 	flag.IntVar(&o.n, "n", 100_000, "digest: readers (confirmed, daily, 2-4 of 8 topics)")
 	flag.IntVar(&o.pushN, "push-n", 100_000, "push: browser subscriptions the alert goes to")
 	flag.IntVar(&o.assemblyN, "assembly-n", 1_000_000, "assembly: readers whose digests are chosen and written")
-	flag.StringVar(&o.only, "only", "", "run one scenario: digest, push, assembly, instances or serve (default: digest, push and assembly)")
+	flag.StringVar(&o.only, "only", "", "run one scenario: digest, push, assembly, instances, serve or push-scale (default: digest, push and assembly)")
 	flag.IntVar(&o.articles, "articles", 60, "articles published in the last 20 hours")
 	flag.IntVar(&o.smtpConns, "smtp-conns", 4, "SMTP connections (the daemon's default is 4; -only serve uses 20 unless this is given)")
-	flag.IntVar(&o.pushConc, "push-concurrency", 64, "push requests in flight (the daemon's default is 64)")
+	flag.IntVar(&o.pushConc, "push-concurrency", 512, "push requests in flight (the daemon's default is 512)")
 	flag.DurationVar(&o.pushLatency, "push-latency", 0, "push: how long the stub waits before answering, as a push service across the internet does (0: at once)")
 	flag.IntVar(&o.rawN, "raw-n", 0, "messages for the raw go-mail baseline (default: -n, at most 50,000)")
 	flag.IntVar(&o.baseN, "base-n", 0, "messages for each push baseline (default: -push-n, at most 50,000)")
@@ -113,8 +117,16 @@ func main() {
 	flag.BoolVar(&o.verbose, "v", false, "log crieur's warnings and errors to stderr")
 	flag.BoolVar(&sink, "sink", false, "internal: run as the SMTP sink process")
 	flag.BoolVar(&stub, "push-stub", false, "internal: run as the push service stub process")
+	flag.BoolVar(&stubTLS, "push-stub-tls", false, "internal: run as the HTTP/2-over-TLS push service stub process")
+	flag.StringVar(&o.crieurBin, "crieur-bin", "", "serve and push-scale: run this crieur binary instead of building ./cmd/crieur (A/B runs of two builds)")
+	flag.StringVar(&o.pushCert, "push-cert", "", "internal: where the TLS push stub writes its certificate")
+	flag.IntVar(&o.scaleN, "scale-n", 1_000_000, "push-scale: browsers the alert goes to")
+	flag.IntVar(&o.stubStreams, "push-streams", 100, "push-scale: concurrent HTTP/2 streams the stub allows per connection")
 	flag.Parse()
-	flag.Visit(func(f *flag.Flag) { o.smtpConnsSet = o.smtpConnsSet || f.Name == "smtp-conns" })
+	flag.Visit(func(f *flag.Flag) {
+		o.smtpConnsSet = o.smtpConnsSet || f.Name == "smtp-conns"
+		o.pushConcSet = o.pushConcSet || f.Name == "push-concurrency"
+	})
 	// The collector paced as `crieur serve` paces it; GOGC and GOMEMLIMIT
 	// still win. The baselines run in this process too, under the same pace.
 	gcpolicy.Apply(os.Getenv)
@@ -126,6 +138,8 @@ func main() {
 		err = runSMTPSink()
 	case stub:
 		err = runPushStub(o.pushLatency)
+	case stubTLS:
+		err = runPushStubTLS(o.pushLatency, o.pushCert, o.stubStreams)
 	default:
 		err = run(o)
 	}
@@ -137,9 +151,9 @@ func main() {
 
 func run(o options) error {
 	switch o.only {
-	case "", "digest", "push", "assembly", "instances", "serve":
+	case "", "digest", "push", "assembly", "instances", "serve", "push-scale":
 	default:
-		return fmt.Errorf("-only %q: want digest, push, assembly, instances or serve", o.only)
+		return fmt.Errorf("-only %q: want digest, push, assembly, instances, serve or push-scale", o.only)
 	}
 	o.cores = runtime.NumCPU()
 	if o.db == "postgres" {
@@ -180,12 +194,17 @@ func run(o options) error {
 	if o.instances != "" {
 		scenarios = append(scenarios, scenario{"instances", runInstances})
 	}
-	if o.only == "serve" {
+	if (o.only == "serve" || o.only == "push-scale") && o.crieurBin == "" {
 		// On request only: it builds crieur and runs it as a process.
 		if o.crieurBin, err = buildCrieur(ctx, tmp); err != nil {
 			return err
 		}
+	}
+	if o.only == "serve" {
 		scenarios = append(scenarios, scenario{"serve", runServeDigest}, scenario{"serve", runServePush})
+	}
+	if o.only == "push-scale" {
+		scenarios = append(scenarios, scenario{"push-scale", runPushScale})
 	}
 	for _, sc := range scenarios {
 		if o.only != "" && o.only != sc.name {

@@ -6,6 +6,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crieur/crieur/internal/store/pgcluster"
 	"github.com/crieur/crieur/internal/testenv"
@@ -20,8 +21,17 @@ func TestMain(m *testing.M) {
 		}
 		os.Exit(0)
 	}
-	for _, a := range os.Args[1:] {
+	for i, a := range os.Args[1:] {
 		switch a {
+		case "-push-stub-tls":
+			// -push-stub-tls -push-latency D -push-cert FILE -push-streams N
+			args := os.Args[i+2:]
+			lat, _ := time.ParseDuration(args[1])
+			streams, _ := strconv.Atoi(args[5])
+			if err := runPushStubTLS(lat, args[3], streams); err != nil {
+				os.Exit(1)
+			}
+			os.Exit(0)
 		case "-sink":
 			if err := runSMTPSink(); err != nil {
 				os.Exit(1)
@@ -140,4 +150,28 @@ func leadingNumber(md, prefix string) float64 {
 	}
 	v, _ := strconv.ParseFloat(rest[:end], 64)
 	return v
+}
+
+// TestPushScaleRun runs the internet-scale scenario at a tiny size: a
+// `crieur serve` process sends one alert to browsers on the HTTP/2-over-TLS
+// stub, every push arrives, and the daemon shares its connections: 300
+// requests, 64 in flight, 100 streams a connection, so one or two
+// connections, not one per request in flight.
+func TestPushScaleRun(t *testing.T) {
+	out := t.TempDir()
+	o := options{scaleN: 300, pushConc: 64, pushConcSet: true, stubStreams: 100, pushLatency: 5 * time.Millisecond, out: out, only: "push-scale"}
+	if err := run(o); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(filepath.Join(out, "report.md"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	md := string(b)
+	if !strings.Contains(md, "| delivered / failed / expired (API); received by the stub | 300 / 0 / 0; 300 |  | met |") {
+		t.Errorf("not every push arrived:\n%s", md)
+	}
+	if conns := leadingNumber(md, "| connections the daemon opened / most streams on one / most requests in flight | "); conns < 1 || conns > 2 {
+		t.Errorf("the daemon opened %v connections to the stub, want 1 or 2:\n%s", conns, md)
+	}
 }

@@ -131,6 +131,12 @@ type sinkStats struct {
 	LastNS  int64 `json:"last_ns"`
 	Bytes   int64 `json:"bytes"`  // message (SMTP DATA) or request body bytes
 	CPUNS   int64 `json:"cpu_ns"` // the child's own CPU time
+
+	// The TLS push stub's (-push-stub-tls): connections opened since the
+	// reset, most requests in flight at once, most on one connection.
+	Conns        int64 `json:"conns,omitempty"`
+	PeakInFlight int64 `json:"peak_in_flight,omitempty"`
+	PeakStreams  int64 `json:"peak_streams,omitempty"`
 }
 
 // avg is the mean message size received, in bytes.

@@ -20,6 +20,9 @@ import (
 // counters are a sink's figures since its last reset.
 type counters struct {
 	count, first, last, bytes atomic.Int64
+	// The TLS push stub's: connections opened, most requests in flight at
+	// once, and most on one connection (its HTTP/2 streams).
+	conns, peakInFlight, peakStreams atomic.Int64
 
 	mu     sync.Mutex
 	sample []byte // one message close to the mean size (the SMTP sink)
@@ -68,7 +71,8 @@ func serveControl(c *counters) (string, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(sinkStats{Count: c.count.Load(), FirstNS: c.first.Load(), LastNS: c.last.Load(),
-			Bytes: c.bytes.Load(), CPUNS: int64(cpuTime())})
+			Bytes: c.bytes.Load(), CPUNS: int64(cpuTime()), Conns: c.conns.Load(), PeakInFlight: c.peakInFlight.Load(),
+			PeakStreams: c.peakStreams.Load()})
 	})
 	mux.HandleFunc("GET /sample", func(w http.ResponseWriter, _ *http.Request) {
 		c.mu.Lock()
@@ -80,6 +84,9 @@ func serveControl(c *counters) (string, error) {
 		c.first.Store(0)
 		c.last.Store(0)
 		c.bytes.Store(0)
+		c.conns.Store(0)
+		c.peakInFlight.Store(0)
+		c.peakStreams.Store(0)
 		c.mu.Lock()
 		c.sample = nil
 		c.mu.Unlock()

@@ -83,7 +83,7 @@ func Defaults() Config {
 		LogLevel:        "info",
 		SiteName:        "Newsletter",
 		SMTPConnections: 4,
-		PushConcurrency: 64,
+		PushConcurrency: 512,
 		Lease:           2 * time.Minute,
 		ShutdownGrace:   8 * time.Second,
 		SMTPTimeout:     30 * time.Second,

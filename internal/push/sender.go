@@ -108,9 +108,10 @@ var (
 // for nothing. timeout bounds the wait for response headers (0 means
 // 15 s); there is no client-wide timeout: Send bounds every request with
 // its context. inFlight is how many requests the caller keeps in flight (0
-// means at most 128): a push service speaking HTTP/1.1 needs one connection
-// for each, and a connection the pool cannot keep idle is closed after its
-// request and opened again for the next.
+// means at most 128): over HTTP/2 (every browser's push service) they share
+// a few connections (see transport); a service speaking HTTP/1.1 needs one
+// connection for each, and a connection the pool cannot keep idle is closed
+// after its request and opened again for the next.
 func NewHTTPClient(policy netguard.Policy, timeout time.Duration, inFlight int) *http.Client {
 	if timeout <= 0 {
 		timeout = defaultTimeout
@@ -121,6 +122,7 @@ func NewHTTPClient(policy netguard.Policy, timeout time.Duration, inFlight int) 
 		t.DisableCompression = true
 		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, inFlight)
 		t.MaxIdleConns = max(t.MaxIdleConns, 4*inFlight)
+		c.Transport = newTransport(policy, t, timeout)
 	}
 	return c
 }
