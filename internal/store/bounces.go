@@ -56,7 +56,10 @@ type BounceResult struct {
 // on the suppression list for good. A complaint outranks a bounce: a
 // complained reader stays complained. When b names a delivery, its
 // subscriber, run and alert are read from it. ErrNotFound: no such reader.
-func (s *Store) RecordBounce(ctx context.Context, b Bounce, suppressionHash string, policy SoftPolicy) (BounceResult, error) {
+//
+// hashOf gives the suppression-list hash of the reader's address (nil: the
+// list is left alone).
+func (s *Store) RecordBounce(ctx context.Context, b Bounce, hashOf func(email string) string, policy SoftPolicy) (BounceResult, error) {
 	var res BounceResult
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if b.DeliveryID != 0 {
@@ -74,8 +77,8 @@ func (s *Store) RecordBounce(ctx context.Context, b Bounce, suppressionHash stri
 				b.RunID, b.AlertID = run.Int64, alert.Int64
 			}
 		}
-		var status string
-		err := tx.QueryRowContext(ctx, s.query("SubscriberStatus"), b.SubscriberID).Scan(&status)
+		var status, email string
+		err := tx.QueryRowContext(ctx, s.query("SubscriberStatus"), b.SubscriberID).Scan(&status, &email)
 		if errors.Is(err, sql.ErrNoRows) {
 			return ErrNotFound
 		}
@@ -116,8 +119,8 @@ func (s *Store) RecordBounce(ctx context.Context, b Bounce, suppressionHash stri
 		if err := s.cancelSubscriberDeliveries(ctx, tx, string(to), b.SubscriberID); err != nil {
 			return err
 		}
-		if suppressionHash != "" {
-			if _, err := tx.ExecContext(ctx, s.query("SuppressHard"), suppressionHash, string(to), ms(b.At)); err != nil {
+		if hashOf != nil {
+			if _, err := tx.ExecContext(ctx, s.query("SuppressHard"), hashOf(email), string(to), ms(b.At)); err != nil {
 				return err
 			}
 		}

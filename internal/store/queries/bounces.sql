@@ -7,7 +7,7 @@ INSERT INTO bounces (subscriber_id, at, kind, status, diagnostic, source, delive
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING
 
 -- name: SubscriberStatus
-SELECT status FROM subscribers WHERE id = ?
+SELECT status, email FROM subscribers WHERE id = ?
 
 -- name: CountSoftBounces
 SELECT COUNT(*) FROM bounces WHERE subscriber_id = ? AND kind = 'soft' AND at > ? AND at <= ?

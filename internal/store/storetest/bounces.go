@@ -22,6 +22,9 @@ var bounceTests = []test{
 
 var softPolicy = store.SoftPolicy{Count: 3, Window: 15 * 24 * time.Hour}
 
+// hashOf is the suppression hash confirmed() gives its readers.
+func hashOf(email string) string { return "h-" + email }
+
 func status(t *testing.T, s *store.Store, id int64) news.Status {
 	t.Helper()
 	sub, err := s.SubscriberByID(ctx, id)
@@ -36,7 +39,7 @@ func testSoftBounceWindow(t *testing.T, s *store.Store) {
 	t0 := now().Add(-60 * day)
 	soft := func(id int64, at time.Time) store.BounceResult {
 		t.Helper()
-		r, err := s.RecordBounce(ctx, store.Bounce{SubscriberID: id, At: at, Kind: store.BounceSoft, Status: "4.2.2", Source: "test"}, fmt.Sprint("h-", id), softPolicy)
+		r, err := s.RecordBounce(ctx, store.Bounce{SubscriberID: id, At: at, Kind: store.BounceSoft, Status: "4.2.2", Source: "test"}, hashOf, softPolicy)
 		check(t, err)
 		if !r.Recorded {
 			t.Fatalf("soft bounce at %v not recorded", at)
@@ -63,7 +66,7 @@ func testSoftBounceWindow(t *testing.T, s *store.Store) {
 	if st := status(t, s, close); st != news.Bounced {
 		t.Fatalf("status %s, want bounced", st)
 	}
-	if hard, err := s.HardSuppressed(ctx, fmt.Sprint("h-", close)); err != nil || !hard {
+	if hard, err := s.HardSuppressed(ctx, "h-soft1@x.test"); err != nil || !hard {
 		t.Fatalf("bounced reader not hard-suppressed: %v %v", hard, err)
 	}
 	bs, err := s.Bounces(ctx, close, 10)
@@ -84,13 +87,13 @@ func testHardBounceAndComplaint(t *testing.T, s *store.Store) {
 	queue(t, s, id, plaint, news.DeliveryPending, t0)
 
 	// The claimed delivery bounces: its reader and run come from it.
-	r, err := s.RecordBounce(ctx, store.Bounce{DeliveryID: claimed.ID, At: t0, Kind: store.BounceHard, Status: "5.1.1", Diagnostic: "no such user", Source: "smtp"}, "h-claimed", softPolicy)
+	r, err := s.RecordBounce(ctx, store.Bounce{DeliveryID: claimed.ID, At: t0, Kind: store.BounceHard, Status: "5.1.1", Diagnostic: "no such user", Source: "smtp"}, hashOf, softPolicy)
 	check(t, err)
 	if !r.Recorded || r.Became != news.Bounced {
 		t.Fatalf("hard bounce: %+v", r)
 	}
 	// Told again (a provider retrying): nothing more.
-	r, err = s.RecordBounce(ctx, store.Bounce{DeliveryID: claimed.ID, At: t0.Add(time.Minute), Kind: store.BounceHard, Status: "5.1.1", Source: "smtp"}, "h-claimed", softPolicy)
+	r, err = s.RecordBounce(ctx, store.Bounce{DeliveryID: claimed.ID, At: t0.Add(time.Minute), Kind: store.BounceHard, Status: "5.1.1", Source: "smtp"}, hashOf, softPolicy)
 	check(t, err)
 	if r.Recorded || r.Became != "" {
 		t.Fatalf("the same bounce twice: %+v", r)
@@ -102,7 +105,7 @@ func testHardBounceAndComplaint(t *testing.T, s *store.Store) {
 	}
 	other := plaint
 	// A complaint by address (no delivery): complained, its digest cancelled.
-	r, err = s.RecordBounce(ctx, store.Bounce{SubscriberID: other, At: t0, Kind: store.BounceComplaint, Source: "ses"}, "h-other", softPolicy)
+	r, err = s.RecordBounce(ctx, store.Bounce{SubscriberID: other, At: t0, Kind: store.BounceComplaint, Source: "ses"}, hashOf, softPolicy)
 	check(t, err)
 	if r.Became != news.Complained || status(t, s, other) != news.Complained {
 		t.Fatalf("complaint: %+v, status %s", r, status(t, s, other))
@@ -111,7 +114,7 @@ func testHardBounceAndComplaint(t *testing.T, s *store.Store) {
 		t.Fatalf("%d emails still queued for a complained reader", n)
 	}
 	// A later hard bounce does not undo the complaint.
-	r, err = s.RecordBounce(ctx, store.Bounce{SubscriberID: other, At: t0.Add(time.Hour), Kind: store.BounceHard, Source: "ses"}, "h-other", softPolicy)
+	r, err = s.RecordBounce(ctx, store.Bounce{SubscriberID: other, At: t0.Add(time.Hour), Kind: store.BounceHard, Source: "ses"}, hashOf, softPolicy)
 	check(t, err)
 	if !r.Recorded || r.Became != "" || status(t, s, other) != news.Complained {
 		t.Fatalf("hard after complaint: %+v, status %s", r, status(t, s, other))
@@ -122,12 +125,12 @@ func testHardBounceAndComplaint(t *testing.T, s *store.Store) {
 	if h, _ := s.HardSuppressed(ctx, "h-unsub0@x.test"); h {
 		t.Fatal("an unsubscribe is a hard suppression")
 	}
-	_, err = s.RecordBounce(ctx, store.Bounce{SubscriberID: u, At: t0, Kind: store.BounceHard, Source: "imap"}, "h-unsub0@x.test", softPolicy)
+	_, err = s.RecordBounce(ctx, store.Bounce{SubscriberID: u, At: t0, Kind: store.BounceHard, Source: "imap"}, hashOf, softPolicy)
 	check(t, err)
 	if h, _ := s.HardSuppressed(ctx, "h-unsub0@x.test"); !h || status(t, s, u) != news.Bounced {
 		t.Fatalf("bounce after unsubscribe: hard=%v status=%s", h, status(t, s, u))
 	}
-	if _, err := s.RecordBounce(ctx, store.Bounce{SubscriberID: 999999, At: t0, Kind: store.BounceHard, Source: "x"}, "", softPolicy); err == nil {
+	if _, err := s.RecordBounce(ctx, store.Bounce{SubscriberID: 999999, At: t0, Kind: store.BounceHard, Source: "x"}, hashOf, softPolicy); err == nil {
 		t.Fatal("a bounce for no reader was recorded")
 	}
 	// Erasing the reader erases their history.
@@ -163,7 +166,7 @@ func testBounceHealth(t *testing.T, s *store.Store) {
 		{DeliveryID: dels[1], Kind: store.BounceComplaint},
 	} {
 		b.At, b.Source = t0, "test"
-		_, err := s.RecordBounce(ctx, b, "", softPolicy)
+		_, err := s.RecordBounce(ctx, b, nil, softPolicy)
 		check(t, err)
 	}
 	hs, err := s.RunHealth(ctx, 5)
