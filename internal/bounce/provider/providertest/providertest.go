@@ -77,7 +77,7 @@ func (s *SNS) Visited() []string {
 // Message is an SNS delivery's fields.
 type Message struct {
 	Type, MessageID, Token, TopicArn, Subject, Message, SubscribeURL, Timestamp string
-	SignatureVersion, Signature, SigningCertURL                                string
+	SignatureVersion, Signature, SigningCertURL                                 string
 }
 
 // StringToSign is what SNS signs, per its documentation ("Verifying the
