@@ -61,6 +61,7 @@ type Config struct {
 	DBMaxConns       int
 	SMTPTimeout      time.Duration
 	PushTimeout      time.Duration
+	Health           ListHealth
 }
 
 // Defaults is the configuration with nothing set.
@@ -84,6 +85,7 @@ func Defaults() Config {
 		ShutdownGrace:   8 * time.Second,
 		SMTPTimeout:     30 * time.Second,
 		PushTimeout:     15 * time.Second,
+		Health:          defaultListHealth(),
 	}
 }
 
@@ -217,6 +219,7 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 	integer("CRIEUR_DB_MAX_CONNS", &c.DBMaxConns)
 	dur("CRIEUR_SMTP_TIMEOUT", &c.SMTPTimeout)
 	dur("CRIEUR_PUSH_TIMEOUT", &c.PushTimeout)
+	errs = append(errs, loadListHealth(get, &c.Health)...)
 	// Settings the contract names for features this version does not have
 	// yet: their defaults are accepted, anything else is refused, so that
 	// an operator who turns one on (a second person's approval of alerts,
