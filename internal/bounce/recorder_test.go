@@ -31,7 +31,9 @@ func setup(t *testing.T) (*store.Store, *bounce.Store, *[]news.Status, time.Time
 	var changes []news.Status
 	rec := bounce.NewStore(bounce.StoreConfig{Store: st, Hash: func(e string) string { return "h-" + e },
 		Soft: store.SoftPolicy{Count: 3, Window: 15 * 24 * time.Hour}, Now: func() time.Time { return now },
-		OnChange: func(_ context.Context, _ int64, became news.Status, _ bounce.Report) { changes = append(changes, became) }})
+		OnChange: func(_ context.Context, _ int64, became news.Status, _ bounce.Report) {
+			changes = append(changes, became)
+		}})
 	return st, rec, &changes, now
 }
 
