@@ -52,8 +52,12 @@ type StoreConfig struct {
 	// complained (outgoing webhooks subscriber.bounced and
 	// subscriber.complained hang here).
 	OnChange Changed
-	Log      *slog.Logger
-	Now      func() time.Time
+	// MessageIDs, when set, finds the delivery an original Message-ID
+	// names (reports that quote it without a VERP token), so the bounce
+	// counts against its digest run or alert; nil: matched by address.
+	MessageIDs func(ctx context.Context, messageID string) (deliveryID int64, ok bool)
+	Log        *slog.Logger
+	Now        func() time.Time
 }
 
 // Store is the Recorder crieur runs: it keeps every bounce and complaint
@@ -118,6 +122,11 @@ func (r *Store) record(ctx context.Context, rep Report) (Outcome, error) {
 	case Hard, Soft, Complaint:
 	default:
 		return Ignored, fmt.Errorf("record bounce: unknown kind %q", rep.Kind)
+	}
+	if rep.DeliveryID == 0 && rep.MessageID != "" && r.cfg.MessageIDs != nil {
+		if id, ok := r.cfg.MessageIDs(ctx, rep.MessageID); ok {
+			rep.DeliveryID = id
+		}
 	}
 	if rep.SubscriberID == 0 && rep.DeliveryID == 0 {
 		addr := strings.ToLower(strings.TrimSpace(rep.Recipient))

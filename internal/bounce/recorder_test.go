@@ -131,3 +131,33 @@ func counter(t *testing.T, rec *bounce.Store, name string, labels map[string]str
 	t.Fatalf("no %s%v", name, labels)
 	return nil
 }
+
+// TestRecorderMessageID: a report quoting only the original Message-ID is
+// matched through StoreConfig.MessageIDs to its delivery, so it counts
+// against that digest run.
+func TestRecorderMessageID(t *testing.T) {
+	t.Parallel()
+	ctx := context.Background()
+	st, _, _, now := setup(t)
+	id, _, err := st.Subscribe(ctx, "r@x.test", store.Prefs{Frequency: news.Daily, Lang: news.French}, now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	run, _, err := st.CreateRun(ctx, news.Daily, now, "test")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var del int64
+	if err := st.DB().QueryRowContext(ctx, "INSERT INTO deliveries (kind, run_id, subscriber_id, state, next_attempt_at, created_at) VALUES ('digest', ?, ?, 'sent', 0, 0) RETURNING id", run, id).Scan(&del); err != nil {
+		t.Fatal(err)
+	}
+	rec := bounce.NewStore(bounce.StoreConfig{Store: st, Soft: store.SoftPolicy{Count: 3, Window: time.Hour},
+		MessageIDs: func(_ context.Context, m string) (int64, bool) { return del, m == "<d1@journal.example>" }})
+	if out, err := rec.Record(ctx, bounce.Report{Kind: bounce.Complaint, MessageID: "<d1@journal.example>", Source: "ses"}); err != nil || out != bounce.Applied {
+		t.Fatalf("complaint by Message-ID: %s %v", out, err)
+	}
+	bs, err := st.Bounces(ctx, id, 5)
+	if err != nil || len(bs) != 1 || bs[0].RunID != run || bs[0].DeliveryID != del {
+		t.Fatalf("history %+v %v", bs, err)
+	}
+}
