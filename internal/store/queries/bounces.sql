@@ -56,24 +56,22 @@ SELECT id, at, source, reason, size, raw FROM parked_reports WHERE id = ?
 -- name: CountParked
 SELECT COUNT(*) FROM parked_reports
 
--- name: PruneFailingPush
--- A subscription whose every message failed for the window: a failure at
--- least that old with no delivery since it.
-DELETE FROM push_subscriptions WHERE created_at <= ? AND id IN (
-  SELECT f.subscription_id FROM push_deliveries f
-  WHERE f.subscription_id IS NOT NULL AND f.state = 'failed' AND f.created_at <= ?
-    AND NOT EXISTS (SELECT 1 FROM push_deliveries ok WHERE ok.subscription_id = f.subscription_id
+-- name: FailingPush
+-- Subscriptions older than the window whose every message failed for it:
+-- a failure at least that old with no delivery since it.
+SELECT s.id FROM push_subscriptions s WHERE s.created_at <= ? AND EXISTS (
+  SELECT 1 FROM push_deliveries f
+  WHERE f.subscription_id = s.id AND f.state = 'failed' AND f.created_at <= ?
+    AND NOT EXISTS (SELECT 1 FROM push_deliveries ok WHERE ok.subscription_id = s.id
                     AND ok.state = 'sent' AND ok.created_at >= f.created_at))
 
--- name: PruneStalePush
--- A subscription whose messages within the window failed and none was
--- delivered; one no alert was meant for (or whose alerts only expired in
--- its quiet hours) is left alone.
-DELETE FROM push_subscriptions WHERE created_at <= ? AND id IN (
-  SELECT t.subscription_id FROM push_deliveries t
-  WHERE t.subscription_id IS NOT NULL AND t.state = 'failed' AND t.created_at > ?
-    AND NOT EXISTS (SELECT 1 FROM push_deliveries ok WHERE ok.subscription_id = t.subscription_id
-                    AND ok.state = 'sent' AND ok.created_at > ?))
+-- name: StalePush
+-- Subscriptions older than the window whose messages within it failed and
+-- none was delivered; one no alert was meant for (or whose alerts only
+-- expired in its quiet hours) is left alone.
+SELECT s.id FROM push_subscriptions s WHERE s.created_at <= ? AND EXISTS (
+  SELECT 1 FROM push_deliveries t WHERE t.subscription_id = s.id AND t.state = 'failed' AND t.created_at > ?)
+  AND NOT EXISTS (SELECT 1 FROM push_deliveries ok WHERE ok.subscription_id = s.id AND ok.state = 'sent' AND ok.created_at > ?)
 
 -- name: InsertPushPrune
 INSERT INTO push_prunes (at, reason, pruned) VALUES (?, ?, ?)
