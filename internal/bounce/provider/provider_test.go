@@ -94,7 +94,8 @@ func TestSES(t *testing.T) {
 	unverified(t, "other topic")(p.Receive(ctx, nil, sns.Notification(t, "arn:aws:sns:eu-west-1:999999999999:mine", "{}", now)))
 	// A certificate off SNS (the attacker's own, which would verify).
 	for _, u := range []string{"https://evil.example/cert.pem", "http://sns.eu-west-1.amazonaws.com/cert.pem",
-		"https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem", "https://sns.eu-west-1.amazonaws.com:8443/cert.pem"} {
+		"https://sns.eu-west-1.amazonaws.com.evil.example/cert.pem", "https://sns.eu-west-1.amazonaws.com:8443/cert.pem",
+		"https://sns.eu-west-1.amazonaws.com/?Action=Unsubscribe&x=.pem", "https://sns.eu-west-1.amazonaws.com/other.pem"} {
 		m := sns.Sign(t, providertest.Message{Type: "Notification", MessageID: "x", TopicArn: topic, Message: "{}",
 			Timestamp: now.UTC().Format(time.RFC3339), SignatureVersion: "2", SigningCertURL: u})
 		unverified(t, u)(p.Receive(ctx, nil, m))

@@ -91,6 +91,18 @@ func (*SES) Name() string { return "ses" }
 // snsHost is the host of every SNS URL crieur follows.
 var snsHost = regexp.MustCompile(`^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$`)
 
+// certPath is the path of SNS's signing certificates: only those are
+// fetched, so a caller cannot make crieur fetch other SNS URLs.
+var certPath = regexp.MustCompile(`^/SimpleNotificationService-[A-Za-z0-9]{1,64}\.pem$`)
+
+func pathOf(u string) string {
+	p, err := url.Parse(u)
+	if err != nil || p.RawQuery != "" {
+		return ""
+	}
+	return p.Path
+}
+
 // SNSURL reports whether u is an https URL on an SNS host, the only place
 // a signing certificate or a subscription confirmation may come from.
 func SNSURL(u string) bool {
@@ -180,7 +192,7 @@ func (p *SES) verify(ctx context.Context, m snsMessage) error {
 		return ErrUnverified
 	}
 	sig, err := base64.StdEncoding.DecodeString(m.Signature)
-	if err != nil || !SNSURL(m.SigningCertURL) || !strings.HasSuffix(m.SigningCertURL, ".pem") {
+	if err != nil || !SNSURL(m.SigningCertURL) || !certPath.MatchString(pathOf(m.SigningCertURL)) {
 		return ErrUnverified
 	}
 	cert, err := p.cert(ctx, m.SigningCertURL)
