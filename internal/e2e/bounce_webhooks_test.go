@@ -39,7 +39,8 @@ func postHook(t *testing.T, p *e2etest.Proc, name string, h http.Header, body []
 // the test keys make readers bounced (a hard bounce; two soft ones within
 // CRIEUR_SOFT_BOUNCES=2/15d) or complained; the API shows each status
 // with its bounces, the CSV export says the same, the bounced address
-// cannot subscribe again, and the metric counts what was applied.
+// cannot subscribe again until an admin unsuppresses it, and the metric
+// counts what was applied.
 // Unsigned, wrongly signed, tampered and old calls get 401 and change
 // nothing.
 func TestProviderWebhooksMakeReadersBounced(t *testing.T) {
@@ -128,6 +129,14 @@ func TestProviderWebhooksMakeReadersBounced(t *testing.T) {
 	if s, _ := f.subscriber("gone@example.org"); s.Status != "bounced" {
 		t.Errorf("after a new subscription request the bounced address is %q", s.Status)
 	}
+	// Once an admin lifts the suppression, the reader may ask again.
+	e2etest.CLI(t, f.env, "", "subscribers", "unsuppress", "gone@example.org")
+	if st := f.do("POST", "/api/v1/subscriptions", map[string]any{"email": "gone@example.org", "topics": []string{"monde"}, "frequency": "daily", "lang": "fr"}, nil); st != 202 {
+		t.Fatalf("subscribe: %d", st)
+	}
+	if s, _ := f.subscriber("gone@example.org"); s.Status != "pending" || len(s.Bounces) != 1 {
+		t.Errorf("after unsuppress and a new request: %q %+v, want pending with its bounce kept", s.Status, s.Bounces)
+	}
 	resp, err := e2etest.HTTPClient().Get(p.URL + "/metrics")
 	if err != nil {
 		t.Fatal(err)
@@ -137,7 +146,7 @@ func TestProviderWebhooksMakeReadersBounced(t *testing.T) {
 	for _, want := range []string{`crieur_bounce_reports_total{kind="hard",outcome="applied",source="sendgrid"} 1`,
 		`crieur_bounce_reports_total{kind="complaint",outcome="applied",source="sendgrid"} 1`,
 		`crieur_bounce_reports_total{kind="soft",outcome="applied",source="mailgun"} 2`,
-		`crieur_subscribers{status="bounced"} 3`} {
+		`crieur_subscribers{status="bounced"} 2`, `crieur_subscribers{status="complained"} 1`} {
 		if !strings.Contains(string(metrics), want) {
 			t.Errorf("metrics lack %s", want)
 		}
