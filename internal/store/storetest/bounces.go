@@ -138,6 +138,20 @@ func testHardBounceAndComplaint(t *testing.T, s *store.Store) {
 	if n := countRows(t, s, fmt.Sprintf("SELECT COUNT(*) FROM bounces WHERE subscriber_id = %d", u)); n != 0 {
 		t.Fatalf("%d bounces left after erasure", n)
 	}
+	// An export's bounced row imported back: the reader is bounced, the
+	// address suppressed for good; a complained reader stays complained.
+	back := confirmed(t, s, "back", 1, news.Daily)[0]
+	out, err := s.ImportBatch(ctx, []store.ImportRow{
+		{Line: 2, Email: "back0@x.test", Hash: "h-back0@x.test", Status: news.Bounced, Prefs: store.Prefs{Frequency: news.Daily, Lang: news.French}},
+		{Line: 3, Email: "hard1@x.test", Hash: "h-hard1@x.test", Status: news.Bounced, Prefs: store.Prefs{Frequency: news.Daily, Lang: news.French}},
+	}, t0)
+	check(t, err)
+	if out[0] != store.ImportedUnsubscribed || status(t, s, back) != news.Bounced || status(t, s, other) != news.Complained {
+		t.Fatalf("import of bounced rows: %v, back %s, complained reader %s", out, status(t, s, back), status(t, s, other))
+	}
+	if h, _ := s.HardSuppressed(ctx, "h-back0@x.test"); !h {
+		t.Fatal("an imported bounced row is not a hard suppression")
+	}
 	days, err := s.BouncesByDay(ctx, t0.Add(-48*time.Hour))
 	check(t, err)
 	var h, c int64
