@@ -39,6 +39,10 @@ type Report struct {
 	Diagnostic   string // the remote server's words, trimmed; never logged whole
 	At           time.Time
 	Source       string // "smtp", "imap", "ses", "sendgrid", "postmark", "mailgun", "rcpt"
+	// MessageID is the original email's Message-ID when the report quotes
+	// it and DeliveryID is unknown (a provider's webhook); the recorder
+	// may resolve it to the delivery (StoreConfig.MessageIDs).
+	MessageID string
 }
 
 // Outcome says what recording a report did.

@@ -216,7 +216,7 @@ func plainBounce(h mail.Header, subject, text string) (Recipient, bool) {
 		if enhanced.MatchString(line) || basicCode.MatchString(" "+line) {
 			if code := normalStatus("", line); code != "" && code[0] != '2' {
 				return Recipient{Address: firstField(h.Get("X-Failed-Recipients")), Action: "failed", Status: code,
-					Diagnostic: clip(line)}, true
+					Diagnostic: clipDiagnostic(line)}, true
 			}
 		}
 	}

@@ -11,7 +11,7 @@ import (
 )
 
 // Result is what handling one incoming report came to; it is also the
-// result label of crieur_bounce_reports_total.
+// result label of crieur_bounce_intake_total.
 type Result string
 
 const (
@@ -35,10 +35,12 @@ const (
 	ResultNotReport Result = "not_report"
 )
 
-// NewCounter is crieur_bounce_reports_total, for the daemon to register.
+// NewCounter is crieur_bounce_intake_total (messages received, by way in
+// and result; what was recorded is the recorder's
+// crieur_bounce_reports_total), for the daemon to register.
 func NewCounter() *prometheus.CounterVec {
 	c := prometheus.NewCounterVec(prometheus.CounterOpts{
-		Name: "crieur_bounce_reports_total",
+		Name: "crieur_bounce_intake_total",
 		Help: "Bounce reports, complaints and auto-replies received, by way in (smtp, imap) and result (applied, ignored, unknown, forged, parked, not_report).",
 	}, []string{"source", "result"})
 	for _, s := range []string{"smtp", "imap"} {

@@ -210,7 +210,7 @@ func (w *walker) deliveryStatus(s string) {
 			addr = afterType(f["original-recipient"])
 		}
 		w.p.Recipients = append(w.p.Recipients, Recipient{Address: addr, Action: strings.ToLower(f["action"]),
-			Status: firstField(f["status"]), Diagnostic: clip(afterType(f["diagnostic-code"]))})
+			Status: firstField(f["status"]), Diagnostic: clipDiagnostic(afterType(f["diagnostic-code"]))})
 	}
 }
 
@@ -287,7 +287,7 @@ func firstField(v string) string {
 	return ""
 }
 
-func clip(s string) string {
+func clipDiagnostic(s string) string {
 	s = strings.Join(strings.Fields(s), " ")
 	if len(s) <= maxDiagnose {
 		return s

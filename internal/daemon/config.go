@@ -65,6 +65,7 @@ type Config struct {
 	BounceDomain  string
 	BounceListen  string
 	BounceMailbox string
+	Health        ListHealth
 }
 
 // Defaults is the configuration with nothing set.
@@ -88,6 +89,7 @@ func Defaults() Config {
 		ShutdownGrace:   8 * time.Second,
 		SMTPTimeout:     30 * time.Second,
 		PushTimeout:     15 * time.Second,
+		Health:          defaultListHealth(),
 	}
 }
 
@@ -224,6 +226,7 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 	str("CRIEUR_BOUNCE_DOMAIN", &c.BounceDomain)
 	str("CRIEUR_BOUNCE_LISTEN", &c.BounceListen)
 	str("CRIEUR_BOUNCE_MAILBOX", &c.BounceMailbox)
+	errs = append(errs, loadListHealth(get, &c.Health)...)
 	// Settings the contract names for features this version does not have
 	// yet: their defaults are accepted, anything else is refused, so that
 	// an operator who turns one on (a second person's approval of alerts,

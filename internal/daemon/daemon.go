@@ -185,7 +185,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 	}
 	d.Subscribe = subscribe.New(subscribe.Config{Store: st, Tokens: tokens, HashKey: derive(secret, "suppression"),
 		BaseURL: siteURL, Log: log, Wake: wakeMail})
-	d.Bounces = &bounce.Minimal{Subscribers: d.Subscribe, Log: log}
+	rec := bounce.NewStore(bounce.StoreConfig{Store: st, Hash: d.Subscribe.Hash, Soft: cfg.Health.SoftBounces, Log: log})
+	d.Metrics.MustRegister(rec.Collectors()...)
+	d.Bounces = rec
 
 	var builder *dispatch.MessageBuilder
 	refs := bounceTokens(secret)
@@ -209,7 +211,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 		builder = &dispatch.MessageBuilder{Store: st, Composer: d.Composer, Subscribe: d.Subscribe, DKIM: dkim, From: cfg.MailFrom,
 			ListID: cfg.SiteName + " <digest." + domainOf(cfg.mailAddress()) + ">", FeedbackBrand: "crieur", Location: d.loc,
 			MessageID: messageIDs(refs, domainOf(cfg.mailAddress()))}
-		d.Mailer = dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: transport, Builder: builder, Bouncer: d.Subscribe,
+		d.Mailer = dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: transport, Builder: builder, Bouncer: d.Bounces,
 			Observer: obs, Log: log, EnvelopeFrom: cfg.mailAddress(), ReturnPath: returnPaths(refs, cfg.BounceDomain), Owner: d.owner, Connections: cfg.SMTPConnections,
 			RatePerSecond: cfg.SMTPRate, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
 		d.Digests = digest.NewRunner(st, log, nil, wakeMail)
@@ -252,7 +254,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 		wakes = append(wakes, d.Pusher.Wake)
 	}
 	d.Janitor = dispatch.NewJanitor(dispatch.JanitorConfig{Store: st, Log: log, Owner: d.owner, Host: d.host, Lease: cfg.Lease,
-		Wake: wakes, ExpirePending: d.Subscribe.ExpirePending})
+		Wake: wakes, ExpirePending: d.Subscribe.ExpirePending, PushFailingFor: cfg.Health.PushFailingFor, PushStaleAfter: cfg.Health.PushStaleAfter})
 	if !full {
 		return d, nil
 	}
@@ -279,7 +281,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 	d.Handler, err = site.New(web.Deps{Store: st, Subscribe: d.Subscribe, Alerts: d.Alerts, Digests: d.Digests, Feeds: d.Poller,
 		Composer: d.Composer, Metrics: d.Metrics, Log: log, BaseURL: siteURL, AllowedOrigins: origins, VAPIDPublicKey: vpub,
 		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: push.EndpointChecker(pushPolicy, pushHosts), ValidateKeys: push.ValidateSubscriptionKeys,
-		TrustedProxies: cfg.proxies(), MetricsElsewhere: cfg.MetricsListen != "", SiteName: cfg.SiteName, WakeMail: wakeMail, Location: d.loc})
+		TrustedProxies: cfg.proxies(), MetricsElsewhere: cfg.MetricsListen != "", SiteName: cfg.SiteName, WakeMail: wakeMail, Location: d.loc,
+		Bounces: d.Bounces, BounceProviders: cfg.Health.providers()})
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/emersion/go-smtp"
 
+	"github.com/crieur/crieur/internal/bounce"
 	"github.com/crieur/crieur/internal/compose"
 	"github.com/crieur/crieur/internal/dispatch"
 	"github.com/crieur/crieur/internal/mail"
@@ -59,7 +60,8 @@ func setup(t *testing.T, opts ...mailtest.Option) *fixture {
 	}
 	b := &dispatch.MessageBuilder{Store: st, Composer: comp, Subscribe: svc, From: "Le Journal <news@news.example>",
 		ListID: "Le Journal <digest.news.example>", FeedbackBrand: "journal"}
-	m := dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: tr, Builder: b, Bouncer: svc, Log: log,
+	rec := bounce.NewStore(bounce.StoreConfig{Store: st, Hash: svc.Hash, Soft: store.SoftPolicy{Count: 3, Window: 15 * 24 * time.Hour}})
+	m := dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: tr, Builder: b, Bouncer: rec, Log: log,
 		EnvelopeFrom: "bounces@news.example", Owner: "test", Connections: 2, RetryBase: 50 * time.Millisecond, Lease: 3 * time.Second})
 	m.Start(ctx)
 	t.Cleanup(func() { stopWithin(m, 5*time.Second) })
@@ -117,9 +119,16 @@ func TestRetryThenBounce(t *testing.T) {
 	deadline := time.Now().Add(10 * time.Second)
 	for time.Now().Before(deadline) {
 		sub, err := f.st.SubscriberByEmail(ctx, "gone@example.com")
-		if err == nil && sub.Status == news.Unsubscribed {
-			if ok, _ := f.st.Suppressed(ctx, f.svc.Hash("gone@example.com")); !ok {
+		if err == nil && sub.Status == news.Bounced {
+			if ok, _ := f.st.HardSuppressed(ctx, f.svc.Hash("gone@example.com")); !ok {
 				t.Fatal("bounced address not suppressed")
+			}
+			// The refusal is in the reader's bounce history, with the
+			// server's code and words.
+			bs, err := f.st.Bounces(ctx, sub.ID, 10)
+			if err != nil || len(bs) != 1 || bs[0].Kind != store.BounceHard || bs[0].Status != "5.1.1" || bs[0].Source != "rcpt" ||
+				!strings.Contains(bs[0].Diagnostic, "no such user") {
+				t.Fatalf("bounce history %+v %v", bs, err)
 			}
 			return
 		}

@@ -32,6 +32,9 @@ type JanitorConfig struct {
 	// ExpirePending, when set, forgets addresses never confirmed
 	// (subscribe.Service.ExpirePending); called hourly.
 	ExpirePending func(ctx context.Context) error
+	// PushFailingFor and PushStaleAfter age push subscriptions out
+	// (store.PrunePush), hourly; 0: never.
+	PushFailingFor, PushStaleAfter time.Duration
 	// Now is the clock (default time.Now).
 	Now func() time.Time
 }
@@ -40,7 +43,7 @@ type JanitorConfig struct {
 // queue what dead processes of this machine left claimed; then it takes
 // back deliveries whose worker stopped renewing them (after their lease),
 // and hourly deletes what has expired (unconfirmed addresses, sessions,
-// alert idempotency keys).
+// alert idempotency keys, push subscriptions that aged out).
 type Janitor struct {
 	cfg  JanitorConfig
 	life startstop.Base
@@ -128,6 +131,14 @@ func (j *Janitor) Clean(ctx context.Context) {
 	}
 	if _, err := j.cfg.Store.DeleteExpiredIdempotencyKeys(ctx, now); err != nil {
 		j.cfg.Log.Error("delete expired idempotency keys", "err", err)
+	}
+	if j.cfg.PushFailingFor > 0 && j.cfg.PushStaleAfter > 0 {
+		pruned, err := j.cfg.Store.PrunePush(ctx, now, j.cfg.PushFailingFor, j.cfg.PushStaleAfter)
+		if err != nil {
+			j.cfg.Log.Error("prune push subscriptions", "err", err)
+		} else if len(pruned) > 0 {
+			j.cfg.Log.Info("pruned dead push subscriptions", "failing", pruned[store.PruneFailing], "stale", pruned[store.PruneStale])
+		}
 	}
 }
 

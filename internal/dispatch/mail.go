@@ -10,6 +10,7 @@ import (
 
 	"golang.org/x/time/rate"
 
+	"github.com/crieur/crieur/internal/bounce"
 	"github.com/crieur/crieur/internal/mail"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
@@ -20,9 +21,11 @@ type Builder interface {
 	Build(ctx context.Context, d store.Delivery) (rcpt string, raw []byte, err error)
 }
 
-// Bouncer reacts to a permanent failure for one address.
+// Bouncer records a permanent refusal of one address at RCPT as a hard
+// bounce in its reader's history (bounce.Recorder): the reader becomes
+// bounced and is suppressed, as after a bounce report.
 type Bouncer interface {
-	Unsubscribe(ctx context.Context, id int64, reason string) error
+	Record(ctx context.Context, r bounce.Report) (bounce.Outcome, error)
 }
 
 // Observer counts outcomes for metrics; nil-safe.
@@ -227,7 +230,13 @@ func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result
 		// A preview goes to an editor: its refusal says nothing of the
 		// reader it may have shown.
 		if d.SubscriberID != 0 && d.Kind != news.MailPreview && m.cfg.Bouncer != nil {
-			if err := m.cfg.Bouncer.Unsubscribe(ctx, d.SubscriberID, "bounce"); err != nil && !errors.Is(err, store.ErrNotFound) {
+			diag := ""
+			if se.Err != nil {
+				diag = se.Err.Error()
+			}
+			rep := bounce.Report{Kind: bounce.Hard, DeliveryID: d.ID, SubscriberID: d.SubscriberID, Status: se.Enhanced,
+				Diagnostic: diag, At: now, Source: "rcpt"}
+			if _, err := m.cfg.Bouncer.Record(ctx, rep); err != nil {
 				m.cfg.Log.Error("suppress bounced address failed", "subscriber_id", d.SubscriberID, "err", err)
 			}
 		}

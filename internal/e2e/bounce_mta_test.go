@@ -131,9 +131,9 @@ func TestPostfixBouncesThroughVERP(t *testing.T) {
 	}
 }
 
-var bounceLine = regexp.MustCompile(`(?m)^crieur_bounce_reports_total\{result="([a-z_]+)",source="([a-z]+)"\} ([0-9.e+]+)$`)
+var bounceLine = regexp.MustCompile(`(?m)^crieur_bounce_intake_total\{result="([a-z_]+)",source="([a-z]+)"\} ([0-9.e+]+)$`)
 
-// bounceMetric reads crieur_bounce_reports_total{source, result} from
+// bounceMetric reads crieur_bounce_intake_total{source, result} from
 // /metrics.
 func bounceMetric(t *testing.T, p *e2etest.Proc, source, result string) float64 {
 	t.Helper()

@@ -52,10 +52,22 @@ const (
 	Pending      Status = "pending"
 	Confirmed    Status = "confirmed"
 	Unsubscribed Status = "unsubscribed"
+	// Bounced: the address failed for good (a hard bounce, or enough soft
+	// ones); it is on the suppression list.
+	Bounced Status = "bounced"
+	// Complained: the reader marked an email as spam; unsubscribed and on
+	// the suppression list.
+	Complained Status = "complained"
 )
 
 // Valid reports whether s is a known status.
-func (s Status) Valid() bool { return s == Pending || s == Confirmed || s == Unsubscribed }
+func (s Status) Valid() bool {
+	return s == Pending || s == Confirmed || s == Unsubscribed || s == Bounced || s == Complained
+}
+
+// Stopped reports whether nothing more is sent to a reader in status s:
+// they unsubscribed, bounced or complained.
+func (s Status) Stopped() bool { return s == Unsubscribed || s == Bounced || s == Complained }
 
 // Topic is a section of the publication readers can follow.
 type Topic struct {

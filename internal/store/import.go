@@ -49,7 +49,7 @@ func (s *Store) ImportBatch(ctx context.Context, rows []ImportRow, now time.Time
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		// Prepared once per batch: re-preparing each statement per row
 		// costs more than running it.
-		names := []string{"IsSuppressed", "GetSubscriberByEmail", "InsertSubscriber", "InsertSubscriberTopic", "InsertDelivery", "Suppress"}
+		names := []string{"IsSuppressed", "GetSubscriberByEmail", "InsertSubscriber", "InsertSubscriberTopic", "InsertDelivery", "Suppress", "SuppressHard"}
 		st := make(map[string]*sql.Stmt, len(names))
 		for _, n := range names {
 			p, err := tx.PrepareContext(ctx, s.query(n))
@@ -60,7 +60,7 @@ func (s *Store) ImportBatch(ctx context.Context, rows []ImportRow, now time.Time
 			st[n] = p
 		}
 		for i, r := range rows {
-			if r.Status == news.Unsubscribed {
+			if r.Status.Stopped() {
 				if err := s.importUnsubscribed(ctx, tx, st, r, now); err != nil {
 					return err
 				}
@@ -113,9 +113,17 @@ func (s *Store) ImportBatch(ctx context.Context, rows []ImportRow, now time.Time
 	return out, nil
 }
 
-// importUnsubscribed applies an unsubscribed import row within ImportBatch.
+// importUnsubscribed applies an unsubscribed, bounced or complained
+// import row within ImportBatch: a bounced or complained row (what an
+// export writes for such a reader) puts the address on the suppression
+// list for good, as the bounce or complaint did, and gives an existing
+// reader that status.
 func (s *Store) importUnsubscribed(ctx context.Context, tx *sql.Tx, st map[string]*sql.Stmt, r ImportRow, now time.Time) error {
-	if _, err := st["Suppress"].ExecContext(ctx, r.Hash, importReason, ms(now)); err != nil {
+	if r.Status == news.Unsubscribed {
+		if _, err := st["Suppress"].ExecContext(ctx, r.Hash, importReason, ms(now)); err != nil {
+			return err
+		}
+	} else if _, err := st["SuppressHard"].ExecContext(ctx, r.Hash, string(r.Status), ms(now)); err != nil {
 		return err
 	}
 	var id int64
@@ -127,10 +135,10 @@ func (s *Store) importUnsubscribed(ctx context.Context, tx *sql.Tx, st map[strin
 	if err != nil {
 		return err
 	}
-	if news.Status(status) == news.Unsubscribed {
+	if cur := news.Status(status); cur == r.Status || cur == news.Complained || (cur.Stopped() && r.Status == news.Unsubscribed) {
 		return nil
 	}
-	if _, err := tx.ExecContext(ctx, s.query("SetSubscriberStatus"), string(news.Unsubscribed), ms(now), id); err != nil {
+	if _, err := tx.ExecContext(ctx, s.query("SetSubscriberStatus"), string(r.Status), ms(now), id); err != nil {
 		return err
 	}
 	return s.cancelSubscriberDeliveries(ctx, tx, importReason, id)

@@ -162,13 +162,19 @@ func TestImportUnsubscribesExisting(t *testing.T) {
 		"READER@example.com,politique,daily,fr,unsubscribed\n" +
 		"waits@example.com,,,,UNSUBSCRIBED\n" +
 		"new@example.com,,,,unsubscribed\n" +
-		"odd@example.com,,,,bounced\n"
+		"odd@example.com,,,,vanished\n" +
+		"gone@example.com,,,,bounced\n"
 	rep, err := f.svc.Import(ctx, strings.NewReader(csv))
 	if err != nil {
 		t.Fatal(err)
 	}
-	if rep.Unsubscribed != 3 || rep.Imported != 0 || rep.Pending != 0 || len(rep.Rejected) != 1 || rep.Rejected[0].Line != 5 {
-		t.Fatalf("report %+v, want 3 unsubscribed and line 5 rejected", rep)
+	if rep.Unsubscribed != 4 || rep.Imported != 0 || rep.Pending != 0 || len(rep.Rejected) != 1 || rep.Rejected[0].Line != 5 {
+		t.Fatalf("report %+v, want 4 unsubscribed (one bounced) and line 5 rejected", rep)
+	}
+	// A bounced row (as an export writes it) suppresses for good: the
+	// address cannot subscribe again.
+	if hard, _ := f.st.HardSuppressed(ctx, f.svc.Hash("gone@example.com")); !hard {
+		t.Error("an imported bounced address is not hard-suppressed")
 	}
 	for _, e := range []string{"reader@example.com", "waits@example.com"} {
 		sub, err := f.st.SubscriberByEmail(ctx, e)

@@ -234,7 +234,7 @@ func (s *Service) Confirm(ctx context.Context, token string) (news.Subscriber, e
 // subscriber a confirmation link names, or the error Confirm would give.
 func (s *Service) CheckConfirm(ctx context.Context, token string) (news.Subscriber, error) {
 	sub, err := s.Lookup(ctx, token, PurposeConfirm)
-	if err == nil && sub.Status == news.Unsubscribed {
+	if err == nil && sub.Status.Stopped() {
 		// A link older than an unsubscribe must not undo it.
 		return sub, &news.Error{Code: news.CodeExpiredToken, Message: "This link is no longer valid: subscribe again."}
 	}
@@ -265,7 +265,7 @@ func (s *Service) Unsubscribe(ctx context.Context, id int64, reason string) erro
 	if err != nil {
 		return err
 	}
-	if sub.Status == news.Unsubscribed {
+	if sub.Status.Stopped() {
 		return nil
 	}
 	if err := s.st.Unsubscribe(ctx, id, s.Hash(sub.Email), reason, s.now()); err != nil {

@@ -13,7 +13,7 @@ import (
 // Bounce is one bounce or complaint the API shows for a reader.
 type Bounce struct {
 	At         time.Time `json:"at"`
-	Kind       string    `json:"kind"` // "hard" or "complaint"
+	Kind       string    `json:"kind"` // "hard", "soft" or "complaint"
 	Status     string    `json:"status,omitempty"`
 	Diagnostic string    `json:"diagnostic,omitempty"`
 }
@@ -21,14 +21,25 @@ type Bounce struct {
 // enhancedStatus finds an RFC 3463 code in a recorded SMTP reply.
 var enhancedStatus = regexp.MustCompile(`\b[245]\.\d{1,3}\.\d{1,3}\b`)
 
+// maxBounces is how many of a reader's bounces the API and the data
+// download show, newest first.
+const maxBounces = 100
+
 // standing returns the status the contract shows for sub and the bounces
-// behind it. A reader unsubscribed by a hard bounce or a complaint is
-// "bounced" or "complained", read from the suppression list's reason (the
-// subscriber row keeps "unsubscribed", which every query that selects
-// readers to mail already excludes); the bounce is dated by its
-// suppression and described by the refused delivery that caused it.
+// behind it, from the reader's bounce history. A reader unsubscribed by a
+// hard bounce or a complaint before bounced and complained were statuses
+// of their own (the row says "unsubscribed", the suppression list's reason
+// says why) is shown as such, the bounce dated by its suppression and
+// described by the refused delivery that caused it.
 func (s *Service) standing(ctx context.Context, sub news.Subscriber, hist []store.HistoryEntry) (string, []Bounce, error) {
-	bounces := []Bounce{}
+	recorded, err := s.st.Bounces(ctx, sub.ID, maxBounces)
+	if err != nil {
+		return "", nil, err
+	}
+	bounces := make([]Bounce, 0, len(recorded))
+	for _, b := range recorded {
+		bounces = append(bounces, Bounce{At: b.At, Kind: b.Kind, Status: b.Status, Diagnostic: b.Diagnostic})
+	}
 	if sub.Status != news.Unsubscribed {
 		return string(sub.Status), bounces, nil
 	}
@@ -38,17 +49,23 @@ func (s *Service) standing(ctx context.Context, sub news.Subscriber, hist []stor
 	}
 	switch e.Reason {
 	case "bounce", "bounced":
-		b := Bounce{At: e.CreatedAt, Kind: "hard"}
-		for _, h := range hist { // newest first
-			if h.State == news.DeliveryFailed && strings.HasPrefix(h.LastError, "send (recipient") {
-				_, b.Diagnostic, _ = strings.Cut(h.LastError, "): ")
-				b.Status = enhancedStatus.FindString(b.Diagnostic)
-				break
+		if len(bounces) == 0 {
+			b := Bounce{At: e.CreatedAt, Kind: "hard"}
+			for _, h := range hist { // newest first
+				if h.State == news.DeliveryFailed && strings.HasPrefix(h.LastError, "send (recipient") {
+					_, b.Diagnostic, _ = strings.Cut(h.LastError, "): ")
+					b.Status = enhancedStatus.FindString(b.Diagnostic)
+					break
+				}
 			}
+			bounces = append(bounces, b)
 		}
-		return "bounced", append(bounces, b), nil
+		return string(news.Bounced), bounces, nil
 	case "complaint", "complained":
-		return "complained", append(bounces, Bounce{At: e.CreatedAt, Kind: "complaint"}), nil
+		if len(bounces) == 0 {
+			bounces = append(bounces, Bounce{At: e.CreatedAt, Kind: "complaint"})
+		}
+		return string(news.Complained), bounces, nil
 	}
 	return string(sub.Status), bounces, nil
 }

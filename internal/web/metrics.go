@@ -148,7 +148,7 @@ func (c *subscriberCollector) Collect(ch chan<- prometheus.Metric) {
 	if err != nil {
 		return
 	}
-	for _, st := range []string{"pending", "confirmed", "unsubscribed"} {
+	for _, st := range []string{"pending", "confirmed", "unsubscribed", "bounced", "complained"} {
 		ch <- prometheus.MustNewConstMetric(c.desc, prometheus.GaugeValue, float64(counts[newsStatus(st)]), st)
 	}
 }

@@ -27,6 +27,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crieur/crieur/internal/bounce"
+	"github.com/crieur/crieur/internal/bounce/provider"
 	"github.com/crieur/crieur/internal/compose"
 	"github.com/crieur/crieur/internal/desk"
 	"github.com/crieur/crieur/internal/i18n"
@@ -85,6 +87,12 @@ type Deps struct {
 	SiteName       string
 	// WakeMail wakes the mail workers (a digest preview was queued).
 	WakeMail func()
+	// Bounces records what the sending providers' webhooks report; nil:
+	// the webhook routes answer 404.
+	Bounces bounce.Recorder
+	// BounceProviders are the configured provider webhooks (see
+	// web/bouncehook); a provider not among them answers 401.
+	BounceProviders []provider.Provider
 	// Location is the publisher's time zone (CRIEUR_TIMEZONE): the admin
 	// UI shows times and reads embargo times in it.
 	Location *time.Location

@@ -183,6 +183,8 @@ func adminRouteList(ui *adminUI) []adminRoute {
 		r("POST", "/admin/readers/{id}/erase", A, ui.readerErase),
 		r("POST", "/admin/readers/{id}/revoke", A, ui.readerRevoke),
 		r("GET", "/admin/suppressions", A, ui.suppressions),
+		r("GET", "/admin/health", E, ui.health),
+		r("GET", "/admin/health/parked/{id}", A, ui.parkedReport),
 
 		r("GET", "/admin/topics", A, ui.topics),
 		r("POST", "/admin/topics", A, ui.topicCreate),
@@ -205,7 +207,7 @@ func adminRouteList(ui *adminUI) []adminRoute {
 // layout.
 var adminPageNames = []string{"login", "message", "dashboard", "articles", "alerts", "alert_form", "alert_confirm",
 	"alert_progress", "digests", "digest_preview", "digest_run", "readers", "reader", "reader_erase", "import_report",
-	"suppressions", "topics", "feeds", "tokens", "users", "audit"}
+	"suppressions", "topics", "feeds", "tokens", "users", "audit", "health", "parked"}
 
 func newAdminUI(s *web.Server) (*adminUI, error) {
 	fsys := templates.FS
@@ -553,6 +555,7 @@ func (ui *adminUI) nav(rq *adminReq) []adminNav {
 		{"/admin/alerts", "admin.nav.alerts", news.RoleEditor},
 		{"/admin/digests", "admin.nav.digests", news.RoleEditor},
 		{"/admin/articles", "admin.nav.articles", news.RoleEditor},
+		{"/admin/health", "admin.nav.health", news.RoleEditor},
 		{"/admin/readers", "admin.nav.readers", news.RoleAdmin},
 		{"/admin/topics", "admin.nav.topics", news.RoleAdmin},
 		{"/admin/feeds", "admin.nav.feeds", news.RoleAdmin},

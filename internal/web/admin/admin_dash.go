@@ -41,7 +41,7 @@ func (ui *adminUI) dashboard(w http.ResponseWriter, r *http.Request, rq *adminRe
 		ui.fail(w, r, rq, err)
 		return
 	}
-	for _, s := range []news.Status{news.Confirmed, news.Pending, news.Unsubscribed} {
+	for _, s := range []news.Status{news.Confirmed, news.Pending, news.Unsubscribed, news.Bounced, news.Complained} {
 		d.ByStatus = append(d.ByStatus, countRow{Label: ui.s.T(rq.Lang, "admin.status."+string(s)), N: byStatus[s]})
 	}
 	byFreq, err := st.ReadersByFrequency(ctx)

@@ -41,6 +41,7 @@ type readerData struct {
 	Sub     news.Subscriber
 	Topics  []string
 	History []store.HistoryEntry
+	Bounces []store.Bounce
 }
 
 func (ui *adminUI) loadReader(w http.ResponseWriter, r *http.Request, rq *adminReq) (news.Subscriber, bool) {
@@ -66,7 +67,12 @@ func (ui *adminUI) reader(w http.ResponseWriter, r *http.Request, rq *adminReq) 
 		ui.fail(w, r, rq, err)
 		return
 	}
-	d := readerData{Sub: sub, History: hist}
+	bounces, err := ui.d.Store.Bounces(r.Context(), sub.ID, 100)
+	if err != nil {
+		ui.fail(w, r, rq, err)
+		return
+	}
+	d := readerData{Sub: sub, History: hist, Bounces: bounces}
 	if topics, err := ui.s.Topics(r.Context(), rq.Lang); err == nil {
 		for _, t := range topics {
 			for _, s := range sub.Topics {

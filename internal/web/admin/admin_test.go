@@ -63,6 +63,8 @@ var adminRouteTable = map[string]news.Role{
 	"POST /admin/readers/{id}/erase":  news.RoleAdmin,
 	"POST /admin/readers/{id}/revoke": news.RoleAdmin,
 	"GET /admin/suppressions":         news.RoleAdmin,
+	"GET /admin/health":               news.RoleEditor,
+	"GET /admin/health/parked/{id}":   news.RoleAdmin,
 	"GET /admin/topics":               news.RoleAdmin,
 	"POST /admin/topics":              news.RoleAdmin,
 	"GET /admin/feeds":                news.RoleAdmin,

@@ -613,7 +613,7 @@ func (s *handler) prefsPage(r *http.Request, sub news.Subscriber, l news.Lang, t
 		Email:             sub.Email,
 		Form:              s.form(l, topics, v),
 		Paused:            paused,
-		Unsubscribed:      sub.Status == news.Unsubscribed,
+		Unsubscribed:      sub.Status.Stopped(),
 		Action:            s.path(base, q),
 		UnsubscribeAction: s.path(base+"/unsubscribe", q),
 		EraseAction:       s.path(base+"/erase", q),

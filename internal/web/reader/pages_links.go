@@ -105,7 +105,7 @@ func (s *handler) unsubscribePage(w http.ResponseWriter, r *http.Request) {
 	if gone {
 		l = s.requestLang(r) // the reader's own language went with their data
 	}
-	if gone || sub.Status == news.Unsubscribed {
+	if gone || sub.Status.Stopped() {
 		// Either way no more email goes to this reader: say so.
 		m := s.messagePageLang(l, "page.unsubscribe.done_title", "page.unsubscribe.done_body")
 		m.Links = []pageLink{{URL: s.path("/subscribe", url.Values{"lang": {string(l)}}), Label: s.srv.T(l, "page.unsubscribe.resubscribe")}}

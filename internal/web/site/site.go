@@ -11,6 +11,7 @@ import (
 	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/internal/web/admin"
 	"github.com/crieur/crieur/internal/web/api"
+	"github.com/crieur/crieur/internal/web/bouncehook"
 	"github.com/crieur/crieur/internal/web/reader"
 )
 
@@ -22,6 +23,7 @@ func New(d web.Deps) (*web.Server, error) {
 	}
 	reader.Register(srv)
 	api.Register(srv)
+	bouncehook.Register(srv)
 	admin.Register(srv)
 	return srv, nil
 }
