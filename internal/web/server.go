@@ -23,6 +23,7 @@ import (
 	"net/url"
 	"path"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -158,6 +159,18 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 
 // HandleFunc registers h for pattern, as Handle.
 func (s *Server) HandleFunc(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
+
+// Patterns lists every pattern registered on the server, sorted: what a
+// route table test compares with its table (or a description such as the
+// OpenAPI document).
+func (s *Server) Patterns() []string {
+	out := make([]string, 0, len(s.mux.patterns))
+	for p := range s.mux.patterns {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Pattern is the pattern of the route r would be served by, or "" when
 // none matches.
