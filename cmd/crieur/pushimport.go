@@ -48,8 +48,10 @@ func pushImport(ctx context.Context, app *daemon.Daemon, log *slog.Logger, o *op
 	}
 	fmt.Fprintf(stdout, "%d lines (%s): %d browsers imported, %d already known and updated, %d duplicates, %d refused, %d skipped\n",
 		rep.Lines, rep.Format, rep.Created, rep.Updated, rep.Duplicates, rep.Bad, skipped)
-	for why, n := range rep.Skipped {
-		fmt.Fprintf(stdout, "skipped %d: %s\n", n, why)
+	for _, why := range []pushimport.Skip{pushimport.SkipNotWeb, pushimport.SkipUnsubscribed} {
+		if n := rep.Skipped[why]; n > 0 {
+			fmt.Fprintf(stdout, "skipped %d: %s\n", n, why)
+		}
 	}
 	fmt.Fprintln(stdout, vapidNote(app.VAPIDPublicKey, o.vapidKey, rep.Format))
 	if rep.Created+rep.Updated == 0 && rep.Bad > 0 {
