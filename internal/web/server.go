@@ -11,6 +11,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -359,15 +360,19 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // DecodeJSON reads a JSON body into v: 415 when not JSON, 413 over
-// MaxBody, 400 naming the field on malformed input, unknown fields refused.
+// MaxBody, 400 naming the field on malformed input, unknown fields refused
+// (names compared with their case, see exactKeys).
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return news.Errorf(news.CodeUnsupportedMedia, "Send JSON with Content-Type: application/json.")
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
-	dec := json.NewDecoder(r.Body)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		return jsonError(err, reflect.TypeOf(v))
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err, reflect.TypeOf(v))
@@ -375,7 +380,7 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return news.Errorf(news.CodeInvalid, "The body must hold one JSON value.")
 	}
-	return nil
+	return exactKeys(raw, reflect.TypeOf(v))
 }
 
 // jsonError turns a decoding error into what the client is told; target
