@@ -38,6 +38,7 @@ type options struct {
 	image     string
 	topics    multiFlag
 	alsoEmail bool
+	vapidKey  string
 	args      []string // positional
 }
 
@@ -106,6 +107,16 @@ var commandList = []command{
 	{name: "subscribers import", synopsis: "FILE.csv", nargs: 1},
 	{name: "subscribers export"},
 	{name: "subscribers unsuppress", synopsis: "EMAIL", nargs: 1},
+	{
+		name:     "push import",
+		synopsis: "FILE [--topic S]... [--vapid-public-key KEY]",
+		help:     "(browser subscriptions from another service: JSON lines or OneSignal CSV)",
+		nargs:    1,
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.Var(&o.topics, "topic", "topic slug for the lines that name none (repeatable)")
+			fs.StringVar(&o.vapidKey, "vapid-public-key", "", "the old service's VAPID public key, to check it against crieur's")
+		},
+	},
 }
 
 // commands is every command by name, and groups the first words of the

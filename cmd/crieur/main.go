@@ -197,6 +197,8 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return digestRun(ctx, app, news.Frequency(pos[0]), stdout)
 	case "subscribers import":
 		return importCSV(ctx, app, quiet, pos[0], stdout)
+	case "push import":
+		return pushImport(ctx, app, quiet, o, stdout, stderr)
 	case "subscribers unsuppress":
 		return unsuppress(ctx, app, quiet, pos[0], stdout)
 	case "subscribers export":

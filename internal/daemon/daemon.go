@@ -98,6 +98,9 @@ type Daemon struct {
 	// VAPIDPublicKey is the key browsers subscribe with ("" without the
 	// push side).
 	VAPIDPublicKey string
+	// CheckPushEndpoint is the check a browser's push endpoint passes
+	// before it is stored, by the API or `crieur push import`.
+	CheckPushEndpoint func(ctx context.Context, endpoint string) error
 
 	ln       net.Listener
 	metLn    net.Listener // CRIEUR_METRICS_LISTEN, when set
@@ -226,6 +229,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 	if err != nil {
 		return nil, fmt.Errorf("CRIEUR_PUSH_HOSTS: %w", err)
 	}
+	d.CheckPushEndpoint = push.EndpointChecker(pushPolicy, pushHosts)
 	if side.push {
 		subject := cfg.VAPIDSubject
 		if subject == "" {
@@ -280,7 +284,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 	}
 	d.Handler, err = site.New(web.Deps{Store: st, Subscribe: d.Subscribe, Alerts: d.Alerts, Digests: d.Digests, Feeds: d.Poller,
 		Composer: d.Composer, Metrics: d.Metrics, Log: log, BaseURL: siteURL, AllowedOrigins: origins, VAPIDPublicKey: vpub,
-		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: push.EndpointChecker(pushPolicy, pushHosts), ValidateKeys: push.ValidateSubscriptionKeys,
+		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: d.CheckPushEndpoint, ValidateKeys: push.ValidateSubscriptionKeys,
 		TrustedProxies: cfg.proxies(), MetricsElsewhere: cfg.MetricsListen != "", SiteName: cfg.SiteName, WakeMail: wakeMail, Location: d.loc,
 		Bounces: d.Bounces, BounceProviders: cfg.Health.providers()})
 	if err != nil {

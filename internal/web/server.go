@@ -11,6 +11,7 @@
 package web
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -23,6 +24,7 @@ import (
 	"net/url"
 	"path"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -166,6 +168,18 @@ func (s *Server) Handle(pattern string, h http.Handler) { s.mux.Handle(pattern, 
 
 // HandleFunc registers h for pattern, as Handle.
 func (s *Server) HandleFunc(pattern string, h http.HandlerFunc) { s.mux.HandleFunc(pattern, h) }
+
+// Patterns lists every pattern registered on the server, sorted: what a
+// route table test compares with its table (or a description such as the
+// OpenAPI document).
+func (s *Server) Patterns() []string {
+	out := make([]string, 0, len(s.mux.patterns))
+	for p := range s.mux.patterns {
+		out = append(out, p)
+	}
+	slices.Sort(out)
+	return out
+}
 
 // Pattern is the pattern of the route r would be served by, or "" when
 // none matches.
@@ -354,15 +368,19 @@ func WriteJSON(w http.ResponseWriter, status int, v any) {
 }
 
 // DecodeJSON reads a JSON body into v: 415 when not JSON, 413 over
-// MaxBody, 400 naming the field on malformed input, unknown fields refused.
+// MaxBody, 400 naming the field on malformed input, unknown fields refused
+// (names compared with their case, see exactKeys).
 func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	ct := r.Header.Get("Content-Type")
 	mt, _, err := mime.ParseMediaType(ct)
 	if err != nil || (mt != "application/json" && !strings.HasSuffix(mt, "+json")) {
 		return news.Errorf(news.CodeUnsupportedMedia, "Send JSON with Content-Type: application/json.")
 	}
-	r.Body = http.MaxBytesReader(w, r.Body, MaxBody)
-	dec := json.NewDecoder(r.Body)
+	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBody))
+	if err != nil {
+		return jsonError(err, reflect.TypeOf(v))
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return jsonError(err, reflect.TypeOf(v))
@@ -370,7 +388,7 @@ func DecodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
 		return news.Errorf(news.CodeInvalid, "The body must hold one JSON value.")
 	}
-	return nil
+	return exactKeys(raw, reflect.TypeOf(v))
 }
 
 // jsonError turns a decoding error into what the client is told; target

@@ -4,7 +4,8 @@
 // with SIGTERM or killed with SIGKILL like an operator or a crash would.
 //
 // It must not import the daemon's packages: it drives the built binary
-// from outside, as an operator would.
+// from outside, as an operator would. (apicheck, which checks exchanges
+// against the OpenAPI document the process serves, imports none either.)
 package e2etest
 
 import (
@@ -24,6 +25,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/crieur/crieur/internal/web/apicheck"
 )
 
 var (
@@ -123,6 +126,10 @@ type Proc struct {
 	cmd  *exec.Cmd
 	done chan error
 	tb   testing.TB
+
+	checkOnce sync.Once // fetches the OpenAPI document Do checks against
+	checker   *apicheck.Checker
+	checkErr  error
 }
 
 // FreeAddr returns a free loopback address.
@@ -220,18 +227,20 @@ func (p *Proc) wait(timeout time.Duration) error {
 }
 
 // Do sends a JSON request with an optional bearer token and decodes the
-// JSON answer into out (when not nil); it returns the status.
+// JSON answer into out (when not nil); it returns the status. An /api/v1
+// exchange the process's OpenAPI document does not describe fails tb
+// (see apicheck).
 func (p *Proc) Do(tb testing.TB, method, path, token string, body, out any) int {
 	tb.Helper()
-	var rd io.Reader
+	var reqBody []byte
 	if body != nil {
 		b, err := json.Marshal(body)
 		if err != nil {
 			tb.Fatal(err)
 		}
-		rd = bytes.NewReader(b)
+		reqBody = b
 	}
-	req, err := http.NewRequest(method, p.URL+path, rd)
+	req, err := http.NewRequest(method, p.URL+path, bytes.NewReader(reqBody))
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -247,6 +256,11 @@ func (p *Proc) Do(tb testing.TB, method, path, token string, body, out any) int 
 	}
 	defer resp.Body.Close()
 	raw, _ := io.ReadAll(resp.Body)
+	if apicheck.Described(method, req.URL.Path) {
+		if err := p.OpenAPI(tb).Check(apicheck.Exchange{Request: req, RequestBody: reqBody, Status: resp.StatusCode, Header: resp.Header, Body: raw}); err != nil {
+			tb.Errorf("OpenAPI: %v", err)
+		}
+	}
 	if out != nil && len(raw) > 0 {
 		if err := json.Unmarshal(raw, out); err != nil {
 			tb.Fatalf("%s %s: decode %q: %v", method, path, raw, err)

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/crieur/crieur/internal/web/apicheck"
+
 	_ "github.com/jackc/pgx/v5/stdlib" // registers the "pgx" driver
 	_ "modernc.org/sqlite"             // registers the "sqlite" driver
 )
@@ -112,9 +114,10 @@ func Tail(s string, n int) string {
 // SubscribePush registers push endpoints, all with the same browser keys,
 // through the daemon's public API, a few requests at a time, as the
 // publisher's backend does with its API token (browsers are limited per
-// address); every one must answer 201.
+// address); every one must answer 201, as the OpenAPI document describes.
 func SubscribePush(tb testing.TB, p *Proc, token, p256dh, auth string, endpoints, topics []string) {
 	tb.Helper()
+	chk := p.OpenAPI(tb)
 	var wg sync.WaitGroup
 	errs := make(chan string, len(endpoints))
 	next := make(chan string)
@@ -136,8 +139,12 @@ func SubscribePush(tb testing.TB, p *Proc, token, p256dh, auth string, endpoints
 					errs <- fmt.Sprintf("%s: %v", ep, err)
 					continue
 				}
-				_, _ = io.Copy(io.Discard, resp.Body)
+				answer, _ := io.ReadAll(resp.Body)
 				resp.Body.Close()
+				if err := chk.Check(apicheck.Exchange{Request: req, RequestBody: raw, Status: resp.StatusCode, Header: resp.Header, Body: answer}); err != nil {
+					errs <- "OpenAPI: " + err.Error()
+					continue
+				}
 				if resp.StatusCode != 201 {
 					errs <- fmt.Sprintf("%s: %d", ep, resp.StatusCode)
 				}

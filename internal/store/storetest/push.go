@@ -15,6 +15,7 @@ var pushTests = []test{
 	{"PushSubscriptions", testPushSubscriptions},
 	{"ConcurrentPushClaims", testConcurrentPushClaims},
 	{"PushRefusals", testPushRefusals},
+	{"ImportPush", testImportPush},
 }
 
 func testPushSubscriptions(t *testing.T, s *store.Store) {
@@ -165,4 +166,45 @@ func insertBrowsers(t *testing.T, s *store.Store, prefix string, n int, t0 time.
 	}
 	_, err := s.DB().ExecContext(ctx, b.String())
 	check(t, err)
+}
+
+// testImportPush: a batch moved in from another service is stored in one
+// go; an endpoint already known (from the API or an earlier import) is
+// updated, keeping its id and creation time, with its topics replaced.
+func testImportPush(t *testing.T, s *store.Store) {
+	sport := topic(t, s, "sport")
+	eco := topic(t, s, "eco")
+	t0 := now()
+	known, _, err := s.SavePushSubscription(ctx, news.PushSubscription{Endpoint: "https://push.test/known", P256dh: "k0", Auth: "a0", Lang: news.French}, []int64{sport}, t0.Add(-time.Hour))
+	check(t, err)
+	var rows []store.PushImport
+	for i := range 450 { // more than one statement's rows
+		rows = append(rows, store.PushImport{Sub: news.PushSubscription{Endpoint: fmt.Sprintf("https://push.test/%d", i), P256dh: "k", Auth: "a", Lang: news.English},
+			TopicIDs: []int64{eco}, CreatedAt: t0.Add(-48 * time.Hour)})
+	}
+	rows = append(rows, store.PushImport{Sub: news.PushSubscription{Endpoint: "https://push.test/known", P256dh: "k1", Auth: "a1", Lang: news.English}, TopicIDs: []int64{eco}})
+	created, err := s.ImportPushBatch(ctx, rows, t0)
+	check(t, err)
+	if created != 450 {
+		t.Fatalf("created %d, want 450 (the known endpoint is an update)", created)
+	}
+	total, by, err := s.PushCounts(ctx)
+	check(t, err)
+	if total != 451 || by["eco"] != 451 || by["sport"] != 0 {
+		t.Fatalf("PushCounts %d %v, want 451 browsers all on eco (topics replaced)", total, by)
+	}
+	// The same file again changes nothing but the update times.
+	created, err = s.ImportPushBatch(ctx, rows, t0.Add(time.Minute))
+	check(t, err)
+	if total, _, _ := s.PushCounts(ctx); created != 0 || total != 451 {
+		t.Fatalf("second import: created %d, total %d", created, total)
+	}
+	id, created2, err := s.SavePushSubscription(ctx, news.PushSubscription{Endpoint: "https://push.test/known", P256dh: "k1", Auth: "a1", Lang: news.English}, nil, t0)
+	check(t, err)
+	if id != known || created2 {
+		t.Fatalf("the known endpoint became id %d (created %v), want %d", id, created2, known)
+	}
+	if _, err := s.ImportPushBatch(ctx, nil, t0); err != nil {
+		t.Fatalf("empty batch: %v", err)
+	}
 }

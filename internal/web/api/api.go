@@ -81,6 +81,7 @@ func Register(srv *web.Server) {
 		h := rt.handle
 		srv.HandleFunc(rt.pattern, s.bearer(rt.role, func(w http.ResponseWriter, r *http.Request) { h(s, w, r) }))
 	}
+	s.registerOpenAPI()
 	// Unknown API paths (and known ones called with the wrong method)
 	// answer in the API's JSON error shape.
 	srv.HandleFunc("/api/v1/", s.apiFallback)

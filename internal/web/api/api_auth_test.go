@@ -11,6 +11,7 @@ import (
 	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/internal/web/api"
 	"github.com/crieur/crieur/internal/web/site"
+	"github.com/crieur/crieur/internal/web/webtest"
 )
 
 // apiRouteTable is every Bearer-token route, the role it needs and a path
@@ -110,10 +111,11 @@ func TestAPIRoutesRefuseBadTokens(t *testing.T) {
 
 func TestUnknownAPIRouteAnswersJSON(t *testing.T) {
 	t.Parallel()
-	h, err := site.New(web.Deps{Store: newStore(t), BaseURL: "https://crieur.example"})
+	srv, err := site.New(web.Deps{Store: newStore(t), BaseURL: "https://crieur.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := webtest.Validated(t, srv)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("GET", "/api/v1/nothing/here", nil))
 	if rec.Code != 404 || !strings.Contains(rec.Body.String(), `"code":"not_found"`) {
@@ -123,10 +125,11 @@ func TestUnknownAPIRouteAnswersJSON(t *testing.T) {
 
 func TestWrongMethodAnswers405JSON(t *testing.T) {
 	t.Parallel()
-	h, err := site.New(web.Deps{Store: newStore(t), BaseURL: "https://crieur.example"})
+	srv, err := site.New(web.Deps{Store: newStore(t), BaseURL: "https://crieur.example"})
 	if err != nil {
 		t.Fatal(err)
 	}
+	h := webtest.Validated(t, srv)
 	rec := httptest.NewRecorder()
 	h.ServeHTTP(rec, httptest.NewRequest("PUT", "/api/v1/subscriptions", nil))
 	if rec.Code != 405 || !strings.Contains(rec.Header().Get("Allow"), "POST") || !strings.Contains(rec.Body.String(), `"error"`) {

@@ -1,6 +1,7 @@
 package api_test
 
 import (
+	"net/http"
 	"net/http/httptest"
 	"testing"
 
@@ -10,15 +11,16 @@ import (
 	"github.com/crieur/crieur/internal/web/webtest"
 )
 
-// apiServer is the server with only the API's routes over st.
-func apiServer(tb testing.TB, st *store.Store) *web.Server {
+// apiServer is the server with only the API's routes over st, its
+// exchanges checked against the OpenAPI document.
+func apiServer(tb testing.TB, st *store.Store) http.Handler {
 	tb.Helper()
 	s, err := web.New(web.Deps{Store: st, BaseURL: "https://crieur.example"})
 	if err != nil {
 		tb.Fatal(err)
 	}
 	api.Register(s)
-	return s
+	return webtest.Validated(tb, s)
 }
 
 type apiError = webtest.APIError

@@ -27,7 +27,9 @@ import (
 )
 
 // Env is the HTTP handler over a fresh database holding the topic
-// politique, with the API's dependencies and an editor's token.
+// politique, with the API's dependencies and an editor's token. Every
+// /api/v1 exchange through Handler is checked against the OpenAPI
+// document (Validated).
 type Env struct {
 	Store   *store.Store
 	Handler http.Handler
@@ -83,7 +85,7 @@ func New(tb testing.TB, opts ...func(*web.Deps)) *Env {
 	if err != nil {
 		tb.Fatal(err)
 	}
-	return &Env{Store: st, Handler: h, Token: token}
+	return &Env{Store: st, Handler: Validated(tb, h), Token: token}
 }
 
 // Editor sends a JSON body with the editor's token.
