@@ -48,6 +48,7 @@ func TestConfigValidation(t *testing.T) {
 		{"CRIEUR_METRICS_LISTEN", "127.0.0.1:9", "CRIEUR_LISTEN", "127.0.0.1:9"},
 		{"CRIEUR_ALERT_APPROVAL", "true"},
 		{"CRIEUR_BOUNCE_LISTEN", "127.0.0.1:2526"},
+		{"CRIEUR_WEBHOOKS_ALLOW_PRIVATE", "maybe"},
 	}
 	for _, b := range bad {
 		_, err := daemon.Load("", envOf(b...))
@@ -83,6 +84,17 @@ func TestConfigFileKeys(t *testing.T) {
 		}
 		if c.ok && cfg.DigestDaily != "0 6 * * *" {
 			t.Errorf("%q: CRIEUR_DIGEST_DAILY = %q", c.body, cfg.DigestDaily)
+		}
+	}
+}
+
+// CRIEUR_WEBHOOKS_ALLOW_PRIVATE is read (it was refused as not built).
+func TestWebhooksAllowPrivate(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]bool{"": false, "false": false, "true": true} {
+		c, err := daemon.Load("", envOf("CRIEUR_WEBHOOKS_ALLOW_PRIVATE", v))
+		if err != nil || c.WebhooksAllowPrivate != want {
+			t.Errorf("%q: %v %v", v, c.WebhooksAllowPrivate, err)
 		}
 	}
 }

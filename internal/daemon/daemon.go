@@ -42,6 +42,7 @@ import (
 	"github.com/crieur/crieur/internal/subscribe"
 	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/internal/web/site"
+	"github.com/crieur/crieur/internal/webhook"
 	"github.com/crieur/crieur/templates"
 )
 
@@ -92,6 +93,11 @@ type Daemon struct {
 	// VAPIDPublicKey is the key browsers subscribe with ("" without the
 	// push side).
 	VAPIDPublicKey string
+
+	// Webhooks posts events to the endpoints admins registered (serve
+	// only); WebhookAdmin registers, lists, deletes and tests them.
+	Webhooks     *webhook.Deliverer
+	WebhookAdmin *webhook.Service
 
 	ln       net.Listener
 	metLn    net.Listener // CRIEUR_METRICS_LISTEN, when set
@@ -249,6 +255,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 		return d, nil
 	}
 
+	hookPolicy := netguard.Policy{AllowPrivate: cfg.WebhooksAllowPrivate}
+	d.Webhooks = webhook.New(webhook.Config{Store: st, Client: webhook.NewClient(hookPolicy), Log: log, Owner: d.owner, Host: d.host,
+		RetryBase: cfg.RetryBase, Lease: cfg.Lease})
+	d.WebhookAdmin = webhook.NewService(st, hookPolicy, d.Webhooks.Wake)
+
 	feedPolicy := netguard.Policy{AllowPrivate: cfg.FeedsAllowPriv}
 	fetcher := &feed.Fetcher{Client: feedPolicy.HTTPClient(30 * time.Second), UserAgent: "crieur/1 (+" + siteURL + ")"}
 	d.Poller = feed.NewPoller(feedStore{st}, fetcher, cfg.Feeds, cfg.FeedInterval, log, nil)
@@ -268,7 +279,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 	d.Handler, err = site.New(web.Deps{Store: st, Subscribe: d.Subscribe, Alerts: d.Alerts, Digests: d.Digests, Feeds: d.Poller,
 		Composer: d.Composer, Metrics: d.Metrics, Log: log, BaseURL: siteURL, AllowedOrigins: origins, VAPIDPublicKey: vpub,
 		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: push.EndpointChecker(pushPolicy, pushHosts), ValidateKeys: push.ValidateSubscriptionKeys,
-		TrustedProxies: cfg.proxies(), MetricsElsewhere: cfg.MetricsListen != "", SiteName: cfg.SiteName, WakeMail: wakeMail, Location: d.loc})
+		Webhooks: d.WebhookAdmin, TrustedProxies: cfg.proxies(), MetricsElsewhere: cfg.MetricsListen != "", SiteName: cfg.SiteName, WakeMail: wakeMail, Location: d.loc})
 	if err != nil {
 		return nil, err
 	}
@@ -325,6 +336,9 @@ func (d *Daemon) pipelines() []startstop.Service {
 	}
 	if d.Pusher != nil {
 		out = append(out, d.Pusher)
+	}
+	if d.Webhooks != nil {
+		out = append(out, d.Webhooks)
 	}
 	return out
 }

@@ -33,6 +33,7 @@ import (
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
+	"github.com/crieur/crieur/internal/webhook"
 )
 
 // MaxBody is the largest request body accepted (contract: 413 above 1 MiB).
@@ -85,6 +86,9 @@ type Deps struct {
 	SiteName       string
 	// WakeMail wakes the mail workers (a digest preview was queued).
 	WakeMail func()
+	// Webhooks registers, lists, deletes and tests webhook endpoints;
+	// nil: the webhook routes answer 404.
+	Webhooks *webhook.Service
 	// Location is the publisher's time zone (CRIEUR_TIMEZONE): the admin
 	// UI shows times and reads embargo times in it.
 	Location *time.Location
