@@ -146,7 +146,7 @@ func concretePath(pattern string) string {
 func checkAdminHeaders(tb testing.TB, what string, resp *http.Response) {
 	tb.Helper()
 	h := resp.Header
-	if strings.HasPrefix(what, "GET /admin/digests/preview/html") && resp.StatusCode == 200 {
+	if (strings.HasPrefix(what, "GET /admin/digests/preview/html") || strings.HasPrefix(what, "GET /admin/welcome/preview/html")) && resp.StatusCode == 200 {
 		// The email shown in the preview frame: its own, stricter policy.
 		if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "sandbox") ||
 			!strings.Contains(csp, "frame-ancestors 'self'") || strings.Contains(csp, "script-src") {
