@@ -51,7 +51,8 @@ FROM webhook_deliveries d JOIN webhook_endpoints e ON e.id = d.endpoint_id JOIN 
 WHERE d.id = ?
 
 -- name: MarkWebhookSent
-UPDATE webhook_deliveries SET state = 'sent', status = ?, latency_ms = ?, last_error = '', locked_at = NULL, finished_at = ?
+-- last_error stays: the log shows what failed before the success.
+UPDATE webhook_deliveries SET state = 'sent', status = ?, latency_ms = ?, locked_at = NULL, finished_at = ?
 WHERE id = ? AND claims = ? AND state = 'sending'
 
 -- name: MarkWebhookRetry

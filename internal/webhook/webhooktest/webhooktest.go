@@ -39,6 +39,7 @@ type Receiver struct {
 	reqs     []Request
 	failNext int
 	failing  bool
+	delay    time.Duration
 	arrived  chan struct{}
 }
 
@@ -61,6 +62,14 @@ func (r *Receiver) FailNext(n int) {
 	r.mu.Unlock()
 }
 
+// SetDelay makes every request wait d before its answer (it is recorded
+// at once): a request in flight when the sender dies.
+func (r *Receiver) SetDelay(d time.Duration) {
+	r.mu.Lock()
+	r.delay = d
+	r.mu.Unlock()
+}
+
 // SetFailing makes every request answer 500 until called with false.
 func (r *Receiver) SetFailing(on bool) {
 	r.mu.Lock()
@@ -79,10 +88,17 @@ func (r *Receiver) serve(w http.ResponseWriter, req *http.Request) {
 		}
 	}
 	r.reqs = append(r.reqs, Request{Header: req.Header.Clone(), Body: body, Status: status})
+	delay := r.delay
 	r.mu.Unlock()
 	select {
 	case r.arrived <- struct{}{}:
 	default:
+	}
+	if delay > 0 {
+		select {
+		case <-time.After(delay):
+		case <-req.Context().Done():
+		}
 	}
 	w.WriteHeader(status)
 	if status != http.StatusNoContent {
