@@ -216,3 +216,56 @@ func authGet(t *testing.T, u, token string) *http.Request {
 	req.Header.Set("Authorization", "Bearer "+token)
 	return req
 }
+
+// TestWebhooksAcrossInstances: two instances on one PostgreSQL database
+// deliver the events of readers confirmed through either of them: each
+// event once, each reader's in order, none twice although both claim.
+func TestWebhooksAcrossInstances(t *testing.T) {
+	t.Parallel()
+	c := newCluster(t, 2)
+	c.env["CRIEUR_WEBHOOKS_ALLOW_PRIVATE"] = "true"
+	for i, p := range c.procs {
+		p.Kill()
+		c.procs[i] = e2etest.Start(t, c.env, c.dir)
+	}
+	rcv := webhooktest.New(t)
+	rcv.SetDelay(20 * time.Millisecond) // both instances get to claim
+	var created struct{ ID, Secret string }
+	reg := map[string]any{"url": rcv.URL(), "events": []string{"subscriber.confirmed", "subscriber.erased"}}
+	if st := c.procs[1].Do(t, "POST", "/api/v1/webhooks", c.token, reg, &created); st != 201 {
+		t.Fatalf("register: %d", st)
+	}
+	const readers = 12
+	for i := range readers {
+		email := fmt.Sprintf("multi%02d@example.org", i)
+		confirmTwice(t, c.smtp, c.procs, email, "fr", []string{"monde"})
+		if i%3 == 0 {
+			if st := c.procs[i%2].Do(t, "DELETE", "/api/v1/subscribers/"+email, c.token, nil, nil); st != 204 {
+				t.Fatalf("erase: %d", st)
+			}
+		}
+	}
+	want := readers + (readers+2)/3
+	got := rcv.WaitAccepted(t, want, 60*time.Second)
+	time.Sleep(time.Second) // a duplicate, were there one, would show now
+	got, dups := rcv.Accepted()
+	if len(got) != want || dups != 0 || len(rcv.Requests()) != want {
+		t.Fatalf("%d distinct events, %d duplicates, %d requests; want %d, 0, %d", len(got), dups, len(rcv.Requests()), want, want)
+	}
+	seen := map[string][]string{}
+	for _, q := range got {
+		e := decodeHook(t, q)
+		id, _ := e.Data["id"].(string)
+		seen[id] = append(seen[id], e.Type)
+	}
+	for id, types := range seen {
+		if types[0] != "subscriber.confirmed" || len(types) > 2 {
+			t.Errorf("subscriber %s: %v", id, types)
+		}
+	}
+	for i, v := range webhooktest.Verify(t, created.Secret, got) {
+		if v.Error != "" {
+			t.Errorf("message %d: %s", i, v.Error)
+		}
+	}
+}
