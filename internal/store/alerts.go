@@ -304,8 +304,11 @@ func (s *Store) CancelAlert(ctx context.Context, id int64, now time.Time) error 
 		if err := s.addCounts(ctx, tx, c); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.query("CancelAlertEmail"), id)
-		return err
+		if _, err = tx.ExecContext(ctx, s.query("CancelAlertEmail"), id); err != nil {
+			return err
+		}
+		// A cancelled alert is done too: its event says "cancelled".
+		return s.emitAlertEvent(ctx, tx, news.EventAlertDone, id, now)
 	})
 	if err != nil {
 		return fmt.Errorf("cancel alert: %w", err)

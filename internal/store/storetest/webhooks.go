@@ -362,6 +362,23 @@ func testWebhookRunEvents(t *testing.T, s *store.Store) {
 	if !slices.Equal(types, []string{"digest.done", "alert.sent", "alert.done"}) {
 		t.Fatalf("events %v, want each once: digest.done, alert.sent, alert.done", types)
 	}
+	for _, j := range jobs {
+		sent(t, s, j, t0)
+	}
+	// A cancelled alert is done too, and says so.
+	cid, err := s.CreateAlert(ctx, news.Alert{Title: "Oops", Body: "B", URL: "https://n.test/b", TTL: time.Hour, Urgency: "high",
+		TopicHeader: "t2", State: news.AlertSending, SendAt: t0, CreatedAt: t0}, nil)
+	check(t, err)
+	check(t, s.CancelAlert(ctx, cid, t0))
+	jobs = claimHooks(t, s, t0)
+	if len(jobs) != 1 || jobs[0].Type != news.EventAlertSent {
+		t.Fatalf("jobs %+v", jobs)
+	}
+	sent(t, s, jobs[0], t0)
+	jobs = claimHooks(t, s, t0)
+	if len(jobs) != 1 || jobs[0].Type != news.EventAlertDone || body(t, jobs[0]).Data["state"] != "cancelled" {
+		t.Fatalf("cancelled alert's jobs %+v", jobs)
+	}
 }
 
 func testWelcomeOnce(t *testing.T, s *store.Store) {
