@@ -68,6 +68,7 @@ const (
 	kindConfirm
 	kindAlert
 	kindLinks
+	kindWelcome
 	numKinds
 )
 
@@ -82,6 +83,8 @@ func (k kind) name() string {
 		return "alert"
 	case kindLinks:
 		return "links"
+	case kindWelcome:
+		return "welcome"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }

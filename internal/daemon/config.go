@@ -66,6 +66,10 @@ type Config struct {
 	BounceListen  string
 	BounceMailbox string
 	Health        ListHealth
+
+	// WebhooksAllowPrivate lets webhook URLs reach loopback and private
+	// addresses over plain http (tests and development only).
+	WebhooksAllowPrivate bool
 }
 
 // Defaults is the configuration with nothing set.
@@ -182,6 +186,7 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 	dur("CRIEUR_FEED_INTERVAL", &c.FeedInterval)
 	boolean("CRIEUR_FEEDS_ALLOW_PRIVATE", &c.FeedsAllowPriv)
 	boolean("CRIEUR_PUSH_ALLOW_PRIVATE", &c.PushAllowPrivate)
+	boolean("CRIEUR_WEBHOOKS_ALLOW_PRIVATE", &c.WebhooksAllowPrivate)
 	if v, ok := get("CRIEUR_PUSH_HOSTS"); ok {
 		c.PushHosts = strings.Fields(v)
 	}
@@ -231,8 +236,7 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 	// yet: their defaults are accepted, anything else is refused, so that
 	// an operator who turns one on (a second person's approval of alerts,
 	// above all) is told at start instead of running without it.
-	for _, k := range []string{"CRIEUR_ALERT_APPROVAL", "CRIEUR_DIGEST_LOCAL", "CRIEUR_TRACK_READERS",
-		"CRIEUR_WEBHOOKS_ALLOW_PRIVATE"} {
+	for _, k := range []string{"CRIEUR_ALERT_APPROVAL", "CRIEUR_DIGEST_LOCAL", "CRIEUR_TRACK_READERS"} {
 		if v, ok := get(k); ok && v != "" && !strings.EqualFold(v, "false") && v != "0" {
 			errs = append(errs, k+" is not supported by this version of crieur yet: unset it or set it to its default")
 		}

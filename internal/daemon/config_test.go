@@ -55,6 +55,7 @@ func TestConfigValidation(t *testing.T) {
 		{"CRIEUR_BOUNCE_LISTEN", "127.0.0.1:8080", "CRIEUR_BOUNCE_DOMAIN", "bounces.example.com"},
 		{"CRIEUR_BOUNCE_MAILBOX", "pop3://u:p@mail.example.com/INBOX"},
 		{"CRIEUR_BOUNCE_MAILBOX", "imap://u:p@mail.example.com/INBOX?tls=none"},
+		{"CRIEUR_WEBHOOKS_ALLOW_PRIVATE", "maybe"},
 	}
 	for _, b := range bad {
 		_, err := daemon.Load("", envOf(b...))
@@ -108,5 +109,16 @@ func TestBounceSettings(t *testing.T) {
 	}
 	if _, err := daemon.Load("", envOf("CRIEUR_BOUNCE_MAILBOX", "imap://u:pw@127.0.0.1:1143/INBOX?tls=none")); err != nil {
 		t.Errorf("plain IMAP on loopback: %v", err)
+	}
+}
+
+// CRIEUR_WEBHOOKS_ALLOW_PRIVATE is read (it was refused as not built).
+func TestWebhooksAllowPrivate(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]bool{"": false, "false": false, "true": true} {
+		c, err := daemon.Load("", envOf("CRIEUR_WEBHOOKS_ALLOW_PRIVATE", v))
+		if err != nil || c.WebhooksAllowPrivate != want {
+			t.Errorf("%q: %v %v", v, c.WebhooksAllowPrivate, err)
+		}
 	}
 }

@@ -44,6 +44,7 @@ import (
 	"github.com/crieur/crieur/internal/subscribe"
 	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/internal/web/site"
+	"github.com/crieur/crieur/internal/webhook"
 	"github.com/crieur/crieur/templates"
 )
 
@@ -101,6 +102,11 @@ type Daemon struct {
 	// CheckPushEndpoint is the check a browser's push endpoint passes
 	// before it is stored, by the API or `crieur push import`.
 	CheckPushEndpoint func(ctx context.Context, endpoint string) error
+
+	// Webhooks posts events to the endpoints admins registered (serve
+	// only); WebhookAdmin registers, lists, deletes and tests them.
+	Webhooks     *webhook.Deliverer
+	WebhookAdmin *webhook.Service
 
 	ln       net.Listener
 	metLn    net.Listener // CRIEUR_METRICS_LISTEN, when set
@@ -266,6 +272,11 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 	if err := d.buildBounceWays(refs); err != nil {
 		return nil, err
 	}
+	hookPolicy := netguard.Policy{AllowPrivate: cfg.WebhooksAllowPrivate}
+	d.Webhooks = webhook.New(webhook.Config{Store: st, Client: webhook.NewClient(hookPolicy), Log: log, Owner: d.owner, Host: d.host,
+		RetryBase: cfg.RetryBase, Lease: cfg.Lease})
+	d.WebhookAdmin = webhook.NewService(st, hookPolicy, d.Webhooks.Wake)
+
 	feedPolicy := netguard.Policy{AllowPrivate: cfg.FeedsAllowPriv}
 	fetcher := &feed.Fetcher{Client: feedPolicy.HTTPClient(30 * time.Second), UserAgent: "crieur/1 (+" + siteURL + ")"}
 	d.Poller = feed.NewPoller(feedStore{st}, fetcher, cfg.Feeds, cfg.FeedInterval, log, nil)
@@ -286,7 +297,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 		Composer: d.Composer, Metrics: d.Metrics, Log: log, BaseURL: siteURL, AllowedOrigins: origins, VAPIDPublicKey: vpub,
 		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: d.CheckPushEndpoint, ValidateKeys: push.ValidateSubscriptionKeys,
 		TrustedProxies: cfg.proxies(), MetricsElsewhere: cfg.MetricsListen != "", SiteName: cfg.SiteName, WakeMail: wakeMail, Location: d.loc,
-		Bounces: d.Bounces, BounceProviders: cfg.Health.providers()})
+		Bounces: d.Bounces, BounceProviders: cfg.Health.providers(), Webhooks: d.WebhookAdmin})
 	if err != nil {
 		return nil, err
 	}
@@ -355,6 +366,9 @@ func (d *Daemon) pipelines() []startstop.Service {
 	}
 	if d.Pusher != nil {
 		out = append(out, d.Pusher)
+	}
+	if d.Webhooks != nil {
+		out = append(out, d.Webhooks)
 	}
 	return out
 }

@@ -203,6 +203,11 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 		}
 		msg.FeedbackID = "alert:" + strconv.FormatInt(d.AlertID, 10) + ":" + b.FeedbackBrand + ":crieur"
 		msg.Bulk = true
+	case news.MailWelcome:
+		email, err = b.welcome(ctx, sub, links)
+		msg.ListUnsubscribe = links.Unsubscribe
+		msg.ListID = b.ListID
+		msg.FeedbackID = "welcome:" + string(sub.Lang) + ":" + b.FeedbackBrand + ":crieur"
 	default:
 		return "", nil, fmt.Errorf("unknown delivery kind %q", d.Kind)
 	}
@@ -269,4 +274,26 @@ func (b *MessageBuilder) location() *time.Location {
 		return b.Location
 	}
 	return time.UTC
+}
+
+// welcome composes the welcome email of a reader who confirmed, from the
+// texts the desk holds now: one turned off or emptied since it was queued
+// is not sent.
+func (b *MessageBuilder) welcome(ctx context.Context, sub news.Subscriber, links subscribe.Links) (compose.Email, error) {
+	if sub.Status != news.Confirmed {
+		return compose.Email{}, ErrNotDeliverable
+	}
+	on, err := b.Store.WelcomeEnabled(ctx)
+	if err != nil {
+		return compose.Email{}, err
+	}
+	text, paras, err := b.Store.WelcomeFor(ctx, sub.ID, sub.Lang)
+	if err != nil {
+		return compose.Email{}, err
+	}
+	if !on || strings.TrimSpace(text.Body) == "" {
+		return compose.Email{}, fmt.Errorf("welcome email off or without text in %s: %w", sub.Lang, ErrNotDeliverable)
+	}
+	return b.Composer.Welcome(compose.WelcomeData{Lang: sub.Lang, Subject: text.Subject, Body: text.Body, TopicParagraphs: paras,
+		PreferencesURL: links.Preferences, UnsubscribeURL: links.Unsubscribe})
 }

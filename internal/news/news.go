@@ -209,6 +209,9 @@ const (
 	MailPreview MailKind = "preview"
 	// MailLinks carries a reader's preference link, at their request.
 	MailLinks MailKind = "links"
+	// MailWelcome greets a reader who has just confirmed (when the desk
+	// has the welcome email on).
+	MailWelcome MailKind = "welcome"
 )
 
 // DeliveryState is where one queued message stands.

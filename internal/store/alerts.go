@@ -38,6 +38,11 @@ func (s *Store) insertAlert(ctx context.Context, tx *sql.Tx, a news.Alert, topic
 			return 0, err
 		}
 	}
+	if a.State == news.AlertSending {
+		if err := s.emitAlertEvent(ctx, tx, news.EventAlertSent, id, a.CreatedAt); err != nil {
+			return 0, err
+		}
+	}
 	return id, nil
 }
 
@@ -135,7 +140,10 @@ func (s *Store) AlertsToEnqueue(ctx context.Context, now time.Time) ([]int64, er
 		return nil, err
 	}
 	for _, id := range ids {
-		if _, err := s.db.ExecContext(ctx, s.query("StartAlert"), id); err != nil {
+		err := s.stateChangeTx(ctx, "StartAlert", []any{id}, func(tx *sql.Tx) error {
+			return s.emitAlertEvent(ctx, tx, news.EventAlertSent, id, now)
+		})
+		if err != nil {
 			return nil, fmt.Errorf("start alert: %w", err)
 		}
 	}
@@ -296,8 +304,11 @@ func (s *Store) CancelAlert(ctx context.Context, id int64, now time.Time) error 
 		if err := s.addCounts(ctx, tx, c); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.query("CancelAlertEmail"), id)
-		return err
+		if _, err = tx.ExecContext(ctx, s.query("CancelAlertEmail"), id); err != nil {
+			return err
+		}
+		// A cancelled alert is done too: its event says "cancelled".
+		return s.emitAlertEvent(ctx, tx, news.EventAlertDone, id, now)
 	})
 	if err != nil {
 		return fmt.Errorf("cancel alert: %w", err)
@@ -321,11 +332,15 @@ func (s *Store) CloseFinishedAlerts(ctx context.Context, now time.Time) ([]int64
 		if busy {
 			continue
 		}
-		res, err := s.db.ExecContext(ctx, s.query("FinishAlert"), string(news.AlertDone), ms(now), id)
+		var changed bool
+		err := s.stateChangeTx(ctx, "FinishAlert", []any{string(news.AlertDone), ms(now), id}, func(tx *sql.Tx) error {
+			changed = true
+			return s.emitAlertEvent(ctx, tx, news.EventAlertDone, id, now)
+		})
 		if err != nil {
 			return closed, fmt.Errorf("finish alert: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n > 0 {
+		if changed {
 			closed = append(closed, id)
 		}
 	}

@@ -124,6 +124,15 @@ func (s *Store) RecordBounce(ctx context.Context, b Bounce, hashOf func(email st
 				return err
 			}
 		}
+		// The integrators' event, in the transaction of the change it
+		// tells of (the webhook outbox).
+		ev := news.EventSubscriberBounced
+		if to == news.Complained {
+			ev = news.EventSubscriberComplained
+		}
+		if err := s.emitSubscriberEvent(ctx, tx, ev, b.SubscriberID, b.Kind, b.At); err != nil {
+			return err
+		}
 		res.Became = to
 		return nil
 	})

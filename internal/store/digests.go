@@ -267,11 +267,15 @@ func (s *Store) CloseFinishedRuns(ctx context.Context, now time.Time) ([]int64, 
 		if busy {
 			continue
 		}
-		res, err := s.db.ExecContext(ctx, s.query("CloseRun"), string(news.RunDone), ms(now), id)
+		var changed bool
+		err := s.stateChangeTx(ctx, "CloseRun", []any{string(news.RunDone), ms(now), id}, func(tx *sql.Tx) error {
+			changed = true
+			return s.emitDigestDone(ctx, tx, id, now)
+		})
 		if err != nil {
 			return closed, fmt.Errorf("close run: %w", err)
 		}
-		if n, _ := res.RowsAffected(); n > 0 {
+		if changed {
 			closed = append(closed, id)
 		}
 	}

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strconv"
 	"strings"
 	"time"
 
@@ -263,11 +264,19 @@ func (s *Store) Confirm(ctx context.Context, id int64, suppressionHash string, n
 		}
 		n, _ := res.RowsAffected()
 		changed = n > 0
-		if changed {
-			// The reader consented again: the address may be mailed.
-			_, err = tx.ExecContext(ctx, s.query("Unsuppress"), suppressionHash)
+		if !changed {
+			return nil
 		}
-		return err
+		// The reader consented again: the address may be mailed.
+		if _, err = tx.ExecContext(ctx, s.query("Unsuppress"), suppressionHash); err != nil {
+			return err
+		}
+		// Only the transaction that made the reader confirmed queues the
+		// welcome email and the event: a second confirm changes nothing.
+		if err := s.queueWelcome(ctx, tx, id, now); err != nil {
+			return err
+		}
+		return s.emitSubscriberEvent(ctx, tx, news.EventSubscriberConfirmed, id, "", now)
 	})
 	if err != nil {
 		return false, fmt.Errorf("confirm subscriber: %w", err)
@@ -307,8 +316,10 @@ func (s *Store) Unsubscribe(ctx context.Context, id int64, suppressionHash, reas
 		if err := s.cancelSubscriberDeliveries(ctx, tx, reason, id); err != nil {
 			return err
 		}
-		_, err = tx.ExecContext(ctx, s.query("Suppress"), suppressionHash, reason, ms(now))
-		return err
+		if _, err = tx.ExecContext(ctx, s.query("Suppress"), suppressionHash, reason, ms(now)); err != nil {
+			return err
+		}
+		return s.emitSubscriberEvent(ctx, tx, unsubscribeEvent(reason), id, reason, now)
 	})
 	if err != nil {
 		return fmt.Errorf("unsubscribe: %w", err)
@@ -331,6 +342,14 @@ func (s *Store) cancelSubscriberDeliveries(ctx context.Context, tx *sql.Tx, reas
 func (s *Store) Erase(ctx context.Context, id int64, suppressionHash string, now time.Time) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
 		if err := s.cancelSubscriberDeliveries(ctx, tx, "erased", id); err != nil {
+			return err
+		}
+		if err := s.scrubSubscriberEvents(ctx, tx, id); err != nil {
+			return err
+		}
+		// The event names the reader by id only: its data has no address.
+		if err := s.emitEvent(ctx, tx, news.EventSubscriberErased, subscriberSubject(id),
+			subscriberEventData{ID: strconv.FormatInt(id, 10)}, now); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, s.query("DeleteSubscriber"), id)

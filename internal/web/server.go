@@ -37,6 +37,7 @@ import (
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
+	"github.com/crieur/crieur/internal/webhook"
 )
 
 // MaxBody is the largest request body accepted (contract: 413 above 1 MiB).
@@ -95,6 +96,9 @@ type Deps struct {
 	// BounceProviders are the configured provider webhooks (see
 	// web/bouncehook); a provider not among them answers 401.
 	BounceProviders []provider.Provider
+	// Webhooks registers, lists, deletes and tests webhook endpoints;
+	// nil: the webhook routes answer 404.
+	Webhooks *webhook.Service
 	// Location is the publisher's time zone (CRIEUR_TIMEZONE): the admin
 	// UI shows times and reads embargo times in it.
 	Location *time.Location

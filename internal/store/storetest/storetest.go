@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		windowTests,      // windows.go: push windows
 		userTests,        // users.go: users, sessions, API tokens, audit
 		bounceTests,      // bounces.go: bounces, complaints, parked reports, push aging
+		webhookTests,     // webhooks.go: the webhook outbox, the welcome email
 	}
 	for _, area := range areas {
 		for _, tc := range area {

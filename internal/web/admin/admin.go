@@ -200,6 +200,16 @@ func adminRouteList(ui *adminUI) []adminRoute {
 		r("POST", "/admin/users/{id}/role", A, ui.userRole),
 		r("POST", "/admin/users/{id}/disable", A, ui.userDisable),
 		r("GET", "/admin/audit", A, ui.auditPage),
+
+		r("GET", "/admin/webhooks", A, ui.webhooks),
+		r("POST", "/admin/webhooks", A, ui.webhookCreate),
+		r("GET", "/admin/webhooks/{id}", A, ui.webhookPage),
+		r("POST", "/admin/webhooks/{id}/test", A, ui.webhookAction("test")),
+		r("POST", "/admin/webhooks/{id}/enable", A, ui.webhookAction("enable")),
+		r("POST", "/admin/webhooks/{id}/delete", A, ui.webhookAction("delete")),
+		r("GET", "/admin/welcome", A, ui.welcomePage),
+		r("POST", "/admin/welcome", A, ui.welcomeSave),
+		r("GET", "/admin/welcome/preview/html", A, ui.welcomePreviewHTML),
 	}
 }
 
@@ -207,7 +217,7 @@ func adminRouteList(ui *adminUI) []adminRoute {
 // layout.
 var adminPageNames = []string{"login", "message", "dashboard", "articles", "alerts", "alert_form", "alert_confirm",
 	"alert_progress", "digests", "digest_preview", "digest_run", "readers", "reader", "reader_erase", "import_report",
-	"suppressions", "topics", "feeds", "tokens", "users", "audit", "health", "parked"}
+	"suppressions", "topics", "feeds", "tokens", "users", "audit", "health", "parked", "webhooks", "webhook", "welcome"}
 
 func newAdminUI(s *web.Server) (*adminUI, error) {
 	fsys := templates.FS
@@ -562,6 +572,8 @@ func (ui *adminUI) nav(rq *adminReq) []adminNav {
 		{"/admin/tokens", "admin.nav.tokens", news.RoleAdmin},
 		{"/admin/users", "admin.nav.users", news.RoleAdmin},
 		{"/admin/audit", "admin.nav.audit", news.RoleAdmin},
+		{"/admin/webhooks", "admin.nav.webhooks", news.RoleAdmin},
+		{"/admin/welcome", "admin.nav.welcome", news.RoleAdmin},
 	}
 	var out []adminNav
 	for _, it := range items {

@@ -30,6 +30,9 @@ type dashData struct {
 	Alerts      []store.AlertInfo
 	Articles    []news.Article
 	Feeds       []store.FeedState
+	// HooksDisabled are the webhook endpoints disabled for failing a
+	// day, told to admins at the top of the dashboard.
+	HooksDisabled []store.WebhookEndpoint
 }
 
 func (ui *adminUI) dashboard(w http.ResponseWriter, r *http.Request, rq *adminReq) {
@@ -93,6 +96,18 @@ func (ui *adminUI) dashboard(w http.ResponseWriter, r *http.Request, rq *adminRe
 		full, shown := d.Feeds[i].URL, redact.Origin(d.Feeds[i].URL)
 		d.Feeds[i].LastError = strings.ReplaceAll(strings.ReplaceAll(d.Feeds[i].LastError, redact.URL(full), shown), full, shown)
 		d.Feeds[i].URL = shown
+	}
+	if rq.Session.Role == news.RoleAdmin && ui.d.Webhooks != nil {
+		hooks, err := ui.d.Webhooks.List(ctx)
+		if err != nil {
+			ui.fail(w, r, rq, err)
+			return
+		}
+		for _, h := range hooks {
+			if !h.DisabledAt.IsZero() {
+				d.HooksDisabled = append(d.HooksDisabled, h)
+			}
+		}
 	}
 	ui.render(w, r, rq, http.StatusOK, "dashboard", "admin.dashboard.title", d)
 }

@@ -79,6 +79,17 @@ var adminRouteTable = map[string]news.Role{
 	"POST /admin/users/{id}/role":     news.RoleAdmin,
 	"POST /admin/users/{id}/disable":  news.RoleAdmin,
 	"GET /admin/audit":                news.RoleAdmin,
+
+	// Webhooks and the welcome email.
+	"GET /admin/webhooks":              news.RoleAdmin,
+	"POST /admin/webhooks":             news.RoleAdmin,
+	"GET /admin/webhooks/{id}":         news.RoleAdmin,
+	"POST /admin/webhooks/{id}/test":   news.RoleAdmin,
+	"POST /admin/webhooks/{id}/enable": news.RoleAdmin,
+	"POST /admin/webhooks/{id}/delete": news.RoleAdmin,
+	"GET /admin/welcome":               news.RoleAdmin,
+	"POST /admin/welcome":              news.RoleAdmin,
+	"GET /admin/welcome/preview/html":  news.RoleAdmin,
 }
 
 func TestAdminRouteTable(t *testing.T) {

@@ -28,11 +28,13 @@ import (
 	"github.com/crieur/crieur/internal/alert"
 	"github.com/crieur/crieur/internal/compose"
 	"github.com/crieur/crieur/internal/digest"
+	"github.com/crieur/crieur/internal/netguard"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
 	"github.com/crieur/crieur/internal/subscribe"
 	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/internal/web/site"
+	"github.com/crieur/crieur/internal/webhook"
 	"github.com/crieur/crieur/templates"
 )
 
@@ -74,7 +76,8 @@ func setupAdmin(tb testing.TB) *adminEnv {
 		tb.Fatalf("composer: %v", err)
 	}
 	h, err := site.New(web.Deps{Store: st, Subscribe: subs, Composer: comp, Log: log, BaseURL: "https://crieur.example",
-		Alerts: alert.New(st, log, nil, func() {}, func() {}), Digests: digest.NewRunner(st, log, nil, nil), WakeMail: func() {}})
+		Alerts: alert.New(st, log, nil, func() {}, func() {}), Digests: digest.NewRunner(st, log, nil, nil), WakeMail: func() {},
+		Webhooks: webhook.NewService(st, netguard.Policy{AllowPrivate: true}, nil)})
 	if err != nil {
 		tb.Fatal(err)
 	}
@@ -146,7 +149,7 @@ func concretePath(pattern string) string {
 func checkAdminHeaders(tb testing.TB, what string, resp *http.Response) {
 	tb.Helper()
 	h := resp.Header
-	if strings.HasPrefix(what, "GET /admin/digests/preview/html") && resp.StatusCode == 200 {
+	if (strings.HasPrefix(what, "GET /admin/digests/preview/html") || strings.HasPrefix(what, "GET /admin/welcome/preview/html")) && resp.StatusCode == 200 {
 		// The email shown in the preview frame: its own, stricter policy.
 		if csp := h.Get("Content-Security-Policy"); !strings.Contains(csp, "default-src 'none'") || !strings.Contains(csp, "sandbox") ||
 			!strings.Contains(csp, "frame-ancestors 'self'") || strings.Contains(csp, "script-src") {

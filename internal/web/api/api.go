@@ -52,6 +52,9 @@ var routeList = []route{
 	{"POST /api/v1/alerts/{id}/cancel", news.RoleEditor, (*handler).cancelAlert},
 	{"GET /api/v1/subscribers/{email}", news.RoleAdmin, (*handler).getSubscriber},
 	{"DELETE /api/v1/subscribers/{email}", news.RoleAdmin, (*handler).deleteSubscriber},
+	{"POST /api/v1/webhooks", news.RoleAdmin, (*handler).createWebhook},
+	{"GET /api/v1/webhooks", news.RoleAdmin, (*handler).listWebhooks},
+	{"DELETE /api/v1/webhooks/{id}", news.RoleAdmin, (*handler).deleteWebhook},
 }
 
 // Routes lists the Bearer-token routes and their roles, as Register

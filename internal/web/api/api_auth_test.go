@@ -29,6 +29,9 @@ var apiRouteTable = []struct {
 	{"POST /api/v1/alerts/{id}/cancel", "/api/v1/alerts/1/cancel", news.RoleEditor},
 	{"GET /api/v1/subscribers/{email}", "/api/v1/subscribers/a@example.com", news.RoleAdmin},
 	{"DELETE /api/v1/subscribers/{email}", "/api/v1/subscribers/a@example.com", news.RoleAdmin},
+	{"POST /api/v1/webhooks", "/api/v1/webhooks", news.RoleAdmin},
+	{"GET /api/v1/webhooks", "/api/v1/webhooks", news.RoleAdmin},
+	{"DELETE /api/v1/webhooks/{id}", "/api/v1/webhooks/1", news.RoleAdmin},
 }
 
 func TestAPIRoutesRefuseBadTokens(t *testing.T) {
