@@ -119,8 +119,13 @@ func TestPostfixBouncesThroughVERP(t *testing.T) {
 	if n := bounceMetric(t, f.p, "smtp", "forged"); n != 1 {
 		t.Errorf("forged reports counted %v, want 1", n)
 	}
-	if n := bounceMetric(t, f.p, "smtp", "applied"); n != 2 {
-		t.Errorf("applied reports counted %v, want 2", n)
+	// Applied: the two hard bounces, and the soft one, counted in full@'s
+	// history (one is not enough to make them bounced).
+	if n := bounceMetric(t, f.p, "smtp", "applied"); n != 3 {
+		t.Errorf("applied reports counted %v, want 3", n)
+	}
+	if s, _ := f.subscriber("full@remote.test"); len(s.Bounces) != 1 || s.Bounces[0].Kind != "soft" {
+		t.Errorf("full@'s bounces %+v, want one soft bounce", s.Bounces)
 	}
 	// The listener stops with the daemon and frees its port.
 	if err, took := f.p.Term(10 * time.Second); err != nil || took > 10*time.Second {
