@@ -4,7 +4,7 @@ PKGS    := ./...
 # Short fuzzing in CI; `make fuzz FUZZTIME=5m` for a longer hunt.
 FUZZTIME ?= 4s
 
-.PHONY: help build test vet lint fuzz bench bench-serve bench-postgres chaos docker clean
+.PHONY: help build test vet lint fuzz bench bench-serve bench-scale bench-postgres chaos docker clean
 
 help: ## list the targets
 	@grep -hE '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F ':.*## ' '{printf "  %-15s %s\n", $$1, $$2}'
@@ -29,10 +29,14 @@ fuzz: ## run every fuzz target for FUZZTIME each
 bench: ## benchmarks: in process on SQLite, the shipped daemon as a process, then PostgreSQL with 1 and 2 instances (see README)
 	$(GO) run ./cmd/crieur-bench
 	$(MAKE) --no-print-directory bench-serve
+	$(MAKE) --no-print-directory bench-scale
 	$(MAKE) --no-print-directory bench-postgres
 
 bench-serve: ## the shipped daemon: a `crieur serve` process driven through its CLI and API, next to raw go-mail and webpush-go
 	$(GO) run ./cmd/crieur-bench -only serve -out bench-out/serve
+
+bench-scale: ## internet scale: one alert from `crieur serve` to 1,000,000 browsers on an HTTP/2-over-TLS push service answering after 50 ms
+	$(GO) run ./cmd/crieur-bench -only push-scale -scale-n 1000000 -out bench-out/scale
 
 bench-postgres: ## digests and an alert on a throwaway PostgreSQL, 1 and 2 instances
 	$(GO) run ./cmd/crieur-bench -db postgres -only instances -instances 1,2 -n 50000 -push-n 50000 -out bench-out/postgres
