@@ -47,6 +47,7 @@ func TestConfigValidation(t *testing.T) {
 		{"CRIEUR_TRUSTED_PROXIES", "10.0.0.0/8 nginx"},
 		{"CRIEUR_METRICS_LISTEN", "127.0.0.1:9", "CRIEUR_LISTEN", "127.0.0.1:9"},
 		{"CRIEUR_ALERT_APPROVAL", "true"},
+		{"CRIEUR_TRACK_READERS", "yes please"},
 		{"CRIEUR_BOUNCE_LISTEN", "127.0.0.1:2526"},
 	}
 	for _, b := range bad {
@@ -84,5 +85,18 @@ func TestConfigFileKeys(t *testing.T) {
 		if c.ok && cfg.DigestDaily != "0 6 * * *" {
 			t.Errorf("%q: CRIEUR_DIGEST_DAILY = %q", c.body, cfg.DigestDaily)
 		}
+	}
+}
+
+// TestConfigTrackReaders: CRIEUR_TRACK_READERS is read (off by default).
+func TestConfigTrackReaders(t *testing.T) {
+	t.Parallel()
+	cfg, err := daemon.Load("", envOf())
+	if err != nil || cfg.TrackReaders {
+		t.Fatalf("default: %v, tracking %v", err, cfg.TrackReaders)
+	}
+	cfg, err = daemon.Load("", envOf("CRIEUR_TRACK_READERS", "true"))
+	if err != nil || !cfg.TrackReaders {
+		t.Fatalf("true: %v, tracking %v", err, cfg.TrackReaders)
 	}
 }

@@ -28,6 +28,7 @@ import (
 
 	"github.com/crieur/crieur/internal/alert"
 	"github.com/crieur/crieur/internal/bounce"
+	"github.com/crieur/crieur/internal/click"
 	"github.com/crieur/crieur/internal/compose"
 	"github.com/crieur/crieur/internal/digest"
 	"github.com/crieur/crieur/internal/dispatch"
@@ -87,6 +88,7 @@ type Daemon struct {
 	Poller    *feed.Poller
 	Janitor   *dispatch.Janitor
 	Bounces   bounce.Recorder // acts on bounces and complaints, whichever way they come in
+	Clicks    *click.Service  // tracked links: made by the mail side, followed and counted by the HTTP side
 	Metrics   *web.Metrics
 	Handler   *web.Server
 	// VAPIDPublicKey is the key browsers subscribe with ("" without the
@@ -180,6 +182,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 	d.Subscribe = subscribe.New(subscribe.Config{Store: st, Tokens: tokens, HashKey: derive(secret, "suppression"),
 		BaseURL: siteURL, Log: log, Wake: wakeMail})
 	d.Bounces = &bounce.Minimal{Subscribers: d.Subscribe, Log: log}
+	if d.Clicks, err = newClicks(cfg, st, secret, siteURL, log, d.Metrics); err != nil {
+		return nil, err
+	}
 
 	var builder *dispatch.MessageBuilder
 	if side.mail {
@@ -200,7 +205,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 			}
 		}
 		builder = &dispatch.MessageBuilder{Store: st, Composer: d.Composer, Subscribe: d.Subscribe, DKIM: dkim, From: cfg.MailFrom,
-			ListID: cfg.SiteName + " <digest." + domainOf(cfg.mailAddress()) + ">", FeedbackBrand: "crieur", Location: d.loc}
+			ListID: cfg.SiteName + " <digest." + domainOf(cfg.mailAddress()) + ">", FeedbackBrand: "crieur", Location: d.loc,
+			Clicks: d.Clicks}
 		d.Mailer = dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: transport, Builder: builder, Bouncer: d.Subscribe,
 			Observer: obs, Log: log, EnvelopeFrom: cfg.mailAddress(), Owner: d.owner, Connections: cfg.SMTPConnections,
 			RatePerSecond: cfg.SMTPRate, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
@@ -268,7 +274,8 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 	d.Handler, err = site.New(web.Deps{Store: st, Subscribe: d.Subscribe, Alerts: d.Alerts, Digests: d.Digests, Feeds: d.Poller,
 		Composer: d.Composer, Metrics: d.Metrics, Log: log, BaseURL: siteURL, AllowedOrigins: origins, VAPIDPublicKey: vpub,
 		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: push.EndpointChecker(pushPolicy, pushHosts), ValidateKeys: push.ValidateSubscriptionKeys,
-		TrustedProxies: cfg.proxies(), MetricsElsewhere: cfg.MetricsListen != "", SiteName: cfg.SiteName, WakeMail: wakeMail, Location: d.loc})
+		TrustedProxies: cfg.proxies(), MetricsElsewhere: cfg.MetricsListen != "", SiteName: cfg.SiteName, WakeMail: wakeMail, Location: d.loc,
+		Clicks: d.Clicks})
 	if err != nil {
 		return nil, err
 	}
@@ -339,6 +346,12 @@ func (d *Daemon) Start(ctx context.Context) error {
 	if err := d.Janitor.Start(ctx); err != nil {
 		return err
 	}
+	if d.Handler != nil {
+		// Only an instance that serves /r/ holds clicks to write.
+		if err := d.Clicks.Start(ctx); err != nil {
+			return err
+		}
+	}
 	if d.Scheduler != nil {
 		// A morning digest is not lost because no instance ran at 07:00.
 		if err := d.Scheduler.CatchUp(ctx, time.Now(), 6*time.Hour, d.Store.LastScheduled); err != nil {
@@ -370,6 +383,7 @@ func (d *Daemon) Stop(ctx context.Context) {
 		stops.Go(func() { s.Stop(ctx) })
 	}
 	stops.Wait()
+	d.Clicks.Stop(ctx)
 	d.Janitor.Stop(ctx)
 }
 

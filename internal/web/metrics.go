@@ -25,6 +25,7 @@ type Metrics struct {
 	EmailsFail *prometheus.CounterVec
 	PushSent   prometheus.Counter
 	PushFail   *prometheus.CounterVec
+	engagement
 }
 
 // NewMetrics registers every metric; subscribers by status are read from
@@ -54,6 +55,7 @@ func NewMetrics(st *store.Store) *Metrics {
 		}, []string{"outcome"}),
 	}
 	m.initLabels()
+	m.engagement = newEngagement(reg)
 	reg.MustRegister(m.requests, m.duration, m.EmailsSent, m.EmailsFail, m.PushSent, m.PushFail,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if st != nil {
