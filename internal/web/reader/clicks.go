@@ -91,3 +91,15 @@ func (s *handler) pushEvent(w http.ResponseWriter, r *http.Request) {
 	}
 	w.WriteHeader(http.StatusNoContent)
 }
+
+// clicksNote tells the reader what is kept of the links they open in
+// emails.
+func (s *handler) clicksNote(l news.Lang) string {
+	if s.d.Clicks == nil {
+		return ""
+	}
+	if s.d.Clicks.TrackReaders() {
+		return s.srv.T(l, "page.preferences.clicks_tracked")
+	}
+	return s.srv.T(l, "page.preferences.clicks_aggregate")
+}

@@ -602,6 +602,9 @@ type prefsData struct {
 	SignOutAction     string
 	DataURL           string
 	SubscribeURL      string
+	// ClicksNote says whether the stories the reader opens are kept with
+	// their address (CRIEUR_TRACK_READERS) or counted without it.
+	ClicksNote string
 }
 
 // prefsPage builds the preference center of sub in l.
@@ -620,6 +623,7 @@ func (s *handler) prefsPage(r *http.Request, sub news.Subscriber, l news.Lang, t
 		SignOutAction:     s.path(base+"/signout", q),
 		DataURL:           s.path(base+"/data", nil),
 		SubscribeURL:      s.path("/subscribe", url.Values{"lang": {string(l)}}),
+		ClicksNote:        s.clicksNote(l),
 	}
 }
 
