@@ -208,8 +208,13 @@ func (s *Service) Start(ctx context.Context) error {
 	return nil
 }
 
-// Stop ends the loop and writes every click still held.
+// Stop ends the loop and writes every click still held. A service never
+// started (an instance without the HTTP side) holds none and writes
+// nothing.
 func (s *Service) Stop(ctx context.Context) {
+	if !s.Running() {
+		return
+	}
 	s.Base.Stop()
 	if err := s.RunOnce(ctx, true); err != nil {
 		s.cfg.Log.Error("write clicks", "err", err)
@@ -275,10 +280,19 @@ func (s *Service) RunOnce(ctx context.Context, all bool) error {
 		return nil
 	}
 	b, human, scanner, err := s.batch(ctx, ready)
-	if err != nil {
-		return err
+	if err == nil {
+		err = s.st.AddClicks(ctx, b)
 	}
-	if err := s.st.AddClicks(ctx, b); err != nil {
+	if err != nil {
+		// Kept for the next round (within the bound): a database that
+		// failed a moment loses no clicks.
+		s.mu.Lock()
+		if len(s.pending)+len(ready) <= maxPending {
+			s.pending = append(ready, s.pending...)
+		} else {
+			s.dropped += len(ready)
+		}
+		s.mu.Unlock()
 		return err
 	}
 	if s.cfg.Counted != nil {

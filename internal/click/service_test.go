@@ -210,3 +210,24 @@ func TestReaderNotInTokenByDefault(t *testing.T) {
 		}
 	}
 }
+
+// TestWriteFailureKeepsClicks: a round whose write fails keeps its clicks
+// for the next one.
+func TestWriteFailureKeepsClicks(t *testing.T) {
+	t.Parallel()
+	e := setup(t, false)
+	e.follow(t, 0, 0, "GET", "192.0.2.1", browser)
+	e.follow(t, 1, 0, "GET", "192.0.2.2", browser)
+	dead, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := e.svc.RunOnce(dead, true); err == nil {
+		t.Fatal("a write with a cancelled context succeeded")
+	}
+	if err := e.svc.RunOnce(context.Background(), true); err != nil {
+		t.Fatal(err)
+	}
+	tot, err := e.st.ClickTotals(context.Background(), store.ClickScope{RunID: e.run})
+	if err != nil || tot.Human != 2 || tot.Clickers != 2 {
+		t.Errorf("totals %+v (%v), want both clicks after the failed round", tot, err)
+	}
+}

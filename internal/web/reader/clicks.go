@@ -77,7 +77,9 @@ func (s *handler) pushEvent(w http.ResponseWriter, r *http.Request) {
 	case string:
 		id, _ = strconv.ParseInt(v, 10, 64)
 	case float64:
-		id = int64(v)
+		if v > 0 && v < 1<<53 {
+			id = int64(v)
+		}
 	}
 	if id > 0 {
 		counted, err := s.d.Store.RecordPushEvent(r.Context(), id, in.Endpoint, ev, s.d.Now())

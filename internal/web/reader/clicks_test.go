@@ -190,3 +190,30 @@ func BenchmarkFollow(b *testing.B) {
 		}
 	}
 }
+
+// FuzzPushEventJSON: whatever a page posts to /api/v1/push/events is 204
+// or a 4xx, never a server error; and /r/ with any token is a 302 only for
+// a token this server signed.
+func FuzzPushEventJSON(f *testing.F) {
+	e := setupClicks(f)
+	good := e.tokens.Sign(click.Link{Kind: click.KindRun, Scope: e.run, Article: e.arts["story"]})
+	f.Add(`{"alert_id":"1","type":"shown","endpoint":"https://push.example/b1"}`, good)
+	f.Add(`{"alert_id":1e30,"type":"clicked","endpoint":""}`, "AAAA")
+	f.Add(`{"alert_id":[],"type":null}`, "javascript:alert(1)")
+	f.Fuzz(func(t *testing.T, body, tok string) {
+		rec := webtest.Post(e.Handler, "/api/v1/push/events", "application/json", body)
+		if rec.Code != 204 && (rec.Code < 400 || rec.Code >= 500) {
+			t.Fatalf("push event %q: %d %s", body, rec.Code, rec.Body)
+		}
+		req := httptest.NewRequest("GET", "/r/x", nil)
+		req.URL.Path, req.URL.RawPath = "/r/"+tok, ""
+		rec = httptest.NewRecorder()
+		e.Handler.ServeHTTP(rec, req)
+		if rec.Code == http.StatusFound && (tok != good || rec.Header().Get("Location") != "https://journal.example/story") {
+			t.Fatalf("/r/%q redirected to %q", tok, rec.Header().Get("Location"))
+		}
+		if rec.Code >= 500 {
+			t.Fatalf("/r/%q: %d", tok, rec.Code)
+		}
+	})
+}
