@@ -227,6 +227,14 @@ func (s *Service) Stop(ctx context.Context) {
 // the loop; tests call it directly.
 func (s *Service) RunOnce(ctx context.Context, all bool) error {
 	now := s.cfg.Now()
+	if now.Sub(s.lastForgo) > time.Hour {
+		// The clickers of a scope are forgotten after its first week.
+		if err := s.st.ForgetClickers(ctx, now.Add(-7*24*time.Hour)); err != nil {
+			return err
+		}
+		s.lastForgo = now
+		clear(s.salts)
+	}
 	s.mu.Lock()
 	evs := s.pending
 	s.pending = nil
@@ -235,14 +243,6 @@ func (s *Service) RunOnce(ctx context.Context, all bool) error {
 	s.mu.Unlock()
 	if dropped > 0 {
 		s.cfg.Log.Warn("clicks dropped: more held than the writer keeps up with", "count", dropped)
-	}
-	if now.Sub(s.lastForgo) > time.Hour {
-		// The clickers of a scope are forgotten after its first week.
-		if err := s.st.ForgetClickers(ctx, now.Add(-7*24*time.Hour)); err != nil {
-			return err
-		}
-		s.lastForgo = now
-		clear(s.salts)
 	}
 	if len(evs) == 0 {
 		return nil
