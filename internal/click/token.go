@@ -14,6 +14,8 @@ import (
 	"encoding/base64"
 	"encoding/binary"
 	"errors"
+	"hash"
+	"sync"
 )
 
 // Kind is what an email with tracked links belongs to.
@@ -55,6 +57,9 @@ const (
 // bounce address) verifies here, nor one of these there.
 type Tokens struct {
 	key []byte
+	// macs holds keyed HMACs to reuse: a Reset one costs no allocation,
+	// where hmac.New costs a fifth of a redirect.
+	macs sync.Pool
 }
 
 // NewTokens returns a signer using key (at least 32 bytes).
@@ -62,7 +67,9 @@ func NewTokens(key []byte) (*Tokens, error) {
 	if len(key) < 32 {
 		return nil, errors.New("click token key must be at least 32 bytes")
 	}
-	return &Tokens{key: key}, nil
+	t := &Tokens{key: key}
+	t.macs.New = func() any { return hmac.New(sha256.New, t.key) }
+	return t, nil
 }
 
 // Sign returns the token of l. Links do not expire: an old digest's links
@@ -78,10 +85,13 @@ func (t *Tokens) Sign(l Link) string {
 }
 
 func (t *Tokens) appendMAC(b []byte) []byte {
-	m := hmac.New(sha256.New, t.key)
+	m := t.macs.Get().(hash.Hash)
+	m.Reset()
 	m.Write(b)
 	var sum [sha256.Size]byte
-	return append(b, m.Sum(sum[:0])[:macLen]...)
+	b = append(b, m.Sum(sum[:0])[:macLen]...)
+	t.macs.Put(m)
+	return b
 }
 
 // Verify checks a token and returns what it names.
