@@ -8,7 +8,8 @@ import (
 // The rule that tells a mail scanner's fetch from a reader's click (the
 // README's "What readers read" says it for editors):
 //
-//  1. a HEAD request is a scanner's: a browser following a link asks GET;
+//  1. a HEAD request is a scanner's: a browser following a link asks GET
+//     (a browser's prefetch, Sec-Purpose: prefetch, is counted with them);
 //  2. a request without a User-Agent, or whose User-Agent names a mail
 //     security gateway, a link checker or a library rather than a browser
 //     (scannerAgents), is a scanner's;

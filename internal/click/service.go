@@ -167,13 +167,14 @@ func httpURL(u string) bool {
 }
 
 // Record counts a click on l, made with method by client (its address)
-// with userAgent. It holds the click in memory: the loop writes it.
+// with userAgent: anything but GET (HEAD, or "PREFETCH" for a browser's
+// prefetch) is counted as a scanner's. It holds the click in memory: the loop writes it.
 func (s *Service) Record(l Link, method, client, userAgent string) {
 	if len(userAgent) > 256 {
 		userAgent = userAgent[:256]
 	}
 	e := &event{link: l, at: s.cfg.Now(), client: client + "\x00" + userAgent,
-		scanner: method == "HEAD" || ScannerAgent(userAgent)}
+		scanner: method != "GET" || ScannerAgent(userAgent)}
 	s.mu.Lock()
 	if len(s.pending) >= maxPending {
 		s.dropped++

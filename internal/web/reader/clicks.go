@@ -4,6 +4,7 @@ import (
 	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/crieur/crieur/internal/click"
 	"github.com/crieur/crieur/internal/news"
@@ -38,7 +39,12 @@ func (s *handler) follow(w http.ResponseWriter, r *http.Request) {
 		s.srv.Fail(w, r, err)
 		return
 	}
-	s.d.Clicks.Record(l, r.Method, s.srv.ClientIP(r), r.UserAgent())
+	method := r.Method
+	if prefetch(r) {
+		// A browser fetching ahead of a click that may never come.
+		method = "PREFETCH"
+	}
+	s.d.Clicks.Record(l, method, s.srv.ClientIP(r), r.UserAgent())
 	h.Set("Location", target)
 	w.WriteHeader(http.StatusFound)
 }
@@ -104,4 +110,11 @@ func (s *handler) clicksNote(l news.Lang) string {
 		return s.srv.T(l, "page.preferences.clicks_tracked")
 	}
 	return s.srv.T(l, "page.preferences.clicks_aggregate")
+}
+
+// prefetch reports whether r is a browser's prefetch or prerender, not a
+// reader's click.
+func prefetch(r *http.Request) bool {
+	h := r.Header
+	return strings.Contains(h.Get("Sec-Purpose"), "prefetch") || h.Get("Purpose") == "prefetch" || h.Get("X-Moz") == "prefetch"
 }

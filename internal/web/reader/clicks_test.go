@@ -79,6 +79,14 @@ func TestFollowRedirects(t *testing.T) {
 	if rec := e.get("HEAD", "/r/"+tok, "Mozilla/5.0 Firefox/128.0"); rec.Code != http.StatusFound {
 		t.Errorf("HEAD: %d", rec.Code)
 	}
+	req := httptest.NewRequest("GET", "/r/"+tok, nil)
+	req.Header.Set("User-Agent", "Mozilla/5.0 Chrome/131.0")
+	req.Header.Set("Sec-Purpose", "prefetch;prerender")
+	rec := httptest.NewRecorder()
+	e.Handler.ServeHTTP(rec, req)
+	if rec.Code != http.StatusFound {
+		t.Errorf("prefetch: %d", rec.Code)
+	}
 	if err := e.clicks.RunOnce(context.Background(), true); err != nil {
 		t.Fatal(err)
 	}
@@ -88,8 +96,8 @@ func TestFollowRedirects(t *testing.T) {
 	}
 	// The three GETs from one client within seconds are not a burst: one
 	// link, not every link of the email.
-	if tot.Human != 3 || tot.Scanner != 1 || tot.Clickers != 1 {
-		t.Errorf("totals %+v, want 3 readers' clicks by 1 clicker, 1 scanner's (HEAD)", tot)
+	if tot.Human != 3 || tot.Scanner != 2 || tot.Clickers != 1 {
+		t.Errorf("totals %+v, want 3 readers' clicks by 1 clicker, 2 scanners' (HEAD, prefetch)", tot)
 	}
 }
 
