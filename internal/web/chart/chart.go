@@ -161,7 +161,8 @@ func (c Bars) SVG() template.HTML {
 		}
 		total = max(total, row)
 	}
-	xmax := niceMax(total)
+	// The longest bar spans the width: bars have no axis to round to.
+	xmax := max(total, 1)
 	span := float64(width - right - barLeft - 40)
 	for i, l := range c.Labels {
 		y := top + i*barRow
