@@ -56,19 +56,24 @@ type Service struct {
 	tokens *Tokens
 	st     *store.Store
 
-	urls sync.Map // "a"+id or "l"+id → target URL; articles and alerts never change URL
+	urls sync.Map // urlKey → target URL; articles and alerts never change URL
 	nurl int64
 
 	mu      sync.Mutex
 	pending []*event
 	dropped int
-	wake    chan struct{}
 
 	// Only the loop's goroutine uses these.
 	salts     map[store.ClickScope]string
 	lastForgo time.Time
 
 	startstop.Base
+}
+
+// urlKey names a cached target: an article, or an alert's own URL.
+type urlKey struct {
+	alert bool
+	id    int64
 }
 
 // event is one click held until it is judged and written.
@@ -90,7 +95,7 @@ func New(cfg Config) *Service {
 	if cfg.Flush <= 0 {
 		cfg.Flush = time.Second
 	}
-	return &Service{cfg: cfg, tokens: cfg.Tokens, st: cfg.Store, wake: make(chan struct{}, 1), salts: map[store.ClickScope]string{}}
+	return &Service{cfg: cfg, tokens: cfg.Tokens, st: cfg.Store, salts: map[store.ClickScope]string{}}
 }
 
 // TrackReaders reports whether tokens name readers.
@@ -116,11 +121,11 @@ func (s *Service) Resolve(ctx context.Context, tok string) (Link, string, error)
 	if err != nil {
 		return l, "", err
 	}
-	key := "l" + strconv.FormatInt(l.Scope, 10)
-	id := l.Scope
+	key := urlKey{alert: true, id: l.Scope}
 	if l.Article != 0 {
-		key, id = "a"+strconv.FormatInt(l.Article, 10), l.Article
+		key = urlKey{id: l.Article}
 	}
+	id := key.id
 	if v, ok := s.urls.Load(key); ok {
 		return l, v.(string), nil
 	}
@@ -199,7 +204,6 @@ func (s *Service) Start(ctx context.Context) error {
 			case <-ctx.Done():
 				return
 			case <-t.C:
-			case <-s.wake:
 			}
 			if err := s.RunOnce(ctx, false); err != nil && ctx.Err() == nil {
 				s.cfg.Log.Error("write clicks", "err", err)
