@@ -68,6 +68,7 @@ const (
 	kindConfirm
 	kindAlert
 	kindLinks
+	kindSunset
 	numKinds
 )
 
@@ -82,6 +83,8 @@ func (k kind) name() string {
 		return "alert"
 	case kindLinks:
 		return "links"
+	case kindSunset:
+		return "sunset"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }

@@ -63,6 +63,9 @@ type Config struct {
 	PushTimeout      time.Duration
 	// TrackReaders keeps clicks per reader (CRIEUR_TRACK_READERS).
 	TrackReaders bool
+	// SunsetAfter (CRIEUR_SUNSET_AFTER, 0: off) asks readers quiet that
+	// long whether they still want the newsletter; needs TrackReaders.
+	SunsetAfter time.Duration
 }
 
 // Defaults is the configuration with nothing set.
@@ -207,6 +210,13 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 	dur("CRIEUR_LEASE", &c.Lease)
 	boolean("CRIEUR_TRUST_PROXY", &c.TrustProxy)
 	boolean("CRIEUR_TRACK_READERS", &c.TrackReaders)
+	if v, ok := get("CRIEUR_SUNSET_AFTER"); ok && v != "" {
+		d, err := parseDays(v)
+		if err != nil {
+			errs = append(errs, "CRIEUR_SUNSET_AFTER: "+err.Error())
+		}
+		c.SunsetAfter = d
+	}
 	if v, ok := get("CRIEUR_TRUSTED_PROXIES"); ok {
 		ps, err := parsePrefixes(v)
 		if err != nil {
@@ -308,6 +318,10 @@ func (c Config) Validate() error {
 	}
 	if c.MetricsListen != "" && c.MetricsListen == c.Listen {
 		return fmt.Errorf("CRIEUR_METRICS_LISTEN must differ from CRIEUR_LISTEN")
+	}
+	if c.SunsetAfter > 0 && !c.TrackReaders {
+		// Without per-reader clicks every reader looks quiet.
+		return fmt.Errorf("CRIEUR_SUNSET_AFTER needs CRIEUR_TRACK_READERS=true: without clicks kept per reader every reader looks quiet")
 	}
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crieur/crieur/internal/daemon"
 )
@@ -48,6 +49,9 @@ func TestConfigValidation(t *testing.T) {
 		{"CRIEUR_METRICS_LISTEN", "127.0.0.1:9", "CRIEUR_LISTEN", "127.0.0.1:9"},
 		{"CRIEUR_ALERT_APPROVAL", "true"},
 		{"CRIEUR_TRACK_READERS", "yes please"},
+		{"CRIEUR_SUNSET_AFTER", "180d"}, // without CRIEUR_TRACK_READERS
+		{"CRIEUR_SUNSET_AFTER", "soon", "CRIEUR_TRACK_READERS", "true"},
+		{"CRIEUR_SUNSET_AFTER", "-5d", "CRIEUR_TRACK_READERS", "true"},
 		{"CRIEUR_BOUNCE_LISTEN", "127.0.0.1:2526"},
 	}
 	for _, b := range bad {
@@ -98,5 +102,19 @@ func TestConfigTrackReaders(t *testing.T) {
 	cfg, err = daemon.Load("", envOf("CRIEUR_TRACK_READERS", "true"))
 	if err != nil || !cfg.TrackReaders {
 		t.Fatalf("true: %v, tracking %v", err, cfg.TrackReaders)
+	}
+}
+
+// TestConfigSunsetAfter: days or a Go duration, with readers tracked.
+func TestConfigSunsetAfter(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]time.Duration{"180d": 180 * 24 * time.Hour, "4320h": 4320 * time.Hour} {
+		cfg, err := daemon.Load("", envOf("CRIEUR_SUNSET_AFTER", v, "CRIEUR_TRACK_READERS", "true"))
+		if err != nil || cfg.SunsetAfter != want {
+			t.Errorf("%s: %v, %v", v, cfg.SunsetAfter, err)
+		}
+	}
+	if cfg, err := daemon.Load("", envOf()); err != nil || cfg.SunsetAfter != 0 {
+		t.Errorf("default: %v, %v", cfg.SunsetAfter, err)
 	}
 }

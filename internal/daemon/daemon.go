@@ -87,8 +87,9 @@ type Daemon struct {
 	Scheduler *schedule.Scheduler
 	Poller    *feed.Poller
 	Janitor   *dispatch.Janitor
-	Bounces   bounce.Recorder // acts on bounces and complaints, whichever way they come in
-	Clicks    *click.Service  // tracked links: made by the mail side, followed and counted by the HTTP side
+	Bounces   bounce.Recorder      // acts on bounces and complaints, whichever way they come in
+	Clicks    *click.Service       // tracked links: made by the mail side, followed and counted by the HTTP side
+	Sunset    *subscribe.Sunsetter // CRIEUR_SUNSET_AFTER; nil when off
 	Metrics   *web.Metrics
 	Handler   *web.Server
 	// VAPIDPublicKey is the key browsers subscribe with ("" without the
@@ -184,6 +185,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 	d.Bounces = &bounce.Minimal{Subscribers: d.Subscribe, Log: log}
 	if d.Clicks, err = newClicks(cfg, st, secret, siteURL, log, d.Metrics); err != nil {
 		return nil, err
+	}
+	if cfg.SunsetAfter > 0 && side.mail {
+		d.Sunset = subscribe.NewSunsetter(d.Subscribe, cfg.SunsetAfter)
 	}
 
 	var builder *dispatch.MessageBuilder
@@ -311,6 +315,9 @@ func (d *Daemon) producers() []startstop.Service {
 	var out []startstop.Service
 	if d.Scheduler != nil {
 		out = append(out, d.Scheduler)
+	}
+	if d.Sunset != nil {
+		out = append(out, d.Sunset)
 	}
 	if d.Poller != nil {
 		out = append(out, d.Poller)

@@ -202,6 +202,8 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 		}
 		msg.FeedbackID = "alert:" + strconv.FormatInt(d.AlertID, 10) + ":" + b.FeedbackBrand + ":crieur"
 		msg.Bulk = true
+	case news.MailSunset:
+		email, err = b.sunsetEmail(sub, links, &msg)
 	default:
 		return "", nil, fmt.Errorf("unknown delivery kind %q", d.Kind)
 	}

@@ -197,6 +197,9 @@ const (
 	MailPreview MailKind = "preview"
 	// MailLinks carries a reader's preference link, at their request.
 	MailLinks MailKind = "links"
+	// MailSunset asks a reader who has not clicked in a long time whether
+	// they still want the newsletter (CRIEUR_SUNSET_AFTER).
+	MailSunset MailKind = "sunset"
 )
 
 // DeliveryState is where one queued message stands.

@@ -74,6 +74,12 @@ func (s *Store) AddClicks(ctx context.Context, b ClickBatch) error {
 			if _, err := tx.ExecContext(ctx, s.query("InsertReaderClick"), r.RunID, r.AlertID, r.ArticleID, b2i(r.Scanner), ms(r.At), r.SubscriberID); err != nil {
 				return err
 			}
+			// A reader who clicks has answered "still want this?".
+			if !r.Scanner {
+				if _, err := tx.ExecContext(ctx, s.query("DeleteSunsetAsk"), r.SubscriberID); err != nil {
+					return err
+				}
+			}
 		}
 		return nil
 	})

@@ -48,6 +48,14 @@ CREATE TABLE reader_clicks (
 );
 CREATE INDEX reader_clicks_subscriber ON reader_clicks (subscriber_id, at);
 
+-- sunset_asks: with CRIEUR_SUNSET_AFTER, the readers who were asked "still
+-- want this?" and when; answering (or a click) deletes the row, 30 days
+-- without an answer unsubscribe them.
+CREATE TABLE sunset_asks (
+    subscriber_id BIGINT PRIMARY KEY REFERENCES subscribers (id) ON DELETE CASCADE,
+    asked_at      BIGINT NOT NULL
+);
+
 -- push_events: what a browser's service worker reported of one alert, once
 -- per browser (its existing subscription's id) and alert.
 CREATE TABLE push_events (

@@ -80,6 +80,7 @@ func (s *handler) routeList() []route {
 		r("POST /preferences/{token}/unsubscribe", LinkPreferences, s.preferencesUnsubscribe),
 		r("POST /preferences/{token}/erase", LinkPreferences, s.preferencesErase),
 		r("POST /preferences/{token}/signout", LinkPreferences, s.preferencesSignOut),
+		r("POST /preferences/{token}/keep", LinkPreferences, s.preferencesKeep),
 		r("GET /unsubscribe/{token}", LinkUnsubscribe, s.unsubscribePage),
 		r("POST /unsubscribe/{token}", LinkUnsubscribe, s.oneClickUnsubscribe),
 		// Emails the preference link to the reader's own address, so the

@@ -30,6 +30,7 @@ var readerRouteTable = []reader.Route{
 	{Pattern: "POST /preferences/{token}/unsubscribe", Auth: reader.LinkPreferences},
 	{Pattern: "POST /preferences/{token}/erase", Auth: reader.LinkPreferences},
 	{Pattern: "POST /preferences/{token}/signout", Auth: reader.LinkPreferences},
+	{Pattern: "POST /preferences/{token}/keep", Auth: reader.LinkPreferences},
 	{Pattern: "GET /unsubscribe/{token}", Auth: reader.LinkUnsubscribe},
 	{Pattern: "POST /unsubscribe/{token}", Auth: reader.LinkUnsubscribe},
 	{Pattern: "POST /unsubscribe/{token}/link", Auth: reader.LinkUnsubscribe},
