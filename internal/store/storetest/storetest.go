@@ -44,6 +44,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		windowTests,      // windows.go: push windows
 		userTests,        // users.go: users, sessions, API tokens, audit
 		engagementTests,  // engagement.go: clicks, push events, dashboards
+		sunsetTests,      // sunset.go: still want this?
 	}
 	for _, area := range areas {
 		for _, tc := range area {
