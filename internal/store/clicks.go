@@ -76,7 +76,7 @@ func (s *Store) AddClicks(ctx context.Context, b ClickBatch) error {
 			}
 			// A reader who clicks has answered "still want this?".
 			if !r.Scanner {
-				if _, err := tx.ExecContext(ctx, s.query("DeleteSunsetAsk"), r.SubscriberID); err != nil {
+				if _, err := tx.ExecContext(ctx, s.query("AnswerSunsetAsk"), ms(r.At), r.SubscriberID); err != nil {
 					return err
 				}
 			}

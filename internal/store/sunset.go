@@ -17,7 +17,7 @@ import (
 func (s *Store) AskSunset(ctx context.Context, quietSince, now time.Time, limit int) ([]int64, error) {
 	var ids []int64
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		rows, err := tx.QueryContext(ctx, s.query("SunsetCandidates"), ms(quietSince), ms(quietSince), limit)
+		rows, err := tx.QueryContext(ctx, s.query("SunsetCandidates"), ms(quietSince), ms(quietSince), ms(quietSince), limit)
 		if err != nil {
 			return err
 		}
@@ -35,8 +35,9 @@ func (s *Store) AskSunset(ctx context.Context, quietSince, now time.Time, limit 
 			return err
 		}
 		for i, id := range ids {
-			// A stale ask (before the reader came back) is replaced.
-			res, err := tx.ExecContext(ctx, s.query("InsertSunsetAsk"), id, ms(now), since[i])
+			// A stale ask (before the reader came back), or one answered
+			// before the quiet period, is replaced.
+			res, err := tx.ExecContext(ctx, s.query("InsertSunsetAsk"), id, ms(now), since[i], ms(quietSince))
 			if err != nil {
 				return err
 			}
@@ -75,10 +76,10 @@ func (s *Store) SunsetUnanswered(ctx context.Context, askedBefore time.Time, lim
 	return ids, rows.Err()
 }
 
-// AnswerSunset forgets that subscriber id was asked: they answered, or
-// left. Nothing to forget is not an error.
-func (s *Store) AnswerSunset(ctx context.Context, id int64) error {
-	if _, err := s.db.ExecContext(ctx, s.query("DeleteSunsetAsk"), id); err != nil {
+// AnswerSunset records that subscriber id answered (or left) at now.
+// Nothing asked is not an error.
+func (s *Store) AnswerSunset(ctx context.Context, id int64, now time.Time) error {
+	if _, err := s.db.ExecContext(ctx, s.query("AnswerSunsetAsk"), ms(now), id); err != nil {
 		return fmt.Errorf("answer sunset: %w", err)
 	}
 	return nil

@@ -86,7 +86,7 @@ func (s *Sunsetter) RunOnce(ctx context.Context) error {
 			if err := s.svc.Unsubscribe(ctx, id, "sunset"); err != nil {
 				return fmt.Errorf("sunset: %w", err)
 			}
-			if err := s.svc.st.AnswerSunset(ctx, id); err != nil {
+			if err := s.svc.st.AnswerSunset(ctx, id, now); err != nil {
 				return err
 			}
 		}
@@ -99,7 +99,7 @@ func (s *Sunsetter) RunOnce(ctx context.Context) error {
 // KeepAfterSunset records that reader id answered "still want this?":
 // they stay subscribed.
 func (s *Service) KeepAfterSunset(ctx context.Context, id int64) error {
-	return s.st.AnswerSunset(ctx, id)
+	return s.st.AnswerSunset(ctx, id, s.now())
 }
 
 // SunsetAsked reports whether reader id was asked and has not answered.

@@ -49,11 +49,13 @@ CREATE TABLE reader_clicks (
 CREATE INDEX reader_clicks_subscriber ON reader_clicks (subscriber_id, at);
 
 -- sunset_asks: with CRIEUR_SUNSET_AFTER, the readers who were asked "still
--- want this?" and when; answering (or a click) deletes the row, 30 days
--- without an answer unsubscribe them.
+-- want this?", when, and when they answered (the button, or a click); 30
+-- days without an answer unsubscribe them. A reader is asked again only
+-- once quiet for the whole period since their answer.
 CREATE TABLE sunset_asks (
     subscriber_id INTEGER PRIMARY KEY REFERENCES subscribers (id) ON DELETE CASCADE,
-    asked_at      INTEGER NOT NULL
+    asked_at      INTEGER NOT NULL,
+    answered_at   INTEGER
 );
 
 -- push_events: what a browser's service worker reported of one alert, once

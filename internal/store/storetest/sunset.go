@@ -74,7 +74,16 @@ func testSunset(t *testing.T, s *store.Store) {
 	if _, ok, _ := s.SunsetAsked(ctx, recent); ok {
 		t.Fatal("a recent reader was asked")
 	}
-	check(t, s.AnswerSunset(ctx, answers))
+	check(t, s.AnswerSunset(ctx, answers, now().Add(-20*24*time.Hour)))
+	// Answered 20 days ago: not asked again for a 180-day quiet period,
+	// asked again once the answer is older than the period.
+	if again, _ := s.AskSunset(ctx, now().Add(-180*24*time.Hour), now(), 100); slices.Contains(again, answers) {
+		t.Fatal("asked again soon after answering")
+	}
+	if again, _ := s.AskSunset(ctx, now().Add(-10*24*time.Hour), now(), 100); !slices.Contains(again, answers) {
+		t.Fatalf("not asked again once quiet since the answer: %v", again)
+	}
+	check(t, s.AnswerSunset(ctx, answers, now()))
 	// 31 days on: quiet never answered (a scanner's fetch is no answer).
 	left, err := s.SunsetUnanswered(ctx, now().Add(-30*24*time.Hour), 100)
 	check(t, err)
