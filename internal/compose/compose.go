@@ -69,6 +69,7 @@ const (
 	kindAlert
 	kindLinks
 	kindWelcome
+	kindSunset
 	numKinds
 )
 
@@ -85,6 +86,8 @@ func (k kind) name() string {
 		return "links"
 	case kindWelcome:
 		return "welcome"
+	case kindSunset:
+		return "sunset"
 	}
 	return fmt.Sprintf("kind(%d)", int(k))
 }

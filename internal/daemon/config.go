@@ -70,6 +70,11 @@ type Config struct {
 	// WebhooksAllowPrivate lets webhook URLs reach loopback and private
 	// addresses over plain http (tests and development only).
 	WebhooksAllowPrivate bool
+	// TrackReaders keeps clicks per reader (CRIEUR_TRACK_READERS).
+	TrackReaders bool
+	// SunsetAfter (CRIEUR_SUNSET_AFTER, 0: off) asks readers quiet that
+	// long whether they still want the newsletter; needs TrackReaders.
+	SunsetAfter time.Duration
 }
 
 // Defaults is the configuration with nothing set.
@@ -215,6 +220,14 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 	str("CRIEUR_DKIM_KEY_FILE", &c.DKIMKeyFile)
 	dur("CRIEUR_LEASE", &c.Lease)
 	boolean("CRIEUR_TRUST_PROXY", &c.TrustProxy)
+	boolean("CRIEUR_TRACK_READERS", &c.TrackReaders)
+	if v, ok := get("CRIEUR_SUNSET_AFTER"); ok && v != "" {
+		d, err := parseDays(v)
+		if err != nil {
+			errs = append(errs, "CRIEUR_SUNSET_AFTER: "+err.Error())
+		}
+		c.SunsetAfter = d
+	}
 	if v, ok := get("CRIEUR_TRUSTED_PROXIES"); ok {
 		ps, err := parsePrefixes(v)
 		if err != nil {
@@ -236,7 +249,7 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 	// yet: their defaults are accepted, anything else is refused, so that
 	// an operator who turns one on (a second person's approval of alerts,
 	// above all) is told at start instead of running without it.
-	for _, k := range []string{"CRIEUR_ALERT_APPROVAL", "CRIEUR_DIGEST_LOCAL", "CRIEUR_TRACK_READERS"} {
+	for _, k := range []string{"CRIEUR_ALERT_APPROVAL", "CRIEUR_DIGEST_LOCAL"} {
 		if v, ok := get(k); ok && v != "" && !strings.EqualFold(v, "false") && v != "0" {
 			errs = append(errs, k+" is not supported by this version of crieur yet: unset it or set it to its default")
 		}
@@ -319,6 +332,10 @@ func (c Config) Validate() error {
 	}
 	if c.MetricsListen != "" && c.MetricsListen == c.Listen {
 		return fmt.Errorf("CRIEUR_METRICS_LISTEN must differ from CRIEUR_LISTEN")
+	}
+	if c.SunsetAfter > 0 && !c.TrackReaders {
+		// Without per-reader clicks every reader looks quiet.
+		return fmt.Errorf("CRIEUR_SUNSET_AFTER needs CRIEUR_TRACK_READERS=true: without clicks kept per reader every reader looks quiet")
 	}
 	return c.validateBounces()
 }

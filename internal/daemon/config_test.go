@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/crieur/crieur/internal/daemon"
 )
@@ -56,6 +57,10 @@ func TestConfigValidation(t *testing.T) {
 		{"CRIEUR_BOUNCE_MAILBOX", "pop3://u:p@mail.example.com/INBOX"},
 		{"CRIEUR_BOUNCE_MAILBOX", "imap://u:p@mail.example.com/INBOX?tls=none"},
 		{"CRIEUR_WEBHOOKS_ALLOW_PRIVATE", "maybe"},
+		{"CRIEUR_TRACK_READERS", "yes please"},
+		{"CRIEUR_SUNSET_AFTER", "180d"}, // without CRIEUR_TRACK_READERS
+		{"CRIEUR_SUNSET_AFTER", "soon", "CRIEUR_TRACK_READERS", "true"},
+		{"CRIEUR_SUNSET_AFTER", "-5d", "CRIEUR_TRACK_READERS", "true"},
 	}
 	for _, b := range bad {
 		_, err := daemon.Load("", envOf(b...))
@@ -120,5 +125,32 @@ func TestWebhooksAllowPrivate(t *testing.T) {
 		if err != nil || c.WebhooksAllowPrivate != want {
 			t.Errorf("%q: %v %v", v, c.WebhooksAllowPrivate, err)
 		}
+	}
+}
+
+// TestConfigTrackReaders: CRIEUR_TRACK_READERS is read (off by default).
+func TestConfigTrackReaders(t *testing.T) {
+	t.Parallel()
+	cfg, err := daemon.Load("", envOf())
+	if err != nil || cfg.TrackReaders {
+		t.Fatalf("default: %v, tracking %v", err, cfg.TrackReaders)
+	}
+	cfg, err = daemon.Load("", envOf("CRIEUR_TRACK_READERS", "true"))
+	if err != nil || !cfg.TrackReaders {
+		t.Fatalf("true: %v, tracking %v", err, cfg.TrackReaders)
+	}
+}
+
+// TestConfigSunsetAfter: days or a Go duration, with readers tracked.
+func TestConfigSunsetAfter(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]time.Duration{"180d": 180 * 24 * time.Hour, "4320h": 4320 * time.Hour} {
+		cfg, err := daemon.Load("", envOf("CRIEUR_SUNSET_AFTER", v, "CRIEUR_TRACK_READERS", "true"))
+		if err != nil || cfg.SunsetAfter != want {
+			t.Errorf("%s: %v, %v", v, cfg.SunsetAfter, err)
+		}
+	}
+	if cfg, err := daemon.Load("", envOf()); err != nil || cfg.SunsetAfter != 0 {
+		t.Errorf("default: %v, %v", cfg.SunsetAfter, err)
 	}
 }

@@ -30,6 +30,7 @@ import (
 	"github.com/crieur/crieur/internal/bounce"
 	"github.com/crieur/crieur/internal/bounce/imapin"
 	"github.com/crieur/crieur/internal/bounce/smtpin"
+	"github.com/crieur/crieur/internal/click"
 	"github.com/crieur/crieur/internal/compose"
 	"github.com/crieur/crieur/internal/digest"
 	"github.com/crieur/crieur/internal/dispatch"
@@ -89,7 +90,9 @@ type Daemon struct {
 	Scheduler *schedule.Scheduler
 	Poller    *feed.Poller
 	Janitor   *dispatch.Janitor
-	Bounces   bounce.Recorder // acts on bounces and complaints, whichever way they come in
+	Bounces   bounce.Recorder      // acts on bounces and complaints, whichever way they come in
+	Clicks    *click.Service       // tracked links: made by the mail side, followed and counted by the HTTP side
+	Sunset    *subscribe.Sunsetter // CRIEUR_SUNSET_AFTER; nil when off
 	// BounceListener (CRIEUR_BOUNCE_LISTEN) and BouncePoller
 	// (CRIEUR_BOUNCE_MAILBOX) are the ways reports come in; nil when off.
 	BounceListener *smtpin.Listener
@@ -197,6 +200,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 	rec := bounce.NewStore(bounce.StoreConfig{Store: st, Hash: d.Subscribe.Hash, Soft: cfg.Health.SoftBounces, Log: log})
 	d.Metrics.MustRegister(rec.Collectors()...)
 	d.Bounces = rec
+	if d.Clicks, err = newClicks(cfg, st, secret, siteURL, log, d.Metrics); err != nil {
+		return nil, err
+	}
+	if cfg.SunsetAfter > 0 && side.mail {
+		d.Sunset = subscribe.NewSunsetter(d.Subscribe, cfg.SunsetAfter)
+	}
 
 	var builder *dispatch.MessageBuilder
 	refs := bounceTokens(secret)
@@ -219,7 +228,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 		}
 		builder = &dispatch.MessageBuilder{Store: st, Composer: d.Composer, Subscribe: d.Subscribe, DKIM: dkim, From: cfg.MailFrom,
 			ListID: cfg.SiteName + " <digest." + domainOf(cfg.mailAddress()) + ">", FeedbackBrand: "crieur", Location: d.loc,
-			MessageID: messageIDs(refs, domainOf(cfg.mailAddress()))}
+			MessageID: messageIDs(refs, domainOf(cfg.mailAddress())), Clicks: d.Clicks}
 		d.Mailer = dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: transport, Builder: builder, Bouncer: d.Bounces,
 			Observer: obs, Log: log, EnvelopeFrom: cfg.mailAddress(), ReturnPath: returnPaths(refs, cfg.BounceDomain), Owner: d.owner, Connections: cfg.SMTPConnections,
 			RatePerSecond: cfg.SMTPRate, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
@@ -297,7 +306,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 		Composer: d.Composer, Metrics: d.Metrics, Log: log, BaseURL: siteURL, AllowedOrigins: origins, VAPIDPublicKey: vpub,
 		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: d.CheckPushEndpoint, ValidateKeys: push.ValidateSubscriptionKeys,
 		TrustedProxies: cfg.proxies(), MetricsElsewhere: cfg.MetricsListen != "", SiteName: cfg.SiteName, WakeMail: wakeMail, Location: d.loc,
-		Bounces: d.Bounces, BounceProviders: cfg.Health.providers(), Webhooks: d.WebhookAdmin})
+		Bounces: d.Bounces, BounceProviders: cfg.Health.providers(), Webhooks: d.WebhookAdmin, Clicks: d.Clicks})
 	if err != nil {
 		return nil, err
 	}
@@ -339,6 +348,9 @@ func (d *Daemon) producers() []startstop.Service {
 	var out []startstop.Service
 	if d.Scheduler != nil {
 		out = append(out, d.Scheduler)
+	}
+	if d.Sunset != nil {
+		out = append(out, d.Sunset)
 	}
 	if d.Poller != nil {
 		out = append(out, d.Poller)
@@ -383,6 +395,12 @@ func (d *Daemon) Start(ctx context.Context) error {
 	if err := d.Janitor.Start(ctx); err != nil {
 		return err
 	}
+	if d.Handler != nil {
+		// Only an instance that serves /r/ holds clicks to write.
+		if err := d.Clicks.Start(ctx); err != nil {
+			return err
+		}
+	}
 	if d.Scheduler != nil {
 		// A morning digest is not lost because no instance ran at 07:00.
 		if err := d.Scheduler.CatchUp(ctx, time.Now(), 6*time.Hour, d.Store.LastScheduled); err != nil {
@@ -414,6 +432,7 @@ func (d *Daemon) Stop(ctx context.Context) {
 		stops.Go(func() { s.Stop(ctx) })
 	}
 	stops.Wait()
+	d.Clicks.Stop(ctx)
 	d.Janitor.Stop(ctx)
 }
 

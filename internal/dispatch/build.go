@@ -37,6 +37,8 @@ type MessageBuilder struct {
 	// MessageID, when set, gives each email its Message-ID (one a bounce
 	// quoting it can be traced back by); nil: a random one.
 	MessageID func(store.Delivery) string
+	// Clicks makes the tracked links of stories (nil: direct links).
+	Clicks Linker
 
 	articles sync.Map // id → news.Article; articles never change once stored
 	topics   topicCache
@@ -172,6 +174,9 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 			msg.To = d.Rcpt
 			lang, freq, subTopics = sampleReader(d.Meta)
 		}
+		if d.Kind == news.MailDigest {
+			arts = b.trackedArticles(arts, d.RunID, sub.ID)
+		}
 		email, err = b.Composer.Digest(compose.DigestData{Lang: lang, Frequency: freq, Articles: arts, More: d.More,
 			Topics: news.NamedTopics(topics, subTopics), PreferencesURL: links.Preferences, UnsubscribeURL: links.Unsubscribe,
 			Date: b.now().In(b.location())})
@@ -194,7 +199,7 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 		if a.State == news.AlertCancelled {
 			return "", nil, fmt.Errorf("alert %d cancelled: %w", d.AlertID, ErrNotDeliverable)
 		}
-		email, err = b.Composer.Alert(compose.AlertData{Lang: sub.Lang, Title: a.Title, Body: a.Body, URL: a.URL, ImageURL: a.ImageURL,
+		email, err = b.Composer.Alert(compose.AlertData{Lang: sub.Lang, Title: a.Title, Body: a.Body, URL: b.trackedAlertURL(d.AlertID, sub.ID, a.URL), ImageURL: a.ImageURL,
 			PreferencesURL: links.Preferences, UnsubscribeURL: links.Unsubscribe})
 		msg.ListUnsubscribe = links.Unsubscribe
 		msg.ListID = b.AlertListID
@@ -208,6 +213,8 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 		msg.ListUnsubscribe = links.Unsubscribe
 		msg.ListID = b.ListID
 		msg.FeedbackID = "welcome:" + string(sub.Lang) + ":" + b.FeedbackBrand + ":crieur"
+	case news.MailSunset:
+		email, err = b.sunsetEmail(sub, links, &msg)
 	default:
 		return "", nil, fmt.Errorf("unknown delivery kind %q", d.Kind)
 	}

@@ -168,6 +168,12 @@ func firefoxPush(t *testing.T) {
 	}
 	ffWaitAlert(ctx, t, crieur, token, created.ID, 1, 1)
 	step("alert delivered and acked")
+	// sw.js reported the notification shown; a click on it, simulated in
+	// the service worker, is reported as opened.
+	ffWaitEngagement(ctx, t, crieur, token, created.ID, 1, 0)
+	pub.do(ctx, t, "sw-click")
+	ffWaitEngagement(ctx, t, crieur, token, created.ID, 1, 1)
+	step("shown and clicked reported")
 
 	// The push service loses its state: Firefox reconnects, gets a new
 	// uaid, drops the subscription and fires pushsubscriptionchange; sw.js
@@ -289,7 +295,7 @@ func newFFPublisher(t *testing.T) *ffPublisher {
 	// The one-line service worker of the README.
 	mux.HandleFunc("GET /crieur-sw.js", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/javascript")
-		fmt.Fprintf(w, "importScripts(%q);\n", p.crieur.Load().(string)+"/push/sw.js")
+		fmt.Fprintf(w, "importScripts(%q);\n%s", p.crieur.Load().(string)+"/push/sw.js", ffClickHook)
 	})
 	mux.HandleFunc("GET /cmd", func(w http.ResponseWriter, r *http.Request) {
 		select {

@@ -212,6 +212,9 @@ const (
 	// MailWelcome greets a reader who has just confirmed (when the desk
 	// has the welcome email on).
 	MailWelcome MailKind = "welcome"
+	// MailSunset asks a reader who has not clicked in a long time whether
+	// they still want the newsletter (CRIEUR_SUNSET_AFTER).
+	MailSunset MailKind = "sunset"
 )
 
 // DeliveryState is where one queued message stands.

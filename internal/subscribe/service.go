@@ -302,6 +302,9 @@ type Data struct {
 	ConfirmedAt *time.Time `json:"confirmed_at"`
 	Bounces     []Bounce   `json:"bounces"`
 	Sent        []Sent     `json:"sent"`
+	// Clicks are the links the reader opened in emails, kept only with
+	// CRIEUR_TRACK_READERS=true.
+	Clicks []Click `json:"clicks,omitempty"`
 }
 
 // Sent is one email queued for the reader.
@@ -339,6 +342,9 @@ func (s *Service) Export(ctx context.Context, id int64) (Data, error) {
 			e.SentAt = &t
 		}
 		d.Sent = append(d.Sent, e)
+	}
+	if d.Clicks, err = s.clicks(ctx, id); err != nil {
+		return Data{}, err
 	}
 	return d, nil
 }

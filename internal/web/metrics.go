@@ -25,6 +25,7 @@ type Metrics struct {
 	EmailsFail *prometheus.CounterVec
 	PushSent   prometheus.Counter
 	PushFail   *prometheus.CounterVec
+	engagement
 }
 
 // NewMetrics registers every metric; subscribers by status are read from
@@ -54,6 +55,7 @@ func NewMetrics(st *store.Store) *Metrics {
 		}, []string{"outcome"}),
 	}
 	m.initLabels()
+	m.engagement = newEngagement(reg)
 	reg.MustRegister(m.requests, m.duration, m.EmailsSent, m.EmailsFail, m.PushSent, m.PushFail,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	if st != nil {
@@ -67,7 +69,7 @@ func NewMetrics(st *store.Store) *Metrics {
 // advance, so that /metrics shows 0 rather than no series before the
 // first failure and dashboards and alerts can rely on them.
 func (m *Metrics) initLabels() {
-	for _, k := range []news.MailKind{news.MailConfirm, news.MailDigest, news.MailAlert, news.MailPreview, news.MailLinks} {
+	for _, k := range []news.MailKind{news.MailConfirm, news.MailDigest, news.MailAlert, news.MailPreview, news.MailLinks, news.MailSunset} {
 		m.EmailsSent.WithLabelValues(string(k))
 		for _, r := range []mail.Kind{mail.Temporary, mail.Recipient, mail.Rejected, mail.Server} {
 			m.EmailsFail.WithLabelValues(string(k), r.String())

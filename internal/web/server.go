@@ -31,6 +31,7 @@ import (
 
 	"github.com/crieur/crieur/internal/bounce"
 	"github.com/crieur/crieur/internal/bounce/provider"
+	"github.com/crieur/crieur/internal/click"
 	"github.com/crieur/crieur/internal/compose"
 	"github.com/crieur/crieur/internal/desk"
 	"github.com/crieur/crieur/internal/i18n"
@@ -78,6 +79,13 @@ type Deps struct {
 	// subscriptions: a widget on a busy page gets many opt-ins a minute,
 	// and mobile carriers put many readers behind one address.
 	PushLimit *subscribe.Limiter
+	// PushEventLimit limits POST /api/v1/push/events per client; nil:
+	// 600 at once, then 20 a second (every browser behind a carrier's
+	// address reports each alert shown and opened).
+	PushEventLimit *subscribe.Limiter
+	// Clicks resolves and counts the tracked links of emails (/r/TOKEN);
+	// nil: that route answers 404.
+	Clicks *click.Service
 	// ReaderReads limits, per API token, the lookups of one reader by
 	// address (GET and DELETE /api/v1/subscribers/{email}); nil: 20 at
 	// once, then one every 3 seconds.
@@ -151,6 +159,9 @@ func New(d Deps) (*Server, error) {
 	}
 	if d.PushLimit == nil {
 		d.PushLimit = subscribe.NewLimiter(time.Second, 60, 100_000)
+	}
+	if d.PushEventLimit == nil {
+		d.PushEventLimit = subscribe.NewLimiter(50*time.Millisecond, 600, 100_000)
 	}
 	s := &Server{d: d, mux: newRouteMux(), origins: map[string]bool{}, base: basePath(d.BaseURL)}
 	for _, o := range d.AllowedOrigins {

@@ -189,6 +189,9 @@ func Start(tb testing.TB, env Env, logDir string) *Proc {
 	return nil
 }
 
+// PID is the process id of crieur serve (to read its CPU time).
+func (p *Proc) PID() int { return p.cmd.Process.Pid }
+
 // Logs returns what the process printed.
 func (p *Proc) Logs() string {
 	b, _ := os.ReadFile(p.Log)

@@ -45,6 +45,8 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		userTests,        // users.go: users, sessions, API tokens, audit
 		bounceTests,      // bounces.go: bounces, complaints, parked reports, push aging
 		webhookTests,     // webhooks.go: the webhook outbox, the welcome email
+		engagementTests,  // engagement.go: clicks, push events, dashboards
+		sunsetTests,      // sunset.go: still want this?
 	}
 	for _, area := range areas {
 		for _, tc := range area {

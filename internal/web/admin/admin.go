@@ -157,6 +157,7 @@ func adminRouteList(ui *adminUI) []adminRoute {
 		r("GET", "/admin/{$}", E, ui.dashboard),
 		r("GET", "/admin/articles", E, ui.articles),
 		r("GET", "/admin/audience", E, ui.audience),
+		r("GET", "/admin/reading", E, ui.reading),
 
 		r("GET", "/admin/alerts", E, ui.alertList),
 		r("GET", "/admin/alerts/new", E, ui.alertNew),
@@ -217,7 +218,7 @@ func adminRouteList(ui *adminUI) []adminRoute {
 // layout.
 var adminPageNames = []string{"login", "message", "dashboard", "articles", "alerts", "alert_form", "alert_confirm",
 	"alert_progress", "digests", "digest_preview", "digest_run", "readers", "reader", "reader_erase", "import_report",
-	"suppressions", "topics", "feeds", "tokens", "users", "audit", "health", "parked", "webhooks", "webhook", "welcome"}
+	"suppressions", "topics", "feeds", "tokens", "users", "audit", "health", "parked", "webhooks", "webhook", "welcome", "reading"}
 
 func newAdminUI(s *web.Server) (*adminUI, error) {
 	fsys := templates.FS
@@ -566,6 +567,7 @@ func (ui *adminUI) nav(rq *adminReq) []adminNav {
 		{"/admin/digests", "admin.nav.digests", news.RoleEditor},
 		{"/admin/articles", "admin.nav.articles", news.RoleEditor},
 		{"/admin/health", "admin.nav.health", news.RoleEditor},
+		{"/admin/reading", "admin.nav.reading", news.RoleEditor},
 		{"/admin/readers", "admin.nav.readers", news.RoleAdmin},
 		{"/admin/topics", "admin.nav.topics", news.RoleAdmin},
 		{"/admin/feeds", "admin.nav.feeds", news.RoleAdmin},

@@ -326,6 +326,9 @@ type alertStatusJSON struct {
 	Emails       int64  `json:"emails"`
 	EmailsSent   int64  `json:"emails_sent"`
 	EmailsFailed int64  `json:"emails_failed"`
+	// Shown and Clicked are what browsers reported (push events).
+	Shown   int64 `json:"shown"`
+	Clicked int64 `json:"clicked"`
 }
 
 func (ui *adminUI) statusOf(l news.Lang, a store.AlertInfo) alertStatusJSON {
@@ -340,6 +343,7 @@ type alertProgressData struct {
 	Alert  store.AlertInfo
 	Status alertStatusJSON
 	Topics []string
+	Curve  alertCurve
 }
 
 // alertProgress shows an alert's fan-out; admin.js refreshes the counts.
@@ -354,6 +358,14 @@ func (ui *adminUI) alertProgress(w http.ResponseWriter, r *http.Request, rq *adm
 		return
 	}
 	d := alertProgressData{Alert: a, Status: ui.statusOf(rq.Lang, a)}
+	if err := ui.withEngagement(r.Context(), &d.Status); err != nil {
+		ui.fail(w, r, rq, err)
+		return
+	}
+	if d.Curve, err = ui.alertCurve(r.Context(), rq.Lang, a); err != nil {
+		ui.fail(w, r, rq, err)
+		return
+	}
 	if topics, err := ui.s.Topics(r.Context(), rq.Lang); err == nil {
 		for _, t := range topics {
 			for _, s := range a.Topics {
@@ -378,7 +390,12 @@ func (ui *adminUI) alertStatus(w http.ResponseWriter, r *http.Request, rq *admin
 		ui.s.Fail(w, r, err)
 		return
 	}
-	web.WriteJSON(w, http.StatusOK, ui.statusOf(rq.Lang, a))
+	st := ui.statusOf(rq.Lang, a)
+	if err := ui.withEngagement(r.Context(), &st); err != nil {
+		ui.s.Fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, http.StatusOK, st)
 }
 
 // alertCancel stops what has not gone out yet.

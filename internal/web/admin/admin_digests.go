@@ -274,6 +274,7 @@ type digestRunData struct {
 	// Addresses says the failures show the readers' addresses: to admins
 	// only, who may see readers; editors see delivery ids.
 	Addresses bool
+	Clicks    runClicks
 }
 
 // addressLike finds what looks like an email address in a server's error
@@ -308,6 +309,10 @@ func (ui *adminUI) digestRunPage(w http.ResponseWriter, r *http.Request, rq *adm
 		live = append(live, func(v *adminView) { v.Refresh = 2 })
 	}
 	d := digestRunData{Run: run, Failures: fails, Addresses: rq.Session.Role.Allows(news.RoleAdmin)}
+	if d.Clicks, err = ui.runClicks(r.Context(), rq.Lang, id); err != nil {
+		ui.fail(w, r, rq, err)
+		return
+	}
 	if !d.Addresses {
 		hideAddresses(d.Failures)
 	}

@@ -37,6 +37,7 @@ var adminRouteTable = map[string]news.Role{
 	"GET /admin/{$}":      news.RoleEditor,
 	"GET /admin/articles": news.RoleEditor,
 	"GET /admin/audience": news.RoleEditor,
+	"GET /admin/reading":  news.RoleEditor,
 
 	"GET /admin/alerts":              news.RoleEditor,
 	"GET /admin/alerts/new":          news.RoleEditor,

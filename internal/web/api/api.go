@@ -45,6 +45,7 @@ type route struct {
 var routeList = []route{
 	{"POST /api/v1/topics", news.RoleAdmin, (*handler).createTopic},
 	{"POST /api/v1/articles", news.RoleEditor, (*handler).createArticle},
+	{"GET /api/v1/articles/{id}", news.RoleEditor, (*handler).getArticle},
 	{"POST /api/v1/digests/{frequency}/run", news.RoleEditor, (*handler).runDigest},
 	{"GET /api/v1/digests/runs/{id}", news.RoleEditor, (*handler).getRun},
 	{"POST /api/v1/alerts", news.RoleEditor, (*handler).createAlert},
@@ -265,7 +266,12 @@ type RunJSON struct {
 	Sent         int64  `json:"sent"`
 	Failed       int64  `json:"failed"`
 	SkippedEmpty int64  `json:"skipped_empty"`
-	Error        string `json:"error,omitempty"`
+	// Clicks are readers' clicks on the run's tracked links; mail
+	// scanners' fetches are ScannerClicks; Clickers the distinct clickers.
+	Clicks        int64  `json:"clicks"`
+	ScannerClicks int64  `json:"scanner_clicks"`
+	Clickers      int64  `json:"clickers"`
+	Error         string `json:"error,omitempty"`
 }
 
 // RunToJSON converts a run for the API.
@@ -285,7 +291,12 @@ func (s *handler) getRun(w http.ResponseWriter, r *http.Request) {
 		s.srv.Fail(w, r, err)
 		return
 	}
-	web.WriteJSON(w, 200, RunToJSON(ri))
+	j, err := s.withRunClicks(r.Context(), RunToJSON(ri), id)
+	if err != nil {
+		s.srv.Fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, 200, j)
 }
 
 type alertJSON struct {
@@ -350,6 +361,12 @@ type AlertJSON struct {
 	Emails    int64  `json:"emails"`
 	EmailSent int64  `json:"emails_sent"`
 	Title     string `json:"title"`
+	// Shown and Clicked are the browsers whose service worker reported
+	// the notification shown, and opened; EmailClicks the readers' clicks
+	// on the alert email's link.
+	Shown       int64 `json:"shown"`
+	Clicked     int64 `json:"clicked"`
+	EmailClicks int64 `json:"email_clicks"`
 }
 
 // AlertToJSON converts an alert for the API.
@@ -373,7 +390,12 @@ func (s *handler) getAlert(w http.ResponseWriter, r *http.Request) {
 		s.srv.Fail(w, r, err)
 		return
 	}
-	web.WriteJSON(w, 200, AlertToJSON(a))
+	j, err := s.withAlertEngagement(r.Context(), AlertToJSON(a), id)
+	if err != nil {
+		s.srv.Fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, 200, j)
 }
 
 func (s *handler) cancelAlert(w http.ResponseWriter, r *http.Request) {
@@ -392,7 +414,12 @@ func (s *handler) cancelAlert(w http.ResponseWriter, r *http.Request) {
 		s.srv.Fail(w, r, err)
 		return
 	}
-	web.WriteJSON(w, 200, AlertToJSON(a))
+	j, err := s.withAlertEngagement(r.Context(), AlertToJSON(a), id)
+	if err != nil {
+		s.srv.Fail(w, r, err)
+		return
+	}
+	web.WriteJSON(w, 200, j)
 }
 
 // apiFallback answers 405 (with Allow) when the path exists for another

@@ -22,6 +22,7 @@ var apiRouteTable = []struct {
 }{
 	{"POST /api/v1/topics", "/api/v1/topics", news.RoleAdmin},
 	{"POST /api/v1/articles", "/api/v1/articles", news.RoleEditor},
+	{"GET /api/v1/articles/{id}", "/api/v1/articles/1", news.RoleEditor},
 	{"POST /api/v1/digests/{frequency}/run", "/api/v1/digests/daily/run", news.RoleEditor},
 	{"GET /api/v1/digests/runs/{id}", "/api/v1/digests/runs/1", news.RoleEditor},
 	{"POST /api/v1/alerts", "/api/v1/alerts", news.RoleEditor},

@@ -602,6 +602,12 @@ type prefsData struct {
 	SignOutAction     string
 	DataURL           string
 	SubscribeURL      string
+	// ClicksNote says whether the stories the reader opens are kept with
+	// their address (CRIEUR_TRACK_READERS) or counted without it.
+	ClicksNote string
+	// KeepAction, when set, asks the reader "still want this?"
+	// (CRIEUR_SUNSET_AFTER): they were asked by email and have not answered.
+	KeepAction string
 }
 
 // prefsPage builds the preference center of sub in l.
@@ -620,6 +626,7 @@ func (s *handler) prefsPage(r *http.Request, sub news.Subscriber, l news.Lang, t
 		SignOutAction:     s.path(base+"/signout", q),
 		DataURL:           s.path(base+"/data", nil),
 		SubscribeURL:      s.path("/subscribe", url.Values{"lang": {string(l)}}),
+		ClicksNote:        s.clicksNote(l),
 	}
 }
 
@@ -637,6 +644,10 @@ func (s *handler) preferencesPage(w http.ResponseWriter, r *http.Request) {
 	}
 	d := s.prefsPage(r, sub, l, topics, prefsValues{topics: sub.Topics, frequency: sub.Frequency, lang: sub.Lang, alerts: sub.Alerts}, sub.Paused)
 	d.LangLinks = s.langLinks(r, l)
+	if d.KeepAction, err = s.keepAction(r, sub); err != nil {
+		s.pageFail(w, r, l, false, fmt.Errorf("preference center: %w", err))
+		return
+	}
 	s.page(w, r, http.StatusOK, "preferences", d)
 }
 

@@ -39,6 +39,9 @@ const (
 	LinkPreferences Auth = "link:preferences"
 	// LinkUnsubscribe routes need a signed unsubscribe link.
 	LinkUnsubscribe Auth = "link:unsubscribe"
+	// LinkClick routes need a signed tracked link from an email (of a
+	// run or an alert, not of a reader unless readers are tracked).
+	LinkClick Auth = "link:click"
 )
 
 // Route is a reader route and how it authenticates.
@@ -77,12 +80,15 @@ func (s *handler) routeList() []route {
 		r("POST /preferences/{token}/unsubscribe", LinkPreferences, s.preferencesUnsubscribe),
 		r("POST /preferences/{token}/erase", LinkPreferences, s.preferencesErase),
 		r("POST /preferences/{token}/signout", LinkPreferences, s.preferencesSignOut),
+		r("POST /preferences/{token}/keep", LinkPreferences, s.preferencesKeep),
 		r("GET /unsubscribe/{token}", LinkUnsubscribe, s.unsubscribePage),
 		r("POST /unsubscribe/{token}", LinkUnsubscribe, s.oneClickUnsubscribe),
 		// Emails the preference link to the reader's own address, so the
 		// unsubscribe link is enough; the subscribe service limits it too.
 		r("POST /unsubscribe/{token}/link", LinkUnsubscribe, s.unsubscribeEmailLink),
 		r("GET "+subscribe.PreviewPath, Public, s.previewLinkPage),
+		// GET also answers HEAD, which mail scanners send: counted apart.
+		r("GET /r/{token}", LinkClick, s.follow),
 
 		// The public JSON routes (CORS for the publisher's origins).
 		c("GET /api/v1/topics", Public, s.listTopics),
@@ -92,6 +98,7 @@ func (s *handler) routeList() []route {
 		c("GET /api/v1/push/key", Public, s.pushKey),
 		c("POST /api/v1/push/subscriptions", RateLimited, s.pushSubscribe),
 		c("DELETE /api/v1/push/subscriptions", RateLimited, s.pushUnsubscribe),
+		c("POST /api/v1/push/events", RateLimited, s.pushEvent),
 		c("OPTIONS /api/v1/push/", Public, nil),
 		r("GET /push/widget.js", Public, s.staticFile("static/push/widget.js", js)),
 		r("GET /push/sw.js", Public, s.staticFile("static/push/sw.js", js)),

@@ -30,10 +30,12 @@ var readerRouteTable = []reader.Route{
 	{Pattern: "POST /preferences/{token}/unsubscribe", Auth: reader.LinkPreferences},
 	{Pattern: "POST /preferences/{token}/erase", Auth: reader.LinkPreferences},
 	{Pattern: "POST /preferences/{token}/signout", Auth: reader.LinkPreferences},
+	{Pattern: "POST /preferences/{token}/keep", Auth: reader.LinkPreferences},
 	{Pattern: "GET /unsubscribe/{token}", Auth: reader.LinkUnsubscribe},
 	{Pattern: "POST /unsubscribe/{token}", Auth: reader.LinkUnsubscribe},
 	{Pattern: "POST /unsubscribe/{token}/link", Auth: reader.LinkUnsubscribe},
 	{Pattern: "GET " + subscribe.PreviewPath, Auth: reader.Public},
+	{Pattern: "GET /r/{token}", Auth: reader.LinkClick},
 	{Pattern: "GET /api/v1/topics", Auth: reader.Public},
 	{Pattern: "OPTIONS /api/v1/topics", Auth: reader.Public},
 	{Pattern: "POST /api/v1/subscriptions", Auth: reader.RateLimited},
@@ -41,6 +43,7 @@ var readerRouteTable = []reader.Route{
 	{Pattern: "GET /api/v1/push/key", Auth: reader.Public},
 	{Pattern: "POST /api/v1/push/subscriptions", Auth: reader.RateLimited},
 	{Pattern: "DELETE /api/v1/push/subscriptions", Auth: reader.RateLimited},
+	{Pattern: "POST /api/v1/push/events", Auth: reader.RateLimited},
 	{Pattern: "OPTIONS /api/v1/push/", Auth: reader.Public},
 	{Pattern: "GET /push/widget.js", Auth: reader.Public},
 	{Pattern: "GET /push/sw.js", Auth: reader.Public},
@@ -129,7 +132,7 @@ func TestReaderRateLimitedRoutes(t *testing.T) {
 	log := slog.New(slog.DiscardHandler)
 	svc := subscribe.New(subscribe.Config{Store: st, Tokens: tokens, HashKey: []byte("k"), BaseURL: "https://crieur.example", Log: log,
 		PerClient: one(), PerAddress: subscribe.NewLimiter(time.Hour, 100, 100)})
-	srv, err := web.New(web.Deps{Store: st, Subscribe: svc, Log: log, BaseURL: "https://crieur.example", PushLimit: one(),
+	srv, err := web.New(web.Deps{Store: st, Subscribe: svc, Log: log, BaseURL: "https://crieur.example", PushLimit: one(), PushEventLimit: one(),
 		CheckEndpoint: func(context.Context, string) error { return nil }, ValidateKeys: func(string, string) error { return nil }})
 	if err != nil {
 		t.Fatal(err)
@@ -140,6 +143,7 @@ func TestReaderRateLimitedRoutes(t *testing.T) {
 		"POST /api/v1/subscriptions":        {"application/json", `{"email":"b@example.com","topics":["politique"]}`},
 		"POST /api/v1/push/subscriptions":   {"application/json", `{"subscription":{"endpoint":"https://push.example/1","keys":{"p256dh":"x","auth":"y"}}}`},
 		"DELETE /api/v1/push/subscriptions": {"application/json", `{"endpoint":"https://push.example/1"}`},
+		"POST /api/v1/push/events":          {"application/json", `{"alert_id":"1","type":"shown","endpoint":"https://push.example/1"}`},
 	}
 	for i, rt := range readerRouteTable {
 		if rt.Auth != reader.RateLimited {

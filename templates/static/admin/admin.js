@@ -56,14 +56,15 @@
 
   // An alert's progress: poll its status every second until it is final.
   var box = document.getElementById("progress");
-  if (box && box.getAttribute("data-final") !== "true") {
+  var opened = Date.now();
+  if (box) {
     var url = box.getAttribute("data-status");
     var field = function (n) { return box.querySelector('[data-field="' + n + '"]'); };
     var tick = function () {
       fetch(url, { credentials: "same-origin", headers: { Accept: "application/json" }, cache: "no-store" })
         .then(function (r) { if (!r.ok) throw new Error(r.status); return r.json(); })
         .then(function (s) {
-          ["targeted", "delivered", "failed", "expired", "emails", "emails_sent"].forEach(function (k) {
+          ["targeted", "delivered", "failed", "expired", "emails", "emails_sent", "shown", "clicked"].forEach(function (k) {
             var el = field(k);
             if (el) el.textContent = fmt.format(s[k]);
           });
@@ -75,6 +76,9 @@
           if (s.final) {
             box.setAttribute("data-final", "true");
             document.querySelectorAll("[data-hide-final]").forEach(function (el) { el.hidden = true; });
+            // Browsers keep reporting the alert shown and opened after
+            // the fan-out: keep counting, more slowly, for an hour.
+            if (Date.now() - opened < 3600000) setTimeout(tick, 5000);
             return;
           }
           setTimeout(tick, 1000);

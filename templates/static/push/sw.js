@@ -70,6 +70,22 @@
     } catch (e) { /* never fail the push because of a page */ }
   }
 
+  // Tells crieur that an alert's notification was shown, or opened
+  // (POST /api/v1/push/events, counted once per browser and alert). Best
+  // effort: counting is never worth a lost notification or click.
+  async function report(alertId, type) {
+    if (!alertId) return;
+    try {
+      var sub = await self.registration.pushManager.getSubscription();
+      if (!sub) return;
+      var base = crieurBase(await readPrefs());
+      await fetch(base + '/api/v1/push/events', {
+        method: 'POST', credentials: 'omit', keepalive: true, headers: {'Content-Type': 'application/json'},
+        body: JSON.stringify({alert_id: String(alertId), type: type, endpoint: sub.endpoint})
+      });
+    } catch (e) { /* best effort */ }
+  }
+
   // A new version takes over at once: there is no page state to migrate.
   self.addEventListener('install', function () { self.skipWaiting(); });
   self.addEventListener('activate', function (event) { event.waitUntil(self.clients.claim()); });
@@ -88,20 +104,25 @@
     }
     var title = msg.title || new URL(self.registration.scope).hostname;
     event.waitUntil(self.registration.showNotification(title, opts).then(
-      function () { return tellPages(msg, true); },
+      function () { return Promise.all([tellPages(msg, true), report(msg.alert_id, 'shown')]); },
       function (err) { return tellPages(msg, false).then(function () { throw err; }); }));
   });
 
   self.addEventListener('notificationclick', function (event) {
     event.notification.close();
-    var url = event.notification.data && event.notification.data.url;
-    if (!url || !/^https?:/i.test(url)) return;
-    event.waitUntil(self.clients.matchAll({type: 'window', includeUncontrolled: true}).then(function (list) {
+    var data = event.notification.data || {};
+    var url = data.url;
+    var reported = report(data.alert_id, 'clicked');
+    if (!url || !/^https?:/i.test(url)) {
+      event.waitUntil(reported);
+      return;
+    }
+    event.waitUntil(Promise.all([reported, self.clients.matchAll({type: 'window', includeUncontrolled: true}).then(function (list) {
       for (var i = 0; i < list.length; i++) {
         if (list[i].url === url && 'focus' in list[i]) return list[i].focus();
       }
       return self.clients.openWindow(url);
-    }));
+    })]));
   });
 
   // The browser replaced or expired the subscription: subscribe again with
