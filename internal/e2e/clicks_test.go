@@ -231,12 +231,12 @@ func TestClicksPerReader(t *testing.T) {
 	c.waitClicks(1, 0)
 	var data struct {
 		Clicks []struct {
-			Run     int64
-			Article int64
+			Run     string // ids are strings in JSON
+			Article string
 		}
 	}
 	if st := c.do("GET", "/api/v1/subscribers/alice@example.org", nil, &data); st != 200 || len(data.Clicks) != 1 ||
-		fmt.Sprint(data.Clicks[0].Run) != c.run || c.articles[fmt.Sprint(data.Clicks[0].Article)] == "" {
+		data.Clicks[0].Run != c.run || c.articles[data.Clicks[0].Article] == "" {
 		t.Errorf("alice's data: %d %+v, want her one click on run %s", st, data, c.run)
 	}
 	if n := e2etest.Count(t, c.env, "SELECT COUNT(*) FROM reader_clicks"); n != 1 {

@@ -10,10 +10,10 @@ import (
 type Click struct {
 	At time.Time `json:"at"`
 	// Run or Alert is the email's digest run or alert; Article the story
-	// (0: the alert's own link).
-	Run     int64 `json:"run,omitempty"`
-	Alert   int64 `json:"alert,omitempty"`
-	Article int64 `json:"article,omitempty"`
+	// (0: the alert's own link). Ids are strings in JSON, as everywhere.
+	Run     int64 `json:"run,omitempty,string"`
+	Alert   int64 `json:"alert,omitempty,string"`
+	Article int64 `json:"article,omitempty,string"`
 	// Scanner: the fetch was judged a mail scanner's, not counted as a
 	// click.
 	Scanner bool `json:"scanner,omitempty"`
