@@ -179,7 +179,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 		}
 	}
 	d.Subscribe = subscribe.New(subscribe.Config{Store: st, Tokens: tokens, HashKey: derive(secret, "suppression"),
-		BaseURL: siteURL, Log: log, Wake: wakeMail})
+		BaseURL: siteURL, Log: log, Wake: wakeMail, Location: d.loc})
 	d.Bounces = &bounce.Minimal{Subscribers: d.Subscribe, Log: log}
 
 	var builder *dispatch.MessageBuilder
