@@ -236,8 +236,8 @@ func TestLocalDigestsSpringForward(t *testing.T) {
 	s.reader("weekly-paris", "Europe/Paris", news.Weekly)
 	at := func(m time.Month, d, h, min int) time.Time { return time.Date(2026, m, d, h, min, 0, 0, time.UTC) }
 	s.until(at(3, 29, 4, 0), 5*time.Minute, map[time.Time]func(){
-		at(3, 28, 8, 0):  func() { s.move("west", "America/Montreal") },   // after 07:00 in Paris
-		at(3, 28, 9, 0):  func() { s.move("east-before", "Europe/Paris") }, // 05:00 in Montréal
+		at(3, 28, 8, 0):  func() { s.move("west", "America/Montreal") },     // after 07:00 in Paris
+		at(3, 28, 9, 0):  func() { s.move("east-before", "Europe/Paris") },  // 05:00 in Montréal
 		at(3, 28, 12, 0): func() { s.move("east-after", "Pacific/Noumea") }, // after 07:00 in Montréal
 	})
 	// Down from 04:00 to 08:00 UTC on Sunday 29: no look, no run.
