@@ -142,7 +142,9 @@ func TestLocalDigestsEndToEnd(t *testing.T) {
 	defer f.logOnFailure(func() string { return "spec " + spec })
 
 	// Nouméa through the JSON route; an unknown zone is refused there.
-	var apiErr struct{ Error struct{ Code, Message string } }
+	var apiErr struct {
+		Error struct{ Code, Message string }
+	}
 	if st := f.p.Do(t, "POST", "/api/v1/subscriptions", "", map[string]any{"email": "mars@example.org", "topics": []string{"monde"},
 		"frequency": "daily", "lang": "fr", "timezone": "Mars/Olympus"}, &apiErr); st != 400 || apiErr.Error.Code != "invalid_input" ||
 		!strings.Contains(apiErr.Error.Message, "time zone") {
