@@ -38,8 +38,8 @@ type Zoned struct {
 	specs map[news.Frequency]cron.Schedule
 	now   func() time.Time
 
-	mu    sync.Mutex // one RunOnce at a time; guards last
-	last  time.Time  // slots up to here are made
+	mu    sync.Mutex                   // one RunOnce at a time; guards last
+	last  map[news.Frequency]time.Time // slots up to here are made, per frequency
 	locs  map[string]*time.Location
 	stop  chan struct{}
 	done  chan struct{}
@@ -53,7 +53,7 @@ func NewZoned(daily, weekly string, def *time.Location, runs ZonedCreator, zones
 		now = time.Now
 	}
 	z := &Zoned{log: log, def: def, runs: runs, zones: zones, now: now, specs: map[news.Frequency]cron.Schedule{},
-		locs: map[string]*time.Location{"": def}}
+		locs: map[string]*time.Location{"": def}, last: map[news.Frequency]time.Time{}}
 	for f, spec := range map[news.Frequency]string{news.Daily: daily, news.Weekly: weekly} {
 		parsed, err := ParseLocal(spec)
 		if err != nil {
@@ -106,34 +106,44 @@ func (z *Zoned) zoneMap(ctx context.Context, f news.Frequency) (map[string]*time
 	return out, nil
 }
 
-// RunOnce makes the runs of the slots in (the last call's now, now]; the
-// first call only sets where the next one starts (Start does it, after
-// CatchUp).
+// RunOnce makes the runs of the slots in (the last successful call's now,
+// now]; the first call only sets where the next one starts (Start does
+// it, after CatchUp). A frequency whose look failed (the database away
+// for a moment) is looked at again from the same place next time: a run
+// made twice is one run.
 func (z *Zoned) RunOnce(ctx context.Context, now time.Time) error {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	from := z.last
-	if !from.IsZero() && !now.After(from) {
-		return nil
-	}
-	z.last = now
-	if from.IsZero() {
-		return nil
-	}
 	var errs []error
 	for f, sched := range z.specs {
-		zones, err := z.zoneMap(ctx, f)
-		if err != nil {
+		from := z.last[f]
+		if from.IsZero() {
+			z.last[f] = now
+			continue
+		}
+		if !now.After(from) {
+			continue
+		}
+		if err := z.makeSlots(ctx, f, sched, from, now); err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		for _, s := range Slots(sched, zones, from, now) {
-			if _, err := z.runs.CreateZoned(ctx, f, s.At, s.Zones, "schedule"); err != nil {
-				errs = append(errs, fmt.Errorf("%s digest at %s: %w", f, s.At.UTC().Format(time.RFC3339), err))
-			}
-		}
+		z.last[f] = now
 	}
 	return errors.Join(errs...)
+}
+
+func (z *Zoned) makeSlots(ctx context.Context, f news.Frequency, sched cron.Schedule, from, now time.Time) error {
+	zones, err := z.zoneMap(ctx, f)
+	if err != nil {
+		return err
+	}
+	for _, s := range Slots(sched, zones, from, now) {
+		if _, err := z.runs.CreateZoned(ctx, f, s.At, s.Zones, "schedule"); err != nil {
+			return fmt.Errorf("%s digest at %s: %w", f, s.At.UTC().Format(time.RFC3339), err)
+		}
+	}
+	return nil
 }
 
 // CatchUp makes one run for the slots missed while no instance ran: each
@@ -146,8 +156,8 @@ func (z *Zoned) RunOnce(ctx context.Context, now time.Time) error {
 func (z *Zoned) CatchUp(ctx context.Context, now time.Time, lookback time.Duration, lastRun func(context.Context, news.Frequency) (time.Time, error)) error {
 	z.mu.Lock()
 	defer z.mu.Unlock()
-	z.last = now
 	for f, sched := range z.specs {
+		z.last[f] = now
 		last, err := lastRun(ctx, f)
 		if err != nil {
 			return err
@@ -193,8 +203,11 @@ func (z *Zoned) Start(context.Context) error {
 		return nil
 	}
 	z.state = true
-	if z.last.IsZero() {
-		z.last = z.now()
+	now := z.now()
+	for f := range z.specs {
+		if z.last[f].IsZero() {
+			z.last[f] = now
+		}
 	}
 	z.stop, z.done = make(chan struct{}), make(chan struct{})
 	go z.loop(z.stop, z.done)
