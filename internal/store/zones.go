@@ -76,9 +76,17 @@ func (s *Store) DigestZones(ctx context.Context, f news.Frequency) ([]string, er
 
 // EligibleZonedBatch is EligibleBatch for a zoned run: up to limit readers
 // of the run's zones, above afterID in id order, whose ledger is below
-// their zone's firing, each with that firing as Key.
+// their zone's firing, each with that firing as Key. A run of AllZones
+// takes every eligible reader, with Key 0.
 func (s *Store) EligibleZonedBatch(ctx context.Context, run RunInfo, afterID int64, limit int) ([]Eligible, error) {
-	rows, err := s.db.QueryContext(ctx, s.query("EligibleZonedBatch"), run.ID, string(run.Frequency), afterID, limit)
+	var all int
+	if err := s.db.QueryRowContext(ctx, s.query("RunHasZone"), run.ID, AllZones).Scan(&all); err != nil {
+		return nil, fmt.Errorf("eligible subscribers: %w", err)
+	}
+	if all > 0 {
+		return s.EligibleBatch(ctx, run.Frequency, afterID, limit)
+	}
+	rows, err := s.db.QueryContext(ctx, s.query("EligibleZonedBatch"), string(run.Frequency), afterID, run.ID, limit)
 	if err != nil {
 		return nil, fmt.Errorf("eligible subscribers: %w", err)
 	}

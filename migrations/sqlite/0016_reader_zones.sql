@@ -32,3 +32,7 @@ CREATE TABLE digest_run_zones (
 -- compared and set in the same statement (Store.EnqueueDigestBatch).
 DROP INDEX digest_runs_one_open;
 CREATE UNIQUE INDEX digest_runs_one_open ON digest_runs (frequency) WHERE finished_at IS NULL AND zoned = 0;
+
+-- A slot's run reads the readers of a few zones (EligibleZonedBatch), the
+-- minute's look the zones in use (DigestZones): both from this index.
+CREATE INDEX subscribers_zone ON subscribers (frequency, status, paused, timezone, id);

@@ -80,17 +80,20 @@ INSERT INTO digest_run_zones (run_id, timezone, local_key) VALUES (?, ?, ?) ON C
 SELECT DISTINCT timezone FROM subscribers WHERE frequency = ? AND status = 'confirmed' AND paused = 0
 
 -- name: EligibleZonedBatch
--- The readers a zoned run takes: those of its zones ('*' stands for every
--- zone) whose ledger is below the zone's firing (a key of 0 takes anyone).
+-- The readers a zoned run takes: those of its zones whose ledger is below
+-- the zone's firing, through subscribers_zone (0016).
 SELECT s.id, s.digest_cursor, s.local_key, st.topic_id
 FROM (
-    SELECT sub.id, sub.digest_cursor, z.local_key FROM subscribers sub
-    JOIN digest_run_zones z ON z.run_id = ? AND (z.timezone = sub.timezone OR z.timezone = '*')
-    WHERE sub.frequency = ? AND sub.status = 'confirmed' AND sub.paused = 0 AND sub.id > ?
-      AND (z.local_key = 0 OR sub.digest_key < z.local_key)
+    SELECT sub.id, sub.digest_cursor, z.local_key FROM digest_run_zones z
+    JOIN subscribers sub ON sub.frequency = ? AND sub.status = 'confirmed' AND sub.paused = 0
+      AND sub.timezone = z.timezone AND sub.id > ?
+    WHERE z.run_id = ? AND sub.digest_key < z.local_key
     ORDER BY sub.id LIMIT ?
 ) s LEFT JOIN subscriber_topics st ON st.subscriber_id = s.id
 ORDER BY s.id
+
+-- name: RunHasZone
+SELECT COUNT(*) FROM digest_run_zones WHERE run_id = ? AND timezone = ?
 
 -- name: AddRunRecipients
 UPDATE digest_runs SET recipients = recipients + ?, skipped_empty = skipped_empty + ? WHERE id = ?
