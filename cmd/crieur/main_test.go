@@ -277,7 +277,7 @@ func TestAlertSendFlagsInAnyOrder(t *testing.T) {
 // a daemon that sends without it); its default is accepted.
 func TestUnsupportedSettingsRefused(t *testing.T) {
 	t.Parallel()
-	for _, kv := range [][2]string{{"CRIEUR_ALERT_APPROVAL", "true"}, {"CRIEUR_DIGEST_LOCAL", "true"}} {
+	for _, kv := range [][2]string{{"CRIEUR_ALERT_APPROVAL", "true"}} {
 		code, _, errOut := runMain(t, envFor(t, kv[0], kv[1]), "", "serve")
 		if code != 1 || !strings.Contains(errOut, kv[0]+" is not supported") {
 			t.Errorf("serve with %s=%s: exit %d, stderr %q", kv[0], kv[1], code, errOut)

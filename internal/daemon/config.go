@@ -32,6 +32,7 @@ type Config struct {
 	Timezone         string
 	DigestDaily      string
 	DigestWeekly     string
+	DigestLocal      bool
 	Feeds            []string
 	FeedInterval     time.Duration
 	FeedsAllowPriv   bool
@@ -185,6 +186,7 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 	str("CRIEUR_TIMEZONE", &c.Timezone)
 	str("CRIEUR_DIGEST_DAILY", &c.DigestDaily)
 	str("CRIEUR_DIGEST_WEEKLY", &c.DigestWeekly)
+	boolean("CRIEUR_DIGEST_LOCAL", &c.DigestLocal)
 	if v, ok := get("CRIEUR_FEEDS"); ok {
 		c.Feeds = strings.Fields(v)
 	}
@@ -249,7 +251,7 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 	// yet: their defaults are accepted, anything else is refused, so that
 	// an operator who turns one on (a second person's approval of alerts,
 	// above all) is told at start instead of running without it.
-	for _, k := range []string{"CRIEUR_ALERT_APPROVAL", "CRIEUR_DIGEST_LOCAL"} {
+	for _, k := range []string{"CRIEUR_ALERT_APPROVAL"} {
 		if v, ok := get(k); ok && v != "" && !strings.EqualFold(v, "false") && v != "0" {
 			errs = append(errs, k+" is not supported by this version of crieur yet: unset it or set it to its default")
 		}
@@ -289,6 +291,14 @@ func (c Config) Validate() error {
 	}
 	if _, err := schedule.Parse(c.DigestWeekly); err != nil {
 		return fmt.Errorf("CRIEUR_DIGEST_WEEKLY: %v", err)
+	}
+	if c.DigestLocal {
+		if _, err := schedule.ParseLocal(c.DigestDaily); err != nil {
+			return fmt.Errorf("CRIEUR_DIGEST_DAILY: %v", err)
+		}
+		if _, err := schedule.ParseLocal(c.DigestWeekly); err != nil {
+			return fmt.Errorf("CRIEUR_DIGEST_WEEKLY: %v", err)
+		}
 	}
 	if c.LogFormat != "text" && c.LogFormat != "json" {
 		return fmt.Errorf("CRIEUR_LOG_FORMAT must be text or json")

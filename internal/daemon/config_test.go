@@ -61,12 +61,29 @@ func TestConfigValidation(t *testing.T) {
 		{"CRIEUR_SUNSET_AFTER", "180d"}, // without CRIEUR_TRACK_READERS
 		{"CRIEUR_SUNSET_AFTER", "soon", "CRIEUR_TRACK_READERS", "true"},
 		{"CRIEUR_SUNSET_AFTER", "-5d", "CRIEUR_TRACK_READERS", "true"},
+		{"CRIEUR_DIGEST_LOCAL", "maybe"},
+		// A spec read on each reader's clock cannot name a zone of its own.
+		{"CRIEUR_DIGEST_LOCAL", "true", "CRIEUR_DIGEST_DAILY", "CRON_TZ=Europe/Paris 0 7 * * *"},
+		{"CRIEUR_DIGEST_LOCAL", "true", "CRIEUR_DIGEST_WEEKLY", "CRON_TZ=Europe/Paris 0 7 * * 1"},
 	}
 	for _, b := range bad {
 		_, err := daemon.Load("", envOf(b...))
 		if err == nil || !strings.Contains(err.Error(), strings.SplitN(b[0], "_", 3)[1]) && !strings.Contains(err.Error(), b[0]) {
 			t.Errorf("%s=%s: error %v", b[0], b[1], err)
 		}
+	}
+}
+
+// TestConfigDigestLocal: CRIEUR_DIGEST_LOCAL=true is read (no longer
+// refused as a setting of a later version).
+func TestConfigDigestLocal(t *testing.T) {
+	t.Parallel()
+	cfg, err := daemon.Load("", envOf("CRIEUR_DIGEST_LOCAL", "true", "CRIEUR_TIMEZONE", "Europe/Paris"))
+	if err != nil || !cfg.DigestLocal {
+		t.Fatalf("CRIEUR_DIGEST_LOCAL=true: %+v, %v", cfg.DigestLocal, err)
+	}
+	if cfg, err := daemon.Load("", envOf()); err != nil || cfg.DigestLocal {
+		t.Fatalf("default: %v, %v", cfg.DigestLocal, err)
 	}
 }
 

@@ -87,7 +87,8 @@ type Daemon struct {
 	Pusher    *dispatch.Pusher
 	Alerts    *alert.Service
 	Digests   *digest.Runner
-	Scheduler *schedule.Scheduler
+	Scheduler *schedule.Scheduler // the digests at one hour for all (nil with CRIEUR_DIGEST_LOCAL)
+	Zoned     *schedule.Zoned     // the digests at each reader's hour (CRIEUR_DIGEST_LOCAL)
 	Poller    *feed.Poller
 	Janitor   *dispatch.Janitor
 	Bounces   bounce.Recorder      // acts on bounces and complaints, whichever way they come in
@@ -196,7 +197,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 		}
 	}
 	d.Subscribe = subscribe.New(subscribe.Config{Store: st, Tokens: tokens, HashKey: derive(secret, "suppression"),
-		BaseURL: siteURL, Log: log, Wake: wakeMail})
+		BaseURL: siteURL, Log: log, Wake: wakeMail, Location: d.loc})
 	rec := bounce.NewStore(bounce.StoreConfig{Store: st, Hash: d.Subscribe.Hash, Soft: cfg.Health.SoftBounces, Log: log})
 	d.Metrics.MustRegister(rec.Collectors()...)
 	d.Bounces = rec
@@ -233,7 +234,12 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 			Observer: obs, Log: log, EnvelopeFrom: cfg.mailAddress(), ReturnPath: returnPaths(refs, cfg.BounceDomain), Owner: d.owner, Connections: cfg.SMTPConnections,
 			RatePerSecond: cfg.SMTPRate, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
 		d.Digests = digest.NewRunner(st, log, nil, wakeMail)
-		d.Scheduler, err = schedule.New(cfg.DigestDaily, cfg.DigestWeekly, d.loc, d.Digests, log)
+		if cfg.DigestLocal {
+			d.Digests.SetLocal(true)
+			d.Zoned, err = schedule.NewZoned(cfg.DigestDaily, cfg.DigestWeekly, d.loc, d.Digests, st.DigestZones, nil, log)
+		} else {
+			d.Scheduler, err = schedule.New(cfg.DigestDaily, cfg.DigestWeekly, d.loc, d.Digests, log)
+		}
 		if err != nil {
 			return nil, err
 		}
@@ -352,6 +358,9 @@ func (d *Daemon) producers() []startstop.Service {
 	if d.Sunset != nil {
 		out = append(out, d.Sunset)
 	}
+	if d.Zoned != nil {
+		out = append(out, d.Zoned)
+	}
 	if d.Poller != nil {
 		out = append(out, d.Poller)
 	}
@@ -404,6 +413,11 @@ func (d *Daemon) Start(ctx context.Context) error {
 	if d.Scheduler != nil {
 		// A morning digest is not lost because no instance ran at 07:00.
 		if err := d.Scheduler.CatchUp(ctx, time.Now(), 6*time.Hour, d.Store.LastScheduled); err != nil {
+			d.log.Error("catch up missed digests", "err", err)
+		}
+	}
+	if d.Zoned != nil {
+		if err := d.Zoned.CatchUp(ctx, time.Now(), 6*time.Hour, d.Store.LastScheduled); err != nil {
 			d.log.Error("catch up missed digests", "err", err)
 		}
 	}
@@ -473,6 +487,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		next := ""
 		if d.Scheduler != nil {
 			next = fmt.Sprint(d.Scheduler.Next())
+		}
+		if d.Zoned != nil {
+			next = fmt.Sprint(d.Zoned.Next(ctx))
 		}
 		d.log.Info("crieur serving", "addr", d.ln.Addr().String(), "base_url", d.cfg.BaseURL, "database", d.Store.Dialect(), "next_digests", next)
 	}

@@ -23,6 +23,8 @@ type Runner struct {
 	now  func() time.Time
 	wake func() // wakes the mail workers
 
+	local bool // CRIEUR_DIGEST_LOCAL: every run is zoned
+
 	kick chan struct{}
 	life startstop.Base
 	mu   sync.Mutex // one RunOnce at a time
@@ -57,8 +59,35 @@ func (r *Runner) Create(ctx context.Context, f news.Frequency, scheduled time.Ti
 	return id, nil
 }
 
-// RunNow starts a run of f at once.
+// SetLocal makes every run zoned (CRIEUR_DIGEST_LOCAL=true): a run now
+// takes every reader without touching their ledger, beside the slots'
+// runs. Call it before Start.
+func (r *Runner) SetLocal(on bool) { r.local = on }
+
+// CreateZoned makes the run of one slot of local digests, or finds the one
+// another instance made for it.
+func (r *Runner) CreateZoned(ctx context.Context, f news.Frequency, at time.Time, zones map[string]int64, by string) (int64, error) {
+	id, created, err := r.st.CreateZonedRun(ctx, f, at, zones, by)
+	if err != nil {
+		return 0, err
+	}
+	if created {
+		r.log.Info("digest run created", "run_id", id, "frequency", f, "scheduled_at", at, "zones", len(zones), "by", by)
+		if err := r.st.Audit(ctx, by, "digest.run", strconv.FormatInt(id, 10), string(f)); err != nil {
+			r.log.Error("audit write failed", "action", "digest.run", "run_id", id, "err", err)
+		}
+	}
+	r.Kick()
+	return id, nil
+}
+
+// RunNow starts a run of f at once. With local digests it is a zoned run
+// of every zone that leaves the readers' ledger alone: their digest at
+// their own hour still comes, with what is new by then.
 func (r *Runner) RunNow(ctx context.Context, f news.Frequency, by string) (int64, error) {
+	if r.local {
+		return r.CreateZoned(ctx, f, r.now(), map[string]int64{store.AllZones: 0}, by)
+	}
 	return r.Create(ctx, f, r.now(), by)
 }
 
@@ -164,7 +193,12 @@ func (r *Runner) Enqueue(ctx context.Context, id int64) (Stats, error) {
 	after := run.EnqueueAfter
 	buf := make([]int64, 0, MaxArticles)
 	for ctx.Err() == nil {
-		subs, err := r.st.EligibleBatch(ctx, run.Frequency, after, batchSize)
+		var subs []store.Eligible
+		if run.Zoned {
+			subs, err = r.st.EligibleZonedBatch(ctx, run, after, batchSize)
+		} else {
+			subs, err = r.st.EligibleBatch(ctx, run.Frequency, after, batchSize)
+		}
 		if err != nil {
 			return stats, err
 		}
@@ -186,7 +220,14 @@ func (r *Runner) Enqueue(ctx context.Context, id int64) (Stats, error) {
 		}
 		stats.Choose += time.Since(start)
 		last := subs[len(subs)-1].ID
-		ok, err := r.st.EnqueueDigestBatch(ctx, run, after, last, items, cursorIDs, skipped, r.now())
+		var ok bool
+		if run.Zoned {
+			// Other zoned runs may take some of these readers first; the
+			// store counts who this one took.
+			ok, err = r.st.EnqueueZonedBatch(ctx, run, after, last, items, subs, r.now())
+		} else {
+			ok, err = r.st.EnqueueDigestBatch(ctx, run, after, last, items, cursorIDs, skipped, r.now())
+		}
 		if err != nil {
 			return stats, err
 		}

@@ -108,6 +108,8 @@ type Subscriber struct {
 	// their links moves it on, and a link of an older generation no
 	// longer opens anything but the unsubscribe page.
 	LinkGen int64
+	// Timezone is the reader's IANA time zone, "" for CRIEUR_TIMEZONE.
+	Timezone string
 }
 
 // Article is one story that can go into digests.

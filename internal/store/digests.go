@@ -49,17 +49,20 @@ type RunInfo struct {
 	MaxArticleID int64
 	EnqueueAfter int64
 	Enqueued     bool
+	// Zoned runs (CRIEUR_DIGEST_LOCAL) take the readers of their zones
+	// whose ledger is below the zone's firing (EligibleZonedBatch).
+	Zoned bool
 }
 
 func scanRun(r rowScanner) (RunInfo, error) {
 	var ri RunInfo
 	var freq, state string
 	var sched, created, finished sql.NullInt64
-	var enq int64
-	if err := r.Scan(&ri.ID, &freq, &sched, &state, &ri.MaxArticleID, &ri.EnqueueAfter, &enq, &ri.Recipients, &ri.SkippedEmpty, &ri.Error, &created, &finished); err != nil {
+	var enq, zoned int64
+	if err := r.Scan(&ri.ID, &freq, &sched, &state, &ri.MaxArticleID, &ri.EnqueueAfter, &enq, &ri.Recipients, &ri.SkippedEmpty, &ri.Error, &created, &finished, &zoned); err != nil {
 		return ri, err
 	}
-	ri.Frequency, ri.State, ri.Enqueued = news.Frequency(freq), news.RunState(state), enq != 0
+	ri.Frequency, ri.State, ri.Enqueued, ri.Zoned = news.Frequency(freq), news.RunState(state), enq != 0, zoned != 0
 	ri.ScheduledAt, ri.CreatedAt, ri.FinishedAt = fromMS(sched), fromMS(created), fromMS(finished)
 	return ri, nil
 }
@@ -145,6 +148,9 @@ type Eligible struct {
 	ID       int64
 	Cursor   int64
 	TopicIDs []int64
+	// Key is, in a zoned run, the wall time of the firing of the reader's
+	// zone the run stands for (0: none, the reader's ledger is left alone).
+	Key int64
 }
 
 // EligibleBatch returns up to limit subscribers of f due a digest, with id

@@ -76,7 +76,7 @@ func (s *Store) ImportBatch(ctx context.Context, rows []ImportRow, now time.Time
 				continue
 			}
 			var id int64
-			err := st["GetSubscriberByEmail"].QueryRowContext(ctx, r.Email).Scan(&id, new(string), new(string), new(string), new(string), new(int64), new(int64), new(sql.NullInt64), new(sql.NullInt64), new(sql.NullInt64), new(int64))
+			err := st["GetSubscriberByEmail"].QueryRowContext(ctx, r.Email).Scan(&id, new(string), new(string), new(string), new(string), new(int64), new(int64), new(sql.NullInt64), new(sql.NullInt64), new(sql.NullInt64), new(int64), new(string))
 			if err == nil {
 				out[i] = SkippedExisting
 				continue
@@ -89,7 +89,7 @@ func (s *Store) ImportBatch(ctx context.Context, rows []ImportRow, now time.Time
 				confirmedAt = sql.NullInt64{Int64: ms(now), Valid: true}
 			}
 			if err := st["InsertSubscriber"].QueryRowContext(ctx, r.Email, string(r.Status), string(r.Prefs.Frequency), string(r.Prefs.Lang),
-				b2i(r.Prefs.Alerts), ms(now), confirmedAt, ms(now)).Scan(&id); err != nil {
+				b2i(r.Prefs.Alerts), ms(now), confirmedAt, ms(now), r.Prefs.Timezone).Scan(&id); err != nil {
 				return err
 			}
 			for _, t := range r.Prefs.TopicIDs {
@@ -128,7 +128,7 @@ func (s *Store) importUnsubscribed(ctx context.Context, tx *sql.Tx, st map[strin
 	}
 	var id int64
 	var status string
-	err := st["GetSubscriberByEmail"].QueryRowContext(ctx, r.Email).Scan(&id, new(string), &status, new(string), new(string), new(int64), new(int64), new(sql.NullInt64), new(sql.NullInt64), new(sql.NullInt64), new(int64))
+	err := st["GetSubscriberByEmail"].QueryRowContext(ctx, r.Email).Scan(&id, new(string), &status, new(string), new(string), new(int64), new(int64), new(sql.NullInt64), new(sql.NullInt64), new(sql.NullInt64), new(int64), new(string))
 	if errors.Is(err, sql.ErrNoRows) {
 		return nil
 	}

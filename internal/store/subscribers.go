@@ -22,7 +22,7 @@ func scanSubscriber(r rowScanner) (news.Subscriber, error) {
 		alerts, paused              int64
 		created, confirmed, updated sql.NullInt64
 	)
-	if err := r.Scan(&sub.ID, &sub.Email, &status, &freq, &lang, &alerts, &paused, &created, &confirmed, &updated, &sub.LinkGen); err != nil {
+	if err := r.Scan(&sub.ID, &sub.Email, &status, &freq, &lang, &alerts, &paused, &created, &confirmed, &updated, &sub.LinkGen, &sub.Timezone); err != nil {
 		return sub, err
 	}
 	sub.Status, sub.Frequency, sub.Lang = news.Status(status), news.Frequency(freq), news.Lang(lang)
@@ -148,6 +148,8 @@ type Prefs struct {
 	Alerts    bool
 	Paused    bool
 	TopicIDs  []int64
+	// Timezone is an IANA name the caller checked, "" for CRIEUR_TIMEZONE.
+	Timezone string
 }
 
 // SubscribeOutcome says what a subscription request did.
@@ -222,14 +224,14 @@ func (s *Store) subscribe(ctx context.Context, email, suppressionHash string, p 
 			return s.recordRefusedRequest(ctx, tx, id, reason, now)
 		case !found:
 			err = tx.QueryRowContext(ctx, s.query("InsertSubscriber"), email, string(news.Pending), string(p.Frequency), string(p.Lang),
-				b2i(p.Alerts), ms(now), sql.NullInt64{}, ms(now)).Scan(&id)
+				b2i(p.Alerts), ms(now), sql.NullInt64{}, ms(now), p.Timezone).Scan(&id)
 			if err != nil {
 				return err
 			}
 			outcome = SubscribeNew
 		default:
 			id, outcome = sub.ID, SubscribeResent
-			if _, err := tx.ExecContext(ctx, s.query("ResetPending"), string(p.Frequency), string(p.Lang), b2i(p.Alerts), ms(now), ms(now), id); err != nil {
+			if _, err := tx.ExecContext(ctx, s.query("ResetPending"), string(p.Frequency), string(p.Lang), b2i(p.Alerts), ms(now), ms(now), p.Timezone, id); err != nil {
 				return err
 			}
 		}
@@ -287,7 +289,7 @@ func (s *Store) Confirm(ctx context.Context, id int64, suppressionHash string, n
 // UpdatePrefs replaces a subscriber's preferences and topics.
 func (s *Store) UpdatePrefs(ctx context.Context, id int64, p Prefs, now time.Time) error {
 	err := s.tx(ctx, func(tx *sql.Tx) error {
-		res, err := tx.ExecContext(ctx, s.query("UpdateSubscriberPrefs"), string(p.Frequency), string(p.Lang), b2i(p.Alerts), b2i(p.Paused), ms(now), id)
+		res, err := tx.ExecContext(ctx, s.query("UpdateSubscriberPrefs"), string(p.Frequency), string(p.Lang), b2i(p.Alerts), b2i(p.Paused), ms(now), p.Timezone, id)
 		if err != nil {
 			return err
 		}

@@ -15,8 +15,10 @@ import (
 	"github.com/crieur/crieur/internal/store"
 )
 
-// CSVHeader is the header row of imports and exports.
-var CSVHeader = []string{"email", "topics", "frequency", "lang", "status"}
+// CSVHeader is the header row of imports and exports: the contract's five
+// columns, then the reader's time zone (empty: CRIEUR_TIMEZONE), which an
+// import may leave out.
+var CSVHeader = []string{"email", "topics", "frequency", "lang", "status", "timezone"}
 
 // ImportReport says what an import did; the first MaxRejectLines rejected
 // lines carry their line number and why, the others are only counted in
@@ -53,7 +55,7 @@ type RejectLine struct {
 	Line   int    `json:"line"`
 	Reason string `json:"reason"`
 	// Code names the reason (email, duplicate, topic, frequency, lang,
-	// status, malformed) and Arg its detail, for a translation
+	// status, timezone, malformed) and Arg its detail, for a translation
 	// (admin.import.reason.<code>).
 	Code string `json:"-"`
 	Arg  string `json:"-"`
@@ -70,6 +72,7 @@ var reasons = map[string]string{
 	"frequency": "frequency must be daily or weekly",
 	"lang":      "lang must be fr or en",
 	"status":    "status must be pending, confirmed or unsubscribed",
+	"timezone":  "unknown time zone %s (an IANA name such as Europe/Paris)",
 	"malformed": "malformed CSV: %s",
 }
 
@@ -281,6 +284,10 @@ func parseRow(rec []string, cols map[string]int, topics *topicMatcher) (store.Im
 	if !row.Status.Valid() {
 		return row, refusal{code: "status"}
 	}
+	tz := field(rec, cols, "timezone")
+	if row.Prefs.Timezone, err = Zone(tz); err != nil {
+		return row, refusal{"timezone", strconv.Quote(truncate(tz, maxZoneLen))}
+	}
 	return row, refusal{}
 }
 
@@ -292,7 +299,7 @@ func (s *Service) ExportCSV(ctx context.Context, w io.Writer) error {
 		return err
 	}
 	err := s.st.EachSubscriber(ctx, func(sub news.Subscriber) error {
-		return cw.Write([]string{csvSafe(sub.Email), strings.Join(sub.Topics, ";"), string(sub.Frequency), string(sub.Lang), string(sub.Status)})
+		return cw.Write([]string{csvSafe(sub.Email), strings.Join(sub.Topics, ";"), string(sub.Frequency), string(sub.Lang), string(sub.Status), sub.Timezone})
 	})
 	if err != nil {
 		return fmt.Errorf("export subscribers: %w", err)

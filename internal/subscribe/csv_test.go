@@ -92,7 +92,8 @@ func TestImportExportRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 	exp := exportCSV(t, f.svc)
-	for _, line := range []string{"gone@example.com,politique,weekly,en,unsubscribed", "'-dash@example.com,,daily,fr,confirmed"} {
+	// The sixth column, the reader's zone, is empty: they follow CRIEUR_TIMEZONE.
+	for _, line := range []string{"gone@example.com,politique,weekly,en,unsubscribed,", "'-dash@example.com,,daily,fr,confirmed,"} {
 		if !strings.Contains(exp, line+"\n") {
 			t.Fatalf("export lacks %q:\n%s", line, exp)
 		}
@@ -192,5 +193,44 @@ func TestImportUnsubscribesExisting(t *testing.T) {
 	}
 	if _, err := f.st.SubscriberByEmail(ctx, "new@example.com"); !errors.Is(err, store.ErrNotFound) {
 		t.Errorf("new@example.com: %v, want no subscriber", err)
+	}
+}
+
+// TestImportTimezones: the optional timezone column is read (any place
+// in the header), an unknown zone refuses its line by number, and an
+// export writes each reader's zone so that it imports back.
+func TestImportTimezones(t *testing.T) {
+	t.Parallel()
+	f := setup(t)
+	ctx := context.Background()
+	csv := "timezone,email,topics,frequency,lang,status\n" +
+		"America/Montreal,mtl@example.com,politique,daily,fr,confirmed\n" +
+		"Asia/Kathmandu,ktm@example.com,politique,daily,en,confirmed\n" +
+		",paris@example.com,politique,daily,fr,confirmed\n" +
+		"Mars/Olympus,mars@example.com,politique,daily,fr,confirmed\n" +
+		"../../etc/passwd,etc@example.com,politique,daily,fr,confirmed\n"
+	rep, err := f.svc.Import(ctx, strings.NewReader(csv))
+	if err != nil || rep.Imported != 3 || len(rep.Rejected) != 2 {
+		t.Fatalf("%+v %v", rep, err)
+	}
+	if r := rep.Rejected[0]; r.Line != 5 || r.Code != "timezone" || !strings.Contains(r.Reason, "Mars/Olympus") {
+		t.Errorf("rejected %+v", r)
+	}
+	for email, want := range map[string]string{"mtl@example.com": "America/Montreal", "ktm@example.com": "Asia/Kathmandu", "paris@example.com": ""} {
+		sub, err := f.st.SubscriberByEmail(ctx, email)
+		if err != nil || sub.Timezone != want {
+			t.Errorf("%s: zone %q, want %q (%v)", email, sub.Timezone, want, err)
+		}
+	}
+	exp := exportCSV(t, f.svc)
+	if !strings.HasPrefix(exp, "email,topics,frequency,lang,status,timezone\n") || !strings.Contains(exp, "mtl@example.com,politique,daily,fr,confirmed,America/Montreal\n") {
+		t.Fatalf("export:\n%s", exp)
+	}
+	g := setup(t)
+	if rep, err := g.svc.Import(ctx, strings.NewReader(exp)); err != nil || rep.Imported != 3 {
+		t.Fatalf("into a fresh database: %+v %v", rep, err)
+	}
+	if sub, err := g.st.SubscriberByEmail(ctx, "ktm@example.com"); err != nil || sub.Timezone != "Asia/Kathmandu" {
+		t.Fatalf("round trip: %q %v", sub.Timezone, err)
 	}
 }

@@ -44,6 +44,9 @@ type Config struct {
 	// subscription requests for an address cannot spend it and keep its
 	// reader from getting their link.
 	PerAddressLinks *Limiter
+	// Location is CRIEUR_TIMEZONE, the zone of readers who chose none
+	// (UTC when nil).
+	Location *time.Location
 }
 
 // Service runs the reader lifecycle. Its methods return *news.Error for
@@ -59,12 +62,17 @@ type Service struct {
 	perAddress *Limiter
 	perClient  *Limiter
 	perLinks   *Limiter
+	loc        *time.Location // CRIEUR_TIMEZONE
 }
 
 // New returns a Service.
 func New(cfg Config) *Service {
 	s := &Service{st: cfg.Store, tokens: cfg.Tokens, hashKey: cfg.HashKey, base: strings.TrimRight(cfg.BaseURL, "/"),
-		log: cfg.Log, now: cfg.Now, wake: cfg.Wake, perAddress: cfg.PerAddress, perClient: cfg.PerClient, perLinks: cfg.PerAddressLinks}
+		log: cfg.Log, now: cfg.Now, wake: cfg.Wake, perAddress: cfg.PerAddress, perClient: cfg.PerClient, perLinks: cfg.PerAddressLinks,
+		loc: cfg.Location}
+	if s.loc == nil {
+		s.loc = time.UTC
+	}
 	if s.now == nil {
 		s.now = time.Now
 	}
@@ -134,6 +142,8 @@ type Request struct {
 	Frequency news.Frequency
 	Lang      news.Lang
 	Alerts    bool
+	// Timezone is the reader's IANA zone ("": CRIEUR_TIMEZONE).
+	Timezone string
 	// Client identifies the requester (its IP address) for rate limiting.
 	Client string
 }
@@ -150,6 +160,9 @@ func (s *Service) Subscribe(ctx context.Context, r Request) error {
 	}
 	prefs, err := s.prefs(ctx, r.Topics, r.Frequency, r.Lang, r.Alerts, false)
 	if err != nil {
+		return err
+	}
+	if prefs.Timezone, err = Zone(r.Timezone); err != nil {
 		return err
 	}
 	now := s.now()
@@ -248,12 +261,17 @@ type PrefsUpdate struct {
 	Lang      news.Lang
 	Alerts    bool
 	Paused    bool
+	// Timezone is the reader's IANA zone ("": CRIEUR_TIMEZONE).
+	Timezone string
 }
 
 // UpdatePrefs saves a reader's choices.
 func (s *Service) UpdatePrefs(ctx context.Context, id int64, u PrefsUpdate) error {
 	p, err := s.prefs(ctx, u.Topics, u.Frequency, u.Lang, u.Alerts, u.Paused)
 	if err != nil {
+		return err
+	}
+	if p.Timezone, err = Zone(u.Timezone); err != nil {
 		return err
 	}
 	return s.st.UpdatePrefs(ctx, id, p, s.now())
@@ -291,13 +309,16 @@ func (s *Service) Erase(ctx context.Context, id int64) error {
 
 // Data is everything crieur holds about a reader, for download.
 type Data struct {
-	Email       string     `json:"email"`
-	Status      string     `json:"status"`
-	Topics      []string   `json:"topics"`
-	Frequency   string     `json:"frequency"`
-	Lang        string     `json:"lang"`
-	Alerts      bool       `json:"alerts"`
-	Paused      bool       `json:"paused"`
+	Email     string   `json:"email"`
+	Status    string   `json:"status"`
+	Topics    []string `json:"topics"`
+	Frequency string   `json:"frequency"`
+	Lang      string   `json:"lang"`
+	Alerts    bool     `json:"alerts"`
+	Paused    bool     `json:"paused"`
+	// Timezone is the zone the reader's digests follow: theirs, or
+	// CRIEUR_TIMEZONE when they chose none.
+	Timezone    string     `json:"timezone"`
 	CreatedAt   time.Time  `json:"created_at"`
 	ConfirmedAt *time.Time `json:"confirmed_at"`
 	Bounces     []Bounce   `json:"bounces"`
@@ -330,7 +351,7 @@ func (s *Service) Export(ctx context.Context, id int64) (Data, error) {
 		return Data{}, err
 	}
 	d := Data{Email: sub.Email, Status: status, Bounces: bounces, Topics: sub.Topics, Frequency: string(sub.Frequency),
-		Lang: string(sub.Lang), Alerts: sub.Alerts, Paused: sub.Paused, CreatedAt: sub.CreatedAt, Sent: []Sent{}}
+		Lang: string(sub.Lang), Alerts: sub.Alerts, Paused: sub.Paused, Timezone: s.ZoneOf(sub), CreatedAt: sub.CreatedAt, Sent: []Sent{}}
 	if !sub.ConfirmedAt.IsZero() {
 		t := sub.ConfirmedAt
 		d.ConfirmedAt = &t
@@ -347,6 +368,14 @@ func (s *Service) Export(ctx context.Context, id int64) (Data, error) {
 		return Data{}, err
 	}
 	return d, nil
+}
+
+// ZoneOf is the zone sub's digests follow: theirs, else CRIEUR_TIMEZONE.
+func (s *Service) ZoneOf(sub news.Subscriber) string {
+	if sub.Timezone != "" {
+		return sub.Timezone
+	}
+	return s.loc.String()
 }
 
 // ByEmail finds a subscriber by address (for editors), whatever its case.

@@ -87,6 +87,8 @@ func MessageKey(err error) string {
 				return "page.error.invalid_frequency"
 			case "lang":
 				return "page.error.invalid_lang"
+			case "timezone":
+				return "page.error.invalid_timezone"
 			}
 			return "page.error.bad_request"
 		case news.CodeRateLimited:

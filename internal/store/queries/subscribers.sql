@@ -2,13 +2,13 @@
 -- Case-insensitive (migration 0005 indexes lower(email)). Rows that differ
 -- only by case, left from before 0005, answer as one: the lower-cased row
 -- if there is one, else the oldest.
-SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at, link_gen
+SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at, link_gen, timezone
 FROM subscribers WHERE lower(email) = lower(?)
 ORDER BY CASE WHEN email = lower(email) THEN 0 ELSE 1 END, id
 LIMIT 1
 
 -- name: GetSubscriberByID
-SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at, link_gen
+SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at, link_gen, timezone
 FROM subscribers WHERE id = ?
 
 -- name: SubscriberTopics
@@ -19,18 +19,18 @@ WHERE st.subscriber_id = ? ORDER BY t.slug
 -- Addresses are stored lower-cased, local part included (see Store.Subscribe).
 -- The id starts above every id ever deleted (migration 0006): links name a
 -- subscriber by id, and an erased reader's must never open a newcomer's.
-INSERT INTO subscribers (id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at)
+INSERT INTO subscribers (id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at, timezone)
 VALUES (max(COALESCE((SELECT MAX(id) FROM subscribers), 0),
             COALESCE((SELECT last_id FROM id_floor WHERE name = 'subscribers'), 0)) + 1,
-        lower(?), ?, ?, ?, ?, 0, ?, ?, ?)
+        lower(?), ?, ?, ?, ?, 0, ?, ?, ?, ?)
 RETURNING id
 
 -- name: UpdateSubscriberPrefs
-UPDATE subscribers SET frequency = ?, lang = ?, alerts = ?, paused = ?, updated_at = ? WHERE id = ?
+UPDATE subscribers SET frequency = ?, lang = ?, alerts = ?, paused = ?, updated_at = ?, timezone = ? WHERE id = ?
 
 -- name: ResetPending
 UPDATE subscribers SET status = 'pending', frequency = ?, lang = ?, alerts = ?, paused = 0,
-    created_at = ?, confirmed_at = NULL, updated_at = ?
+    created_at = ?, confirmed_at = NULL, updated_at = ?, timezone = ?
 WHERE id = ?
 
 -- name: DeleteSubscriberTopics
@@ -74,7 +74,7 @@ SELECT hash, reason, created_at FROM suppressions ORDER BY created_at DESC LIMIT
 SELECT status, COUNT(*) FROM subscribers GROUP BY status
 
 -- name: ExportSubscribers
-SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at, link_gen
+SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at, link_gen, timezone
 FROM subscribers WHERE id > ? ORDER BY id LIMIT ?
 
 -- name: PageTopics
@@ -82,7 +82,7 @@ SELECT st.subscriber_id, t.slug FROM subscriber_topics st JOIN topics t ON t.id 
 WHERE st.subscriber_id >= ? AND st.subscriber_id <= ? ORDER BY st.subscriber_id, t.slug
 
 -- name: SearchSubscribers
-SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at, link_gen
+SELECT id, email, status, frequency, lang, alerts, paused, created_at, confirmed_at, updated_at, link_gen, timezone
 FROM subscribers WHERE lower(email) LIKE lower(?) ORDER BY email LIMIT ?
 
 -- name: SubscriberHistory
@@ -90,7 +90,7 @@ SELECT d.id, d.kind, d.run_id, d.alert_id, d.state, d.attempts, d.last_error, d.
 FROM deliveries d WHERE d.subscriber_id = ? ORDER BY d.id DESC LIMIT ?
 
 -- name: GetSubscriberWithTopics
-SELECT s.id, s.email, s.status, s.frequency, s.lang, s.alerts, s.paused, s.created_at, s.confirmed_at, s.updated_at, s.link_gen,
+SELECT s.id, s.email, s.status, s.frequency, s.lang, s.alerts, s.paused, s.created_at, s.confirmed_at, s.updated_at, s.link_gen, s.timezone,
     COALESCE((SELECT group_concat(t.slug, ',') FROM subscriber_topics st JOIN topics t ON t.id = st.topic_id
               WHERE st.subscriber_id = s.id), '')
 FROM subscribers s WHERE s.id = ?

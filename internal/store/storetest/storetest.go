@@ -36,6 +36,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		linkTests,        // links.go: tracked links
 		feedTests,        // feeds.go: feeds and articles
 		digestTests,      // digests.go: runs, enqueuing, counters
+		zoneTests,        // zones.go: readers' zones, runs of local digests
 		deliveryTests,    // deliveries.go: the email queue
 		claimTests,       // claims.go: leases and stale outcomes, emails and push
 		alertTests,       // alerts.go: alerts and their audience

@@ -194,16 +194,16 @@ func (s *handler) page(w http.ResponseWriter, r *http.Request, status int, name 
 	}
 	hd := w.Header()
 	hd.Set("Cache-Control", "no-store")
+	csp := cspPrivate
 	if h.Frameable {
-		hd.Set("Content-Security-Policy", cspEmbeddable)
+		csp = cspEmbeddable
 	} else {
-		csp := cspPrivate
-		if h.Nonce != "" {
-			csp += "; script-src 'nonce-" + h.Nonce + "'"
-		}
-		hd.Set("Content-Security-Policy", csp)
 		hd.Set("X-Frame-Options", "DENY")
 	}
+	if h.Nonce != "" {
+		csp += "; script-src 'nonce-" + h.Nonce + "'"
+	}
+	hd.Set("Content-Security-Policy", csp)
 
 	var t *template.Template
 	if s.pages != nil && s.pages.err == nil {
@@ -361,6 +361,7 @@ type prefsForm struct {
 	Langs                                  []choice
 	Alerts                                 bool
 	TopicsError, FrequencyError, LangError string
+	zoneField
 }
 
 // prefsValues are a reader's choices as the form shows them.
@@ -369,6 +370,7 @@ type prefsValues struct {
 	frequency news.Frequency
 	lang      news.Lang
 	alerts    bool
+	timezone  string
 }
 
 // form builds the shared choices in l from the publication's topics.
@@ -397,6 +399,7 @@ func (s *handler) form(l news.Lang, topics []news.Topic, v prefsValues) prefsFor
 			Label: s.srv.T(lg, "lang."+string(lg)), Checked: lg == v.lang})
 	}
 	f.Alerts = v.alerts
+	f.Timezone, f.DefaultZone = v.timezone, s.d.Location.String()
 	return f
 }
 
@@ -425,6 +428,9 @@ func (s *handler) fieldErrors(l news.Lang, err error, h *pageHead, f *prefsForm,
 	case e.Field == "lang":
 		f.LangError = msg
 		h.Errors = append(h.Errors, errorItem{Href: "#lang-fr", Message: msg})
+	case e.Field == "timezone":
+		f.TimezoneError = msg
+		h.Errors = append(h.Errors, errorItem{Href: "#timezone", Message: msg})
 	default:
 		h.Errors = append(h.Errors, errorItem{Message: msg})
 	}
@@ -471,7 +477,8 @@ type subscribeData struct {
 // subscribeHead is the head of the subscribe pages: frameable, compact
 // with ?embed=1.
 func subscribeHead(r *http.Request, l news.Lang) pageHead {
-	return pageHead{Lang: l, Frameable: true, Embed: truthy(r.URL.Query().Get("embed"))}
+	// The nonce lets the form's script fill in the browser's time zone.
+	return pageHead{Lang: l, Frameable: true, Embed: truthy(r.URL.Query().Get("embed")), Nonce: newNonce()}
 }
 
 // subscribeAction is where the form posts: /subscribe, keeping the page
@@ -521,14 +528,15 @@ func (s *handler) subscribeSubmit(w http.ResponseWriter, r *http.Request) {
 	if f.Get("lang") == "" {
 		emailLang = l
 	}
-	v := prefsValues{topics: slugs(f["topics"]), frequency: news.Frequency(f.Get("frequency")), lang: emailLang, alerts: truthy(f.Get("alerts"))}
+	v := prefsValues{topics: slugs(f["topics"]), frequency: news.Frequency(f.Get("frequency")), lang: emailLang, alerts: truthy(f.Get("alerts")),
+		timezone: f.Get("timezone")}
 
 	var err error
 	if email == "" {
 		err = news.FieldError(news.CodeInvalidEmail, "email", "An email address is required.")
 	} else {
 		err = s.d.Subscribe.Subscribe(r.Context(), subscribe.Request{Email: email, Topics: v.topics,
-			Frequency: v.frequency, Lang: v.lang, Alerts: v.alerts, Client: s.srv.ClientIP(r)})
+			Frequency: v.frequency, Lang: v.lang, Alerts: v.alerts, Timezone: v.timezone, Client: s.srv.ClientIP(r)})
 	}
 	h := subscribeHead(r, l)
 	if err == nil {
@@ -614,8 +622,8 @@ type prefsData struct {
 func (s *handler) prefsPage(r *http.Request, sub news.Subscriber, l news.Lang, topics []news.Topic, v prefsValues, paused bool) prefsData {
 	base := "/preferences/" + url.PathEscape(r.PathValue("token"))
 	q := langQuery(r)
-	return prefsData{
-		pageHead:          pageHead{Lang: l, Title: s.srv.T(l, "page.preferences.title"), NoIndex: true},
+	d := prefsData{
+		pageHead:          pageHead{Lang: l, Title: s.srv.T(l, "page.preferences.title"), NoIndex: true, Nonce: newNonce()},
 		Email:             sub.Email,
 		Form:              s.form(l, topics, v),
 		Paused:            paused,
@@ -628,6 +636,8 @@ func (s *handler) prefsPage(r *http.Request, sub news.Subscriber, l news.Lang, t
 		SubscribeURL:      s.path("/subscribe", url.Values{"lang": {string(l)}}),
 		ClicksNote:        s.clicksNote(l),
 	}
+	d.Form.ZoneVisible = true
+	return d
 }
 
 // preferencesPage is GET /preferences/{token}.
@@ -642,7 +652,7 @@ func (s *handler) preferencesPage(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, l, false, fmt.Errorf("preference center: %w", err))
 		return
 	}
-	d := s.prefsPage(r, sub, l, topics, prefsValues{topics: sub.Topics, frequency: sub.Frequency, lang: sub.Lang, alerts: sub.Alerts}, sub.Paused)
+	d := s.prefsPage(r, sub, l, topics, prefsValues{topics: sub.Topics, frequency: sub.Frequency, lang: sub.Lang, alerts: sub.Alerts, timezone: sub.Timezone}, sub.Paused)
 	d.LangLinks = s.langLinks(r, l)
 	if d.KeepAction, err = s.keepAction(r, sub); err != nil {
 		s.pageFail(w, r, l, false, fmt.Errorf("preference center: %w", err))
@@ -664,7 +674,7 @@ func (s *handler) preferencesSave(w http.ResponseWriter, r *http.Request) {
 	}
 	f := r.PostForm
 	u := subscribe.PrefsUpdate{Topics: slugs(f["topics"]), Frequency: news.Frequency(f.Get("frequency")),
-		Lang: news.Lang(f.Get("lang")), Alerts: truthy(f.Get("alerts")), Paused: truthy(f.Get("paused"))}
+		Lang: news.Lang(f.Get("lang")), Alerts: truthy(f.Get("alerts")), Paused: truthy(f.Get("paused")), Timezone: postedZone(f, sub)}
 	err := s.d.Subscribe.UpdatePrefs(r.Context(), sub.ID, u)
 	if err != nil {
 		if _, isUser := news.AsError(err); !isUser {
@@ -677,7 +687,7 @@ func (s *handler) preferencesSave(w http.ResponseWriter, r *http.Request) {
 		s.pageFail(w, r, subscriberLang(r, sub), false, fmt.Errorf("preference center: %w", terr))
 		return
 	}
-	v := prefsValues{topics: u.Topics, frequency: u.Frequency, lang: u.Lang, alerts: u.Alerts}
+	v := prefsValues{topics: u.Topics, frequency: u.Frequency, lang: u.Lang, alerts: u.Alerts, timezone: u.Timezone}
 	if err != nil {
 		l := subscriberLang(r, sub)
 		d := s.prefsPage(r, sub, l, topics, v, u.Paused)
@@ -690,7 +700,7 @@ func (s *handler) preferencesSave(w http.ResponseWriter, r *http.Request) {
 		sub = fresh
 	}
 	l := subscriberLang(r, sub)
-	d := s.prefsPage(r, sub, l, topics, prefsValues{topics: sub.Topics, frequency: sub.Frequency, lang: sub.Lang, alerts: sub.Alerts}, sub.Paused)
+	d := s.prefsPage(r, sub, l, topics, prefsValues{topics: sub.Topics, frequency: sub.Frequency, lang: sub.Lang, alerts: sub.Alerts, timezone: sub.Timezone}, sub.Paused)
 	d.Saved = true
 	s.page(w, r, http.StatusOK, "preferences", d)
 }

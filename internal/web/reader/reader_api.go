@@ -36,6 +36,7 @@ type subscribeJSON struct {
 	Frequency string   `json:"frequency"`
 	Lang      string   `json:"lang"`
 	Alerts    bool     `json:"alerts"`
+	Timezone  string   `json:"timezone"`
 }
 
 func (s *handler) apiSubscribe(w http.ResponseWriter, r *http.Request) {
@@ -45,7 +46,7 @@ func (s *handler) apiSubscribe(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	err := s.d.Subscribe.Subscribe(r.Context(), subscribe.Request{Email: in.Email, Topics: in.Topics,
-		Frequency: news.Frequency(in.Frequency), Lang: news.Lang(in.Lang), Alerts: in.Alerts, Client: s.srv.ClientIP(r)})
+		Frequency: news.Frequency(in.Frequency), Lang: news.Lang(in.Lang), Alerts: in.Alerts, Timezone: in.Timezone, Client: s.srv.ClientIP(r)})
 	if err != nil {
 		s.srv.Fail(w, r, err)
 		return
