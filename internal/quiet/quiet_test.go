@@ -136,7 +136,7 @@ func TestQuietMatchesBruteForce(t *testing.T) {
 		{"Asia/Kolkata", time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)},
 		{"Asia/Kathmandu", time.Date(2026, 6, 1, 0, 0, 0, 0, time.UTC)},
 		{"Pacific/Chatham", time.Date(2026, 4, 3, 0, 0, 0, 0, time.UTC)}, // +12:45/+13:45
-		{"Pacific/Apia", time.Date(2011, 12, 28, 0, 0, 0, 0, time.UTC)},   // skipped 30 December 2011 whole
+		{"Pacific/Apia", time.Date(2011, 12, 28, 0, 0, 0, 0, time.UTC)},  // skipped 30 December 2011 whole
 	}
 	for _, sp := range spans {
 		loc := mustZone(t, sp.zone)
