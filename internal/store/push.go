@@ -19,13 +19,15 @@ func (s *Store) SavePushSubscription(ctx context.Context, ps news.PushSubscripti
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			created = true
-			if err := tx.QueryRowContext(ctx, s.query("InsertPush"), ps.Endpoint, ps.P256dh, ps.Auth, string(ps.Lang), ms(now), ms(now)).Scan(&id); err != nil {
+			if err := tx.QueryRowContext(ctx, s.query("InsertPush"), ps.Endpoint, ps.P256dh, ps.Auth, string(ps.Lang), ms(now), ms(now),
+				ps.Timezone, ps.QuietFrom, ps.QuietTo, ps.MaxPerDay).Scan(&id); err != nil {
 				return err
 			}
 		case err != nil:
 			return err
 		default:
-			if _, err := tx.ExecContext(ctx, s.query("UpdatePush"), ps.P256dh, ps.Auth, string(ps.Lang), ms(now), id); err != nil {
+			if _, err := tx.ExecContext(ctx, s.query("UpdatePush"), ps.P256dh, ps.Auth, string(ps.Lang), ms(now),
+				ps.Timezone, ps.QuietFrom, ps.QuietTo, ps.MaxPerDay, id); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, s.query("DeletePushTopics"), id); err != nil {
@@ -81,7 +83,22 @@ type PushTarget struct {
 	// Refusals is the subscription's count of refused alerts in a row when
 	// it was claimed (see RecordPushRefusal).
 	Refusals int
+	// Timing is the browser's zone, quiet hours and daily cap.
+	Timing PushTiming
 }
+
+// PushTiming is when a browser takes alerts: its IANA zone ("" for the
+// daemon's), its quiet hours in minutes after local midnight (From == To:
+// none) and its daily cap of alerts (0: none).
+type PushTiming struct {
+	Timezone           string
+	QuietFrom, QuietTo int
+	MaxPerDay          int
+}
+
+// Plain reports whether the browser takes every alert at once: no quiet
+// hours, no cap.
+func (p PushTiming) Plain() bool { return p.QuietFrom == p.QuietTo && p.MaxPerDay == 0 }
 
 // Outcome fills in r what RecordPush needs to know of the message t.
 func (t PushTarget) Outcome(r Result) Result {
@@ -221,11 +238,12 @@ func (s *Store) pushKeys(ctx context.Context, out []PushTarget) error {
 		var id int64
 		var ep, p, a string
 		var refusals int
-		if err := krows.Scan(&id, &ep, &p, &a, &refusals); err != nil {
+		var tm PushTiming
+		if err := krows.Scan(&id, &ep, &p, &a, &refusals, &tm.Timezone, &tm.QuietFrom, &tm.QuietTo, &tm.MaxPerDay); err != nil {
 			return fmt.Errorf("claim push keys: %w", err)
 		}
 		for _, i := range byID[id] {
-			out[i].Endpoint, out[i].P256dh, out[i].Auth, out[i].Refusals = ep, p, a, refusals
+			out[i].Endpoint, out[i].P256dh, out[i].Auth, out[i].Refusals, out[i].Timing = ep, p, a, refusals, tm
 		}
 	}
 	return krows.Err()

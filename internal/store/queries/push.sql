@@ -2,12 +2,12 @@
 SELECT id FROM push_subscriptions WHERE endpoint = ?
 
 -- name: InsertPush
-INSERT INTO push_subscriptions (endpoint, p256dh, auth, lang, created_at, updated_at)
-VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO push_subscriptions (endpoint, p256dh, auth, lang, created_at, updated_at, timezone, quiet_from, quiet_to, max_per_day)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 
 -- name: UpdatePush
-UPDATE push_subscriptions SET p256dh = ?, auth = ?, lang = ?, updated_at = ? WHERE id = ?
+UPDATE push_subscriptions SET p256dh = ?, auth = ?, lang = ?, updated_at = ?, timezone = ?, quiet_from = ?, quiet_to = ?, max_per_day = ? WHERE id = ?
 
 -- name: DeletePushTopics
 DELETE FROM push_subscription_topics WHERE subscription_id = ?
@@ -61,4 +61,4 @@ UPDATE feeds SET next_poll_at = 0 WHERE url = ?
 
 -- name: PushKeys
 -- The keys of a claimed batch, the ids as one value (see idList).
-SELECT id, endpoint, p256dh, auth, refusals FROM push_subscriptions WHERE id IN (SELECT value FROM json_each(?))
+SELECT id, endpoint, p256dh, auth, refusals, timezone, quiet_from, quiet_to, max_per_day FROM push_subscriptions WHERE id IN (SELECT value FROM json_each(?))

@@ -43,6 +43,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		pushTests,        // push.go: browsers and the push queue
 		windowTests,      // windows.go: push windows
 		userTests,        // users.go: users, sessions, API tokens, audit
+		timingTests,      // timing.go: quiet hours, caps, approval, automatic alerts
 	}
 	for _, area := range areas {
 		for _, tc := range area {
