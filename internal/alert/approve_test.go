@@ -74,7 +74,6 @@ func TestApproval(t *testing.T) {
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
 
-
 // TestAutomaticAlertWaitsForItsArticle: a topic set to send raises a
 // normal alert from a new article; it is not queued while the article
 // answers 404, checked again after 10 s then 20 s of the test's clock,
