@@ -277,14 +277,14 @@ func TestAlertSendFlagsInAnyOrder(t *testing.T) {
 // a daemon that sends without it); its default is accepted.
 func TestUnsupportedSettingsRefused(t *testing.T) {
 	t.Parallel()
-	for _, kv := range [][2]string{{"CRIEUR_ALERT_APPROVAL", "true"}, {"CRIEUR_DIGEST_LOCAL", "true"},
+	for _, kv := range [][2]string{{"CRIEUR_DIGEST_LOCAL", "true"},
 		{"CRIEUR_TRACK_READERS", "true"}, {"CRIEUR_BOUNCE_DOMAIN", "bounces.example.com"}} {
 		code, _, errOut := runMain(t, envFor(t, kv[0], kv[1]), "", "serve")
 		if code != 1 || !strings.Contains(errOut, kv[0]+" is not supported") {
 			t.Errorf("serve with %s=%s: exit %d, stderr %q", kv[0], kv[1], code, errOut)
 		}
 	}
-	if code, _, errOut := runMain(t, envFor(t, "CRIEUR_ALERT_APPROVAL", "false"), "", "migrate"); code != 0 {
-		t.Errorf("CRIEUR_ALERT_APPROVAL=false: exit %d, stderr %q", code, errOut)
+	if code, _, errOut := runMain(t, envFor(t, "CRIEUR_DIGEST_LOCAL", "false"), "", "migrate"); code != 0 {
+		t.Errorf("CRIEUR_DIGEST_LOCAL=false: exit %d, stderr %q", code, errOut)
 	}
 }

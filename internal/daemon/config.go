@@ -61,6 +61,8 @@ type Config struct {
 	DBMaxConns       int
 	SMTPTimeout      time.Duration
 	PushTimeout      time.Duration
+	// AlertApproval: every alert waits for a second person's approval.
+	AlertApproval bool
 }
 
 // Defaults is the configuration with nothing set.
@@ -204,6 +206,7 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 	str("CRIEUR_DKIM_KEY_FILE", &c.DKIMKeyFile)
 	dur("CRIEUR_LEASE", &c.Lease)
 	boolean("CRIEUR_TRUST_PROXY", &c.TrustProxy)
+	boolean("CRIEUR_ALERT_APPROVAL", &c.AlertApproval)
 	if v, ok := get("CRIEUR_TRUSTED_PROXIES"); ok {
 		ps, err := parsePrefixes(v)
 		if err != nil {
@@ -221,7 +224,7 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 	// yet: their defaults are accepted, anything else is refused, so that
 	// an operator who turns one on (a second person's approval of alerts,
 	// above all) is told at start instead of running without it.
-	for _, k := range []string{"CRIEUR_ALERT_APPROVAL", "CRIEUR_DIGEST_LOCAL", "CRIEUR_TRACK_READERS",
+	for _, k := range []string{"CRIEUR_DIGEST_LOCAL", "CRIEUR_TRACK_READERS",
 		"CRIEUR_WEBHOOKS_ALLOW_PRIVATE", "CRIEUR_BOUNCE_DOMAIN", "CRIEUR_BOUNCE_LISTEN", "CRIEUR_BOUNCE_MAILBOX"} {
 		if v, ok := get(k); ok && v != "" && !strings.EqualFold(v, "false") && v != "0" {
 			errs = append(errs, k+" is not supported by this version of crieur yet: unset it or set it to its default")
@@ -275,6 +278,11 @@ func (c Config) Validate() error {
 	}
 	if (c.VAPIDPrivateKey == "") != (c.VAPIDPublicKey == "") {
 		return fmt.Errorf("set both CRIEUR_VAPID_PRIVATE_KEY and CRIEUR_VAPID_PUBLIC_KEY, or neither (a pair is then generated and kept in the database)")
+	}
+	if c.VAPIDSubject != "" {
+		if err := push.CheckSubject(c.VAPIDSubject); err != nil {
+			return fmt.Errorf("CRIEUR_VAPID_SUBJECT %q: %v (Apple's push service refuses every alert signed with it: 403 BadJwtToken)", c.VAPIDSubject, err)
+		}
 	}
 	if c.VAPIDPrivateKey != "" {
 		if err := push.ValidateVAPIDKeys(c.VAPIDPrivateKey, c.VAPIDPublicKey); err != nil {

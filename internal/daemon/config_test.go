@@ -46,7 +46,11 @@ func TestConfigValidation(t *testing.T) {
 		{"CRIEUR_LOG_LEVEL", "loud"},
 		{"CRIEUR_TRUSTED_PROXIES", "10.0.0.0/8 nginx"},
 		{"CRIEUR_METRICS_LISTEN", "127.0.0.1:9", "CRIEUR_LISTEN", "127.0.0.1:9"},
-		{"CRIEUR_ALERT_APPROVAL", "true"},
+		{"CRIEUR_ALERT_APPROVAL", "yes please"},
+		{"CRIEUR_VAPID_SUBJECT", "alerts@journal.example"},
+		{"CRIEUR_VAPID_SUBJECT", "mailto:newsletter@localhost"},
+		{"CRIEUR_VAPID_SUBJECT", "https://localhost"},
+		{"CRIEUR_VAPID_SUBJECT", "http://journal.example"},
 		{"CRIEUR_BOUNCE_LISTEN", "127.0.0.1:2526"},
 	}
 	for _, b := range bad {

@@ -220,14 +220,24 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 		subject := cfg.VAPIDSubject
 		if subject == "" {
 			subject = "mailto:" + cfg.mailAddress()
+			if err := push.CheckSubject(subject); err != nil {
+				// Not refused: a first start on defaults must work; but
+				// Safari and iOS readers get nothing until it is fixed.
+				log.Warn("the VAPID subject made from CRIEUR_MAIL_FROM will be refused by Apple's push service (Safari, iOS): set CRIEUR_VAPID_SUBJECT or CRIEUR_MAIL_FROM to an address at your domain", "subject", subject, "why", err.Error())
+			}
 		}
 		sender, err := push.NewSender(push.Config{PrivateKey: vpriv, PublicKey: vpub, Subject: subject, Client: push.NewHTTPClient(pushPolicy, cfg.PushTimeout, cfg.PushConcurrency), Timeout: cfg.PushTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("push sender: %w (check CRIEUR_VAPID_SUBJECT, CRIEUR_VAPID_PRIVATE_KEY and CRIEUR_VAPID_PUBLIC_KEY)", err)
 		}
 		d.Pusher = dispatch.NewPusher(dispatch.PushConfig{Store: st, Sender: sender, Observer: obs, Log: log, Owner: d.owner,
-			Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
+			Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase, Lease: cfg.Lease, Location: d.loc})
 		d.Alerts = alert.New(st, log, nil, wakePush, wakeMail)
+		d.Alerts.RequireApproval(cfg.AlertApproval)
+		// An automatic alert's article is fetched as feeds are: through
+		// the address guard, private addresses only when feeds may.
+		d.Alerts.CheckArticlesWith(alert.Reachable(netguard.Policy{AllowPrivate: cfg.FeedsAllowPriv}.HTTPClient(15*time.Second),
+			"crieur/1 (+"+siteURL+")"))
 		d.Alerts.CheckPushWith(d.Pusher.CheckPayload)
 		d.Alerts.OnCancel(func(id int64) {
 			d.Pusher.Cancelled(id)
