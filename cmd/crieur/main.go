@@ -192,7 +192,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nil
 	case "alert send":
 		return alertSend(ctx, app, news.AlertRequest{Title: o.title, Body: o.body, URL: o.url, ImageURL: o.image, Topics: o.topics,
-			Email: o.alsoEmail, CreatedBy: "cli"}, stdout)
+			Email: o.alsoEmail, CreatedBy: "cli", Priority: news.Priority(o.priority)}, stdout)
+	case "alert auto":
+		return alertAuto(ctx, app, *o, stdout)
 	case "digest run":
 		return digestRun(ctx, app, news.Frequency(pos[0]), stdout)
 	case "subscribers import":
@@ -285,6 +287,10 @@ func alertSend(ctx context.Context, app *daemon.Daemon, req news.AlertRequest, s
 		a, err := app.Store.Alert(ctx, id)
 		if err != nil {
 			return err
+		}
+		if a.State == news.AlertAwaitingApproval {
+			fmt.Fprintf(os.Stderr, "alert %d awaits approval by someone else (the desk, or POST /api/v1/alerts/%d/approve)\n", id, id)
+			return nil
 		}
 		if a.State != news.AlertSending && a.State != news.AlertScheduled {
 			fmt.Fprintf(os.Stderr, "alert %d %s: browsers targeted %d, delivered %d, failed %d, expired %d; emails %d, sent %d, failed %d\n",

@@ -95,6 +95,9 @@ type Daemon struct {
 
 	ln       net.Listener
 	metLn    net.Listener // CRIEUR_METRICS_LISTEN, when set
+	// subjectErr: the VAPID subject made from CRIEUR_MAIL_FROM would be
+	// refused by Apple's push service.
+	subjectErr error
 	migrated int          // migrations New applied
 }
 
@@ -220,11 +223,9 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 		subject := cfg.VAPIDSubject
 		if subject == "" {
 			subject = "mailto:" + cfg.mailAddress()
-			if err := push.CheckSubject(subject); err != nil {
-				// Not refused: a first start on defaults must work; but
-				// Safari and iOS readers get nothing until it is fixed.
-				log.Warn("the VAPID subject made from CRIEUR_MAIL_FROM will be refused by Apple's push service (Safari, iOS): set CRIEUR_VAPID_SUBJECT or CRIEUR_MAIL_FROM to an address at your domain", "subject", subject, "why", err.Error())
-			}
+			// Not refused: a first start on defaults must work; but Safari
+			// and iOS readers get nothing until it is fixed (Run says so).
+			d.subjectErr = push.CheckSubject(subject)
 		}
 		sender, err := push.NewSender(push.Config{PrivateKey: vpriv, PublicKey: vpub, Subject: subject, Client: push.NewHTTPClient(pushPolicy, cfg.PushTimeout, cfg.PushConcurrency), Timeout: cfg.PushTimeout})
 		if err != nil {
@@ -392,6 +393,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if _, err := d.Listen(); err != nil {
 			return err
 		}
+	}
+	if d.subjectErr != nil {
+		d.log.Warn("the VAPID subject made from CRIEUR_MAIL_FROM will be refused by Apple's push service (Safari, iOS): set CRIEUR_VAPID_SUBJECT or CRIEUR_MAIL_FROM to an address at your domain", "why", d.subjectErr.Error())
 	}
 	if d.Mailer != nil && d.cfg.SMTPURL == "" {
 		d.log.Warn("CRIEUR_SMTP_URL is not set: no email leaves this machine; messages are written as .eml files", "dir", d.cfg.MailOutbox)
