@@ -93,12 +93,12 @@ type Daemon struct {
 	// push side).
 	VAPIDPublicKey string
 
-	ln       net.Listener
-	metLn    net.Listener // CRIEUR_METRICS_LISTEN, when set
+	ln    net.Listener
+	metLn net.Listener // CRIEUR_METRICS_LISTEN, when set
 	// subjectErr: the VAPID subject made from CRIEUR_MAIL_FROM would be
 	// refused by Apple's push service.
 	subjectErr error
-	migrated int          // migrations New applied
+	migrated   int // migrations New applied
 }
 
 // New opens and migrates the database, loads or creates the secrets and
