@@ -166,6 +166,7 @@ func adminRouteList(ui *adminUI) []adminRoute {
 		r("GET", "/admin/alerts/{id}", E, ui.alertProgress),
 		r("GET", "/admin/alerts/{id}/status", E, ui.alertStatus),
 		r("POST", "/admin/alerts/{id}/cancel", E, ui.alertCancel),
+		r("POST", "/admin/alerts/{id}/approve", E, ui.alertApprove),
 
 		r("GET", "/admin/digests", E, ui.digests),
 		r("GET", "/admin/digests/preview", E, ui.digestPreview),
