@@ -47,8 +47,8 @@ var adminRouteTable = map[string]news.Role{
 	"GET /admin/alerts/{id}/status":   news.RoleEditor,
 	"POST /admin/alerts/{id}/cancel":  news.RoleEditor,
 	"POST /admin/alerts/{id}/approve": news.RoleEditor,
-	"GET /admin/auto-alerts":           news.RoleAdmin,
-	"POST /admin/auto-alerts":          news.RoleAdmin,
+	"GET /admin/auto-alerts":          news.RoleAdmin,
+	"POST /admin/auto-alerts":         news.RoleAdmin,
 
 	"GET /admin/digests":                  news.RoleEditor,
 	"GET /admin/digests/preview":          news.RoleEditor,
