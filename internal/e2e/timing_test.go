@@ -136,9 +136,11 @@ func TestApprovalAndAutomaticAlerts(t *testing.T) {
 	if code, _ := approve(auto, cms); code != 202 {
 		t.Fatalf("approving an automatic alert: %d", code)
 	}
-	e2etest.WaitFor(t, 10*time.Second, "the first GET of the article", func() bool { return gets.Load() >= 1 })
-	if a := get(auto); a.Targeted != 0 || !strings.Contains(a.Error, "404") || ps.Count() != 1 {
-		t.Fatalf("after a 404 the alert is %+v (pushes %d): it must wait", a, ps.Count())
+	// The 404 is recorded on the alert (after the GET returns, so wait
+	// for it rather than for the GET).
+	e2etest.WaitFor(t, 10*time.Second, "the article's 404 recorded", func() bool { return strings.Contains(get(auto).Error, "404") })
+	if a := get(auto); a.Targeted != 0 || gets.Load() != 1 || ps.Count() != 1 {
+		t.Fatalf("after a 404 the alert is %+v (GETs %d, pushes %d): it must wait", a, gets.Load(), ps.Count())
 	}
 	if a := waitDone(auto); a.State != "done" || a.Delivered != 1 || gets.Load() != 2 {
 		t.Fatalf("automatic alert %+v after %d GETs, want done and delivered after the second", a, gets.Load())
