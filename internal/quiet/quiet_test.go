@@ -262,3 +262,14 @@ func FuzzParseHours(f *testing.F) {
 		}
 	})
 }
+
+// BenchmarkQuiet is the push path's cost for one browser with quiet hours
+// (zone looked up in the cache, quiet hours checked).
+func BenchmarkQuiet(b *testing.B) {
+	h := quiet.Hours{From: 22 * 60, To: 7 * 60}
+	at := time.Date(2026, 12, 7, 17, 0, 0, 0, time.UTC)
+	for b.Loop() {
+		loc := quiet.ZoneOr("Asia/Kathmandu", time.UTC)
+		h.Quiet(at, loc)
+	}
+}
