@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -94,6 +95,20 @@ type PushTiming struct {
 	Timezone           string
 	QuietFrom, QuietTo int
 	MaxPerDay          int
+}
+
+// parseTiming reads PushKeys' zone|from|to|cap.
+func parseTiming(s string) PushTiming {
+	var tm PushTiming
+	f := strings.Split(s, "|")
+	if len(f) != 4 {
+		return tm
+	}
+	tm.Timezone = f[0]
+	tm.QuietFrom, _ = strconv.Atoi(f[1])
+	tm.QuietTo, _ = strconv.Atoi(f[2])
+	tm.MaxPerDay, _ = strconv.Atoi(f[3])
+	return tm
 }
 
 // Plain reports whether the browser takes every alert at once: no quiet
@@ -238,9 +253,13 @@ func (s *Store) pushKeys(ctx context.Context, out []PushTarget) error {
 		var id int64
 		var ep, p, a string
 		var refusals int
-		var tm PushTiming
-		if err := krows.Scan(&id, &ep, &p, &a, &refusals, &tm.Timezone, &tm.QuietFrom, &tm.QuietTo, &tm.MaxPerDay); err != nil {
+		var timing sql.NullString
+		if err := krows.Scan(&id, &ep, &p, &a, &refusals, &timing); err != nil {
 			return fmt.Errorf("claim push keys: %w", err)
+		}
+		var tm PushTiming
+		if timing.Valid {
+			tm = parseTiming(timing.String)
 		}
 		for _, i := range byID[id] {
 			out[i].Endpoint, out[i].P256dh, out[i].Auth, out[i].Refusals, out[i].Timing = ep, p, a, refusals, tm
