@@ -171,3 +171,83 @@ func waitAlertFor(t *testing.T, p *e2etest.Proc, token, url string) string {
 	})
 	return id
 }
+
+// TestHeldAlertSurvivesKill: a normal alert held for a browser in its
+// quiet hours survives `kill -9` of `crieur serve`: the restarted daemon
+// sends it when the quiet hours end (the first minute boundary at least
+// 30 s away, in the browser's zone Asia/Kathmandu, UTC+05:45), not before,
+// once, with the TTL left; a browser without quiet hours got it at once.
+func TestHeldAlertSurvivesKill(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := e2etest.NewEnv(dir)
+	token := e2etest.Token(t, env, "cms", "editor")
+	p := e2etest.Start(t, env, dir)
+	var key struct {
+		PublicKey string `json:"public_key"`
+	}
+	p.Do(t, "GET", "/api/v1/push/key", "", nil, &key)
+	ps := pushtest.NewServer(t, key.PublicKey)
+	kathmandu, err := time.LoadLocation("Asia/Kathmandu")
+	if err != nil {
+		t.Fatal(err)
+	}
+	now := time.Now()
+	end := now.Add(30 * time.Second).Truncate(time.Minute).Add(time.Minute)
+	quiet := map[string]string{"from": now.Add(-time.Hour).In(kathmandu).Format("15:04"), "to": end.In(kathmandu).Format("15:04")}
+	var nightEndpoint string
+	for _, b := range []struct {
+		br    *pushtest.Browser
+		quiet map[string]string
+	}{{pushtest.NewBrowser(), quiet}, {pushtest.NewBrowser(), nil}} {
+		ep := ps.Endpoint(b.br)
+		if b.quiet != nil {
+			nightEndpoint = ep
+		}
+		body := map[string]any{"subscription": map[string]any{"endpoint": ep, "keys": map[string]string{"p256dh": b.br.P256dh, "auth": b.br.Auth}},
+			"lang": "fr", "timezone": "Asia/Kathmandu"}
+		if b.quiet != nil {
+			body["quiet_hours"] = b.quiet
+		}
+		if code := p.Do(t, "POST", "/api/v1/push/subscriptions", "", body, nil); code != 201 {
+			t.Fatalf("push subscription: %d", code)
+		}
+	}
+	var created struct{ ID string }
+	if code := p.Do(t, "POST", "/api/v1/alerts", token, map[string]any{"title": "Budget", "body": "Adopté", "url": "https://journal.example/budget",
+		"priority": "normal"}, &created); code != 202 {
+		t.Fatalf("POST alert: %d", code)
+	}
+	sentAt := time.Now()
+	e2etest.WaitFor(t, 10*time.Second, "one delivered, one held", func() bool {
+		var a e2eAlert
+		p.Do(t, "GET", "/api/v1/alerts/"+created.ID, token, nil, &a)
+		return a.Delivered == 1 && a.State == "sending" && ps.Count() == 1
+	})
+	p.Kill()
+	if time.Now().After(end) {
+		t.Fatal("too slow: the quiet hours ended before the kill")
+	}
+	p = e2etest.Start(t, env, dir)
+	var a e2eAlert
+	e2etest.WaitFor(t, 100*time.Second, "the held alert sent", func() bool {
+		p.Do(t, "GET", "/api/v1/alerts/"+created.ID, token, nil, &a)
+		return a.State == "done"
+	})
+	if a.Delivered != 2 || a.Expired != 0 || ps.Count() != 2 {
+		t.Fatalf("after the restart: %+v, %d pushes", a, ps.Count())
+	}
+	msgs := ps.Received()
+	last := msgs[len(msgs)-1]
+	if last.Endpoint != nightEndpoint || last.TTL > time.Hour-end.Sub(sentAt)+time.Second {
+		t.Fatalf("held message to %s with TTL %v, want %s with the hour less %v", last.Endpoint, last.TTL, nightEndpoint, end.Sub(sentAt))
+	}
+	var sentRow int64
+	db := e2etest.OpenDB(t, env)
+	if err := db.QueryRow("SELECT sent_at FROM push_deliveries WHERE state = 'sent'").Scan(&sentRow); err != nil {
+		t.Fatal(err)
+	}
+	if at := time.UnixMilli(sentRow); at.Before(end) {
+		t.Fatalf("the held message went out at %v, before the quiet hours ended at %v", at, end)
+	}
+}
