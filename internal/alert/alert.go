@@ -279,7 +279,13 @@ func (s *Service) RunOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
+	// Alerts whose article must be fetched first come last, so that a
+	// slow article server does not hold back the others.
+	ids, checked, err := s.splitChecked(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range append(ids, checked...) {
 		// One instance writes an alert's deliveries; the others send them.
 		release, ok, err := s.st.LockEnqueue(ctx, store.LockAlert, id)
 		if err != nil {

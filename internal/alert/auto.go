@@ -48,7 +48,7 @@ func (s *Service) CheckArticlesWith(f func(ctx context.Context, url string) erro
 // 2xx (after redirects).
 func Reachable(client *http.Client, userAgent string) func(ctx context.Context, url string) error {
 	return func(ctx context.Context, url string) error {
-		ctx, cancel := context.WithTimeout(ctx, 15*time.Second)
+		ctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		defer cancel()
 		req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 		if err != nil {
@@ -68,6 +68,25 @@ func Reachable(client *http.Client, userAgent string) func(ctx context.Context, 
 		}
 		return nil
 	}
+}
+
+// splitChecked separates the alerts whose article must be checked.
+func (s *Service) splitChecked(ctx context.Context, ids []int64) (plain, checked []int64, err error) {
+	if s.reachable == nil {
+		return ids, nil, nil
+	}
+	for _, id := range ids {
+		a, err := s.st.AlertBare(ctx, id)
+		if err != nil {
+			return nil, nil, err
+		}
+		if a.CheckURL {
+			checked = append(checked, id)
+		} else {
+			plain = append(plain, id)
+		}
+	}
+	return plain, checked, nil
 }
 
 // articleReady checks an automatic alert's article before its deliveries
