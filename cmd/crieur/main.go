@@ -292,6 +292,19 @@ func alertSend(ctx context.Context, app *daemon.Daemon, req news.AlertRequest, s
 			fmt.Fprintf(os.Stderr, "alert %d awaits approval by someone else (the desk, or POST /api/v1/alerts/%d/approve)\n", id, id)
 			return nil
 		}
+		if a.State == news.AlertSending && a.Enqueued {
+			// Messages held for browsers' quiet hours (or retried much
+			// later) are for a running daemon: do not wait hours here.
+			waiting, err := app.Store.WaitingPush(ctx, id, time.Now().Add(time.Minute))
+			if err != nil {
+				return err
+			}
+			if waiting > 0 && a.Delivered+a.Failed+a.Expired+waiting >= a.Targeted && a.EmailSent+a.EmailFailed >= a.Emails {
+				fmt.Fprintf(os.Stderr, "alert %d: browsers targeted %d, delivered %d, failed %d, expired %d; %d wait in the queue (quiet hours): crieur serve sends them\n",
+					id, a.Targeted, a.Delivered, a.Failed, a.Expired, waiting)
+				return nil
+			}
+		}
 		if a.State != news.AlertSending && a.State != news.AlertScheduled {
 			fmt.Fprintf(os.Stderr, "alert %d %s: browsers targeted %d, delivered %d, failed %d, expired %d; emails %d, sent %d, failed %d\n",
 				id, a.State, a.Targeted, a.Delivered, a.Failed, a.Expired, a.Emails, a.EmailSent, a.EmailFailed)

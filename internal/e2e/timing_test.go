@@ -251,3 +251,39 @@ func TestHeldAlertSurvivesKill(t *testing.T) {
 		t.Fatalf("the held message went out at %v, before the quiet hours ended at %v", at, end)
 	}
 }
+
+// TestCLINormalAlertDoesNotWaitForQuietHours: `crieur alert send
+// --priority normal` returns once only held messages are left, saying so,
+// rather than waiting for readers' mornings.
+func TestCLINormalAlertDoesNotWaitForQuietHours(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := e2etest.NewEnv(dir)
+	p := e2etest.Start(t, env, dir)
+	var key struct {
+		PublicKey string `json:"public_key"`
+	}
+	p.Do(t, "GET", "/api/v1/push/key", "", nil, &key)
+	ps := pushtest.NewServer(t, key.PublicKey)
+	now := time.Now().UTC()
+	for i, quiet := range []bool{true, false} {
+		b := pushtest.NewBrowser()
+		body := map[string]any{"subscription": map[string]any{"endpoint": ps.Endpoint(b), "keys": map[string]string{"p256dh": b.P256dh, "auth": b.Auth}},
+			"lang": "fr", "timezone": "UTC"}
+		if quiet {
+			// Ending within the alert's hour: held, not expired.
+			body["quiet_hours"] = map[string]string{"from": now.Add(-time.Hour).Format("15:04"), "to": now.Add(30 * time.Minute).Format("15:04")}
+		}
+		if code := p.Do(t, "POST", "/api/v1/push/subscriptions", "", body, nil); code != 201 {
+			t.Fatalf("push subscription %d: %d", i, code)
+		}
+	}
+	start := time.Now()
+	stdout, stderr, code := e2etest.RunCLI(t, env, "", "alert", "send", "--title", "Budget", "--body", "Adopté", "--url", "https://journal.example/b", "--priority", "normal")
+	if code != 0 || strings.TrimSpace(stdout) == "" || !strings.Contains(stderr, "delivered 1") || !strings.Contains(stderr, "1 wait in the queue (quiet hours)") {
+		t.Fatalf("alert send: exit %d, stdout %q, stderr %q", code, stdout, stderr)
+	}
+	if d := time.Since(start); d > 30*time.Second {
+		t.Fatalf("alert send took %v", d)
+	}
+}

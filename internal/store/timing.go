@@ -129,3 +129,13 @@ func (s *Store) AwaitingAlerts(ctx context.Context, limit int) ([]AlertInfo, err
 	}
 	return out, nil
 }
+
+// WaitingPush counts alert id's push messages due after t: held until
+// browsers' quiet hours end, or retried late.
+func (s *Store) WaitingPush(ctx context.Context, id int64, t time.Time) (int64, error) {
+	var n int64
+	if err := s.db.QueryRowContext(ctx, s.query("WaitingPush"), id, ms(t)).Scan(&n); err != nil {
+		return 0, fmt.Errorf("waiting push: %w", err)
+	}
+	return n, nil
+}

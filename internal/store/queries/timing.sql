@@ -38,3 +38,8 @@ UPDATE alerts SET state = 'failed', enqueued = 1, error = ?, finished_at = ? WHE
 
 -- name: AwaitingAlerts
 SELECT id FROM alerts WHERE state = 'awaiting_approval' ORDER BY id DESC LIMIT ?
+
+-- name: WaitingPush
+-- An alert's push messages due later than the given time: held for quiet
+-- hours, or retried late.
+SELECT COUNT(*) FROM push_deliveries WHERE alert_id = ? AND state = 'pending' AND next_attempt_at > ?
