@@ -61,6 +61,27 @@ func testPushTimingKept(t *testing.T, s *store.Store) {
 			t.Errorf("%s claimed with timing %+v, want %+v", m.Endpoint, m.Timing, want)
 		}
 	}
+	// The quiet browser's message held two hours, the other one sent.
+	var rs []store.Result
+	for _, m := range got {
+		r := store.Result{State: news.DeliverySent, Status: 201}
+		if m.Endpoint == "https://push.test/q" {
+			r = store.Result{State: news.DeliveryPending, NextAttempt: t0.Add(2 * time.Hour), Error: "held: quiet hours"}
+		}
+		rs = append(rs, m.Outcome(r))
+	}
+	stale(t, 0)(s.RecordPush(ctx, rs, t0))
+	for _, c := range []struct {
+		after time.Time
+		want  int64
+	}{{t0.Add(time.Minute), 1}, {t0.Add(3 * time.Hour), 0}} {
+		if n, err := s.WaitingPush(ctx, aid, c.after); err != nil || n != c.want {
+			t.Errorf("WaitingPush after %v: %d %v, want %d", c.after.Sub(t0), n, err, c.want)
+		}
+	}
+	if a, _ := s.Alert(ctx, aid); a.Delivered != 1 || a.Expired != 0 {
+		t.Errorf("held message counted: %+v", a)
+	}
 	for _, topics := range [][]string{nil, {"sport"}} {
 		gs, err := s.PushTimingGroups(ctx, topics)
 		check(t, err)
