@@ -106,6 +106,14 @@ func TestApprovalInBrowser(t *testing.T) {
 	if q := text(author, "#quiet-now"); !strings.Contains(q, "2 navigateurs sont en heures calmes") || !strings.Contains(q, "Urgente") {
 		t.Fatalf("composer's quiet hours line: %q", q)
 	}
+	// Normal priority: the line says what becomes of them then.
+	do(author, "normal priority", chromedp.Click(css(`input[name="priority"][value="normal"]`)))
+	// (The page first says both; the live line then only the chosen one.)
+	if _, err := chromedp.Run(author, chromedp.Poll[chromedp.Void](`(function (t) { return t.includes("Normale, elle leur parviendra à la fin de leurs heures calmes pour 0 d’entre eux ; 2 ne la recevront pas") && !t.includes("Urgente"); })(document.getElementById("quiet-now").textContent)`,
+		chromedp.WithPollingTimeout(10*time.Second))); err != nil {
+		t.Fatalf("quiet hours line for a normal alert: %v (%q)", err, text(author, "#quiet-now"))
+	}
+	do(author, "breaking again", chromedp.Click(css(`input[name="priority"][value="breaking"]`)))
 	do(author, "confirm",
 		chromedp.Click(css(`#alert-form button.primary`)),
 		chromedp.WaitVisible(css(`#send-alert`)),
