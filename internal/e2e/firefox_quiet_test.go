@@ -178,4 +178,21 @@ func firefoxQuiet(t *testing.T) {
 		t.Fatalf("push service got %d messages, the held one with TTL %v: want what is left of the hour", len(msgs), msgs[len(msgs)-1].TTL)
 	}
 	ffWaitAlert(ctx, t, crieur, token, normal, 1, 1)
+
+	// crieur loses the subscription (as after a 410, or a database
+	// restored from a backup); the next page load, a day later, sends it
+	// again with its zone and quiet hours.
+	endpoint := v.State.Endpoint
+	if st := crieur.Do(t, "DELETE", "/api/v1/push/subscriptions", "", map[string]string{"endpoint": endpoint}, nil); st != 204 {
+		t.Fatalf("DELETE subscription: %d", st)
+	}
+	pub.do(ctx, t, "age-prefs")
+	pub.do(ctx, t, "reload")
+	pub.next(ctx, t, "loaded")
+	e2etest.WaitFor(t, 20*time.Second, "the widget sending its subscription again", func() bool {
+		var ep, tz string
+		var qf int
+		err := db.QueryRow("SELECT endpoint, timezone, quiet_from FROM push_subscriptions").Scan(&ep, &tz, &qf)
+		return err == nil && ep == endpoint && tz == zone && qf == 22*60
+	})
 }
