@@ -39,6 +39,10 @@ type options struct {
 	topics    multiFlag
 	alsoEmail bool
 	vapidKey  string
+	priority  string
+	mode      string
+	interval  string
+	maxAge    string
 	args      []string // positional
 }
 
@@ -81,7 +85,7 @@ var commandList = []command{
 	{name: "vapid generate", help: "print the VAPID public key"},
 	{
 		name:     "alert send",
-		synopsis: "--title T --body B --url U [--topic S]... [--email] [--image URL]",
+		synopsis: "--title T --body B --url U [--topic S]... [--email] [--image URL] [--priority breaking|normal]",
 		required: []string{"title", "body", "url"},
 		flags: func(fs *flag.FlagSet, o *options) {
 			fs.StringVar(&o.title, "title", "", "alert title")
@@ -91,6 +95,34 @@ var commandList = []command{
 			fs.Var(&o.topics, "topic", "topic slug (repeatable; none: every push subscriber)")
 			// A switch here; "user add" takes --email with a value.
 			fs.BoolVar(&o.alsoEmail, "email", false, "also email the readers who asked for alerts")
+			fs.StringVar(&o.priority, "priority", "", "breaking (the default: through quiet hours) or normal (waits for them)")
+		},
+		check: func(o *options) error {
+			if o.priority != "" && !news.Priority(o.priority).Valid() {
+				return errors.New("--priority must be breaking or normal")
+			}
+			return nil
+		},
+	},
+	{
+		name:     "alert auto",
+		synopsis: "topic:SLUG|feed:URL --mode off|draft|send [--interval D] [--max-age D]",
+		help:     "(automatic alerts from a topic's or a feed's new articles)",
+		nargs:    1,
+		required: []string{"mode"},
+		flags: func(fs *flag.FlagSet, o *options) {
+			fs.StringVar(&o.mode, "mode", "", "off, draft (an editor approves it in the desk) or send")
+			fs.StringVar(&o.interval, "interval", "", "least time between two automatic alerts of this rule, e.g. 30m")
+			fs.StringVar(&o.maxAge, "max-age", "", "oldest article that raises one, e.g. 2h (default: any)")
+		},
+		check: func(o *options) error {
+			if o.mode != "off" && o.mode != "draft" && o.mode != "send" {
+				return errors.New("--mode must be off, draft or send")
+			}
+			if !strings.HasPrefix(o.args[0], "topic:") && !strings.HasPrefix(o.args[0], "feed:") {
+				return errors.New("alert auto needs topic:SLUG or feed:URL")
+			}
+			return nil
 		},
 	},
 	{

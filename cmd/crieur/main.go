@@ -192,7 +192,9 @@ func run(ctx context.Context, args []string, stdin io.Reader, stdout, stderr io.
 		return nil
 	case "alert send":
 		return alertSend(ctx, app, news.AlertRequest{Title: o.title, Body: o.body, URL: o.url, ImageURL: o.image, Topics: o.topics,
-			Email: o.alsoEmail, CreatedBy: "cli"}, stdout)
+			Email: o.alsoEmail, CreatedBy: "cli", Priority: news.Priority(o.priority)}, stdout)
+	case "alert auto":
+		return alertAuto(ctx, app, *o, stdout)
 	case "digest run":
 		return digestRun(ctx, app, news.Frequency(pos[0]), stdout)
 	case "subscribers import":
@@ -287,6 +289,23 @@ func alertSend(ctx context.Context, app *daemon.Daemon, req news.AlertRequest, s
 		a, err := app.Store.Alert(ctx, id)
 		if err != nil {
 			return err
+		}
+		if a.State == news.AlertAwaitingApproval {
+			fmt.Fprintf(os.Stderr, "alert %d awaits approval by someone else (the desk, or POST /api/v1/alerts/%d/approve)\n", id, id)
+			return nil
+		}
+		if a.State == news.AlertSending && a.Enqueued {
+			// Messages held for browsers' quiet hours (or retried much
+			// later) are for a running daemon: do not wait hours here.
+			waiting, err := app.Store.WaitingPush(ctx, id, time.Now().Add(time.Minute))
+			if err != nil {
+				return err
+			}
+			if waiting > 0 && a.Delivered+a.Failed+a.Expired+waiting >= a.Targeted && a.EmailSent+a.EmailFailed >= a.Emails {
+				fmt.Fprintf(os.Stderr, "alert %d: browsers targeted %d, delivered %d, failed %d, expired %d; %d wait in the queue (quiet hours): crieur serve sends them\n",
+					id, a.Targeted, a.Delivered, a.Failed, a.Expired, waiting)
+				return nil
+			}
 		}
 		if a.State != news.AlertSending && a.State != news.AlertScheduled {
 			fmt.Fprintf(os.Stderr, "alert %d %s: browsers targeted %d, delivered %d, failed %d, expired %d; emails %d, sent %d, failed %d\n",

@@ -270,20 +270,3 @@ func TestAlertSendFlagsInAnyOrder(t *testing.T) {
 		t.Fatalf("unknown topic: exit %d", code)
 	}
 }
-
-// TestUnsupportedSettingsRefused: a setting the contract names for a
-// feature this version lacks is refused at start when turned on (an
-// operator counting on a second person's approval of alerts must not get
-// a daemon that sends without it); its default is accepted.
-func TestUnsupportedSettingsRefused(t *testing.T) {
-	t.Parallel()
-	for _, kv := range [][2]string{{"CRIEUR_ALERT_APPROVAL", "true"}} {
-		code, _, errOut := runMain(t, envFor(t, kv[0], kv[1]), "", "serve")
-		if code != 1 || !strings.Contains(errOut, kv[0]+" is not supported") {
-			t.Errorf("serve with %s=%s: exit %d, stderr %q", kv[0], kv[1], code, errOut)
-		}
-	}
-	if code, _, errOut := runMain(t, envFor(t, "CRIEUR_ALERT_APPROVAL", "false"), "", "migrate"); code != 0 {
-		t.Errorf("CRIEUR_ALERT_APPROVAL=false: exit %d, stderr %q", code, errOut)
-	}
-}

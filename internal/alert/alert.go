@@ -45,6 +45,10 @@ type Service struct {
 	// fitsPush, when set, refuses an alert whose push message would not
 	// fit one push record (the Pusher's CheckPayload).
 	fitsPush func(news.Alert) error
+	// approval: every alert waits for a second person (CRIEUR_ALERT_APPROVAL).
+	approval bool
+	// reachable checks an automatic alert's article URL (see auto.go).
+	reachable func(ctx context.Context, url string) error
 
 	wake chan struct{}
 	life startstop.Base
@@ -80,7 +84,13 @@ func checkURL(field, u string) error {
 func (s *Service) validate(ctx context.Context, r news.AlertRequest) (news.Alert, []int64, error) {
 	a := news.Alert{Title: strings.TrimSpace(r.Title), Body: strings.TrimSpace(r.Body), URL: strings.TrimSpace(r.URL),
 		ImageURL: strings.TrimSpace(r.ImageURL), Topics: r.Topics, Urgency: r.Urgency, Email: r.Email, Replaces: r.Replaces,
-		CreatedBy: r.CreatedBy, SendAt: r.SendAt}
+		CreatedBy: r.CreatedBy, SendAt: r.SendAt, Priority: r.Priority, CheckURL: r.CheckURL, ArticleID: r.ArticleID}
+	if a.Priority == "" {
+		a.Priority = news.Breaking
+	}
+	if !a.Priority.Valid() {
+		return a, nil, news.FieldError(news.CodeInvalid, "priority", "priority must be breaking or normal")
+	}
 	if a.Title == "" || len([]rune(a.Title)) > 200 || strings.ContainsAny(a.Title, "\r\n\x00") {
 		return a, nil, news.FieldError(news.CodeInvalid, "title", "title must be 1 to 200 characters on one line")
 	}
@@ -165,6 +175,9 @@ func (s *Service) Send(ctx context.Context, r news.AlertRequest) (int64, error) 
 	} else {
 		a.SendAt = now
 	}
+	if r.Draft || s.approval {
+		a.State = news.AlertAwaitingApproval
+	}
 	id, created := int64(0), true
 	if r.Once.Key != "" {
 		id, created, err = s.st.CreateAlertOnce(ctx, a, ids, r.Once, now)
@@ -181,10 +194,14 @@ func (s *Service) Send(ctx context.Context, r news.AlertRequest) (int64, error) 
 	}
 	// The alert is created and goes out whatever becomes of its audit row:
 	// failing the request now would have the caller send it again.
-	if err := s.st.Audit(ctx, a.CreatedBy, "alert.send", strconv.FormatInt(id, 10), a.Title); err != nil {
-		s.log.Error("audit write failed", "action", "alert.send", "alert_id", id, "err", err)
+	action := "alert.send"
+	if a.State == news.AlertAwaitingApproval {
+		action = "alert.submit" // sent once approved: see Approve
 	}
-	s.log.Info("alert created", "alert_id", id, "topics", strings.Join(a.Topics, ","), "email", a.Email, "by", a.CreatedBy)
+	if err := s.st.Audit(ctx, a.CreatedBy, action, strconv.FormatInt(id, 10), a.Title); err != nil {
+		s.log.Error("audit write failed", "action", action, "alert_id", id, "err", err)
+	}
+	s.log.Info("alert created", "alert_id", id, "topics", strings.Join(a.Topics, ","), "email", a.Email, "by", a.CreatedBy, "state", a.State)
 	s.Wake()
 	return id, nil
 }
@@ -255,11 +272,20 @@ func (s *Service) Stop(context.Context) { s.life.Stop() }
 func (s *Service) RunOnce(ctx context.Context) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	if err := s.raiseAuto(ctx); err != nil {
+		s.log.Error("automatic alerts", "err", err)
+	}
 	ids, err := s.st.AlertsToEnqueue(ctx, s.now())
 	if err != nil {
 		return err
 	}
-	for _, id := range ids {
+	// Alerts whose article must be fetched first come last, so that a
+	// slow article server does not hold back the others.
+	ids, checked, err := s.splitChecked(ctx, ids)
+	if err != nil {
+		return err
+	}
+	for _, id := range append(ids, checked...) {
 		// One instance writes an alert's deliveries; the others send them.
 		release, ok, err := s.st.LockEnqueue(ctx, store.LockAlert, id)
 		if err != nil {
@@ -268,7 +294,10 @@ func (s *Service) RunOnce(ctx context.Context) error {
 		if !ok {
 			continue
 		}
-		err = s.enqueue(ctx, id)
+		var ready bool
+		if ready, err = s.articleReady(ctx, id); ready && err == nil {
+			err = s.enqueue(ctx, id)
+		}
 		release()
 		if err != nil {
 			return err

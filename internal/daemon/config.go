@@ -76,6 +76,8 @@ type Config struct {
 	// SunsetAfter (CRIEUR_SUNSET_AFTER, 0: off) asks readers quiet that
 	// long whether they still want the newsletter; needs TrackReaders.
 	SunsetAfter time.Duration
+	// AlertApproval: every alert waits for a second person's approval.
+	AlertApproval bool
 }
 
 // Defaults is the configuration with nothing set.
@@ -230,6 +232,7 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 		}
 		c.SunsetAfter = d
 	}
+	boolean("CRIEUR_ALERT_APPROVAL", &c.AlertApproval)
 	if v, ok := get("CRIEUR_TRUSTED_PROXIES"); ok {
 		ps, err := parsePrefixes(v)
 		if err != nil {
@@ -247,15 +250,6 @@ func Load(file string, env func(string) (string, bool)) (Config, error) {
 	str("CRIEUR_BOUNCE_LISTEN", &c.BounceListen)
 	str("CRIEUR_BOUNCE_MAILBOX", &c.BounceMailbox)
 	errs = append(errs, loadListHealth(get, &c.Health)...)
-	// Settings the contract names for features this version does not have
-	// yet: their defaults are accepted, anything else is refused, so that
-	// an operator who turns one on (a second person's approval of alerts,
-	// above all) is told at start instead of running without it.
-	for _, k := range []string{"CRIEUR_ALERT_APPROVAL"} {
-		if v, ok := get(k); ok && v != "" && !strings.EqualFold(v, "false") && v != "0" {
-			errs = append(errs, k+" is not supported by this version of crieur yet: unset it or set it to its default")
-		}
-	}
 	// A misspelt setting would be ignored without a word; other names
 	// (an environment file shared with other programs) are left alone.
 	for k, n := range lines {
@@ -312,6 +306,11 @@ func (c Config) Validate() error {
 	}
 	if (c.VAPIDPrivateKey == "") != (c.VAPIDPublicKey == "") {
 		return fmt.Errorf("set both CRIEUR_VAPID_PRIVATE_KEY and CRIEUR_VAPID_PUBLIC_KEY, or neither (a pair is then generated and kept in the database)")
+	}
+	if c.VAPIDSubject != "" {
+		if err := push.CheckSubject(c.VAPIDSubject); err != nil {
+			return fmt.Errorf("CRIEUR_VAPID_SUBJECT %q: %v (Apple's push service refuses every alert signed with it: 403 BadJwtToken)", c.VAPIDSubject, err)
+		}
 	}
 	if c.VAPIDPrivateKey != "" {
 		if err := push.ValidateVAPIDKeys(c.VAPIDPrivateKey, c.VAPIDPublicKey); err != nil {

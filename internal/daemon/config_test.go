@@ -47,7 +47,6 @@ func TestConfigValidation(t *testing.T) {
 		{"CRIEUR_LOG_LEVEL", "loud"},
 		{"CRIEUR_TRUSTED_PROXIES", "10.0.0.0/8 nginx"},
 		{"CRIEUR_METRICS_LISTEN", "127.0.0.1:9", "CRIEUR_LISTEN", "127.0.0.1:9"},
-		{"CRIEUR_ALERT_APPROVAL", "true"},
 		{"CRIEUR_BOUNCE_LISTEN", "127.0.0.1:2526"}, // without a bounce domain
 		{"CRIEUR_BOUNCE_DOMAIN", "not a domain"},
 		{"CRIEUR_BOUNCE_DOMAIN", "bounces.localhost"},
@@ -65,6 +64,11 @@ func TestConfigValidation(t *testing.T) {
 		// A spec read on each reader's clock cannot name a zone of its own.
 		{"CRIEUR_DIGEST_LOCAL", "true", "CRIEUR_DIGEST_DAILY", "CRON_TZ=Europe/Paris 0 7 * * *"},
 		{"CRIEUR_DIGEST_LOCAL", "true", "CRIEUR_DIGEST_WEEKLY", "CRON_TZ=Europe/Paris 0 7 * * 1"},
+		{"CRIEUR_ALERT_APPROVAL", "yes please"},
+		{"CRIEUR_VAPID_SUBJECT", "alerts@journal.example"},
+		{"CRIEUR_VAPID_SUBJECT", "mailto:newsletter@localhost"},
+		{"CRIEUR_VAPID_SUBJECT", "https://localhost"},
+		{"CRIEUR_VAPID_SUBJECT", "http://journal.example"},
 	}
 	for _, b := range bad {
 		_, err := daemon.Load("", envOf(b...))

@@ -112,9 +112,12 @@ type Daemon struct {
 	Webhooks     *webhook.Deliverer
 	WebhookAdmin *webhook.Service
 
-	ln       net.Listener
-	metLn    net.Listener // CRIEUR_METRICS_LISTEN, when set
-	migrated int          // migrations New applied
+	ln    net.Listener
+	metLn net.Listener // CRIEUR_METRICS_LISTEN, when set
+	// subjectErr: the VAPID subject made from CRIEUR_MAIL_FROM would be
+	// refused by Apple's push service.
+	subjectErr error
+	migrated   int // migrations New applied
 }
 
 // New opens and migrates the database, loads or creates the secrets and
@@ -255,14 +258,22 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 		subject := cfg.VAPIDSubject
 		if subject == "" {
 			subject = "mailto:" + cfg.mailAddress()
+			// Not refused: a first start on defaults must work; but Safari
+			// and iOS readers get nothing until it is fixed (Run says so).
+			d.subjectErr = push.CheckSubject(subject)
 		}
 		sender, err := push.NewSender(push.Config{PrivateKey: vpriv, PublicKey: vpub, Subject: subject, Client: push.NewHTTPClient(pushPolicy, cfg.PushTimeout, cfg.PushConcurrency), Timeout: cfg.PushTimeout})
 		if err != nil {
 			return nil, fmt.Errorf("push sender: %w (check CRIEUR_VAPID_SUBJECT, CRIEUR_VAPID_PRIVATE_KEY and CRIEUR_VAPID_PUBLIC_KEY)", err)
 		}
 		d.Pusher = dispatch.NewPusher(dispatch.PushConfig{Store: st, Sender: sender, Observer: obs, Log: log, Owner: d.owner,
-			Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
+			Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase, Lease: cfg.Lease, Location: d.loc})
 		d.Alerts = alert.New(st, log, nil, wakePush, wakeMail)
+		d.Alerts.RequireApproval(cfg.AlertApproval)
+		// An automatic alert's article is fetched as feeds are: through
+		// the address guard, private addresses only when feeds may.
+		d.Alerts.CheckArticlesWith(alert.Reachable(netguard.Policy{AllowPrivate: cfg.FeedsAllowPriv}.HTTPClient(15*time.Second),
+			"crieur/1 (+"+siteURL+")"))
 		d.Alerts.CheckPushWith(d.Pusher.CheckPayload)
 		d.Alerts.OnCancel(func(id int64) {
 			d.Pusher.Cancelled(id)
@@ -459,6 +470,9 @@ func (d *Daemon) Run(ctx context.Context) error {
 		if _, err := d.Listen(); err != nil {
 			return err
 		}
+	}
+	if d.subjectErr != nil {
+		d.log.Warn("the VAPID subject made from CRIEUR_MAIL_FROM will be refused by Apple's push service (Safari, iOS): set CRIEUR_VAPID_SUBJECT or CRIEUR_MAIL_FROM to an address at your domain", "why", d.subjectErr.Error())
 	}
 	if d.Mailer != nil && d.cfg.SMTPURL == "" {
 		d.log.Warn("CRIEUR_SMTP_URL is not set: no email leaves this machine; messages are written as .eml files", "dir", d.cfg.MailOutbox)

@@ -47,6 +47,9 @@ type PushConfig struct {
 	Now  func() time.Time
 	// Lease: see MailConfig.Lease.
 	Lease time.Duration
+	// Location is the zone of browsers that gave none (CRIEUR_TIMEZONE;
+	// default UTC), for quiet hours and daily caps.
+	Location *time.Location
 }
 
 // Pusher fans alerts out to browsers.
@@ -62,6 +65,7 @@ type alertMsg struct {
 	msg      push.Message
 	deadline time.Time // past it the message has expired (TTL)
 	state    news.AlertState
+	priority news.Priority
 	loaded   time.Time
 }
 
@@ -89,6 +93,9 @@ func NewPusher(cfg PushConfig) *Pusher {
 	}
 	if cfg.Now == nil {
 		cfg.Now = time.Now
+	}
+	if cfg.Location == nil {
+		cfg.Location = time.UTC
 	}
 	p := &Pusher{cfg: cfg}
 	p.p = pipeline[store.PushTarget]{
@@ -162,6 +169,7 @@ func (p *Pusher) message(ctx context.Context, id int64) (*alertMsg, error) {
 		msg:      push.Message{Payload: payload[:len(payload):len(payload)], TTL: a.TTL, Urgency: string(a.Urgency), Topic: a.TopicHeader},
 		deadline: start.Add(a.TTL),
 		state:    a.State,
+		priority: a.Priority,
 		loaded:   time.Now(),
 	}
 	p.alerts.Store(id, m)
@@ -249,7 +257,12 @@ func (p *Pusher) send(ctx context.Context, _ int, t store.PushTarget) store.Resu
 	if left := m.deadline.Sub(now); t.Attempts > 1 && left < msg.TTL {
 		msg.TTL = min(msg.TTL, (left + time.Second - 1).Truncate(time.Second))
 	}
+	slot, held := p.timing(ctx, t, m, now)
+	if held != nil {
+		return *held
+	}
 	res := p.cfg.Sender.Send(ctx, push.Subscription{Endpoint: t.Endpoint, P256dh: t.P256dh, Auth: t.Auth}, msg)
+	p.settle(ctx, slot, res.Outcome == push.Delivered)
 	switch res.Outcome {
 	case push.Delivered:
 		p.observe("delivered")

@@ -243,8 +243,11 @@ type ffView struct {
 		Permission string
 		Endpoint   string
 		Topics     []string
+		Timezone   string
+		Quiet      bool
 	}
 	Pressed, Label, Status string
+	Quiet                  string // the quiet-hours choice's label
 	Checked                []string
 	Boxes                  int
 }
@@ -266,6 +269,7 @@ type ffReport struct {
 type ffPublisher struct {
 	srv     *httptest.Server
 	crieur  atomic.Value // crieur's URL, known once it runs
+	attrs   atomic.Value // more attributes of the widget's script tag (string)
 	cmds    chan ffCommand
 	reports chan ffReport
 	nextID  atomic.Int64
@@ -290,7 +294,11 @@ func newFFPublisher(t *testing.T) *ffPublisher {
 	mux.HandleFunc("GET /{$}", func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Cache-Control", "no-store")
-		w.Write(bytes.ReplaceAll(page, []byte("{{CRIEUR}}"), []byte(p.crieur.Load().(string))))
+		out := bytes.ReplaceAll(page, []byte("{{CRIEUR}}"), []byte(p.crieur.Load().(string)))
+		if a, _ := p.attrs.Load().(string); a != "" {
+			out = bytes.Replace(out, []byte(`data-lang="fr"`), []byte(`data-lang="fr" `+a), 1)
+		}
+		w.Write(out)
 	})
 	// The one-line service worker of the README.
 	mux.HandleFunc("GET /crieur-sw.js", func(w http.ResponseWriter, r *http.Request) {
@@ -469,9 +477,10 @@ var firefoxPrefs = map[string]any{
 }
 
 // startFirefox runs headless Firefox on url with a fresh profile pointed
-// at the push service wsURL; it is killed (its whole process group) when
+// at the push service wsURL (env: more of its environment, such as TZ);
+// it is killed (its whole process group) when
 // the test ends, and its output is logged if the test failed.
-func startFirefox(t *testing.T, bin, profile, wsURL, url string) {
+func startFirefox(t *testing.T, bin, profile, wsURL, url string, env ...string) {
 	t.Helper()
 	if err := os.MkdirAll(profile, 0o755); err != nil {
 		t.Fatal(err)
@@ -492,6 +501,7 @@ func startFirefox(t *testing.T, bin, profile, wsURL, url string) {
 	cmd := exec.Command(bin, "--headless", "--no-remote", "--profile", profile, url)
 	cmd.Env = []string{"PATH=" + os.Getenv("PATH"), "HOME=" + filepath.Dir(profile), "MOZ_HEADLESS=1",
 		"MOZ_CRASHREPORTER_DISABLE=1", "TMPDIR=" + filepath.Dir(profile)}
+	cmd.Env = append(cmd.Env, env...)
 	cmd.Stdout, cmd.Stderr = logf, logf
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true, Pdeathsig: syscall.SIGKILL}
 	if err := cmd.Start(); err != nil {

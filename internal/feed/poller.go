@@ -217,7 +217,7 @@ func (p *Poller) poll(ctx context.Context, feedURL string) error {
 	res, err := p.fetcher.Fetch(ctx, feedURL, st)
 	created := 0
 	if err == nil && !res.NotModified {
-		created, err = p.save(ctx, res.Items)
+		created, err = p.save(ctx, feedURL, res.Items)
 	}
 	if ctx.Err() != nil {
 		// Shutting down: not the feed's fault. Leave its state as it was
@@ -280,7 +280,7 @@ func wrapPoll(logURL string, err error) error {
 
 // save stores items as articles, oldest first so that article ids follow
 // the feed's order, and counts the new ones. It stops at the first error.
-func (p *Poller) save(ctx context.Context, items []Item) (created int, err error) {
+func (p *Poller) save(ctx context.Context, feedURL string, items []Item) (created int, err error) {
 	if len(items) == 0 {
 		return 0, nil
 	}
@@ -306,6 +306,7 @@ func (p *Poller) save(ctx context.Context, items []Item) (created int, err error
 			Topics:      index.Map(it.Categories),
 			PublishedAt: published,
 			CreatedAt:   now,
+			Feed:        feedURL, // for the feed's automatic-alert rule
 		})
 		if err != nil {
 			return created, fmt.Errorf("save article %s: %w", redact.URL(it.URL), err)

@@ -124,6 +124,11 @@ type Article struct {
 	Topics      []string // slugs
 	PublishedAt time.Time
 	CreatedAt   time.Time
+	// Breaking: the CMS flagged it ("breaking": true), which raises an
+	// automatic alert.
+	Breaking bool
+	// Feed is the feed it came from ("" from the CMS API).
+	Feed string
 }
 
 // Urgency is the RFC 8030 urgency of a push message.
@@ -143,12 +148,36 @@ type AlertState string
 
 // Alert states.
 const (
-	AlertScheduled AlertState = "scheduled"
-	AlertSending   AlertState = "sending"
-	AlertDone      AlertState = "done"
-	AlertCancelled AlertState = "cancelled"
-	AlertFailed    AlertState = "failed"
+	// AlertAwaitingApproval: a draft, or any alert under
+	// CRIEUR_ALERT_APPROVAL, until someone other than its author approves.
+	AlertAwaitingApproval AlertState = "awaiting_approval"
+	AlertScheduled        AlertState = "scheduled"
+	AlertSending          AlertState = "sending"
+	AlertDone             AlertState = "done"
+	AlertCancelled        AlertState = "cancelled"
+	AlertFailed           AlertState = "failed"
 )
+
+// Priority says whether an alert waits for a browser's quiet hours and
+// respects its daily cap.
+type Priority string
+
+// Alert priorities.
+const (
+	// Breaking goes through quiet hours and daily caps: the default for
+	// an alert a person sends.
+	Breaking Priority = "breaking"
+	// Normal waits for a browser's quiet hours to end (within its TTL)
+	// and is dropped over its daily cap: the default of automatic alerts.
+	Normal Priority = "normal"
+)
+
+// Valid reports whether p is a known priority.
+func (p Priority) Valid() bool { return p == Breaking || p == Normal }
+
+// AutoAuthor is the author of automatic alerts: no person, so anyone may
+// approve them.
+const AutoAuthor = "auto"
 
 // Alert is a breaking-news notification sent by web push (and optionally
 // by email) to the readers of some topics.
@@ -168,11 +197,17 @@ type Alert struct {
 	SendAt      time.Time // embargo; zero means now
 	CreatedBy   string
 	CreatedAt   time.Time
-	Targeted    int64
-	Delivered   int64
-	Failed      int64
-	Expired     int64
-	Emails      int64
+	Priority    Priority
+	ApprovedBy  string
+	// CheckURL: an automatic alert whose article URL must answer before
+	// it goes out.
+	CheckURL  bool
+	ArticleID int64
+	Targeted  int64
+	Delivered int64
+	Failed    int64
+	Expired   int64
+	Emails    int64
 }
 
 // RunState is where a digest run stands.
@@ -242,6 +277,13 @@ type PushSubscription struct {
 	Lang      Lang
 	Topics    []string
 	CreatedAt time.Time
+	// Timezone is an IANA name ("" for CRIEUR_TIMEZONE).
+	Timezone string
+	// QuietFrom and QuietTo are quiet hours in minutes after local
+	// midnight; equal, none.
+	QuietFrom, QuietTo int
+	// MaxPerDay caps the normal alerts of a local day (0: no cap).
+	MaxPerDay int
 }
 
 // AlertRequest is a breaking alert as an editor asks for it, before
@@ -255,6 +297,14 @@ type AlertRequest struct {
 	Replaces                   int64
 	SendAt                     time.Time
 	CreatedBy                  string
+	// Priority defaults to Breaking.
+	Priority Priority
+	// Draft starts the alert awaiting approval, whatever
+	// CRIEUR_ALERT_APPROVAL says (automatic drafts).
+	Draft bool
+	// CheckURL and ArticleID: see Alert.
+	CheckURL  bool
+	ArticleID int64
 	// Once, when its Key is set, makes the send idempotent.
 	Once IdempotencyKey
 }

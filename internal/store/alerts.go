@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"errors"
@@ -30,7 +31,7 @@ func (s *Store) insertAlert(ctx context.Context, tx *sql.Tx, a news.Alert, topic
 	var id int64
 	if err := tx.QueryRowContext(ctx, s.query("InsertAlert"), a.Title, a.Body, a.URL, a.ImageURL, strings.Join(a.Topics, ","),
 		int64(a.TTL/time.Second), string(a.Urgency), a.TopicHeader, b2i(a.Email), nullID(a.Replaces), string(a.State),
-		ms(a.SendAt), a.CreatedBy, ms(a.CreatedAt)).Scan(&id); err != nil {
+		ms(a.SendAt), a.CreatedBy, ms(a.CreatedAt), string(cmp.Or(a.Priority, news.Breaking)), b2i(a.CheckURL), nullID(a.ArticleID)).Scan(&id); err != nil {
 		return 0, err
 	}
 	for _, t := range topicIDs {
@@ -55,17 +56,23 @@ type AlertInfo struct {
 	Error        string
 	// EmailSent and EmailFailed count the alert's emails.
 	EmailSent, EmailFailed int64
+	// Checks counts the GETs of an automatic alert's article made so far.
+	Checks int
 }
 
 func scanAlert(r rowScanner) (AlertInfo, error) {
 	var a AlertInfo
 	var topics, urgency, state string
 	var ttl, email, enq int64
-	var replaces, sendAt, created sql.NullInt64
+	var replaces, sendAt, created, article sql.NullInt64
+	var priority string
+	var checkURL int64
 	if err := r.Scan(&a.ID, &a.Title, &a.Body, &a.URL, &a.ImageURL, &topics, &ttl, &urgency, &a.TopicHeader, &email, &replaces,
-		&state, &sendAt, &enq, &a.EnqueueAfter, &a.EmailAfter, &a.Targeted, &a.Emails, &a.Error, &a.CreatedBy, &created); err != nil {
+		&state, &sendAt, &enq, &a.EnqueueAfter, &a.EmailAfter, &a.Targeted, &a.Emails, &a.Error, &a.CreatedBy, &created,
+		&priority, &a.ApprovedBy, &checkURL, &a.Checks, &article); err != nil {
 		return a, err
 	}
+	a.Priority, a.CheckURL, a.ArticleID = news.Priority(priority), checkURL != 0, article.Int64
 	if topics != "" {
 		a.Topics = strings.Split(topics, ",")
 	}

@@ -30,6 +30,11 @@ func (s *Store) SaveArticle(ctx context.Context, a news.Article) (int64, bool, e
 			err = tx.QueryRowContext(ctx, s.query("ArticleByURL"), a.URL).Scan(&id)
 		}
 		if err == nil {
+			if a.Breaking {
+				if _, err := tx.ExecContext(ctx, s.query("ArticleNowBreaking"), id); err != nil {
+					return err
+				}
+			}
 			return s.correctArticle(ctx, tx, id, a, ids)
 		}
 		if !errors.Is(err, sql.ErrNoRows) {
@@ -41,7 +46,7 @@ func (s *Store) SaveArticle(ctx context.Context, a news.Article) (int64, bool, e
 			now = time.Now()
 		}
 		if err := tx.QueryRowContext(ctx, s.query("InsertArticle"), guid, a.URL, a.Title, a.Summary, a.ImageURL, a.Author,
-			ms(a.PublishedAt), ms(now)).Scan(&id); err != nil {
+			ms(a.PublishedAt), ms(now), b2i(a.Breaking), a.Feed).Scan(&id); err != nil {
 			return err
 		}
 		for _, t := range ids {

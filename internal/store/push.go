@@ -5,6 +5,7 @@ import (
 	"database/sql"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -19,13 +20,15 @@ func (s *Store) SavePushSubscription(ctx context.Context, ps news.PushSubscripti
 		switch {
 		case errors.Is(err, sql.ErrNoRows):
 			created = true
-			if err := tx.QueryRowContext(ctx, s.query("InsertPush"), ps.Endpoint, ps.P256dh, ps.Auth, string(ps.Lang), ms(now), ms(now)).Scan(&id); err != nil {
+			if err := tx.QueryRowContext(ctx, s.query("InsertPush"), ps.Endpoint, ps.P256dh, ps.Auth, string(ps.Lang), ms(now), ms(now),
+				ps.Timezone, ps.QuietFrom, ps.QuietTo, ps.MaxPerDay).Scan(&id); err != nil {
 				return err
 			}
 		case err != nil:
 			return err
 		default:
-			if _, err := tx.ExecContext(ctx, s.query("UpdatePush"), ps.P256dh, ps.Auth, string(ps.Lang), ms(now), id); err != nil {
+			if _, err := tx.ExecContext(ctx, s.query("UpdatePush"), ps.P256dh, ps.Auth, string(ps.Lang), ms(now),
+				ps.Timezone, ps.QuietFrom, ps.QuietTo, ps.MaxPerDay, id); err != nil {
 				return err
 			}
 			if _, err := tx.ExecContext(ctx, s.query("DeletePushTopics"), id); err != nil {
@@ -81,7 +84,36 @@ type PushTarget struct {
 	// Refusals is the subscription's count of refused alerts in a row when
 	// it was claimed (see RecordPushRefusal).
 	Refusals int
+	// Timing is the browser's zone, quiet hours and daily cap.
+	Timing PushTiming
 }
+
+// PushTiming is when a browser takes alerts: its IANA zone ("" for the
+// daemon's), its quiet hours in minutes after local midnight (From == To:
+// none) and its daily cap of alerts (0: none).
+type PushTiming struct {
+	Timezone           string
+	QuietFrom, QuietTo int
+	MaxPerDay          int
+}
+
+// parseTiming reads PushKeys' zone|from|to|cap.
+func parseTiming(s string) PushTiming {
+	var tm PushTiming
+	f := strings.Split(s, "|")
+	if len(f) != 4 {
+		return tm
+	}
+	tm.Timezone = f[0]
+	tm.QuietFrom, _ = strconv.Atoi(f[1])
+	tm.QuietTo, _ = strconv.Atoi(f[2])
+	tm.MaxPerDay, _ = strconv.Atoi(f[3])
+	return tm
+}
+
+// Plain reports whether the browser takes every alert at once: no quiet
+// hours, no cap.
+func (p PushTiming) Plain() bool { return p.QuietFrom == p.QuietTo && p.MaxPerDay == 0 }
 
 // Outcome fills in r what RecordPush needs to know of the message t.
 func (t PushTarget) Outcome(r Result) Result {
@@ -221,11 +253,16 @@ func (s *Store) pushKeys(ctx context.Context, out []PushTarget) error {
 		var id int64
 		var ep, p, a string
 		var refusals int
-		if err := krows.Scan(&id, &ep, &p, &a, &refusals); err != nil {
+		var timing sql.NullString
+		if err := krows.Scan(&id, &ep, &p, &a, &refusals, &timing); err != nil {
 			return fmt.Errorf("claim push keys: %w", err)
 		}
+		var tm PushTiming
+		if timing.Valid {
+			tm = parseTiming(timing.String)
+		}
 		for _, i := range byID[id] {
-			out[i].Endpoint, out[i].P256dh, out[i].Auth, out[i].Refusals = ep, p, a, refusals
+			out[i].Endpoint, out[i].P256dh, out[i].Auth, out[i].Refusals, out[i].Timing = ep, p, a, refusals, tm
 		}
 	}
 	return krows.Err()

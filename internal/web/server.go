@@ -117,6 +117,9 @@ type Alerts interface {
 	Send(ctx context.Context, req AlertRequest) (int64, error)
 	Get(ctx context.Context, id int64) (store.AlertInfo, error)
 	Cancel(ctx context.Context, id int64) error
+	// Approve sends an alert awaiting approval on behalf of by, who must
+	// not be its author.
+	Approve(ctx context.Context, id int64, by string) error
 }
 
 // AlertRequest is a breaking alert as an editor sends it.

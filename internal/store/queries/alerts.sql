@@ -1,6 +1,7 @@
 -- name: InsertAlert
-INSERT INTO alerts (title, body, url, image_url, topics, ttl_seconds, urgency, topic_header, email, replaces, state, send_at, created_by, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO alerts (title, body, url, image_url, topics, ttl_seconds, urgency, topic_header, email, replaces, state, send_at, created_by, created_at,
+    priority, check_url, article_id)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 
 -- name: InsertAlertTopic
@@ -10,11 +11,13 @@ INSERT INTO alert_topics (alert_id, topic_id) VALUES (?, ?) ON CONFLICT DO NOTHI
 SELECT enqueued, enqueue_after, email_after, email FROM alerts WHERE id = ?
 
 -- name: GetAlert
-SELECT id, title, body, url, image_url, topics, ttl_seconds, urgency, topic_header, email, replaces, state, send_at, enqueued, enqueue_after, email_after, targeted, emails, error, created_by, created_at
+SELECT id, title, body, url, image_url, topics, ttl_seconds, urgency, topic_header, email, replaces, state, send_at, enqueued, enqueue_after, email_after, targeted, emails, error, created_by, created_at,
+    priority, approved_by, check_url, checks, article_id
 FROM alerts WHERE id = ?
 
 -- name: ListAlerts
-SELECT id, title, body, url, image_url, topics, ttl_seconds, urgency, topic_header, email, replaces, state, send_at, enqueued, enqueue_after, email_after, targeted, emails, error, created_by, created_at
+SELECT id, title, body, url, image_url, topics, ttl_seconds, urgency, topic_header, email, replaces, state, send_at, enqueued, enqueue_after, email_after, targeted, emails, error, created_by, created_at,
+    priority, approved_by, check_url, checks, article_id
 FROM alerts ORDER BY id DESC LIMIT ?
 
 -- name: AlertsToEnqueue
@@ -73,7 +76,7 @@ UPDATE alerts SET emails = emails + ? WHERE id = ?
 UPDATE alerts SET enqueued = 1 WHERE id = ? AND enqueued = 0
 
 -- name: CancelAlert
-UPDATE alerts SET state = 'cancelled', enqueued = 1, finished_at = ? WHERE id = ? AND state IN ('scheduled', 'sending')
+UPDATE alerts SET state = 'cancelled', enqueued = 1, finished_at = ? WHERE id = ? AND state IN ('awaiting_approval', 'scheduled', 'sending')
 
 -- name: CancelAlertPush
 UPDATE push_deliveries SET state = 'cancelled' WHERE alert_id = ? AND state = 'pending'

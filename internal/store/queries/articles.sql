@@ -5,8 +5,8 @@ SELECT id FROM articles WHERE guid = ?
 SELECT id FROM articles WHERE url = ? ORDER BY id LIMIT 1
 
 -- name: InsertArticle
-INSERT INTO articles (guid, url, title, summary, image_url, author, published_at, created_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO articles (guid, url, title, summary, image_url, author, published_at, created_at, breaking, feed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 
 -- name: CorrectArticle
@@ -41,3 +41,8 @@ SELECT a.id, a.guid, a.url, a.title, a.summary, a.image_url, a.author, a.publish
 FROM articles a LEFT JOIN article_topics at ON at.article_id = a.id LEFT JOIN topics t ON t.id = at.topic_id
 WHERE a.created_at >= ?
 ORDER BY a.id DESC
+
+-- name: ArticleNowBreaking
+-- A known article the CMS now flags breaking: the automatic-alert rules
+-- look at it again.
+UPDATE articles SET breaking = 1, auto_seen = 0 WHERE id = ? AND breaking = 0

@@ -48,6 +48,7 @@ func Run(t *testing.T, open func(t *testing.T) *store.Store) {
 		webhookTests,     // webhooks.go: the webhook outbox, the welcome email
 		engagementTests,  // engagement.go: clicks, push events, dashboards
 		sunsetTests,      // sunset.go: still want this?
+		timingTests,      // timing.go: quiet hours, caps, approval, automatic alerts
 	}
 	for _, area := range areas {
 		for _, tc := range area {

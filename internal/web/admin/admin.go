@@ -167,6 +167,7 @@ func adminRouteList(ui *adminUI) []adminRoute {
 		r("GET", "/admin/alerts/{id}", E, ui.alertProgress),
 		r("GET", "/admin/alerts/{id}/status", E, ui.alertStatus),
 		r("POST", "/admin/alerts/{id}/cancel", E, ui.alertCancel),
+		r("POST", "/admin/alerts/{id}/approve", E, ui.alertApprove),
 
 		r("GET", "/admin/digests", E, ui.digests),
 		r("GET", "/admin/digests/preview", E, ui.digestPreview),
@@ -193,6 +194,8 @@ func adminRouteList(ui *adminUI) []adminRoute {
 		r("POST", "/admin/feeds", A, ui.feedAdd),
 		r("POST", "/admin/feeds/remove", A, ui.feedRemove),
 		r("POST", "/admin/feeds/poll", A, ui.feedPoll),
+		r("GET", "/admin/auto-alerts", A, ui.autoAlerts),
+		r("POST", "/admin/auto-alerts", A, ui.autoAlertSave),
 		r("GET", "/admin/tokens", A, ui.tokens),
 		r("POST", "/admin/tokens", A, ui.tokenCreate),
 		r("POST", "/admin/tokens/{id}/revoke", A, ui.tokenRevoke),
@@ -218,7 +221,7 @@ func adminRouteList(ui *adminUI) []adminRoute {
 // layout.
 var adminPageNames = []string{"login", "message", "dashboard", "articles", "alerts", "alert_form", "alert_confirm",
 	"alert_progress", "digests", "digest_preview", "digest_run", "readers", "reader", "reader_erase", "import_report",
-	"suppressions", "topics", "feeds", "tokens", "users", "audit", "health", "parked", "webhooks", "webhook", "welcome", "reading"}
+	"suppressions", "topics", "feeds", "tokens", "users", "audit", "health", "parked", "webhooks", "webhook", "welcome", "reading", "auto_alerts"}
 
 func newAdminUI(s *web.Server) (*adminUI, error) {
 	fsys := templates.FS
@@ -571,6 +574,7 @@ func (ui *adminUI) nav(rq *adminReq) []adminNav {
 		{"/admin/readers", "admin.nav.readers", news.RoleAdmin},
 		{"/admin/topics", "admin.nav.topics", news.RoleAdmin},
 		{"/admin/feeds", "admin.nav.feeds", news.RoleAdmin},
+		{"/admin/auto-alerts", "admin.nav.auto", news.RoleAdmin},
 		{"/admin/tokens", "admin.nav.tokens", news.RoleAdmin},
 		{"/admin/users", "admin.nav.users", news.RoleAdmin},
 		{"/admin/audit", "admin.nav.audit", news.RoleAdmin},

@@ -28,19 +28,21 @@ type alertForm struct {
 	Email                      bool
 	SendAt                     string // datetime-local, publisher's time zone
 	Replaces                   string
+	Priority                   string
 }
 
 func readAlertForm(r *http.Request) alertForm {
 	f := r.PostForm
 	return alertForm{Title: strings.TrimSpace(f.Get("title")), Body: strings.TrimSpace(f.Get("body")), URL: strings.TrimSpace(f.Get("url")),
 		ImageURL: strings.TrimSpace(f.Get("image_url")), Topics: f["topics"], Urgency: f.Get("urgency"), TTL: f.Get("ttl"),
-		Email: f.Get("email") != "", SendAt: strings.TrimSpace(f.Get("send_at")), Replaces: strings.TrimSpace(f.Get("replaces"))}
+		Email: f.Get("email") != "", SendAt: strings.TrimSpace(f.Get("send_at")), Replaces: strings.TrimSpace(f.Get("replaces")),
+		Priority: f.Get("priority")}
 }
 
 // request turns the form into an alert request; errors name a field.
 func (ui *adminUI) request(f alertForm, rq *adminReq) (news.AlertRequest, error) {
 	req := news.AlertRequest{Title: f.Title, Body: f.Body, URL: f.URL, ImageURL: f.ImageURL, Topics: f.Topics,
-		Urgency: news.Urgency(f.Urgency), Email: f.Email, CreatedBy: rq.actor()}
+		Urgency: news.Urgency(f.Urgency), Email: f.Email, CreatedBy: rq.actor(), Priority: news.Priority(f.Priority)}
 	if f.TTL != "" {
 		n, err := strconv.Atoi(f.TTL)
 		if err != nil {
@@ -79,6 +81,10 @@ type alertFormData struct {
 	Host      string // of the link, as the notification shows it
 	TZ        string
 	Now       string // min of the send time field
+	// Priorities and Timing: see admin_approve.go.
+	Priorities []adminOption
+	Timing     []string
+	Approval   bool
 }
 
 // adminOption is one choice of a select.
@@ -123,6 +129,11 @@ func (ui *adminUI) renderAlertForm(w http.ResponseWriter, r *http.Request, rq *a
 	if b, e, aerr := ui.d.Store.Audience(ctx, f.Topics); aerr == nil {
 		d.Audience = ui.audienceText(rq.Lang, b, e)
 	}
+	d.Priorities, d.Approval = ui.priorityOptions(rq.Lang), ui.approvalRequired()
+	if d.Form.Priority == "" {
+		d.Form.Priority = string(news.Breaking)
+	}
+	d.Timing = ui.timingText(ctx, rq.Lang, f.Topics, "", f.TTL)
 	var opts []func(*adminView)
 	if err != nil {
 		d.Errors = append(d.Errors, ui.fieldError(rq.Lang, err))
@@ -178,7 +189,7 @@ func (ui *adminUI) alertNew(w http.ResponseWriter, r *http.Request, rq *adminReq
 		if err == nil {
 			if a, err := ui.d.Alerts.Get(r.Context(), id); err == nil {
 				f = alertForm{Title: a.Title, Body: a.Body, URL: a.URL, ImageURL: a.ImageURL, Topics: a.Topics, Urgency: string(a.Urgency),
-					TTL: strconv.Itoa(int(a.TTL / time.Second)), Email: a.Email, Replaces: strconv.FormatInt(id, 10)}
+					TTL: strconv.Itoa(int(a.TTL / time.Second)), Email: a.Email, Replaces: strconv.FormatInt(id, 10), Priority: string(a.Priority)}
 			}
 		}
 	}
@@ -227,6 +238,9 @@ type alertConfirmData struct {
 	TTL        string
 	Nonce      string
 	Host       string
+	Priority   string
+	Timing     []string
+	Approval   bool
 }
 
 // alertConfirm validates the form and asks the editor to confirm.
@@ -265,6 +279,9 @@ func (ui *adminUI) alertConfirm(w http.ResponseWriter, r *http.Request, rq *admi
 	}
 	urg, ttls := ui.alertOptions(rq.Lang)
 	d.Urgency, d.TTL = optionLabel(urg, f.Urgency, "high"), optionLabel(ttls, f.TTL, "3600")
+	d.Priority = optionLabel(ui.priorityOptions(rq.Lang), f.Priority, string(news.Breaking))
+	d.Timing = ui.timingText(ctx, rq.Lang, f.Topics, cmpOr(f.Priority, string(news.Breaking)), f.TTL)
+	d.Approval = ui.approvalRequired()
 	if u, perr := url.Parse(f.URL); perr == nil {
 		d.Host = u.Hostname()
 	}
@@ -344,6 +361,8 @@ type alertProgressData struct {
 	Status alertStatusJSON
 	Topics []string
 	Curve  alertCurve
+	// Awaiting approval; CanApprove: by this editor (not its author).
+	Awaiting, CanApprove bool
 }
 
 // alertProgress shows an alert's fan-out; admin.js refreshes the counts.
@@ -366,6 +385,8 @@ func (ui *adminUI) alertProgress(w http.ResponseWriter, r *http.Request, rq *adm
 		ui.fail(w, r, rq, err)
 		return
 	}
+	d.Awaiting = a.State == news.AlertAwaitingApproval
+	d.CanApprove = d.Awaiting && a.CreatedBy != rq.actor()
 	if topics, err := ui.s.Topics(r.Context(), rq.Lang); err == nil {
 		for _, t := range topics {
 			for _, s := range a.Topics {

@@ -137,6 +137,9 @@ type audienceJSON struct {
 	Browsers int64  `json:"browsers"`
 	Emails   int64  `json:"emails"`
 	Text     string `json:"text"`
+	// Timing: what becomes of browsers in quiet hours or at their cap
+	// (see timingText), for ?priority= and ?ttl=.
+	Timing []string `json:"timing"`
 }
 
 // audience answers the composer's live audience count (?topic=a&topic=b).
@@ -147,7 +150,9 @@ func (ui *adminUI) audience(w http.ResponseWriter, r *http.Request, rq *adminReq
 		ui.s.Fail(w, r, err)
 		return
 	}
-	web.WriteJSON(w, http.StatusOK, audienceJSON{Browsers: b, Emails: e, Text: ui.audienceText(rq.Lang, b, e)})
+	q := r.URL.Query()
+	web.WriteJSON(w, http.StatusOK, audienceJSON{Browsers: b, Emails: e, Text: ui.audienceText(rq.Lang, b, e),
+		Timing: ui.timingText(r.Context(), rq.Lang, topics, q.Get("priority"), q.Get("ttl"))})
 }
 
 // audienceText is "4 213 navigateurs, 1 032 emails".

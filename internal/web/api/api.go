@@ -51,6 +51,7 @@ var routeList = []route{
 	{"POST /api/v1/alerts", news.RoleEditor, (*handler).createAlert},
 	{"GET /api/v1/alerts/{id}", news.RoleEditor, (*handler).getAlert},
 	{"POST /api/v1/alerts/{id}/cancel", news.RoleEditor, (*handler).cancelAlert},
+	{"POST /api/v1/alerts/{id}/approve", news.RoleEditor, (*handler).approveAlert},
 	{"GET /api/v1/subscribers/{email}", news.RoleAdmin, (*handler).getSubscriber},
 	{"DELETE /api/v1/subscribers/{email}", news.RoleAdmin, (*handler).deleteSubscriber},
 	{"POST /api/v1/webhooks", news.RoleAdmin, (*handler).createWebhook},
@@ -177,6 +178,7 @@ type articleJSON struct {
 	PublishedAt string   `json:"published_at"`
 	ImageURL    string   `json:"image_url"`
 	Author      string   `json:"author"`
+	Breaking    bool     `json:"breaking"`
 }
 
 func (s *handler) createArticle(w http.ResponseWriter, r *http.Request) {
@@ -216,7 +218,8 @@ func (s *handler) createArticle(w http.ResponseWriter, r *http.Request) {
 // literally; text that is not markup ("Tom & Jerry <3") stays as written.
 func validateArticle(in articleJSON, now time.Time) (news.Article, error) {
 	a := news.Article{GUID: strings.TrimSpace(in.GUID), URL: strings.TrimSpace(in.URL), Title: feed.PlainText(in.Title),
-		Summary: feed.PlainText(in.Summary), ImageURL: strings.TrimSpace(in.ImageURL), Author: feed.PlainText(in.Author), Topics: in.Topics, CreatedAt: now}
+		Summary: feed.PlainText(in.Summary), ImageURL: strings.TrimSpace(in.ImageURL), Author: feed.PlainText(in.Author), Topics: in.Topics, CreatedAt: now,
+		Breaking: in.Breaking}
 	if !news.HTTPURL(a.URL) {
 		return a, news.FieldError(news.CodeInvalid, "url", "url must be an absolute http(s) URL")
 	}
@@ -310,6 +313,7 @@ type alertJSON struct {
 	ImageURL   string   `json:"image_url"`
 	Replaces   *string  `json:"replaces"`
 	SendAt     string   `json:"send_at"`
+	Priority   string   `json:"priority"`
 }
 
 func (s *handler) createAlert(w http.ResponseWriter, r *http.Request) {
@@ -319,7 +323,8 @@ func (s *handler) createAlert(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	req := news.AlertRequest{Title: in.Title, Body: in.Body, URL: in.URL, ImageURL: in.ImageURL, Topics: in.Topics,
-		TTLSeconds: in.TTLSeconds, Urgency: news.Urgency(in.Urgency), Email: in.Email, CreatedBy: actorOf(r.Context())}
+		TTLSeconds: in.TTLSeconds, Urgency: news.Urgency(in.Urgency), Email: in.Email, CreatedBy: actorOf(r.Context()),
+		Priority: news.Priority(in.Priority)}
 	if in.Replaces != nil {
 		id, err := strconv.ParseInt(*in.Replaces, 10, 64)
 		if err != nil {
@@ -364,9 +369,15 @@ type AlertJSON struct {
 	// Shown and Clicked are the browsers whose service worker reported
 	// the notification shown, and opened; EmailClicks the readers' clicks
 	// on the alert email's link.
-	Shown       int64 `json:"shown"`
-	Clicked     int64 `json:"clicked"`
-	EmailClicks int64 `json:"email_clicks"`
+	Shown       int64  `json:"shown"`
+	Clicked     int64  `json:"clicked"`
+	EmailClicks int64  `json:"email_clicks"`
+	Priority    string `json:"priority,omitempty"`
+	// ApprovedBy names who approved it, when it waited for approval.
+	ApprovedBy string `json:"approved_by,omitempty"`
+	// Error says why it failed (an automatic alert whose article never
+	// answered) or what it waits for.
+	Error string `json:"error,omitempty"`
 }
 
 // AlertToJSON converts an alert for the API.
@@ -376,7 +387,8 @@ func AlertToJSON(a store.AlertInfo) AlertJSON {
 		st = news.AlertSending
 	}
 	return AlertJSON{ID: strconv.FormatInt(a.ID, 10), State: string(st), Targeted: a.Targeted, Delivered: a.Delivered,
-		Failed: a.Failed, Expired: a.Expired, Emails: a.Emails, EmailSent: a.EmailSent, Title: a.Title}
+		Failed: a.Failed, Expired: a.Expired, Emails: a.Emails, EmailSent: a.EmailSent, Title: a.Title,
+		Priority: string(a.Priority), ApprovedBy: a.ApprovedBy, Error: a.Error}
 }
 
 func (s *handler) getAlert(w http.ResponseWriter, r *http.Request) {

@@ -28,6 +28,7 @@ var apiRouteTable = []struct {
 	{"POST /api/v1/alerts", "/api/v1/alerts", news.RoleEditor},
 	{"GET /api/v1/alerts/{id}", "/api/v1/alerts/1", news.RoleEditor},
 	{"POST /api/v1/alerts/{id}/cancel", "/api/v1/alerts/1/cancel", news.RoleEditor},
+	{"POST /api/v1/alerts/{id}/approve", "/api/v1/alerts/1/approve", news.RoleEditor},
 	{"GET /api/v1/subscribers/{email}", "/api/v1/subscribers/a@example.com", news.RoleAdmin},
 	{"DELETE /api/v1/subscribers/{email}", "/api/v1/subscribers/a@example.com", news.RoleAdmin},
 	{"POST /api/v1/webhooks", "/api/v1/webhooks", news.RoleAdmin},

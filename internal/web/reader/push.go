@@ -25,8 +25,14 @@ type pushSubJSON struct {
 			Auth   string `json:"auth"`
 		} `json:"keys"`
 	} `json:"subscription"`
-	Topics []string `json:"topics"`
-	Lang   string   `json:"lang"`
+	Topics     []string `json:"topics"`
+	Lang       string   `json:"lang"`
+	Timezone   string   `json:"timezone"`
+	QuietHours *struct {
+		From string `json:"from"`
+		To   string `json:"to"`
+	} `json:"quiet_hours"`
+	MaxPerDay *int `json:"max_per_day"`
 }
 
 // pushAllowed spends one request of the client's push budget, or answers
@@ -96,8 +102,12 @@ func (s *handler) pushSubscribe(w http.ResponseWriter, r *http.Request) {
 		s.srv.Fail(w, r, news.FieldError(news.CodeUnknownTopic, "topics", "unknown topic %q", unknown[0]))
 		return
 	}
-	_, created, err := s.d.Store.SavePushSubscription(r.Context(), news.PushSubscription{Endpoint: ep,
-		P256dh: in.Subscription.Keys.P256dh, Auth: in.Subscription.Keys.Auth, Lang: lang}, ids, s.d.Now())
+	ps := news.PushSubscription{Endpoint: ep, P256dh: in.Subscription.Keys.P256dh, Auth: in.Subscription.Keys.Auth, Lang: lang}
+	if err := pushTiming(&ps, in); err != nil {
+		s.srv.Fail(w, r, err)
+		return
+	}
+	_, created, err := s.d.Store.SavePushSubscription(r.Context(), ps, ids, s.d.Now())
 	if err != nil {
 		s.srv.Fail(w, r, err)
 		return

@@ -69,6 +69,8 @@ func FuzzPushSubscriptionJSON(f *testing.F) {
 	f.Add(`{"subscription":{"endpoint":"http://127.0.0.1:9/p/1","keys":{"p256dh":"` + b[0] + `","auth":"` + b[1] + `"}},"topics":["politique"],"lang":"fr"}`)
 	f.Add(`{"subscription":{"endpoint":"https://10.0.0.1/x","keys":{"p256dh":"AA","auth":"AA"}}}`)
 	f.Add(`{"subscription":{}}`)
+	f.Add(`{"subscription":{"endpoint":"http://127.0.0.1:9/p/2","keys":{"p256dh":"` + b[0] + `","auth":"` + b[1] + `"}},"timezone":"Asia/Kathmandu","quiet_hours":{"from":"22:00","to":"07:00"},"max_per_day":3}`)
+	f.Add(`{"subscription":{"endpoint":"http://127.0.0.1:9/p/3","keys":{"p256dh":"` + b[0] + `","auth":"` + b[1] + `"}},"timezone":"../etc","quiet_hours":{"from":"25:00"},"max_per_day":-1}`)
 	f.Fuzz(func(t *testing.T, body string) {
 		rec := webtest.Post(h, "/api/v1/push/subscriptions", "application/json", body)
 		switch rec.Code {

@@ -40,17 +40,36 @@
       else if (b) set(b, ev.target.value);
     });
     var out = document.getElementById("audience");
+    var quiet = document.getElementById("quiet-now");
     var timer = null;
     var refresh = function () {
       var q = new URLSearchParams();
       form.querySelectorAll('input[name="topics"]:checked').forEach(function (c) { q.append("topic", c.value); });
+      var prio = form.querySelector('input[name="priority"]:checked');
+      if (prio) q.append("priority", prio.value);
+      if (form.elements.ttl) q.append("ttl", form.elements.ttl.value);
       fetch(form.getAttribute("data-audience") + "?" + q.toString(), { credentials: "same-origin", headers: { Accept: "application/json" } })
         .then(function (r) { return r.ok ? r.json() : null; })
-        .then(function (j) { if (j && out) out.textContent = j.text; })
+        .then(function (j) {
+          if (j && out) out.textContent = j.text;
+          // Browsers in quiet hours now, for the priority and lifetime chosen.
+          if (j && quiet) {
+            quiet.textContent = "";
+            (j.timing || []).forEach(function (t) {
+              var p = document.createElement("p");
+              p.className = "hint";
+              p.textContent = t;
+              quiet.appendChild(p);
+            });
+            quiet.hidden = !(j.timing && j.timing.length);
+          }
+        })
         .catch(function () {});
     };
     form.addEventListener("change", function (ev) {
-      if (ev.target.name === "topics") { clearTimeout(timer); timer = setTimeout(refresh, 150); }
+      if (ev.target.name === "topics" || ev.target.name === "priority" || ev.target.name === "ttl") {
+        clearTimeout(timer); timer = setTimeout(refresh, 150);
+      }
     });
   }
 

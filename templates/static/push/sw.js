@@ -90,20 +90,31 @@
   self.addEventListener('install', function () { self.skipWaiting(); });
   self.addEventListener('activate', function (event) { event.waitUntil(self.clients.claim()); });
 
+  // Every push shows a notification, whatever it carries: iOS and Safari
+  // revoke a subscription whose pushes show none (userVisibleOnly), so a
+  // payload that does not parse still shows the site's name, and a
+  // notification the browser refuses (an image it cannot load, an option
+  // it lacks) is shown again with its title and text alone.
   self.addEventListener('push', function (event) {
     var msg = {};
-    if (event.data) {
-      try { msg = event.data.json(); } catch (e) { msg = {body: event.data.text()}; }
-    }
-    var opts = {body: msg.body || '', data: {url: msg.url || '', alert_id: msg.alert_id || null}};
-    if (msg.icon) opts.icon = msg.icon;
-    if (msg.image) opts.image = msg.image;
-    if (msg.tag) {
+    try {
+      if (event.data) {
+        try { msg = event.data.json(); } catch (e) { msg = {body: event.data.text()}; }
+      }
+    } catch (e) { msg = {}; }
+    if (!msg || typeof msg !== 'object') msg = {body: String(msg || '')};
+    var str = function (v) { return typeof v === 'string' ? v : ''; };
+    var opts = {body: str(msg.body), data: {url: str(msg.url), alert_id: msg.alert_id || null}};
+    if (str(msg.icon)) opts.icon = msg.icon;
+    if (str(msg.image)) opts.image = msg.image;
+    if (str(msg.tag)) {
       opts.tag = msg.tag;
       opts.renotify = true; // an update of an alert still rings
     }
-    var title = msg.title || new URL(self.registration.scope).hostname;
-    event.waitUntil(self.registration.showNotification(title, opts).then(
+    var title = str(msg.title) || new URL(self.registration.scope).hostname;
+    event.waitUntil(self.registration.showNotification(title, opts).catch(function () {
+      return self.registration.showNotification(title, {body: opts.body, data: opts.data});
+    }).then(
       function () { return Promise.all([tellPages(msg, true), report(msg.alert_id, 'shown')]); },
       function (err) { return tellPages(msg, false).then(function () { throw err; }); }));
   });
@@ -143,7 +154,10 @@
       }
       var res = await fetch(base + '/api/v1/push/subscriptions', {
         method: 'POST', credentials: 'omit', headers: {'Content-Type': 'application/json'},
-        body: JSON.stringify({subscription: sub.toJSON(), topics: prefs.topics || [], lang: prefs.lang || 'fr'})
+        // The reader's zone and quiet hours too: a post without them
+        // would remove them.
+        body: JSON.stringify(Object.assign({subscription: sub.toJSON(), topics: prefs.topics || [], lang: prefs.lang || 'fr'},
+          prefs.timezone ? {timezone: prefs.timezone} : {}, prefs.quiet_hours ? {quiet_hours: prefs.quiet_hours} : {}))
       });
       if (!res.ok) throw new Error('crieur answered ' + res.status);
       var oldEndpoint = (old && old.endpoint) || prefs.endpoint;

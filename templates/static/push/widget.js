@@ -9,6 +9,16 @@
  * data-sw      the service worker URL on the publisher's origin
  *              (default "/crieur-sw.js"; see sw.js for what to put in it)
  * data-button  "none" to draw no button (the page uses window.crieurPush)
+ * data-quiet   the quiet hours the widget offers, "22:00-07:00" (the
+ *              default); "none" offers none
+ *
+ * The reader's time zone (the browser's) goes with the subscription, and
+ * "not between 22:00 and 07:00" when ticked: crieur then holds alerts that
+ * are not breaking until the morning. On every page load the widget checks
+ * the browser's subscription and sends it again (at most hourly), so a
+ * subscription the browser or crieur lost is restored. On an iPhone or
+ * iPad, web push only works from a site added to the Home Screen: there
+ * the widget explains how, instead of a button that cannot work.
  *
  * The browser's permission prompt is only ever shown after a click on
  * "Activer les alertes". window.crieurPush = {enable(topics), disable(),
@@ -36,6 +46,24 @@
 
   var supported = 'serviceWorker' in navigator && 'PushManager' in window &&
     'Notification' in window && window.isSecureContext;
+  // iOS and iPadOS (which says it is a Mac) give web push to Home Screen
+  // apps only (iOS 16.4+).
+  var ios = /iPad|iPhone|iPod/.test(navigator.userAgent) ||
+    (navigator.platform === 'MacIntel' && navigator.maxTouchPoints > 1);
+  var standalone = navigator.standalone === true ||
+    (window.matchMedia && window.matchMedia('(display-mode: standalone)').matches);
+  var needsHomeScreen = ios && !standalone;
+  if (needsHomeScreen) supported = false;
+
+  var QUIET = (function (q) {
+    var m = /^([01]\d|2[0-3]):([0-5]\d)-([01]\d|2[0-3]):([0-5]\d)$/.exec(q || '22:00-07:00');
+    return m && q !== 'none' ? {from: m[1] + ':' + m[2], to: m[3] + ':' + m[4]} : null;
+  })(ds.quiet);
+  var RESYNC = 3600 * 1000; // re-send the subscription at most this often
+
+  function zone() {
+    try { return Intl.DateTimeFormat().resolvedOptions().timeZone || ''; } catch (e) { return ''; }
+  }
 
   var TEXT = {
     fr: {
@@ -44,7 +72,9 @@
       enable: 'Activer les alertes', save: 'Enregistrer', disable: 'Désactiver les alertes',
       close: 'Fermer', busy: 'Un instant…', enabled: 'Alertes activées.', saved: 'Thèmes enregistrés.',
       disabled: 'Alertes désactivées.', denied: 'Les notifications sont bloquées dans les réglages du navigateur.',
-      failed: 'Impossible d’activer les alertes. Réessayez plus tard.', none: 'Choisissez au moins un thème.'
+      failed: 'Impossible d’activer les alertes. Réessayez plus tard.', none: 'Choisissez au moins un thème.',
+      quiet: 'Pas d’alerte entre %1 et %2, sauf urgence',
+      ios: 'Sur iPhone et iPad, les alertes arrivent par l’app du site : touchez le bouton Partager, puis « Sur l’écran d’accueil », ouvrez le site depuis sa nouvelle icône et activez les alertes.'
     },
     en: {
       open: 'Get breaking news alerts', on: 'Alerts on', title: 'News alerts',
@@ -52,7 +82,9 @@
       enable: 'Turn on alerts', save: 'Save', disable: 'Turn off alerts',
       close: 'Close', busy: 'One moment…', enabled: 'Alerts are on.', saved: 'Topics saved.',
       disabled: 'Alerts are off.', denied: 'Notifications are blocked in your browser settings.',
-      failed: 'Could not turn on alerts. Please try again later.', none: 'Pick at least one topic.'
+      failed: 'Could not turn on alerts. Please try again later.', none: 'Pick at least one topic.',
+      quiet: 'No alerts between %1 and %2, except breaking news',
+      ios: 'On iPhone and iPad, alerts come through the site’s app: tap the Share button, then “Add to Home Screen”, open the site from its new icon and turn on alerts.'
     }
   };
 
@@ -169,15 +201,21 @@
       enabled: !!sub,
       endpoint: sub ? sub.endpoint : null,
       topics: prefs ? prefs.topics : splitTopics(ds.topics),
-      lang: lang
+      quiet: !!(prefs && prefs.quiet && QUIET),
+      timezone: zone(),
+      lang: lang,
+      homeScreen: needsHomeScreen
     };
   }
 
-  // enable subscribes (or updates the topics of an existing subscription).
+  // enable subscribes (or updates the topics of an existing subscription);
+  // opts.quiet asks for the offered quiet hours (default: as before).
   // Outside a click handler it only works once notifications are allowed.
-  async function enable(topics) {
+  async function enable(topics, opts) {
     if (!supported) throw new Error('push not supported');
     topics = Array.isArray(topics) ? topics : splitTopics(ds.topics);
+    var before = loadPrefs();
+    var quiet = opts && typeof opts.quiet === 'boolean' ? opts.quiet : !!(before && before.quiet);
     var perm = Notification.permission;
     if (perm !== 'granted') perm = await Notification.requestPermission();
     if (perm !== 'granted') {
@@ -199,8 +237,19 @@
       });
     }
     var prefs = loadPrefs();
+    var body = {subscription: sub.toJSON(), topics: topics, lang: lang};
+    var tz = zone();
+    if (tz) body.timezone = tz;
+    if (quiet && QUIET) body.quiet_hours = QUIET;
     try {
-      await api('POST', '/api/v1/push/subscriptions', {subscription: sub.toJSON(), topics: topics, lang: lang});
+      try {
+        await api('POST', '/api/v1/push/subscriptions', body);
+      } catch (e) {
+        // A zone this crieur's database does not know: the daemon's.
+        if (e.status !== 400 || !body.timezone) throw e;
+        delete body.timezone;
+        await api('POST', '/api/v1/push/subscriptions', body);
+      }
     } catch (e) {
       if (fresh) await sub.unsubscribe().catch(function () {});
       throw e;
@@ -208,7 +257,8 @@
     if (prefs && prefs.endpoint && prefs.endpoint !== sub.endpoint) {
       api('DELETE', '/api/v1/push/subscriptions', {endpoint: prefs.endpoint}).catch(function () {});
     }
-    await savePrefs({topics: topics, lang: lang, endpoint: sub.endpoint, crieur: BASE});
+    await savePrefs({topics: topics, lang: lang, endpoint: sub.endpoint, crieur: BASE, quiet: quiet, synced: Date.now(), timezone: tz,
+      quiet_hours: body.quiet_hours || null});
     render(true);
     return state();
   }
@@ -278,9 +328,22 @@
     var off = el('button', {'type': 'button', 'hidden': ''}, T.disable);
     var status = el('p', {'class': 'status', 'role': 'status', 'aria-live': 'polite'});
     row.append(primary, off);
-    panel.append(close, el('h2', {'id': 'crieur-title'}, T.title), fs, row, status);
+    var quietBox = null;
+    var quietLabel = el('label', {'class': 'quiet'});
+    if (QUIET) {
+      quietBox = el('input', {'type': 'checkbox', 'name': 'quiet'});
+      quietLabel.append(quietBox, ' ' + T.quiet.replace('%1', QUIET.from).replace('%2', QUIET.to));
+    }
+    if (needsHomeScreen) {
+      // No button that cannot work: how to get one that does.
+      panel.append(close, el('h2', {'id': 'crieur-title'}, T.title), el('p', {'class': 'ios'}, T.ios));
+    } else {
+      panel.append(close, el('h2', {'id': 'crieur-title'}, T.title), fs);
+      if (quietBox) panel.append(quietLabel);
+      panel.append(row, status);
+    }
     root.append(panel, main);
-    ui = {host: host, main: main, panel: panel, fs: fs, primary: primary, off: off, status: status, on: false};
+    ui = {host: host, main: main, panel: panel, fs: fs, primary: primary, off: off, status: status, quiet: quietBox, on: false};
 
     function show(open) {
       panel.hidden = !open;
@@ -308,7 +371,8 @@
         .map(function (i) { return i.value; });
       if (fs.querySelector('input') && !chosen.length) { status.textContent = T.none; return; }
       // The permission prompt comes from this click, never from page load.
-      run(function () { return enableOne(chosen); }, ui.on ? T.saved : T.enabled);
+      var q = quietBox ? {quiet: quietBox.checked} : undefined;
+      run(function () { return enableOne(chosen, q); }, ui.on ? T.saved : T.enabled);
     });
     off.addEventListener('click', function () { run(disableOne, T.disabled); });
     document.body.appendChild(host);
@@ -334,16 +398,28 @@
   }
 
   async function init() {
+    if (needsHomeScreen) {
+      if (ds.button !== 'none') build();
+      return;
+    }
     var st = await state();
     if (ds.button !== 'none') {
       build();
       render(st.enabled);
+      if (ui.quiet) ui.quiet.checked = st.quiet;
       try { renderTopics(await api('GET', '/api/v1/topics'), st.topics); } catch (e) { /* alerts for every topic */ }
     }
-    // The browser may have replaced the subscription while no page was open:
-    // tell crieur about the new endpoint, with the reader's topics.
+    // Re-check on every load: the browser may have replaced the
+    // subscription while no page was open, or dropped it (iOS does), or
+    // crieur may have lost it, or the reader moved to another zone. Send it
+    // again (hourly at most when nothing changed); re-subscribe a reader
+    // who opted in and still allows notifications.
     var prefs = loadPrefs();
-    if (st.enabled && prefs && prefs.endpoint !== st.endpoint) {
+    if (!prefs) return;
+    var stale = !prefs.synced || Date.now() - prefs.synced > RESYNC;
+    if (st.enabled && (prefs.endpoint !== st.endpoint || stale || prefs.timezone !== st.timezone)) {
+      enableOne(prefs.topics).catch(function () {});
+    } else if (!st.enabled && Notification.permission === 'granted') {
       enableOne(prefs.topics).catch(function () {});
     }
   }
@@ -352,7 +428,7 @@
   var ready = new Promise(function (resolve) { markReady = resolve; });
   window.crieurPush = {enable: enableOne, disable: disableOne, state: state, ready: ready};
   var start = function () {
-    (supported ? init() : Promise.resolve()).catch(function () {}).then(function () { markReady(); });
+    (supported || needsHomeScreen ? init() : Promise.resolve()).catch(function () {}).then(function () { markReady(); });
   };
   if (document.body) start(); else document.addEventListener('DOMContentLoaded', start);
 })();

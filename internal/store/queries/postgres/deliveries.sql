@@ -39,4 +39,6 @@ UPDATE push_deliveries SET state = 'sent', sent_at = ?, locked_at = NULL, last_e
 WHERE state = 'sending' AND claims = ? AND id = ANY (?::bigint[])
 
 -- name: PushKeys
-SELECT id, endpoint, p256dh, auth, refusals FROM push_subscriptions WHERE id = ANY (?::bigint[])
+SELECT id, endpoint, p256dh, auth, refusals,
+    CASE WHEN quiet_from = quiet_to AND max_per_day = 0 THEN NULL ELSE timezone || '|' || quiet_from || '|' || quiet_to || '|' || max_per_day END
+    FROM push_subscriptions WHERE id = ANY (?::bigint[])
