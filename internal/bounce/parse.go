@@ -5,7 +5,6 @@ import (
 	"bytes"
 	"encoding/base64"
 	"errors"
-	"fmt"
 	"io"
 	"mime"
 	"mime/multipart"
@@ -89,7 +88,10 @@ func Parse(raw []byte) (*Parsed, error) {
 	}
 	msg, err := mail.ReadMessage(bytes.NewReader(raw))
 	if err != nil {
-		return nil, fmt.Errorf("%w: %v", ErrMalformed, err)
+		// Not err's text: it quotes the line that broke the header,
+		// often "<reader@address>: …", and this error reaches the log
+		// and the parked list editors see.
+		return nil, ErrMalformed
 	}
 	h := msg.Header
 	p := &Parsed{Type: TypeOther, Subject: decodeHeader(h.Get("Subject"))}

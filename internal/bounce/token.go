@@ -121,3 +121,16 @@ func messageIDToken(id string) (string, bool) {
 	}
 	return tok, true
 }
+
+// ParseMessageID verifies the reference in a Message-ID crieur made (with
+// or without its angle brackets): ok is false when id does not have
+// that shape (another sender's), err is ErrForged when it has the shape
+// and does not verify.
+func (t *Tokens) ParseMessageID(id string) (ref Ref, ok bool, err error) {
+	tok, ok := messageIDToken(id)
+	if !ok {
+		return Ref{}, false, nil
+	}
+	ref, err = t.Parse(tok)
+	return ref, true, err
+}

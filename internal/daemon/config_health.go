@@ -6,6 +6,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crieur/crieur/internal/bounce"
 	"github.com/crieur/crieur/internal/bounce/provider"
 	"github.com/crieur/crieur/internal/store"
 )
@@ -123,8 +124,9 @@ func parseDays(v string) (time.Duration, error) {
 	return d, nil
 }
 
-// providers are the provider webhooks whose secrets are set.
-func (h ListHealth) providers() []provider.Provider {
+// providers are the provider webhooks whose secrets are set; refs made
+// the emails' Message-IDs (Mailgun's events name readers only by them).
+func (h ListHealth) providers(refs *bounce.Tokens) []provider.Provider {
 	var out []provider.Provider
 	if len(h.SESTopicARNs) > 0 {
 		out = append(out, provider.NewSES(provider.SESConfig{TopicARNs: h.SESTopicARNs}))
@@ -138,7 +140,7 @@ func (h ListHealth) providers() []provider.Provider {
 		out = append(out, provider.NewPostmark(h.PostmarkAuth))
 	}
 	if h.MailgunKey != "" {
-		out = append(out, provider.NewMailgun(h.MailgunKey, nil))
+		out = append(out, provider.NewMailgun(h.MailgunKey, refs, nil))
 	}
 	return out
 }

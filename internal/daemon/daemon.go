@@ -323,7 +323,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 		Composer: d.Composer, Metrics: d.Metrics, Log: log, BaseURL: siteURL, AllowedOrigins: origins, VAPIDPublicKey: vpub,
 		PushAllowPrivate: cfg.PushAllowPrivate, CheckEndpoint: d.CheckPushEndpoint, ValidateKeys: push.ValidateSubscriptionKeys,
 		TrustedProxies: cfg.proxies(), MetricsElsewhere: cfg.MetricsListen != "", SiteName: cfg.SiteName, WakeMail: wakeMail, Location: d.loc,
-		Bounces: d.Bounces, BounceProviders: cfg.Health.providers(), Webhooks: d.WebhookAdmin, Clicks: d.Clicks})
+		Bounces: d.Bounces, BounceProviders: cfg.Health.providers(refs), Webhooks: d.WebhookAdmin, Clicks: d.Clicks})
 	if err != nil {
 		return nil, err
 	}

@@ -11,6 +11,7 @@ import (
 
 	"github.com/crieur/crieur/internal/bounce/provider/providertest"
 	"github.com/crieur/crieur/internal/e2e/e2etest"
+	"github.com/crieur/crieur/internal/mail/mailtest"
 )
 
 // postHook posts body to a provider webhook of p with headers h and
@@ -47,8 +48,9 @@ func TestProviderWebhooksMakeReadersBounced(t *testing.T) {
 	t.Parallel()
 	sg := providertest.NewSendGrid(t)
 	const pmAuth, mgKey = "crieur:postmark-e2e-password", "key-e2e-mailgun-signing"
+	sink := mailtest.NewServer(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_BOUNCE_SENDGRID_KEY": sg.PublicKey, "CRIEUR_BOUNCE_POSTMARK_AUTH": pmAuth,
-		"CRIEUR_BOUNCE_MAILGUN_KEY": mgKey, "CRIEUR_SOFT_BOUNCES": "2/15d"}, "monde")
+		"CRIEUR_BOUNCE_MAILGUN_KEY": mgKey, "CRIEUR_SOFT_BOUNCES": "2/15d", "CRIEUR_SMTP_URL": sink.URL()}, "monde")
 	var rows []string
 	for _, r := range []string{"gone", "angry", "full", "pm", "reader"} {
 		rows = append(rows, r+"@example.org,monde,daily,fr,confirmed")
@@ -58,6 +60,21 @@ func TestProviderWebhooksMakeReadersBounced(t *testing.T) {
 	}
 	p := f.start()
 	now := time.Now()
+	// Two digests: Mailgun's events name a reader by the Message-ID of
+	// an email crieur sent them (its signature does not cover the event).
+	for i, guid := range []string{"mg-a", "mg-b"} {
+		f.article(guid, "Article "+guid, []string{"monde"}, now.Add(-time.Hour))
+		if r := f.waitRun(f.runDigest("daily"), 60*time.Second); r.State != "done" || r.Sent != 5 {
+			t.Fatalf("digest %d: %+v, want 5 sent", i+1, r)
+		}
+	}
+	var fullIDs []string
+	for _, m := range byRcpt(sink.Messages())["full@example.org"] {
+		fullIDs = append(fullIDs, strings.Trim(m.Header("Message-ID"), "<> "))
+	}
+	if len(fullIDs) != 2 {
+		t.Fatalf("full@ got %d digests, want 2", len(fullIDs))
+	}
 
 	sgBody := []byte(fmt.Sprintf(`[{"email":"gone@example.org","timestamp":%d,"event":"bounce","type":"bounce","status":"5.1.1","reason":"550 5.1.1 The email account that you tried to reach does not exist.","sg_event_id":"e1"},
 {"email":"angry@example.org","timestamp":%d,"event":"spamreport","sg_event_id":"e2"},
@@ -94,8 +111,8 @@ func TestProviderWebhooksMakeReadersBounced(t *testing.T) {
 		t.Fatalf("postmark call: %d", st)
 	}
 	for i := range 2 {
-		ev := fmt.Sprintf(`{"event":"failed","severity":"temporary","recipient":"full@example.org","timestamp":%d,"delivery-status":{"code":452,"message":"4.2.2 mailbox full"}}`,
-			now.Add(time.Duration(i-2)*24*time.Hour).Unix())
+		ev := fmt.Sprintf(`{"event":"failed","severity":"temporary","recipient":"full@example.org","timestamp":%d,"delivery-status":{"code":452,"message":"4.2.2 mailbox full"},"message":{"headers":{"message-id":%q}}}`,
+			now.Add(time.Duration(i-2)*24*time.Hour).Unix(), fullIDs[i])
 		if st := postHook(t, p, "mailgun", nil, providertest.Mailgun(t, mgKey, []byte(ev), now)); st != 200 {
 			t.Fatalf("mailgun call %d: %d", i, st)
 		}

@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	"bytes"
+	"compress/gzip"
 	"encoding/json"
 	"fmt"
 	"os"
@@ -261,6 +263,27 @@ func TestPushImportReachesBrowsers(t *testing.T) {
 	}
 }
 
+// gzipBomb writes a gzipped OneSignal CSV whose last row opens a quote
+// and goes on for 64 MiB.
+func gzipBomb(t *testing.T, dir string) string {
+	t.Helper()
+	var buf bytes.Buffer
+	zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
+	zw.Write([]byte("identifier,web_auth,web_p256\nhttps://fcm.googleapis.com/fcm/send/x,A,P\n\""))
+	chunk := bytes.Repeat([]byte("a"), 1<<20)
+	for range 64 {
+		zw.Write(chunk)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	p := filepath.Join(dir, "bomb.csv.gz")
+	if err := os.WriteFile(p, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
 // TestPushImportExitStatus: a file that cannot be read, is of no known
 // kind or whose every line is refused fails with one line on stderr; bad
 // usage is 2.
@@ -288,6 +311,9 @@ func TestPushImportExitStatus(t *testing.T) {
 		{"every line refused", []string{write("bad.jsonl", "{\"endpoint\":\"https://fcm.googleapis.com/x\",\"keys\":{\"p256dh\":\"x\",\"auth\":\"y\"}}\n")}, 1, "no browser imported"},
 		{"unknown --topic", []string{write("one.jsonl", "{}\n"), "--topic", "nope"}, 1, "--topic nope"},
 		{"no file", nil, 2, "push import needs FILE"},
+		// 64 MiB behind an open quote, in 64 KiB of gzip: held whole as
+		// one CSV row before, exit 0 with the row "skipped".
+		{"gzip bomb in a CSV row", []string{gzipBomb(t, dir)}, 1, "longer than"},
 	} {
 		_, errOut, code := e2etest.RunCLI(t, env, "", append([]string{"push", "import"}, c.args...)...)
 		lines := strings.Split(strings.TrimSuffix(errOut, "\n"), "\n")

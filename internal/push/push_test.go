@@ -387,6 +387,24 @@ func TestDefaultClientRefusesPrivateEndpoints(t *testing.T) {
 	}
 }
 
+// TestDefaultClientRefusesNameResolvingPrivate: an https endpoint whose
+// host name resolves to loopback (a CRIEUR_PUSH_HOSTS name pointed at an
+// internal address after it was accepted) is refused when the HTTP/2
+// transport dials it, as the HTTP/1.1 one is.
+func TestDefaultClientRefusesNameResolvingPrivate(t *testing.T) {
+	t.Parallel()
+	f := setup(t, func(c *push.Config) { c.Client = push.NewHTTPClient(netguard.Policy{}, 0, 0) })
+	sub := f.srv.Subscription(pushtest.NewBrowser())
+	sub.Endpoint = strings.Replace(strings.Replace(sub.Endpoint, "http:", "https:", 1), "127.0.0.1", "localhost", 1)
+	r := f.sender.Send(t.Context(), sub, push.Message{Payload: []byte("x")})
+	if r.Outcome != push.Failed || !errors.Is(r.Err, netguard.ErrNotAllowed) {
+		t.Fatalf("%+v, want failed: not allowed", r)
+	}
+	if n := f.srv.Count(); n != 0 {
+		t.Fatalf("%d messages reached the loopback server", n)
+	}
+}
+
 func TestNetguardClientWithAllowPrivate(t *testing.T) {
 	t.Parallel()
 	f := setup(t, func(c *push.Config) { c.Client = netguard.Policy{AllowPrivate: true}.HTTPClient(5 * time.Second) })

@@ -235,8 +235,41 @@ const (
 	colInvalid    = "invalid_identifier"
 )
 
+// maxRow bounds one CSV row, quoted line breaks included: encoding/csv
+// holds a whole row in memory, and a quote left open (or a gzip bomb
+// without a line break) would otherwise make it the rest of the file.
+const maxRow = 256 << 10
+
+// errRowTooLong stops a CSV export at a row over maxRow: where the next
+// row starts cannot be told, so reading does not go on.
+var errRowTooLong = fmt.Errorf("a CSV row longer than %d bytes (a quote left open?); the rest of the file cannot be read", maxRow)
+
+// rowCap hands encoding/csv at most max bytes between two calls of
+// next, then errRowTooLong.
+type rowCap struct {
+	r      io.Reader
+	n, max int
+}
+
+func (c *rowCap) Read(p []byte) (int, error) {
+	if c.n >= c.max {
+		return 0, errRowTooLong
+	}
+	if len(p) > c.max-c.n {
+		p = p[:c.max-c.n]
+	}
+	n, err := c.r.Read(p)
+	c.n += n
+	return n, err
+}
+
+// next starts a row's budget; what csv has buffered of it already counted
+// against the last one (at most its 4 KiB buffer).
+func (c *rowCap) next() { c.n = 0 }
+
 func oneSignal(br *bufio.Reader) (func() (Record, error), error) {
-	cr := csv.NewReader(br)
+	capped := &rowCap{r: br, max: maxRow}
+	cr := csv.NewReader(capped)
 	cr.FieldsPerRecord = -1
 	cr.LazyQuotes = true
 	cr.ReuseRecord = true
@@ -262,16 +295,22 @@ func oneSignal(br *bufio.Reader) (func() (Record, error), error) {
 		}
 		return ""
 	}
+	last := 1 // the line of the last row read, for an error that ends reading
 	return func() (Record, error) {
+		capped.next()
 		rec, err := cr.Read()
-		line, _ := cr.FieldPos(0)
 		if err != nil {
+			if errors.Is(err, errRowTooLong) {
+				return Record{}, fmt.Errorf("after the row of line %d: %w", last, errRowTooLong)
+			}
 			var pe *csv.ParseError
 			if errors.As(err, &pe) {
 				return Record{}, &LineError{pe.StartLine, "not a CSV row: " + pe.Err.Error()}
 			}
 			return Record{}, err
 		}
+		line, _ := cr.FieldPos(0)
+		last = line
 		out := Record{Line: line, Endpoint: field(rec, colIdentifier), P256dh: field(rec, colP256), Auth: field(rec, colAuth),
 			Lang: oneSignalLang(field(rec, colLanguage)), CreatedAt: oneSignalTime(field(rec, colCreatedAt))}
 		switch {

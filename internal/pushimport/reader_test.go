@@ -160,3 +160,55 @@ func FuzzReader(f *testing.F) {
 		}
 	})
 }
+
+// countingReader counts what is read from it.
+type countingReader struct {
+	r io.Reader
+	n int64
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	n, err := c.r.Read(p)
+	c.n += int64(n)
+	return n, err
+}
+
+// TestCSVRowBounded: a OneSignal CSV whose quote is never closed (or a
+// gzip bomb without a line break) stops with an error after a bounded
+// read, in the header or in a row, instead of holding the rest of the
+// file in memory as one row.
+func TestCSVRowBounded(t *testing.T) {
+	t.Parallel()
+	const huge = 32 << 20
+	for name, head := range map[string]string{
+		"open quote in a row":  "identifier,web_auth,web_p256\nhttps://a.example/1,A,P\n\"",
+		"header without break": "identifier,web_auth,web_p256,",
+	} {
+		src := &countingReader{r: io.MultiReader(strings.NewReader(head), io.LimitReader(repeatReader('a'), huge))}
+		r, err := pushimport.NewReader(src)
+		if err == nil {
+			for {
+				_, err = r.Next()
+				var le *pushimport.LineError
+				if err != nil && !errors.As(err, &le) {
+					break
+				}
+			}
+		}
+		if err == nil || errors.Is(err, io.EOF) || !strings.Contains(err.Error(), "longer than") {
+			t.Errorf("%s: %v, want an error saying a row is too long", name, err)
+		}
+		if src.n > 1<<20 {
+			t.Errorf("%s: %d bytes read before giving up, want at most 1 MiB", name, src.n)
+		}
+	}
+}
+
+type repeatReader byte
+
+func (b repeatReader) Read(p []byte) (int, error) {
+	for i := range p {
+		p[i] = byte(b)
+	}
+	return len(p), nil
+}

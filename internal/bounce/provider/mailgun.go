@@ -19,20 +19,30 @@ import (
 // a timestamp, a random token and the hex HMAC-SHA256 of timestamp+token
 // keyed with the account's HTTP webhook signing key. A timestamp older
 // than ReplayWindow, or a token already seen within it, is refused.
+//
+// The signature does not cover the event, and the key is the account's:
+// every webhook endpoint of the account (an analytics service taking
+// "opened" events) receives signatures this would accept, fresh and
+// never seen here. So an event names its reader only through the
+// Message-ID crieur signed into the email (refs), never by its
+// recipient address; one without it is handed on naming nobody (the
+// caller parks it).
 type Mailgun struct {
-	key []byte
-	now func() time.Time
+	key  []byte
+	refs *bounce.Tokens
+	now  func() time.Time
 
 	mu   sync.Mutex
 	seen map[string]time.Time // tokens within the replay window
 }
 
-// NewMailgun takes the webhook signing key.
-func NewMailgun(key string, now func() time.Time) *Mailgun {
+// NewMailgun takes the webhook signing key and the Tokens that made the
+// emails' Message-IDs (nil: no event names a reader).
+func NewMailgun(key string, refs *bounce.Tokens, now func() time.Time) *Mailgun {
 	if now == nil {
 		now = time.Now
 	}
-	return &Mailgun{key: []byte(key), now: now, seen: map[string]time.Time{}}
+	return &Mailgun{key: []byte(key), refs: refs, now: now, seen: map[string]time.Time{}}
 }
 
 // Name is "mailgun".
@@ -70,7 +80,29 @@ func (p *Mailgun) Receive(_ context.Context, _ http.Header, body []byte) ([]boun
 	if !fresh(time.Unix(secs, 0), now) || !p.firstUse(s.Token, now) {
 		return nil, ErrUnverified
 	}
-	return ParseMailgunEvent(b.EventData)
+	reports, err := ParseMailgunEvent(b.EventData)
+	for i := range reports {
+		reports[i] = p.bind(reports[i])
+	}
+	return reports, err
+}
+
+// bind ties r to the delivery its Message-ID names, when crieur signed
+// it; otherwise r names nobody.
+func (p *Mailgun) bind(r bounce.Report) bounce.Report {
+	var ref bounce.Ref
+	ok := false
+	if p.refs != nil {
+		var err error
+		ref, ok, err = p.refs.ParseMessageID(r.MessageID)
+		ok = ok && err == nil
+	}
+	r.Recipient, r.MessageID = "", ""
+	r.DeliveryID, r.SubscriberID = 0, 0
+	if ok {
+		r.DeliveryID, r.SubscriberID = ref.DeliveryID, ref.SubscriberID
+	}
+	return r
 }
 
 // firstUse records token and reports whether it was not seen within the

@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -169,18 +170,38 @@ func TestPostmark(t *testing.T) {
 
 func TestMailgun(t *testing.T) {
 	now := time.Now()
-	p := provider.NewMailgun("key-test-signing", func() time.Time { return now })
-	body := providertest.Mailgun(t, "key-test-signing", fixture(t, "mailgun_failed.json"), now)
-	got, err := p.Receive(ctx, nil, body)
+	refs := bounce.NewTokens([]byte("mailgun test key"))
+	p := provider.NewMailgun("key-test-signing", refs, func() time.Time { return now })
+	got, err := provider.ParseMailgunEvent(fixture(t, "mailgun_failed.json"))
 	wantReports(t, got, err, brief{bounce.Hard, "gone@x.test", "5.1.1"})
 	if got[0].MessageID != "abc@journal.example" {
 		t.Fatalf("message id %q", got[0].MessageID)
 	}
-	unverified(t, "replayed token")(p.Receive(ctx, nil, body))
-	got, err = p.Receive(ctx, nil, providertest.Mailgun(t, "key-test-signing", fixture(t, "mailgun_temporary.json"), now))
+	got, err = provider.ParseMailgunEvent(fixture(t, "mailgun_temporary.json"))
 	wantReports(t, got, err, brief{bounce.Soft, "full@x.test", "4.2.2"})
-	got, err = p.Receive(ctx, nil, providertest.Mailgun(t, "key-test-signing", fixture(t, "mailgun_complained.json"), now))
+	got, err = provider.ParseMailgunEvent(fixture(t, "mailgun_complained.json"))
 	wantReports(t, got, err, brief{bounce.Complaint, "angry@x.test", ""})
+
+	// Received, an event names the delivery of the Message-ID crieur
+	// signed, and never its recipient address: another sender's
+	// Message-ID, or a forged one, names nobody.
+	ref := bounce.Ref{DeliveryID: 42, SubscriberID: 7}
+	ours := bytes.Replace(fixture(t, "mailgun_failed.json"), []byte("abc@journal.example"), []byte(strings.Trim(refs.MessageID(ref, "journal.example"), "<>")), 1)
+	body := providertest.Mailgun(t, "key-test-signing", ours, now)
+	got, err = p.Receive(ctx, nil, body)
+	wantReports(t, got, err, brief{bounce.Hard, "", "5.1.1"})
+	if got[0].DeliveryID != 42 || got[0].SubscriberID != 7 {
+		t.Fatalf("report names delivery %d, reader %d, want 42, 7", got[0].DeliveryID, got[0].SubscriberID)
+	}
+	unverified(t, "replayed token")(p.Receive(ctx, nil, body))
+	forged := bytes.Replace(ours, []byte(`"message-id":"`), []byte(`"message-id":"b`), 1)
+	for _, ev := range [][]byte{fixture(t, "mailgun_failed.json"), forged} {
+		got, err = p.Receive(ctx, nil, providertest.Mailgun(t, "key-test-signing", ev, now))
+		wantReports(t, got, err, brief{bounce.Hard, "", "5.1.1"})
+		if got[0].DeliveryID != 0 || got[0].SubscriberID != 0 || got[0].MessageID != "" {
+			t.Fatalf("an event without crieur's Message-ID names %+v", got[0])
+		}
+	}
 
 	// Mailgun signs timestamp+token, not the body: a body changed under a
 	// signature already used is a replay, refused by its token.

@@ -13,6 +13,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"net/netip"
 	"strings"
 	"sync"
 	"time"
@@ -33,6 +34,11 @@ type Config struct {
 	// MaxConns bounds simultaneous connections (default 32); more wait
 	// in the kernel's backlog.
 	MaxConns int
+	// MaxConnsPerIP bounds one client's simultaneous connections (an
+	// IPv6 client's by its /64; default 8): past it a connection is
+	// answered 421 and closed, so that one client holding idle
+	// connections cannot take every slot from the MTAs.
+	MaxConnsPerIP int
 	// CommandTimeout bounds each read and write (default 1 min);
 	// SessionTimeout a whole connection (default 10 min).
 	CommandTimeout, SessionTimeout time.Duration
@@ -53,6 +59,9 @@ func New(cfg Config) *Listener {
 	if cfg.MaxConns <= 0 {
 		cfg.MaxConns = 32
 	}
+	if cfg.MaxConnsPerIP <= 0 {
+		cfg.MaxConnsPerIP = 8
+	}
 	if cfg.CommandTimeout <= 0 {
 		cfg.CommandTimeout = time.Minute
 	}
@@ -71,7 +80,10 @@ func (l *Listener) Listen() (net.Addr, error) {
 		if err != nil {
 			return nil, fmt.Errorf("listen on %s (CRIEUR_BOUNCE_LISTEN): %w", l.cfg.Addr, err)
 		}
-		l.ln = &deadlineListener{Listener: netutil.LimitListener(ln, l.cfg.MaxConns), life: l.cfg.SessionTimeout}
+		// The per-client cap inside the global one: it is asked for a
+		// connection only when a slot is free.
+		per := &perClientListener{Listener: ln, max: l.cfg.MaxConnsPerIP, open: map[netip.Prefix]int{}, log: l.cfg.Log}
+		l.ln = &deadlineListener{Listener: netutil.LimitListener(per, l.cfg.MaxConns), life: l.cfg.SessionTimeout}
 	}
 	return l.ln.Addr(), nil
 }

@@ -31,15 +31,17 @@ const (
 var ctx = context.Background()
 
 type fixture struct {
-	env *webtest.Env
-	sns *providertest.SNS
-	sg  *providertest.SendGrid
-	now time.Time
+	env  *webtest.Env
+	refs *bounce.Tokens   // made the emails' Message-IDs
+	ids  map[string]int64 // the readers' ids by address
+	sns  *providertest.SNS
+	sg   *providertest.SendGrid
+	now  time.Time
 }
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	f := &fixture{now: time.Now(), sg: providertest.NewSendGrid(t)}
+	f := &fixture{now: time.Now(), sg: providertest.NewSendGrid(t), refs: bounce.NewTokens([]byte("bouncehook test key")), ids: map[string]int64{}}
 	f.sns = providertest.NewSNS(t, f.now)
 	clock := func() time.Time { return f.now }
 	sg, err := provider.NewSendGrid(f.sg.PublicKey, clock)
@@ -50,7 +52,7 @@ func setup(t *testing.T) *fixture {
 		d.Bounces = bounce.NewStore(bounce.StoreConfig{Store: d.Store, Hash: d.Subscribe.Hash, Soft: store.SoftPolicy{Count: 3, Window: 15 * 24 * time.Hour}})
 		d.BounceProviders = []provider.Provider{
 			provider.NewSES(provider.SESConfig{TopicARNs: []string{topic}, Get: f.sns.Get, Now: clock}),
-			sg, provider.NewPostmark(postmarkUP), provider.NewMailgun(mailgunKey, clock),
+			sg, provider.NewPostmark(postmarkUP), provider.NewMailgun(mailgunKey, f.refs, clock),
 		}
 	})
 	for _, e := range []string{"gone@x.test", "angry@x.test", "full@x.test", "reader@x.test"} {
@@ -61,6 +63,7 @@ func setup(t *testing.T) *fixture {
 		if _, err := f.env.Store.Confirm(ctx, id, "", f.now); err != nil {
 			t.Fatal(err)
 		}
+		f.ids[e] = id
 	}
 	return f
 }
@@ -175,10 +178,16 @@ func TestWebhooksRecord(t *testing.T) {
 	// The same batch again (SendGrid retrying): nothing more recorded.
 	wantOK(t, f.post(t, "sendgrid", f.sg.Headers(t, body, f.now), body), 0, 1)
 
-	// Mailgun: three temporary failures within 15 days.
+	// Mailgun: an event names its reader only by the Message-ID crieur
+	// signed (its signature does not cover the event): one naming
+	// full@ by address alone is parked and changes nothing.
+	wantOK(t, f.post(t, "mailgun", nil, providertest.Mailgun(t, mailgunKey, read(t, "mailgun_temporary.json"), f.now)), 0, 1)
+	// Three temporary failures of three emails within 15 days.
 	for i := range 3 {
 		at := f.now.Add(time.Duration(i-3) * 24 * time.Hour).Unix()
 		ev := bytes.Replace(read(t, "mailgun_temporary.json"), []byte("1765101600.5"), []byte(strconv.FormatInt(at, 10)), 1)
+		msgid := strings.Trim(f.refs.MessageID(bounce.Ref{DeliveryID: int64(100 + i), SubscriberID: f.ids["full@x.test"]}, "journal.example"), "<>")
+		ev = bytes.Replace(ev, []byte("abd@journal.example"), []byte(msgid), 1)
 		wantOK(t, f.post(t, "mailgun", nil, providertest.Mailgun(t, mailgunKey, ev, f.now)), 1, 0)
 		want := news.Confirmed
 		if i == 2 {
@@ -196,7 +205,7 @@ func TestWebhooksRecord(t *testing.T) {
 	// Malformed but authenticated: parked, 200 so Postmark does not retry.
 	wantOK(t, f.post(t, "postmark", providertest.Postmark(postmarkUP), []byte("{not json")), 0, 1)
 	ps, n, err := f.env.Store.ParkedReports(ctx, 10)
-	if err != nil || n != 3 || ps[0].Reason != bounce.ParkUnparsable || ps[0].Source != "postmark" {
+	if err != nil || n != 4 || ps[0].Reason != bounce.ParkUnparsable || ps[0].Source != "postmark" {
 		t.Fatalf("parked %+v (%d) %v", ps, n, err)
 	}
 	// SNS asks to confirm the subscription: crieur visits the URL.
