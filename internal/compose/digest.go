@@ -1,7 +1,6 @@
 package compose
 
 import (
-	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"strings"
@@ -63,18 +62,26 @@ type renderedArticle struct {
 // no article or when a required link is missing: such a digest must not go
 // out.
 func (c *Composer) Digest(d DigestData) (Email, error) {
-	if len(d.Articles) == 0 {
-		return Email{}, errors.New("compose digest: no articles")
+	e, err := c.DigestShared(d)
+	if err != nil {
+		return e, err
 	}
+	if e.TextHead != nil {
+		e.Text = e.TextHead.s + e.Text
+	}
+	if e.HTMLHead != nil {
+		e.HTML = e.HTMLHead.s + e.HTML
+	}
+	e.TextHead, e.HTMLHead = nil, nil
+	return e, nil
+}
+
+// renderDigest renders d through the templates with the links given
+// (already checked by requiredURL) in place of d's.
+func (c *Composer) renderDigest(d DigestData, prefs, unsub string) (Email, error) {
 	l := c.language(d.Lang)
 	v := c.base(l)
-	var err error
-	if v.PreferencesURL, err = requiredURL("preferences", d.PreferencesURL); err != nil {
-		return Email{}, fmt.Errorf("compose digest: %w", err)
-	}
-	if v.UnsubscribeURL, err = requiredURL("unsubscribe", d.UnsubscribeURL); err != nil {
-		return Email{}, fmt.Errorf("compose digest: %w", err)
-	}
+	v.PreferencesURL, v.UnsubscribeURL = prefs, unsub
 
 	weekly := d.Frequency == news.Weekly
 	names := make(map[string]string, len(d.Topics))

@@ -105,9 +105,7 @@ func NewMailer(cfg MailConfig) *Mailer {
 		log:     cfg.Log,
 		workers: cfg.Connections,
 		batch:   max(16, cfg.Connections*8),
-		claim: func(ctx context.Context, n int) ([]store.Delivery, error) {
-			return cfg.Store.ClaimDeliveries(ctx, cfg.Owner, cfg.Now(), n)
-		},
+		claim:   m.claim,
 		work:    m.send,
 		nextDue: func(ctx context.Context) (time.Time, error) { return cfg.Store.NextDue(ctx, true) },
 		record: func(ctx context.Context, rs []store.Result) (int, error) {
@@ -128,6 +126,40 @@ func NewMailer(cfg MailConfig) *Mailer {
 	}
 	m.p.init()
 	return m
+}
+
+// claim claims up to n due emails and reads their readers in one query
+// (one query per message was a tenth of a digest's CPU). A reader is read
+// when the claim is, a few milliseconds before their message is built;
+// an unsubscribe in between is as late as one during the send.
+func (m *Mailer) claim(ctx context.Context, n int) ([]store.Delivery, error) {
+	ds, err := m.cfg.Store.ClaimDeliveries(ctx, m.cfg.Owner, m.cfg.Now(), n)
+	if err != nil || len(ds) == 0 {
+		return ds, err
+	}
+	ids := make([]int64, 0, len(ds))
+	for _, d := range ds {
+		if d.SubscriberID != 0 && d.Kind != news.MailPreview {
+			ids = append(ids, d.SubscriberID)
+		}
+	}
+	if len(ids) == 0 {
+		return ds, nil
+	}
+	readers, err := m.cfg.Store.SubscribersByID(ctx, ids)
+	if err != nil {
+		// The builder reads each reader itself then: slower, not wrong.
+		if ctx.Err() == nil {
+			m.cfg.Log.Warn("read the readers of a claim failed", "count", len(ids), "err", err)
+		}
+		return ds, nil
+	}
+	for i := range ds {
+		if sub, ok := readers[ds[i].SubscriberID]; ok && ds[i].Kind != news.MailPreview {
+			ds[i].Reader = &sub
+		}
+	}
+	return ds, nil
 }
 
 // Start runs the workers until Stop; starting a started Mailer does

@@ -23,6 +23,7 @@ var subscriberTests = []test{
 	{"ExportAndSearch", testExportAndSearch},
 	{"Import", testImport},
 	{"SubscribeRequest", testSubscribeRequest},
+	{"SubscribersByID", testSubscribersByID},
 }
 
 func testSubscribers(t *testing.T, s *store.Store) {
