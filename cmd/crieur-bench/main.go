@@ -107,6 +107,7 @@ func main() {
 	flag.StringVar(&o.instances, "instances", "", "instances scenario: crieur instances sharing the -db PostgreSQL database, e.g. 1, 2 or 1,2 (each a separate process)")
 	flag.BoolVar(&o.noSQLite, "no-sqlite", false, "instances scenario: skip the 1-instance SQLite comparison")
 
+	flag.StringVar(&o.crieurBin, "crieur-bin", "", "serve: run this crieur binary instead of building ./cmd/crieur (A/B runs of two builds)")
 	flag.StringVar(&o.out, "out", "bench-out", "directory for report.md (and CPU profiles with -profile)")
 	flag.BoolVar(&o.profile, "profile", false, "write a CPU profile of each measured phase to -out")
 	flag.BoolVar(&o.dkim, "dkim", false, "digest: DKIM-sign every message (RSA-2048), as a production setup does")
@@ -182,10 +183,15 @@ func run(o options) error {
 	}
 	if o.only == "serve" {
 		// On request only: it builds crieur and runs it as a process.
-		if o.crieurBin, err = buildCrieur(ctx, tmp); err != nil {
-			return err
+		if o.crieurBin == "" {
+			if o.crieurBin, err = buildCrieur(ctx, tmp); err != nil {
+				return err
+			}
 		}
-		scenarios = append(scenarios, scenario{"serve", runServeDigest}, scenario{"serve", runServePush})
+		scenarios = append(scenarios, scenario{"serve", runServeDigest})
+		if o.pushN > 0 {
+			scenarios = append(scenarios, scenario{"serve", runServePush})
+		}
 	}
 	for _, sc := range scenarios {
 		if o.only != "" && o.only != sc.name {

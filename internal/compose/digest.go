@@ -1,6 +1,7 @@
 package compose
 
 import (
+	"errors"
 	"fmt"
 	htmltemplate "html/template"
 	"strings"
@@ -61,19 +62,21 @@ type renderedArticle struct {
 // Digest renders a reader's daily or weekly digest. It fails when there is
 // no article or when a required link is missing: such a digest must not go
 // out.
+// It renders through the templates each time: the digests a run sends go
+// through DigestShared.
 func (c *Composer) Digest(d DigestData) (Email, error) {
-	e, err := c.DigestShared(d)
+	if len(d.Articles) == 0 {
+		return Email{}, errors.New("compose digest: no articles")
+	}
+	prefs, err := requiredURL("preferences", d.PreferencesURL)
 	if err != nil {
-		return e, err
+		return Email{}, fmt.Errorf("compose digest: %w", err)
 	}
-	if e.TextHead != nil {
-		e.Text = e.TextHead.s + e.Text
+	unsub, err := requiredURL("unsubscribe", d.UnsubscribeURL)
+	if err != nil {
+		return Email{}, fmt.Errorf("compose digest: %w", err)
 	}
-	if e.HTMLHead != nil {
-		e.HTML = e.HTMLHead.s + e.HTML
-	}
-	e.TextHead, e.HTMLHead = nil, nil
-	return e, nil
+	return c.renderDigest(d, prefs, unsub)
 }
 
 // renderDigest renders d through the templates with the links given

@@ -2,6 +2,7 @@ package compose
 
 import (
 	"crypto/rand"
+	"crypto/sha256"
 	"encoding/hex"
 	"errors"
 	"fmt"
@@ -40,24 +41,27 @@ const (
 
 // skeletonCacheSize is the number of digest shapes kept per generation
 // (two generations, see fragmentCache): 8 topics read 2 to 4 at a time
-// give 154 shapes per language. A shape holds about 35 KB.
+// give 154 shapes per language. A shape holds about 17 KB once its heads
+// are encoded.
 const skeletonCacheSize = 256
 
 // Head is the start of one part of a digest, up to and including a line
-// break, shared by every reader of that digest. Memo keeps one form of it
-// derived by the caller (its quoted-printable encoding), computed once.
+// break, shared by every reader of that digest. Only one form of it is
+// kept: the one its caller derives (its quoted-printable encoding), so
+// that a cached digest costs memory once.
 type Head struct {
-	s    string
 	once sync.Once
+	s    string // until Memo
 	memo []byte
 }
 
-// String returns the head's text.
-func (h *Head) String() string { return h.s }
-
-// Memo returns f(h.String()), calling f only the first time.
+// Memo returns f applied to the head's text, calling f only the first
+// time: every later call returns that first result, whatever its f.
 func (h *Head) Memo(f func(string) []byte) []byte {
-	h.once.Do(func() { h.memo = f(h.s) })
+	h.once.Do(func() {
+		h.memo = f(h.s)
+		h.s = ""
+	})
 	return h.memo
 }
 
@@ -97,7 +101,7 @@ func (c *Composer) DigestShared(d DigestData) (Email, error) {
 		}
 	}
 	l := c.language(d.Lang)
-	key := shapeKey(d)
+	key := sha256.Sum256(shapeKey(d))
 	sk, ok := l.digests.get(key)
 	if !ok {
 		e, err := c.renderDigest(d, c.holeURL(holePreferences), c.holeURL(holeUnsubscribe))
@@ -177,7 +181,9 @@ func (c *Composer) cutPart(s string) (skeletonPart, bool) {
 	}
 	if nl := strings.LastIndexByte(s[:first], '\n'); nl >= 0 {
 		p.head = &Head{s: s[:nl+1]}
-		s = s[nl+1:]
+		// The rest is copied out, so that once the head is encoded the
+		// rendered part is not kept whole.
+		s = strings.Clone(s[nl+1:])
 	}
 	for {
 		i := strings.Index(s, c.holeMark)
@@ -223,14 +229,13 @@ func (p *skeletonPart) fill(holes [numHoles]string) string {
 // shapeKey spells everything of d a digest's rendering reads, its links
 // aside, so that two digests with the same key differ only by their links.
 // Each value is prefixed with its length: no two different digests spell
-// the same key.
-func shapeKey(d DigestData) string {
-	var b strings.Builder
-	b.Grow(256 + 512*len(d.Articles))
+// the same key. The cache keeps its SHA-256 only (32 bytes, not 2 KB).
+func shapeKey(d DigestData) []byte {
+	b := make([]byte, 0, 256+512*len(d.Articles))
 	field := func(s string) {
-		b.WriteString(strconv.Itoa(len(s)))
-		b.WriteByte(':')
-		b.WriteString(s)
+		b = strconv.AppendInt(b, int64(len(s)), 10)
+		b = append(b, ':')
+		b = append(b, s...)
 	}
 	y, m, day := d.Date.Date()
 	field(fmt.Sprint(y, int(m), day, d.Frequency == news.Weekly, d.More))
@@ -251,17 +256,17 @@ func shapeKey(d DigestData) string {
 			field(t)
 		}
 	}
-	return b.String()
+	return b
 }
 
 // skeletonCache keeps digest skeletons in two bounded generations, as
 // fragmentCache keeps articles.
 type skeletonCache struct {
 	mu        sync.Mutex
-	cur, prev map[string]*skeleton
+	cur, prev map[[sha256.Size]byte]*skeleton
 }
 
-func (sc *skeletonCache) get(key string) (*skeleton, bool) {
+func (sc *skeletonCache) get(key [sha256.Size]byte) (*skeleton, bool) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	if s, ok := sc.cur[key]; ok {
@@ -274,15 +279,15 @@ func (sc *skeletonCache) get(key string) (*skeleton, bool) {
 	return nil, false
 }
 
-func (sc *skeletonCache) put(key string, s *skeleton) {
+func (sc *skeletonCache) put(key [sha256.Size]byte, s *skeleton) {
 	sc.mu.Lock()
 	defer sc.mu.Unlock()
 	sc.putLocked(key, s)
 }
 
-func (sc *skeletonCache) putLocked(key string, s *skeleton) {
+func (sc *skeletonCache) putLocked(key [sha256.Size]byte, s *skeleton) {
 	if sc.cur == nil || len(sc.cur) >= skeletonCacheSize {
-		sc.prev, sc.cur = sc.cur, make(map[string]*skeleton, skeletonCacheSize)
+		sc.prev, sc.cur = sc.cur, make(map[[sha256.Size]byte]*skeleton, skeletonCacheSize)
 	}
 	sc.cur[key] = s
 }

@@ -203,7 +203,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 			ListID: cfg.SiteName + " <digest." + domainOf(cfg.mailAddress()) + ">", FeedbackBrand: "crieur", Location: d.loc}
 		d.Mailer = dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: transport, Builder: builder, Bouncer: d.Subscribe,
 			Observer: obs, Log: log, EnvelopeFrom: cfg.mailAddress(), Owner: d.owner, Connections: cfg.SMTPConnections,
-			RatePerSecond: cfg.SMTPRate, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
+			RatePerSecond: cfg.SMTPRate, RetryBase: cfg.RetryBase, Lease: cfg.Lease, Drained: d.closeFinished})
 		d.Digests = digest.NewRunner(st, log, nil, wakeMail)
 		d.Scheduler, err = schedule.New(cfg.DigestDaily, cfg.DigestWeekly, d.loc, d.Digests, log)
 		if err != nil {
@@ -226,7 +226,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 			return nil, fmt.Errorf("push sender: %w (check CRIEUR_VAPID_SUBJECT, CRIEUR_VAPID_PRIVATE_KEY and CRIEUR_VAPID_PUBLIC_KEY)", err)
 		}
 		d.Pusher = dispatch.NewPusher(dispatch.PushConfig{Store: st, Sender: sender, Observer: obs, Log: log, Owner: d.owner,
-			Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
+			Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase, Lease: cfg.Lease, Drained: d.closeFinished})
 		d.Alerts = alert.New(st, log, nil, wakePush, wakeMail)
 		d.Alerts.CheckPushWith(d.Pusher.CheckPayload)
 		d.Alerts.OnCancel(func(id int64) {

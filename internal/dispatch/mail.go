@@ -64,6 +64,11 @@ type MailConfig struct {
 	// Lease is how long a claimed row may go unrenewed before another
 	// worker takes it back; the Mailer renews its rows every third of it.
 	Lease time.Duration
+	// Drained, when set, is called (it must not block) when every email
+	// claimed has been recorded and none more is due: the daemon closes
+	// the digest runs and alerts that just sent their last message then,
+	// not up to a second later.
+	Drained func()
 }
 
 // Mailer sends queued emails.
@@ -115,6 +120,7 @@ func NewMailer(cfg MailConfig) *Mailer {
 			return cfg.Store.TouchClaims(ctx, cfg.Owner, keys, cfg.Now())
 		},
 		heartbeat: cfg.Lease / 3,
+		onDrained: cfg.Drained,
 		closeWorker: func(w int) {
 			m.mu.Lock()
 			defer m.mu.Unlock()

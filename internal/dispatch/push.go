@@ -45,6 +45,8 @@ type PushConfig struct {
 	Now  func() time.Time
 	// Lease: see MailConfig.Lease.
 	Lease time.Duration
+	// Drained: see MailConfig.Drained (for alerts).
+	Drained func()
 }
 
 // Pusher fans alerts out to browsers.
@@ -103,6 +105,7 @@ func NewPusher(cfg PushConfig) *Pusher {
 			return cfg.Store.TouchClaims(ctx, cfg.Owner, keys, cfg.Now())
 		},
 		heartbeat: cfg.Lease / 3,
+		onDrained: cfg.Drained,
 		nextDue:   func(ctx context.Context) (time.Time, error) { return cfg.Store.NextDue(ctx, false) },
 		record: func(ctx context.Context, rs []store.Result) (int, error) {
 			return cfg.Store.RecordPush(ctx, rs, cfg.Now())
