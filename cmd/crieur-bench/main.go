@@ -107,7 +107,7 @@ func main() {
 	flag.StringVar(&o.instances, "instances", "", "instances scenario: crieur instances sharing the -db PostgreSQL database, e.g. 1, 2 or 1,2 (each a separate process)")
 	flag.BoolVar(&o.noSQLite, "no-sqlite", false, "instances scenario: skip the 1-instance SQLite comparison")
 
-	flag.StringVar(&o.crieurBin, "crieur-bin", "", "serve: run this crieur binary instead of building ./cmd/crieur (A/B runs of two builds)")
+	flag.StringVar(&o.crieurBin, "crieur-bin", "", "serve: run this crieur binary instead of building ./cmd/crieur (A/B runs of two builds); -n 0 or -push-n 0 skips that part")
 	flag.StringVar(&o.out, "out", "bench-out", "directory for report.md (and CPU profiles with -profile)")
 	flag.BoolVar(&o.profile, "profile", false, "write a CPU profile of each measured phase to -out")
 	flag.BoolVar(&o.dkim, "dkim", false, "digest: DKIM-sign every message (RSA-2048), as a production setup does")
@@ -188,7 +188,9 @@ func run(o options) error {
 				return err
 			}
 		}
-		scenarios = append(scenarios, scenario{"serve", runServeDigest})
+		if o.n > 0 {
+			scenarios = append(scenarios, scenario{"serve", runServeDigest})
+		}
 		if o.pushN > 0 {
 			scenarios = append(scenarios, scenario{"serve", runServePush})
 		}

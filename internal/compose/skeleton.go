@@ -52,12 +52,12 @@ const skeletonCacheSize = 256
 type Head struct {
 	once sync.Once
 	s    string // until Memo
-	memo []byte
+	memo [][]byte
 }
 
 // Memo returns f applied to the head's text, calling f only the first
 // time: every later call returns that first result, whatever its f.
-func (h *Head) Memo(f func(string) []byte) []byte {
+func (h *Head) Memo(f func(string) [][]byte) [][]byte {
 	h.once.Do(func() {
 		h.memo = f(h.s)
 		h.s = ""

@@ -1,6 +1,7 @@
 package compose_test
 
 import (
+	"bytes"
 	"fmt"
 	"math/rand/v2"
 	"strings"
@@ -57,11 +58,11 @@ func TestDigestSkeletonMatchesTemplates(t *testing.T) {
 		}
 		text, html := got.Text, got.HTML
 		if got.TextHead != nil {
-			text = string(got.TextHead.Memo(raw)) + text
+			text = string(bytes.Join(got.TextHead.Memo(raw), nil)) + text
 			shared++
 		}
 		if got.HTMLHead != nil {
-			html = string(got.HTMLHead.Memo(raw)) + html
+			html = string(bytes.Join(got.HTMLHead.Memo(raw), nil)) + html
 		}
 		if text != want.Text || html != want.HTML || got.Subject != want.Subject || got.Preheader != want.Preheader {
 			t.Fatalf("reader %d: skeleton digest differs from the templates'\n got %q\n%q\nwant %+v", i, text, html, want)
@@ -102,4 +103,4 @@ func TestDigestSkeletonKeepsReadersApart(t *testing.T) {
 }
 
 // raw is the identity encoding, for Head.Memo.
-func raw(s string) []byte { return []byte(s) }
+func raw(s string) [][]byte { return [][]byte{[]byte(s)} }

@@ -38,6 +38,7 @@ type MessageBuilder struct {
 	articles sync.Map // id → news.Article; articles never change once stored
 	topics   topicCache
 	alerts   sync.Map // id → store.AlertInfo
+	qpLines  mail.QPLines
 }
 
 type topicCache struct {
@@ -209,12 +210,13 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 	}
 	msg.Subject, msg.Text, msg.HTML = email.Subject, email.Text, email.HTML
 	// The start of a digest is the same for thousands of readers: encoded
-	// once, kept with the composer's copy of it.
+	// once, kept with the composer's copy of it, its lines shared with the
+	// digests of other topics.
 	if email.TextHead != nil {
-		msg.TextHead = email.TextHead.Memo(mail.EncodeQP)
+		msg.TextHead = email.TextHead.Memo(b.qpLines.Encode)
 	}
 	if email.HTMLHead != nil {
-		msg.HTMLHead = email.HTMLHead.Memo(mail.EncodeQP)
+		msg.HTMLHead = email.HTMLHead.Memo(b.qpLines.Encode)
 	}
 	raw, err := msg.Bytes()
 	if err != nil {

@@ -61,11 +61,12 @@ type Message struct {
 	// Date is the Date header; the zero time means now.
 	Date time.Time
 	// TextHead and HTMLHead, when set, are the quoted-printable encoding
-	// (EncodeQP) of the start of the text and the HTML part, shared by
-	// many messages and encoded once; Text and HTML then hold only the
-	// rest of their part. A head ends with a line break (CRLF), so that the
-	// rest is encoded afresh as it would be in one piece.
-	TextHead, HTMLHead []byte
+	// of the start of the text and the HTML part, in pieces written in
+	// order (QPLines.Encode), shared by many messages and encoded once;
+	// Text and HTML then hold only the rest of their part. Each piece ends
+	// with a line break (CRLF), so that the rest is encoded afresh as it
+	// would be in one piece.
+	TextHead, HTMLHead [][]byte
 	// MessageID, when set, is used as the Message-ID header and must look
 	// like `<left@right>`; when empty a random one is generated on the From
 	// domain (see [NewMessageID]).
@@ -113,9 +114,13 @@ func (m Message) Bytes() ([]byte, error) {
 	if (m.Text == "" && len(m.TextHead) == 0) || (m.HTML == "" && len(m.HTMLHead) == 0) {
 		return nil, fmt.Errorf("compose: %w: both Text and HTML are required", ErrIncomplete)
 	}
-	for _, h := range [][]byte{m.TextHead, m.HTMLHead} {
-		if len(h) > 0 && !bytes.HasSuffix(h, []byte("\r\n")) {
-			return nil, fmt.Errorf("compose: %w: a part's head must end with a line break", ErrIncomplete)
+	headLen := 0
+	for _, h := range [][][]byte{m.TextHead, m.HTMLHead} {
+		for _, piece := range h {
+			if !bytes.HasSuffix(piece, []byte("\r\n")) {
+				return nil, fmt.Errorf("compose: %w: a piece of a part's head must end with a line break", ErrIncomplete)
+			}
+			headLen += len(piece)
 		}
 	}
 	unsub, err := formatListUnsubscribe(m.ListUnsubscribe)
@@ -147,7 +152,7 @@ func (m Message) Bytes() ([]byte, error) {
 	}
 
 	var buf bytes.Buffer
-	buf.Grow(len(m.TextHead) + len(m.HTMLHead) + len(m.Text) + len(m.HTML) + len(m.HTML)/8 + 2048)
+	buf.Grow(headLen + len(m.Text) + len(m.HTML) + len(m.HTML)/8 + 2048)
 	writeHeader(&buf, "From", from)
 	writeHeader(&buf, "To", to)
 	writeHeader(&buf, "Subject", encodeUnstructured(subject))
@@ -175,7 +180,7 @@ func (m Message) Bytes() ([]byte, error) {
 	buf.WriteString("Content-Type: multipart/alternative;\r\n boundary=\"" + mw.Boundary() + "\"\r\n\r\n")
 	for _, part := range []struct {
 		ctype string
-		head  []byte
+		head  [][]byte
 		body  string
 	}{
 		{"text/plain; charset=UTF-8", m.TextHead, m.Text},
@@ -190,8 +195,10 @@ func (m Message) Bytes() ([]byte, error) {
 		}
 		// EncodeQP writes what mime/quotedprintable would, without its
 		// byte-at-a-time loop (a sixth of a digest's build in a profile).
-		if _, err := pw.Write(part.head); err != nil {
-			return nil, fmt.Errorf("compose: part: %w", err)
+		for _, piece := range part.head {
+			if _, err := pw.Write(piece); err != nil {
+				return nil, fmt.Errorf("compose: part: %w", err)
+			}
 		}
 		if _, err := pw.Write(AppendQP(buf.AvailableBuffer(), part.body)); err != nil {
 			return nil, fmt.Errorf("compose: part: %w", err)

@@ -51,7 +51,8 @@ func TestEncodeQPMatchesStandardWriter(t *testing.T) {
 }
 
 // FuzzEncodeQP checks EncodeQP against mime/quotedprintable, and that a
-// head ending with a line break encodes apart from what follows it.
+// head ending with a line break encodes apart from what follows it, whole
+// or line by line through QPLines.
 func FuzzEncodeQP(f *testing.F) {
 	for _, s := range qpSeeds {
 		f.Add(s, 3)
@@ -68,8 +69,14 @@ func FuzzEncodeQP(f *testing.F) {
 			return
 		}
 		head, rest := s[:i+1], s[i+1:]
-		if got, want := mail.AppendQP(mail.EncodeQP(head), rest), stdQP(t, s); !bytes.Equal(got, want) {
+		want := stdQP(t, s)
+		if got := mail.AppendQP(mail.EncodeQP(head), rest); !bytes.Equal(got, want) {
 			t.Fatalf("EncodeQP(%q)+EncodeQP(%q)\n got %q\nwant %q", head, rest, got, want)
+		}
+		var lines mail.QPLines
+		lines.Encode(rest + "\n") // a line of the cache the head may meet again
+		if got := mail.AppendQP(bytes.Join(lines.Encode(head), nil), rest); !bytes.Equal(got, want) {
+			t.Fatalf("QPLines.Encode(%q)+EncodeQP(%q)\n got %q\nwant %q", head, rest, got, want)
 		}
 	})
 }
