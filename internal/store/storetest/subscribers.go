@@ -24,6 +24,7 @@ var subscriberTests = []test{
 	{"Import", testImport},
 	{"SubscribeRequest", testSubscribeRequest},
 	{"SubscribersByID", testSubscribersByID},
+	{"ImportBatchInOrder", testImportBatchInOrder},
 }
 
 func testSubscribers(t *testing.T, s *store.Store) {

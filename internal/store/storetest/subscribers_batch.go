@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/crieur/crieur/internal/news"
@@ -46,5 +47,52 @@ func testSubscribersByID(t *testing.T, s *store.Store) {
 	check(t, err)
 	if len(none) != 0 {
 		t.Errorf("SubscribersByID(nil) = %+v", none)
+	}
+}
+
+// testImportBatchInOrder: a batch's rows take effect in their order, as
+// row by row (PostgreSQL writes a batch in a few statements): a second
+// row of an address, in any case, finds the first; a known address in
+// another case is known; a row after an unsubscribed row of the same
+// address finds it suppressed; topics and confirmations are written.
+func testImportBatchInOrder(t *testing.T, s *store.Store) {
+	tp := topic(t, s, "eco")
+	t0 := now()
+	_, _, err := s.Subscribe(ctx, "old@in.test", store.Prefs{Frequency: news.Daily, Lang: news.French}, t0)
+	check(t, err)
+	conf := func(email, hash string) store.ImportRow {
+		return store.ImportRow{Email: email, Hash: hash, Status: news.Confirmed, Prefs: store.Prefs{Frequency: news.Daily, Lang: news.French}}
+	}
+	rows := []store.ImportRow{
+		conf("a@in.test", "h-a"),
+		conf("A@In.Test", "h-a"),
+		{Email: "u@in.test", Hash: "h-u", Status: news.Unsubscribed},
+		conf("u@in.test", "h-u"),
+		conf("Old@in.test", "h-old"),
+		{Email: "b@in.test", Hash: "h-b", Status: news.Pending, Prefs: store.Prefs{Frequency: news.Weekly, Lang: news.English, Alerts: true, TopicIDs: []int64{tp}}},
+	}
+	out, err := s.ImportBatch(ctx, rows, t0)
+	check(t, err)
+	want := []store.ImportOutcome{store.Imported, store.SkippedExisting, store.ImportedUnsubscribed, store.SkippedSuppressed, store.SkippedExisting, store.ImportedPending}
+	if !slices.Equal(out, want) {
+		t.Fatalf("outcomes %v, want %v", out, want)
+	}
+	a, err := s.SubscriberByEmail(ctx, "a@in.test")
+	check(t, err)
+	if a.Email != "a@in.test" || a.Status != news.Confirmed || a.ConfirmedAt.IsZero() {
+		t.Fatalf("imported %+v", a)
+	}
+	b, err := s.SubscriberByEmail(ctx, "b@in.test")
+	check(t, err)
+	if b.Status != news.Pending || !b.ConfirmedAt.IsZero() || !b.Alerts || b.Frequency != news.Weekly || b.Lang != news.English || !slices.Equal(b.Topics, []string{"eco"}) {
+		t.Fatalf("imported pending %+v", b)
+	}
+	h, err := s.History(ctx, b.ID, 5)
+	check(t, err)
+	if len(h) != 1 || h[0].Kind != news.MailConfirm {
+		t.Fatalf("pending import history %+v", h)
+	}
+	if _, err := s.SubscriberByEmail(ctx, "u@in.test"); err == nil {
+		t.Fatal("an address imported right after its unsubscribed row")
 	}
 }
