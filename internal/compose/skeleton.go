@@ -27,10 +27,13 @@ import (
 // readers.
 //
 // Per-reader links: the footer's two links are the only holes today. A
-// per-reader article link (a tracked BASE/r/TOKEN link naming its reader)
-// would be one more hole per article: give the article's URL a stand-in
-// (holeURL(holeArticle+i)) when rendering the skeleton, and its reader's
-// value in readerHoles.
+// tracked article link shared by every reader of a run (BASE/r/TOKEN per
+// run and article) needs none: hand it in as the article's URL and it is
+// part of the skeleton, rendered once. A per-reader one
+// (CRIEUR_TRACK_READERS) is one more hole per article: number it after
+// holeUnsubscribe, give the article the stand-in c.holeURL(n) as its URL
+// when DigestShared renders the skeleton, and put the reader's link in
+// readerHoles; a link that is not plainLink falls back to the templates.
 
 // Holes of a digest skeleton.
 const (
