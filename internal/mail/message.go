@@ -178,6 +178,9 @@ func (m Message) Bytes() ([]byte, error) {
 	// Boundaries are 60 hex characters: fold before the parameter so the
 	// line stays under 78 characters.
 	buf.WriteString("Content-Type: multipart/alternative;\r\n boundary=\"" + mw.Boundary() + "\"\r\n\r\n")
+	// Only the headers can hold a long line: the parts' headers are fixed
+	// and quoted-printable lines are at most 76 octets.
+	headerEnd := buf.Len()
 	for _, part := range []struct {
 		ctype string
 		head  [][]byte
@@ -209,7 +212,7 @@ func (m Message) Bytes() ([]byte, error) {
 	}
 	buf.WriteString("\r\n")
 	raw := buf.Bytes()
-	if err := checkLineLengths(raw); err != nil {
+	if err := checkLineLengths(raw[:headerEnd]); err != nil {
 		return nil, fmt.Errorf("compose: %w", err)
 	}
 	return raw, nil
