@@ -162,3 +162,27 @@ func cpuTime() time.Duration {
 	}
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
+
+// BenchmarkBuildDigestUnshared is BenchmarkBuildDigest when no two readers
+// get the same digest (each a different "N more" line): every message
+// renders its digest through the templates and caches it for nobody, the
+// worst case of the digest skeletons.
+func BenchmarkBuildDigestUnshared(b *testing.B) {
+	f := newDigestFixture(b, 2000)
+	ctx := context.Background()
+	b.ReportAllocs()
+	var i int
+	cpu := cpuTime()
+	for b.Loop() {
+		if i%160 == 0 {
+			f.prefetch(b, i, 160)
+		}
+		d := f.deliveries[i%len(f.deliveries)]
+		d.More = i + 1
+		if _, _, err := f.builder.Build(ctx, d); err != nil {
+			b.Fatal(err)
+		}
+		i++
+	}
+	b.ReportMetric(float64(cpuTime()-cpu)/float64(i), "cpu-ns/op")
+}
