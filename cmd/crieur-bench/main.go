@@ -111,6 +111,7 @@ func main() {
 	flag.StringVar(&o.instances, "instances", "", "instances scenario: crieur instances sharing the -db PostgreSQL database, e.g. 1, 2 or 1,2 (each a separate process)")
 	flag.BoolVar(&o.noSQLite, "no-sqlite", false, "instances scenario: skip the 1-instance SQLite comparison")
 
+	flag.StringVar(&o.crieurBin, "crieur-bin", "", "serve and push-scale: run this crieur binary instead of building ./cmd/crieur (A/B runs of two builds); with -only serve, -n 0 or -push-n 0 skips that part")
 	flag.StringVar(&o.out, "out", "bench-out", "directory for report.md (and CPU profiles with -profile)")
 	flag.BoolVar(&o.profile, "profile", false, "write a CPU profile of each measured phase to -out")
 	flag.BoolVar(&o.dkim, "dkim", false, "digest: DKIM-sign every message (RSA-2048), as a production setup does")
@@ -118,7 +119,6 @@ func main() {
 	flag.BoolVar(&sink, "sink", false, "internal: run as the SMTP sink process")
 	flag.BoolVar(&stub, "push-stub", false, "internal: run as the push service stub process")
 	flag.BoolVar(&stubTLS, "push-stub-tls", false, "internal: run as the HTTP/2-over-TLS push service stub process")
-	flag.StringVar(&o.crieurBin, "crieur-bin", "", "serve and push-scale: run this crieur binary instead of building ./cmd/crieur (A/B runs of two builds)")
 	flag.StringVar(&o.pushCert, "push-cert", "", "internal: where the TLS push stub writes its certificate")
 	flag.IntVar(&o.scaleN, "scale-n", 1_000_000, "push-scale: browsers the alert goes to")
 	flag.IntVar(&o.stubStreams, "push-streams", 100, "push-scale: concurrent HTTP/2 streams the stub allows per connection")
@@ -201,7 +201,12 @@ func run(o options) error {
 		}
 	}
 	if o.only == "serve" {
-		scenarios = append(scenarios, scenario{"serve", runServeDigest}, scenario{"serve", runServePush})
+		if o.n > 0 {
+			scenarios = append(scenarios, scenario{"serve", runServeDigest})
+		}
+		if o.pushN > 0 {
+			scenarios = append(scenarios, scenario{"serve", runServePush})
+		}
 	}
 	if o.only == "push-scale" {
 		scenarios = append(scenarios, scenario{"push-scale", runPushScale})

@@ -58,6 +58,10 @@ type Email struct {
 	Text string
 	// HTML is the text/html part, with inline styles.
 	HTML string
+	// TextHead and HTMLHead are set by DigestShared only: the start of
+	// each part, shared by every reader of the same digest; Text and HTML
+	// then hold only the rest.
+	TextHead, HTMLHead *Head
 }
 
 // kind is one sort of email, with one HTML and one text template each.
@@ -97,7 +101,10 @@ func (k kind) name() string {
 type Composer struct {
 	site    Site
 	strings *i18n.Catalog
-	langs   map[news.Lang]*language
+	// holeMark starts the stand-in links a digest skeleton is rendered
+	// with (see skeleton.go): random, so no article can spell one.
+	holeMark string
+	langs    map[news.Lang]*language
 	// fallback is the English language, used for any other language.
 	fallback *language
 }
@@ -110,6 +117,8 @@ type language struct {
 	text [numKinds]*texttemplate.Template
 	// articles caches the digest rows of articles.
 	articles fragmentCache
+	// digests caches whole digests with holes for their reader's links.
+	digests skeletonCache
 }
 
 // New parses the email templates and the translated strings of fsys (laid
@@ -125,7 +134,8 @@ func New(fsys fs.FS, site Site) (*Composer, error) {
 			ListID:  site.ListID,
 			LogoURL: site.LogoURL,
 		},
-		langs: make(map[news.Lang]*language),
+		langs:    make(map[news.Lang]*language),
+		holeMark: newHoleMark(),
 	}
 	if c.site.Name == "" {
 		return nil, errors.New("compose: site name is empty")

@@ -62,19 +62,29 @@ type renderedArticle struct {
 // Digest renders a reader's daily or weekly digest. It fails when there is
 // no article or when a required link is missing: such a digest must not go
 // out.
+// It renders through the templates each time: the digests a run sends go
+// through DigestShared.
 func (c *Composer) Digest(d DigestData) (Email, error) {
 	if len(d.Articles) == 0 {
 		return Email{}, errors.New("compose digest: no articles")
 	}
+	prefs, err := requiredURL("preferences", d.PreferencesURL)
+	if err != nil {
+		return Email{}, fmt.Errorf("compose digest: %w", err)
+	}
+	unsub, err := requiredURL("unsubscribe", d.UnsubscribeURL)
+	if err != nil {
+		return Email{}, fmt.Errorf("compose digest: %w", err)
+	}
+	return c.renderDigest(d, prefs, unsub)
+}
+
+// renderDigest renders d through the templates with the links given
+// (already checked by requiredURL) in place of d's.
+func (c *Composer) renderDigest(d DigestData, prefs, unsub string) (Email, error) {
 	l := c.language(d.Lang)
 	v := c.base(l)
-	var err error
-	if v.PreferencesURL, err = requiredURL("preferences", d.PreferencesURL); err != nil {
-		return Email{}, fmt.Errorf("compose digest: %w", err)
-	}
-	if v.UnsubscribeURL, err = requiredURL("unsubscribe", d.UnsubscribeURL); err != nil {
-		return Email{}, fmt.Errorf("compose digest: %w", err)
-	}
+	v.PreferencesURL, v.UnsubscribeURL = prefs, unsub
 
 	weekly := d.Frequency == news.Weekly
 	names := make(map[string]string, len(d.Topics))

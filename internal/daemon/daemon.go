@@ -235,7 +235,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 			MessageID: messageIDs(refs, domainOf(cfg.mailAddress())), Clicks: d.Clicks}
 		d.Mailer = dispatch.NewMailer(dispatch.MailConfig{Store: st, Transport: transport, Builder: builder, Bouncer: d.Bounces,
 			Observer: obs, Log: log, EnvelopeFrom: cfg.mailAddress(), ReturnPath: returnPaths(refs, cfg.BounceDomain), Owner: d.owner, Connections: cfg.SMTPConnections,
-			RatePerSecond: cfg.SMTPRate, RetryBase: cfg.RetryBase, Lease: cfg.Lease})
+			RatePerSecond: cfg.SMTPRate, RetryBase: cfg.RetryBase, Lease: cfg.Lease, Drained: d.closeFinished})
 		d.Digests = digest.NewRunner(st, log, nil, wakeMail)
 		if cfg.DigestLocal {
 			d.Digests.SetLocal(true)
@@ -267,7 +267,7 @@ func New(ctx context.Context, cfg Config, log *slog.Logger, opts ...Option) (_ *
 			return nil, fmt.Errorf("push sender: %w (check CRIEUR_VAPID_SUBJECT, CRIEUR_VAPID_PRIVATE_KEY and CRIEUR_VAPID_PUBLIC_KEY)", err)
 		}
 		d.Pusher = dispatch.NewPusher(dispatch.PushConfig{Store: st, Sender: sender, Observer: obs, Log: log, Owner: d.owner,
-			Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase, Lease: cfg.Lease, Location: d.loc})
+			Concurrency: cfg.PushConcurrency, Icon: cfg.PushIcon, RetryBase: cfg.RetryBase, Lease: cfg.Lease, Location: d.loc, Drained: d.closeFinished})
 		d.Alerts = alert.New(st, log, nil, wakePush, wakeMail)
 		d.Alerts.RequireApproval(cfg.AlertApproval)
 		// An automatic alert's article is fetched as feeds are: through

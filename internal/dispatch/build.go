@@ -43,6 +43,7 @@ type MessageBuilder struct {
 	articles sync.Map // id → news.Article; articles never change once stored
 	topics   topicCache
 	alerts   sync.Map // id → store.AlertInfo
+	qpLines  mail.QPLines
 }
 
 type topicCache struct {
@@ -105,7 +106,11 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 	var sub news.Subscriber
 	// A preview is read as its sample reader (Meta) even when an older row
 	// still names the reader it previewed: it must carry none of their links.
-	if d.SubscriberID != 0 && d.Kind != news.MailPreview {
+	switch {
+	case d.SubscriberID == 0 || d.Kind == news.MailPreview:
+	case d.Reader != nil && d.Reader.ID == d.SubscriberID:
+		sub = *d.Reader // read with the claim
+	default:
 		var err error
 		sub, err = b.Store.SubscriberByID(ctx, d.SubscriberID)
 		if err != nil {
@@ -177,7 +182,7 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 		if d.Kind == news.MailDigest {
 			arts = b.trackedArticles(arts, d.RunID, sub.ID)
 		}
-		email, err = b.Composer.Digest(compose.DigestData{Lang: lang, Frequency: freq, Articles: arts, More: d.More,
+		email, err = b.Composer.DigestShared(compose.DigestData{Lang: lang, Frequency: freq, Articles: arts, More: d.More,
 			Topics: news.NamedTopics(topics, subTopics), PreferencesURL: links.Preferences, UnsubscribeURL: links.Unsubscribe,
 			Date: b.now().In(b.location())})
 		// A preview has no List-Unsubscribe: the editor's mail client
@@ -222,6 +227,15 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 		return "", nil, err
 	}
 	msg.Subject, msg.Text, msg.HTML = email.Subject, email.Text, email.HTML
+	// The start of a digest is the same for thousands of readers: encoded
+	// once, kept with the composer's copy of it, its lines shared with the
+	// digests of other topics.
+	if email.TextHead != nil {
+		msg.TextHead = email.TextHead.Memo(b.qpLines.Encode)
+	}
+	if email.HTMLHead != nil {
+		msg.HTMLHead = email.HTMLHead.Memo(b.qpLines.Encode)
+	}
 	raw, err := msg.Bytes()
 	if err != nil {
 		return "", nil, err

@@ -70,6 +70,11 @@ type MailConfig struct {
 	// Lease is how long a claimed row may go unrenewed before another
 	// worker takes it back; the Mailer renews its rows every third of it.
 	Lease time.Duration
+	// Drained, when set, is called (it must not block) when every email
+	// claimed has been recorded and none more is due: the daemon closes
+	// the digest runs and alerts that just sent their last message then,
+	// not up to a second later.
+	Drained func()
 }
 
 // Mailer sends queued emails.
@@ -111,9 +116,7 @@ func NewMailer(cfg MailConfig) *Mailer {
 		log:     cfg.Log,
 		workers: cfg.Connections,
 		batch:   max(16, cfg.Connections*8),
-		claim: func(ctx context.Context, n int) ([]store.Delivery, error) {
-			return cfg.Store.ClaimDeliveries(ctx, cfg.Owner, cfg.Now(), n)
-		},
+		claim:   m.claim,
 		work:    m.send,
 		nextDue: func(ctx context.Context) (time.Time, error) { return cfg.Store.NextDue(ctx, true) },
 		record: func(ctx context.Context, rs []store.Result) (int, error) {
@@ -123,6 +126,7 @@ func NewMailer(cfg MailConfig) *Mailer {
 			return cfg.Store.TouchClaims(ctx, cfg.Owner, keys, cfg.Now())
 		},
 		heartbeat: cfg.Lease / 3,
+		onDrained: cfg.Drained,
 		closeWorker: func(w int) {
 			m.mu.Lock()
 			defer m.mu.Unlock()
@@ -134,6 +138,40 @@ func NewMailer(cfg MailConfig) *Mailer {
 	}
 	m.p.init()
 	return m
+}
+
+// claim claims up to n due emails and reads their readers in one query
+// (one query per message was a tenth of a digest's CPU). A reader is read
+// when the claim is, a few milliseconds before their message is built;
+// an unsubscribe in between is as late as one during the send.
+func (m *Mailer) claim(ctx context.Context, n int) ([]store.Delivery, error) {
+	ds, err := m.cfg.Store.ClaimDeliveries(ctx, m.cfg.Owner, m.cfg.Now(), n)
+	if err != nil || len(ds) == 0 {
+		return ds, err
+	}
+	ids := make([]int64, 0, len(ds))
+	for _, d := range ds {
+		if d.SubscriberID != 0 && d.Kind != news.MailPreview {
+			ids = append(ids, d.SubscriberID)
+		}
+	}
+	if len(ids) == 0 {
+		return ds, nil
+	}
+	readers, err := m.cfg.Store.SubscribersByID(ctx, ids)
+	if err != nil {
+		// The builder reads each reader itself then: slower, not wrong.
+		if ctx.Err() == nil {
+			m.cfg.Log.Warn("read the readers of a claim failed", "count", len(ids), "err", err)
+		}
+		return ds, nil
+	}
+	for i := range ds {
+		if sub, ok := readers[ds[i].SubscriberID]; ok && ds[i].Kind != news.MailPreview {
+			ds[i].Reader = &sub
+		}
+	}
+	return ds, nil
 }
 
 // Start runs the workers until Stop; starting a started Mailer does

@@ -54,12 +54,21 @@ type pipeline[J Claimed] struct {
 	// rescued from a live worker.
 	touch     func(ctx context.Context, keys []news.ClaimKey) error
 	heartbeat time.Duration
+	// onDrained, when set, is called (it must not block) each time the
+	// pipeline has recorded every message it claimed and its last claim
+	// found no more due: the runs and alerts they belonged to may be
+	// complete, and their owners can close them now rather than on their
+	// next tick.
+	onDrained func()
 
 	// held counts the jobs claimed and not yet recorded, per claim. Only
 	// the claimer, the recorder and the heartbeat touch it, a batch at a
 	// time: a plain map under a mutex costs less than sync.Map's nodes.
 	heldMu sync.Mutex
 	held   map[news.ClaimKey]int
+	// emptied: the last claim took all that was due; told: onDrained was
+	// called since the last claim that found work (under heldMu).
+	emptied, told bool
 
 	wake       chan struct{}
 	pauseUntil atomic.Int64 // unix nanos; claiming stops until then
@@ -203,7 +212,15 @@ func (p *pipeline[J]) claimLoop(ctx context.Context, jobs chan<- J) {
 		for _, j := range js {
 			p.held[j.ClaimKey()]++
 		}
+		p.emptied = len(js) < room
+		if len(js) > 0 {
+			p.told = false
+		}
+		tell := p.drainedLocked()
 		p.heldMu.Unlock()
+		if tell {
+			p.onDrained()
+		}
 		for _, j := range js {
 			jobs <- j
 		}
@@ -280,7 +297,11 @@ func (p *pipeline[J]) recordLoop(results <-chan store.Result) {
 				delete(p.held, k)
 			}
 		}
+		tell := p.drainedLocked()
 		p.heldMu.Unlock()
+		if tell {
+			p.onDrained()
+		}
 		buf = buf[:0]
 	}
 	// Gather for at most gatherWindow after the first outcome: under load
@@ -313,6 +334,17 @@ func (p *pipeline[J]) recordLoop(results <-chan store.Result) {
 		flush()
 	}
 	flush()
+}
+
+// drainedLocked reports whether onDrained is to be called now: once each
+// time the queue is found empty and every claimed message recorded.
+// heldMu is held.
+func (p *pipeline[J]) drainedLocked() bool {
+	if p.onDrained == nil || p.told || !p.emptied || len(p.held) > 0 {
+		return false
+	}
+	p.told = true
+	return true
 }
 
 // heartbeatLoop renews the lease of held rows until ctx ends.

@@ -50,6 +50,8 @@ type PushConfig struct {
 	// Location is the zone of browsers that gave none (CRIEUR_TIMEZONE;
 	// default UTC), for quiet hours and daily caps.
 	Location *time.Location
+	// Drained: see MailConfig.Drained (for alerts).
+	Drained func()
 }
 
 // Pusher fans alerts out to browsers.
@@ -112,6 +114,7 @@ func NewPusher(cfg PushConfig) *Pusher {
 			return cfg.Store.TouchClaims(ctx, cfg.Owner, keys, cfg.Now())
 		},
 		heartbeat: cfg.Lease / 3,
+		onDrained: cfg.Drained,
 		nextDue:   func(ctx context.Context) (time.Time, error) { return cfg.Store.NextDue(ctx, false) },
 		record: func(ctx context.Context, rs []store.Result) (int, error) {
 			return cfg.Store.RecordPush(ctx, rs, cfg.Now())

@@ -31,6 +31,9 @@ type Delivery struct {
 	// Meta is a preview's sample-reader settings (lang, frequency, topics
 	// as a query string); empty otherwise.
 	Meta string
+	// Reader, when set, is the subscriber SubscriberID names, read with
+	// the claim (SubscribersByID) rather than when the message is built.
+	Reader *news.Subscriber
 }
 
 // Outcome fills in r which message and claim it is the outcome of.

@@ -59,6 +59,9 @@ func (s *Store) ImportBatch(ctx context.Context, rows []ImportRow, now time.Time
 			defer p.Close()
 			st[n] = p
 		}
+		if s.dialect == Postgres && asciiAddresses(rows) {
+			return s.importBatchPostgres(ctx, tx, st, rows, out, now)
+		}
 		for i, r := range rows {
 			if r.Status.Stopped() {
 				if err := s.importUnsubscribed(ctx, tx, st, r, now); err != nil {

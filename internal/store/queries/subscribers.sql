@@ -116,3 +116,11 @@ DELETE FROM subscriber_topics WHERE subscriber_id = ? RETURNING topic_id
 
 -- name: GetSuppression
 SELECT reason, created_at FROM suppressions WHERE hash = ?
+
+-- name: GetSubscribersWithTopics
+-- GetSubscriberWithTopics for a batch of ids (a JSON array, see idList):
+-- the mail workers read the readers of a claim in one query.
+SELECT s.id, s.email, s.status, s.frequency, s.lang, s.alerts, s.paused, s.created_at, s.confirmed_at, s.updated_at, s.link_gen, s.timezone,
+    COALESCE((SELECT group_concat(t.slug, ',') FROM subscriber_topics st JOIN topics t ON t.id = st.topic_id
+              WHERE st.subscriber_id = s.id), '')
+FROM subscribers s WHERE s.id IN (SELECT value FROM json_each(?))

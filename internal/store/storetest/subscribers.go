@@ -23,6 +23,8 @@ var subscriberTests = []test{
 	{"ExportAndSearch", testExportAndSearch},
 	{"Import", testImport},
 	{"SubscribeRequest", testSubscribeRequest},
+	{"SubscribersByID", testSubscribersByID},
+	{"ImportBatchInOrder", testImportBatchInOrder},
 }
 
 func testSubscribers(t *testing.T, s *store.Store) {
