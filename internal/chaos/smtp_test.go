@@ -204,7 +204,7 @@ func smtpDown(t *testing.T, sz sizes, v *verdict) {
 }
 
 // smtpRefused answers 550 5.1.1 at RCPT for one reader in twenty: those end
-// unsubscribed (suppressed), the others get their digest once.
+// bounced (and suppressed), the others get their digest once.
 func smtpRefused(t *testing.T, sz sizes, v *verdict) {
 	bounced := map[string]bool{}
 	s := newSink(t, sinkFaults{rcpt: func(rcpt string, _ int) *smtp.SMTPError {
@@ -234,10 +234,10 @@ func smtpRefused(t *testing.T, sz sizes, v *verdict) {
 	}
 	notSuppressed := 0
 	for _, a := range bad {
-		if st := f.subscriberStatus(a); st != "unsubscribed" {
+		if st := f.subscriberStatus(a); st != "bounced" {
 			notSuppressed++
 			if notSuppressed == 1 {
-				v.fail("bounced %s has status %q, want unsubscribed", a, st)
+				v.fail("bounced %s has status %q, want bounced", a, st)
 			}
 		}
 	}
@@ -247,7 +247,7 @@ func smtpRefused(t *testing.T, sz sizes, v *verdict) {
 		}
 	}
 	v.row.Total = s.last().Sub(begin)
-	v.note("%d refused, %d of them suppressed (status unsubscribed)", len(bad), len(bad)-notSuppressed)
+	v.note("%d refused, %d of them suppressed (status bounced)", len(bad), len(bad)-notSuppressed)
 }
 
 // smtpAuthRefused sends through a server that accepts the credentials,
