@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +12,7 @@ import (
 	"github.com/crieur/crieur/internal/dispatch"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/storetest"
 )
 
 // TestJanitor: Start takes back a dead process's claims at once; a live
@@ -21,14 +21,7 @@ import (
 func TestJanitor(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "c.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	dead, _ := pids(t)
 	const host = "crieur"
 	elsewhere := dispatch.OwnerName("web-2.example", dead) // live as far as this host knows

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,7 +13,7 @@ import (
 	"github.com/crieur/crieur/internal/dispatch"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/push"
-	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/storetest"
 )
 
 // sentMsg is what a recording push service received.
@@ -63,14 +62,7 @@ func (c *fakeClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 // is a queued row: a new pipeline (another process) sends it.
 func TestQuietHoursAndCaps(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "c.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	clock := &fakeClock{}
 	clock.Set(time.Date(2026, 12, 7, 17, 0, 0, 0, time.UTC)) // 22:45 in Kathmandu, 18:00 in Paris
 	browsers := map[string]news.PushSubscription{

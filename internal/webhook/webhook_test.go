@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -12,6 +11,7 @@ import (
 	"github.com/crieur/crieur/internal/netguard"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/storetest"
 	"github.com/crieur/crieur/internal/webhook"
 	"github.com/crieur/crieur/internal/webhook/webhooktest"
 )
@@ -25,15 +25,7 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	ctx := t.Context()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	policy := netguard.Policy{AllowPrivate: true}
 	f := &fixture{st: st, rcv: webhooktest.New(t)}
 	f.d = webhook.New(webhook.Config{Store: st, Client: webhook.NewClient(policy), Owner: "test", RetryBase: 20 * time.Millisecond})
