@@ -57,7 +57,9 @@ func BenchmarkZonedSlot(b *testing.B) {
 	// The clock of the looks goes on across -count runs: a look at a time
 	// already looked at does nothing.
 	at := now
-	_ = z.RunOnce(ctx, at)
+	if err := z.RunOnce(ctx, at); err != nil {
+		b.Fatal(err)
+	}
 	b.Run("look", func(b *testing.B) {
 		for b.Loop() {
 			at = at.Add(time.Minute)

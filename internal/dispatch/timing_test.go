@@ -164,9 +164,12 @@ func TestQuietHoursAndCaps(t *testing.T) {
 	if got := to(next); len(got) != 3 {
 		t.Fatalf("next day's alert went to %v, want all three", got)
 	}
-	a, _ := st.Alert(ctx, atoi(normal))
-	if a.Targeted != a.Delivered+a.Expired+a.Failed {
-		t.Fatalf("counts do not add up: %+v", a)
+	a, err := st.Alert(ctx, atoi(normal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Targeted != 3 || a.Targeted != a.Delivered+a.Expired+a.Failed {
+		t.Fatalf("counts do not add up to the three browsers: %+v", a)
 	}
 }
 
