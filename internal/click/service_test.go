@@ -132,8 +132,8 @@ func TestScannersCountedApart(t *testing.T) {
 	e.follow(t, 2, 0, "GET", "192.0.2.3", browser)
 	e.flush(t)
 	// Nothing is written while a burst may still be going on.
-	if tot, _ := e.st.ClickTotals(ctx, store.ClickScope{RunID: e.run}); tot.Human+tot.Scanner != 0 {
-		t.Errorf("written before the burst window ended: %+v", tot)
+	if tot, err := e.st.ClickTotals(ctx, store.ClickScope{RunID: e.run}); err != nil || tot.Human+tot.Scanner != 0 {
+		t.Errorf("written before the burst window ended: %+v (%v)", tot, err)
 	}
 	e.clock.Add(time.Minute)
 	e.follow(t, 1, 0, "GET", "192.0.2.1", browser)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -83,9 +84,17 @@ func TestReferenceImplementationVerifies(t *testing.T) {
 	}
 	tampered := reqs[1]
 	tampered.Body = []byte(strings.Replace(string(tampered.Body), "unsubscribed", "confirmed!!!", 1))
+	// A replay: signed as crieur would have signed it in 2020, so that
+	// only its age can make a receiver refuse it.
 	old := reqs[0]
 	old.Header = old.Header.Clone()
+	oldAt := time.Unix(1600000000, 0)
+	oldSig, err := webhook.Sign(secret, old.Header.Get("webhook-id"), oldAt, old.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	old.Header.Set("webhook-timestamp", "1600000000")
+	old.Header.Set("webhook-signature", oldSig)
 	res := webhooktest.Verify(t, secret, append(reqs, tampered, old))
 	for i, want := range []string{"subscriber.confirmed", "subscriber.unsubscribed"} {
 		if res[i].Error != "" || res[i].Payload["type"] != want {
@@ -110,6 +119,15 @@ func TestReferenceImplementationVerifies(t *testing.T) {
 	}
 	if err := webhook.Verify(secret, tampered.Header.Get("webhook-id"), tampered.Header.Get("webhook-timestamp"), tampered.Header.Get("webhook-signature"), tampered.Body, time.Now()); !errors.Is(err, webhook.ErrBadSignature) {
 		t.Fatalf("tampered: %v", err)
+	}
+	verifyOld := func(now time.Time) error {
+		return webhook.Verify(secret, old.Header.Get("webhook-id"), old.Header.Get("webhook-timestamp"), old.Header.Get("webhook-signature"), old.Body, now)
+	}
+	if err := verifyOld(oldAt.Add(time.Minute)); err != nil {
+		t.Fatalf("the replayed message, checked when it was sent: %v", err)
+	}
+	if err := verifyOld(time.Now()); !errors.Is(err, webhook.ErrBadSignature) {
+		t.Fatalf("replayed: %v", err)
 	}
 }
 
@@ -193,6 +211,48 @@ func TestPrivateAddressesRefused(t *testing.T) {
 	}
 	if len(log) != 1 || log[0].State != "pending" || !strings.Contains(log[0].LastError, "not allowed") {
 		t.Fatalf("log %+v", log)
+	}
+}
+
+// TestVerify: the receiver's check of the README accepts what Sign made
+// within the tolerance, and refuses a changed body, another secret, and a
+// well-signed message replayed later. It needs no reference
+// implementation, so it runs everywhere.
+func TestVerify(t *testing.T) {
+	t.Parallel()
+	secret, err := webhook.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := webhook.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1765000000, 0)
+	body := []byte(`{"type":"subscriber.confirmed"}`)
+	sig, err := webhook.Sign(secret, "msg_1", at, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := strconv.FormatInt(at.Unix(), 10)
+	for _, c := range []struct {
+		what   string
+		secret string
+		body   []byte
+		now    time.Time
+		ok     bool
+	}{
+		{"as sent", secret, body, at, true},
+		{"within the tolerance", secret, body, at.Add(webhook.Tolerance - time.Second), true},
+		{"changed body", secret, []byte(`{"type":"subscriber.erased"}`), at, false},
+		{"another secret", other, body, at, false},
+		{"replayed later", secret, body, at.Add(webhook.Tolerance + time.Second), false},
+		{"from the future", secret, body, at.Add(-webhook.Tolerance - time.Second), false},
+	} {
+		err := webhook.Verify(c.secret, "msg_1", ts, "v1,other "+sig, c.body, c.now)
+		if c.ok && err != nil || !c.ok && !errors.Is(err, webhook.ErrBadSignature) {
+			t.Errorf("%s: %v", c.what, err)
+		}
 	}
 }
 
