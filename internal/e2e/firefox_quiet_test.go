@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/crieur/crieur/internal/e2e/e2etest"
-	"github.com/crieur/crieur/internal/push/pushtest"
 )
 
 // inNetNSQuiet marks the re-executed test binary of TestFirefoxQuietHours.
@@ -58,22 +57,7 @@ func nightZone(t *testing.T, now time.Time) (string, *time.Location) {
 func firefoxQuiet(t *testing.T, firefox string) {
 	ctx, cancel := context.WithTimeout(t.Context(), 180*time.Second)
 	defer cancel()
-	dir := t.TempDir()
-
-	ap := pushtest.NewAutopush(t)
-	pub := newFFPublisher(t)
-	env := e2etest.NewEnv(dir)
-	env["CRIEUR_ALLOWED_ORIGINS"] = pub.srv.URL
-	env["CRIEUR_RETRY_BASE"] = "100ms"
-	crieur := e2etest.Start(t, env, dir)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("crieur log:\n%s", e2etest.Tail(crieur.Logs(), 8000))
-		}
-	})
-	e2etest.CLI(t, crieur.Env, "", "topic", "add", "politique", "Politique")
-	token := e2etest.Token(t, crieur.Env, "e2e-firefox", "editor")
-	pub.crieur.Store(crieur.URL)
+	dir, ap, pub, crieur, token := ffSetup(t, "politique")
 
 	now := time.Now()
 	zone, loc := nightZone(t, now)

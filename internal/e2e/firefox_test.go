@@ -93,27 +93,38 @@ func runInNetNS(t *testing.T, marker, name string, timeout time.Duration, child 
 	t.Logf("passed in the network namespace in %v:\n%s", time.Since(start).Round(time.Millisecond), out)
 }
 
+// ffSetup starts what a Firefox test drives, inside its network
+// namespace: the push service, the publisher's page server (pointed at
+// crieur), and crieur allowing the publisher's origin and retrying
+// fast, with topics and an editor's token. dir holds crieur's files;
+// Firefox's profile goes there too.
+func ffSetup(t *testing.T, topics ...string) (dir string, ap *pushtest.Autopush, pub *ffPublisher, crieur *e2etest.Proc, token string) {
+	t.Helper()
+	dir = t.TempDir()
+	ap = pushtest.NewAutopush(t)
+	pub = newFFPublisher(t)
+	env := e2etest.NewEnv(dir)
+	env["CRIEUR_ALLOWED_ORIGINS"] = pub.srv.URL
+	env["CRIEUR_RETRY_BASE"] = "100ms"
+	crieur = e2etest.Start(t, env, dir)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("crieur log:\n%s", e2etest.Tail(crieur.Logs(), 8000))
+		}
+	})
+	for _, slug := range topics {
+		e2etest.CLI(t, crieur.Env, "", "topic", "add", slug, strings.ToUpper(slug[:1])+slug[1:])
+	}
+	token = e2etest.Token(t, crieur.Env, "e2e-firefox", "editor")
+	pub.crieur.Store(crieur.URL)
+	return dir, ap, pub, crieur, token
+}
+
 // firefoxPush is the test proper, run inside the network namespace.
 func firefoxPush(t *testing.T, firefox string) {
 	ctx, cancel := context.WithTimeout(t.Context(), 75*time.Second)
 	defer cancel()
-	dir := t.TempDir()
-
-	ap := pushtest.NewAutopush(t)
-	pub := newFFPublisher(t)
-	env := e2etest.NewEnv(dir)
-	env["CRIEUR_ALLOWED_ORIGINS"] = pub.srv.URL
-	env["CRIEUR_RETRY_BASE"] = "100ms"
-	crieur := e2etest.Start(t, env, dir)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("crieur log:\n%s", crieur.Logs())
-		}
-	})
-	e2etest.CLI(t, crieur.Env, "", "topic", "add", "politique", "Politique")
-	e2etest.CLI(t, crieur.Env, "", "topic", "add", "afrique", "Afrique")
-	token := e2etest.Token(t, crieur.Env, "e2e-firefox", "editor")
-	pub.crieur.Store(crieur.URL)
+	dir, ap, pub, crieur, token := ffSetup(t, "politique", "afrique")
 
 	began := time.Now()
 	step := func(what string) { t.Logf("%-28s at %v", what, time.Since(began).Round(time.Millisecond)) }
