@@ -6,6 +6,7 @@ import (
 	"errors"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -175,6 +176,50 @@ func TestRetriesUntilTheEndpointRecovers(t *testing.T) {
 	}
 	if !e.FailingSince.IsZero() {
 		t.Fatalf("endpoint still failing: %+v", e)
+	}
+}
+
+// TestRetryWaitsItsBackoff: on the deliverer's clock, a failed message
+// is not tried again before its back-off (RetryBase, then twice that,
+// each ±20%), and is once it has passed.
+func TestRetryWaitsItsBackoff(t *testing.T) {
+	t.Parallel()
+	f := &fixture{st: storetest.SQLite(t), rcv: webhooktest.New(t)}
+	var mu sync.Mutex
+	now := time.Now().Add(time.Second) // after the event is written
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	policy := netguard.Policy{AllowPrivate: true}
+	f.d = webhook.New(webhook.Config{Store: f.st, Client: webhook.NewClient(policy), Owner: "test", RetryBase: time.Minute, Now: clock})
+	f.svc = webhook.NewService(f.st, policy, f.d.Wake)
+	if _, _, err := f.svc.Register(t.Context(), "test", f.rcv.URL(), []string{"subscriber.confirmed"}); err != nil {
+		t.Fatal(err)
+	}
+	f.rcv.FailNext(2)
+	f.confirm(t, "a@x.test")
+	start := now
+	for _, step := range []struct {
+		at   time.Duration
+		sent int
+	}{
+		{0, 1},                 // fails; the next try is due 48 to 72 s later
+		{40 * time.Second, 0},  // too soon
+		{80 * time.Second, 1},  // fails again; due 96 to 144 s later
+		{170 * time.Second, 0}, // too soon: the wait doubled
+		{230 * time.Second, 1}, // accepted
+	} {
+		mu.Lock()
+		now = start.Add(step.at)
+		mu.Unlock()
+		n, err := f.d.RunOnce(t.Context(), t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != step.sent {
+			t.Fatalf("at +%s: %d messages sent, want %d", step.at, n, step.sent)
+		}
+	}
+	if got, _ := f.rcv.Accepted(); len(got) != 1 || len(f.rcv.Requests()) != 3 {
+		t.Fatalf("%d accepted of %d requests, want the third", len(got), len(f.rcv.Requests()))
 	}
 }
 
