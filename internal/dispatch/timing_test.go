@@ -139,6 +139,10 @@ func TestQuietHoursAndCaps(t *testing.T) {
 	}
 	short := send(news.Normal, time.Hour)
 	settled(short, 1, 2) // night: quiet hours outlast 1 h; capped: over its cap
+	// A breaking alert goes to the capped browser although it is over its
+	// cap (the first breaking one went while it was under).
+	late := send(news.Breaking, time.Hour)
+	settled(late, 3, 0)
 
 	// A restart: the held message is in the queue, not in this process.
 	stopWithin(p, 5*time.Second)
