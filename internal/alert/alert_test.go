@@ -3,7 +3,6 @@ package alert_test
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -11,19 +10,13 @@ import (
 	"github.com/crieur/crieur/internal/alert"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/storetest"
 )
 
 func setup(t *testing.T) (*store.Store, *alert.Service) {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "c.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	if _, err := st.CreateTopic(ctx, "afrique", "Afrique"); err != nil {
 		t.Fatal(err)
 	}

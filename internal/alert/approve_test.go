@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -13,6 +12,7 @@ import (
 	"github.com/crieur/crieur/internal/alert"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/storetest"
 )
 
 // TestApproval: with approval required an alert waits, unsent; its
@@ -83,14 +83,7 @@ func contains(s, sub string) bool { return strings.Contains(s, sub) }
 func TestAutomaticAlertWaitsForItsArticle(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "c.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	for _, slug := range []string{"sport", "eco"} {
 		if _, err := st.CreateTopic(ctx, slug, slug); err != nil {
 			t.Fatal(err)

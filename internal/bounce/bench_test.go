@@ -5,6 +5,7 @@ import (
 	"testing"
 
 	"github.com/crieur/crieur/internal/bounce"
+	"github.com/crieur/crieur/internal/bounce/bouncetest"
 )
 
 // BenchmarkHandle is one report's whole intake (parse, classify, verify
@@ -12,7 +13,7 @@ import (
 // largest fixture, 5 KiB with nested multiparts and an attached original).
 func BenchmarkHandle(b *testing.B) {
 	raw := fixture(b, "gmail-no-such-user.eml")
-	in := newIntake(&recorder{outcome: bounce.Ignored})
+	in := newIntake(&bouncetest.Recorder{Outcome: bounce.Ignored})
 	b.SetBytes(int64(len(raw)))
 	b.ReportAllocs()
 	for b.Loop() {

@@ -149,6 +149,20 @@ func (in *Intake) park(ctx context.Context, source, reason string, raw []byte) e
 // crieur made. The first reference found decides: if it does not verify,
 // the report is forged, whatever else it says.
 func (in *Intake) resolve(p *Parsed, rcpts []string) (Ref, bool, error) {
+	tok, ok := in.reference(p, rcpts)
+	if !ok {
+		return Ref{}, false, nil
+	}
+	ref, err := in.Tokens.Parse(tok)
+	if err != nil {
+		return Ref{}, false, err
+	}
+	return ref, true, nil
+}
+
+// reference returns the first delivery token the report carries, in the
+// order resolve gives, unverified.
+func (in *Intake) reference(p *Parsed, rcpts []string) (string, bool) {
 	if in.Domain != "" {
 		for _, group := range [][]string{rcpts, p.Addressed, p.ReturnPaths} {
 			for _, a := range group {
@@ -156,28 +170,16 @@ func (in *Intake) resolve(p *Parsed, rcpts []string) (Ref, bool, error) {
 				if !strings.EqualFold(domain, in.Domain) {
 					continue
 				}
-				tok, ok := verpToken(a)
-				if !ok {
-					continue
+				if tok, ok := verpToken(a); ok {
+					return tok, true
 				}
-				ref, err := in.Tokens.Parse(tok)
-				if err != nil {
-					return Ref{}, false, err
-				}
-				return ref, true, nil
 			}
 		}
 	}
 	for _, id := range p.MessageIDs {
-		tok, ok := messageIDToken(id)
-		if !ok {
-			continue
+		if tok, ok := messageIDToken(id); ok {
+			return tok, true
 		}
-		ref, err := in.Tokens.Parse(tok)
-		if err != nil {
-			return Ref{}, false, err
-		}
-		return ref, true, nil
 	}
-	return Ref{}, false, nil
+	return "", false
 }

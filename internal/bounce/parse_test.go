@@ -8,10 +8,10 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/crieur/crieur/internal/bounce"
+	"github.com/crieur/crieur/internal/bounce/bouncetest"
 )
 
 const bounceDomain = "bounces.example.net"
@@ -38,31 +38,6 @@ func fill(tk *bounce.Tokens, raw []byte) []byte {
 	msgid := strings.Trim(tk.MessageID(testRef, "news.example.com"), "<>")
 	raw = bytes.ReplaceAll(raw, []byte("@@VERP@@"), []byte(tk.ReturnPath(testRef, bounceDomain)))
 	return bytes.ReplaceAll(raw, []byte("@@MSGID@@"), []byte(msgid))
-}
-
-// recorder is a Recorder that keeps what it is given.
-type recorder struct {
-	mu      sync.Mutex
-	reports []bounce.Report
-	parked  []string
-	outcome bounce.Outcome
-}
-
-func (r *recorder) Record(_ context.Context, rep bounce.Report) (bounce.Outcome, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.reports = append(r.reports, rep)
-	if r.outcome != "" {
-		return r.outcome, nil
-	}
-	return bounce.Applied, nil
-}
-
-func (r *recorder) Park(_ context.Context, source, reason string, raw []byte) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.parked = append(r.parked, reason)
-	return nil
 }
 
 func newIntake(rec bounce.Recorder) *bounce.Intake {
@@ -121,21 +96,21 @@ func TestReportFixtures(t *testing.T) {
 					t.Errorf("recipient = %+v, want status %q address %q diagnostic ~%q", v.Recipient, c.status, c.rcpt, c.diagnostic)
 				}
 			}
-			rec := &recorder{}
+			rec := &bouncetest.Recorder{}
 			res, err := newIntake(rec).Handle(context.Background(), "smtp", nil, raw)
 			if err != nil || res != c.result {
 				t.Fatalf("Handle = %q, %v; want %q", res, err, c.result)
 			}
 			if c.result == bounce.ResultApplied {
-				if len(rec.reports) != 1 {
-					t.Fatalf("recorded %d reports, want 1", len(rec.reports))
+				if len(rec.Reports()) != 1 {
+					t.Fatalf("recorded %d reports, want 1", len(rec.Reports()))
 				}
-				r := rec.reports[0]
+				r := rec.Reports()[0]
 				if r.DeliveryID != testRef.DeliveryID || r.SubscriberID != testRef.SubscriberID || r.Kind != c.kind || r.Source != "smtp" {
 					t.Errorf("report = %+v, want delivery %d subscriber %d kind %q", r, testRef.DeliveryID, testRef.SubscriberID, c.kind)
 				}
-			} else if len(rec.reports) != 0 {
-				t.Errorf("recorded %+v for a report that asks nothing", rec.reports)
+			} else if len(rec.Reports()) != 0 {
+				t.Errorf("recorded %+v for a report that asks nothing", rec.Reports())
 			}
 		})
 	}
@@ -174,6 +149,9 @@ func TestClassify(t *testing.T) {
 		{"failed", "5.0.0", "554 5.7.1 rejected by policy", "", "not_address"},
 		{"failed", "5.0.0", "550 Mailbox unavailable", bounce.Hard, ""},
 		{"failed", "5.0.0", "550 listed at zen.spamhaus.org", bounce.Soft, ""},
+		{"failed", "5.1.0", "550 5.1.0 no such user", bounce.Hard, ""},
+		{"failed", "5.2.0", "550 5.2.0 mailbox unavailable", bounce.Hard, ""},
+		{"failed", "5.2.0", "550 5.2.0 try again later", bounce.Soft, ""},
 		{"failed", "5.7.1", "spam", "", "not_address"},
 		{"failed", "5.6.0", "content rejected", "", "not_address"},
 		{"failed", "5.1.1", "550 5.1.1 sender address rejected", "", "not_address"},

@@ -3,7 +3,6 @@ package bounce_test
 import (
 	"bytes"
 	"context"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -14,19 +13,12 @@ import (
 	"github.com/crieur/crieur/internal/bounce"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/storetest"
 )
 
 func setup(t *testing.T) (*store.Store, *bounce.Store, *[]news.Status, time.Time) {
 	t.Helper()
-	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "c.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	now := time.Now().Truncate(time.Millisecond)
 	var changes []news.Status
 	rec := bounce.NewStore(bounce.StoreConfig{Store: st, Hash: func(e string) string { return "h-" + e },

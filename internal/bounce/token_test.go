@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/crieur/crieur/internal/bounce"
+	"github.com/crieur/crieur/internal/bounce/bouncetest"
 )
 
 // TestTokenRoundTrip: a token names its delivery and reader, survives
@@ -64,7 +65,7 @@ func TestForgedAndUnknownReports(t *testing.T) {
 	forged := fill(forger, raw)
 	noRef := bytes.ReplaceAll(bytes.ReplaceAll(raw, []byte("@@VERP@@"), []byte("newsletter@news.example.com")), []byte("@@MSGID@@"), []byte("1234@elsewhere.example"))
 
-	rec := &recorder{}
+	rec := &bouncetest.Recorder{}
 	in := newIntake(rec)
 	ctx := context.Background()
 	if res, err := in.Handle(ctx, "smtp", []string{forger.ReturnPath(testRef, bounceDomain)}, forged); err != nil || res != bounce.ResultForged {
@@ -79,13 +80,13 @@ func TestForgedAndUnknownReports(t *testing.T) {
 	if res, err := in.Handle(ctx, "smtp", nil, noRef); err != nil || res != bounce.ResultParked {
 		t.Errorf("no reference: %q, %v; want parked", res, err)
 	}
-	if len(rec.reports) != 0 {
-		t.Errorf("recorded %+v from forged or unreferenced reports", rec.reports)
+	if len(rec.Reports()) != 0 {
+		t.Errorf("recorded %+v from forged or unreferenced reports", rec.Reports())
 	}
-	if len(rec.parked) != 1 || rec.parked[0] != "no delivery reference" {
-		t.Errorf("parked %q, want the unreferenced report", rec.parked)
+	if len(rec.Parked()) != 1 || rec.Parked()[0] != "no delivery reference" {
+		t.Errorf("parked %q, want the unreferenced report", rec.Parked())
 	}
-	gone := &recorder{outcome: bounce.Unmatched}
+	gone := &bouncetest.Recorder{Outcome: bounce.Unmatched}
 	in2 := newIntake(gone)
 	if res, err := in2.Handle(ctx, "smtp", nil, fill(testTokens(), raw)); err != nil || res != bounce.ResultUnknown {
 		t.Errorf("erased reader: %q, %v; want unknown", res, err)
@@ -104,7 +105,7 @@ func TestForgedAndUnknownReports(t *testing.T) {
 // TestHugeAndMalformedReports are parked, not parsed past their limits.
 func TestHugeAndMalformedReports(t *testing.T) {
 	t.Parallel()
-	rec := &recorder{}
+	rec := &bouncetest.Recorder{}
 	in := newIntake(rec)
 	huge := append([]byte("Subject: x\r\n\r\n"), bytes.Repeat([]byte("a"), bounce.MaxReportSize)...)
 	for name, raw := range map[string][]byte{"huge": huge, "no header": []byte("\x00\x01 not mail"), "empty": nil} {
@@ -125,7 +126,7 @@ func FuzzParse(f *testing.F) {
 		f.Add(fixture(f, e.Name()))
 	}
 	f.Add([]byte("Content-Type: multipart/report; boundary=x\r\n\r\n--x\r\nContent-Type: message/delivery-status\r\n\r\nAction: failed\r\nStatus: 5\r\n--x--"))
-	in := newIntake(&recorder{})
+	in := newIntake(&bouncetest.Recorder{})
 	f.Fuzz(func(t *testing.T, raw []byte) {
 		p, err := bounce.Parse(raw)
 		if err != nil {
@@ -153,11 +154,11 @@ func TestThreadedReport(t *testing.T) {
 		"Subject: Undeliverable\r\nContent-Type: multipart/report; report-type=delivery-status; boundary=b\r\n\r\n" +
 		"--b\r\nContent-Type: message/delivery-status\r\n\r\nReporting-MTA: dns; mx.example\r\n\r\n" +
 		"Final-Recipient: rfc822; a@example.org\r\nAction: failed\r\nStatus: 5.1.1\r\n\r\n--b--\r\n"
-	rec := &recorder{}
+	rec := &bouncetest.Recorder{}
 	if res, err := newIntake(rec).Handle(context.Background(), "imap", nil, []byte(raw)); err != nil || res != bounce.ResultApplied {
 		t.Fatalf("Handle = %q, %v; want applied", res, err)
 	}
-	if rec.reports[0].DeliveryID != testRef.DeliveryID {
-		t.Errorf("report %+v, want delivery %d", rec.reports[0], testRef.DeliveryID)
+	if rec.Reports()[0].DeliveryID != testRef.DeliveryID {
+		t.Errorf("report %+v, want delivery %d", rec.Reports()[0], testRef.DeliveryID)
 	}
 }

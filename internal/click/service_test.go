@@ -3,6 +3,7 @@ package click_test
 import (
 	"context"
 	"errors"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -92,6 +93,17 @@ func TestResolve(t *testing.T) {
 	if _, _, err := e.svc.Resolve(ctx, tk.Sign(click.Link{Kind: click.KindRun, Scope: e.run, Article: e.arts[3]})); !errors.Is(err, click.ErrBadTarget) {
 		t.Errorf("javascript: target: %v, want ErrBadTarget", err)
 	}
+	// Nor is one without a host, or with a user name before it, which
+	// shows the reader one site and leads to another.
+	for i, u := range []string{"https:news.example/a", "https://news.example@evil.example/a", "https://user:pw@news.example/a"} {
+		id, _, err := e.st.SaveArticle(ctx, news.Article{URL: u, Title: "Odd " + strconv.Itoa(i), PublishedAt: e.clock.Now(), CreatedAt: e.clock.Now()})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, _, err := e.svc.Resolve(ctx, tk.Sign(click.Link{Kind: click.KindRun, Scope: e.run, Article: id})); !errors.Is(err, click.ErrBadTarget) {
+			t.Errorf("target %q: %v, want ErrBadTarget", u, err)
+		}
+	}
 	if _, _, err := e.svc.Resolve(ctx, tk.Sign(click.Link{Kind: click.KindRun, Scope: e.run, Article: 999})); !errors.Is(err, click.ErrNoTarget) {
 		t.Errorf("missing article: %v, want ErrNoTarget", err)
 	}
@@ -132,8 +144,8 @@ func TestScannersCountedApart(t *testing.T) {
 	e.follow(t, 2, 0, "GET", "192.0.2.3", browser)
 	e.flush(t)
 	// Nothing is written while a burst may still be going on.
-	if tot, _ := e.st.ClickTotals(ctx, store.ClickScope{RunID: e.run}); tot.Human+tot.Scanner != 0 {
-		t.Errorf("written before the burst window ended: %+v", tot)
+	if tot, err := e.st.ClickTotals(ctx, store.ClickScope{RunID: e.run}); err != nil || tot.Human+tot.Scanner != 0 {
+		t.Errorf("written before the burst window ended: %+v (%v)", tot, err)
 	}
 	e.clock.Add(time.Minute)
 	e.follow(t, 1, 0, "GET", "192.0.2.1", browser)

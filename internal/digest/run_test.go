@@ -3,7 +3,6 @@ package digest_test
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"reflect"
 	"testing"
 	"time"
@@ -11,6 +10,7 @@ import (
 	"github.com/crieur/crieur/internal/digest"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/storetest"
 )
 
 // TestRunsNeverRepeatAnArticle runs two digests over a real SQLite store
@@ -19,14 +19,7 @@ import (
 func TestRunsNeverRepeatAnArticle(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "c.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	ids := map[string]int64{}
 	for _, tp := range []string{"politique", "afrique"} {
 		topic, err := st.CreateTopic(ctx, tp, tp)

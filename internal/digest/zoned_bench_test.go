@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"log/slog"
-	"path/filepath"
 	"testing"
 	"time"
 
@@ -12,6 +11,7 @@ import (
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/schedule"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/storetest"
 )
 
 // BenchmarkZonedSlot measures what local digests add per slot on SQLite
@@ -21,14 +21,7 @@ import (
 // now of everyone for comparison.
 func BenchmarkZonedSlot(b *testing.B) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(b.TempDir(), "c.db"), store.Options{})
-	if err != nil {
-		b.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		b.Fatal(err)
-	}
+	st := storetest.SQLite(b)
 	topic, err := st.CreateTopic(ctx, "monde", "Monde")
 	if err != nil {
 		b.Fatal(err)
@@ -64,7 +57,9 @@ func BenchmarkZonedSlot(b *testing.B) {
 	// The clock of the looks goes on across -count runs: a look at a time
 	// already looked at does nothing.
 	at := now
-	_ = z.RunOnce(ctx, at)
+	if err := z.RunOnce(ctx, at); err != nil {
+		b.Fatal(err)
+	}
 	b.Run("look", func(b *testing.B) {
 		for b.Loop() {
 			at = at.Add(time.Minute)

@@ -3,7 +3,6 @@ package dispatch_test
 import (
 	"context"
 	"log/slog"
-	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
@@ -19,6 +18,7 @@ import (
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/push"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/storetest"
 	"github.com/crieur/crieur/internal/subscribe"
 	"github.com/crieur/crieur/templates"
 )
@@ -33,14 +33,7 @@ type fixture struct {
 func setup(t *testing.T, opts ...mailtest.Option) *fixture {
 	t.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "c.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	for _, tp := range [][2]string{{"politique", "Politique"}, {"afrique", "Afrique"}} {
 		if _, err := st.CreateTopic(ctx, tp[0], tp[1]); err != nil {
 			t.Fatal(err)

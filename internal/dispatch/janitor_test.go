@@ -2,10 +2,10 @@ package dispatch_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"log/slog"
 	"os"
-	"path/filepath"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -13,6 +13,7 @@ import (
 	"github.com/crieur/crieur/internal/dispatch"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/storetest"
 )
 
 // TestJanitor: Start takes back a dead process's claims at once; a live
@@ -21,14 +22,7 @@ import (
 func TestJanitor(t *testing.T) {
 	t.Parallel()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "c.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	dead, _ := pids(t)
 	const host = "crieur"
 	elsewhere := dispatch.OwnerName("web-2.example", dead) // live as far as this host knows
@@ -41,9 +35,10 @@ func TestJanitor(t *testing.T) {
 			t.Fatalf("claim for %s: %d, %v", o, len(ds), err)
 		}
 	}
-	var woken atomic.Int32
+	var woken, expired atomic.Int32
 	j := dispatch.NewJanitor(dispatch.JanitorConfig{Store: st, Log: slog.New(slog.DiscardHandler), Host: host,
-		Owner: dispatch.OwnerName(host, os.Getpid()), Lease: time.Minute, Wake: []func(){func() { woken.Add(1) }}})
+		Owner: dispatch.OwnerName(host, os.Getpid()), Lease: time.Minute, Wake: []func(){func() { woken.Add(1) }},
+		ExpirePending: func(context.Context) error { expired.Add(1); return nil }})
 	j.Stop(ctx) // before Start: nothing
 	if err := j.Start(ctx); err != nil {
 		t.Fatal(err)
@@ -64,7 +59,29 @@ func TestJanitor(t *testing.T) {
 	if woken.Load() != 1 {
 		t.Fatalf("pipelines woken %d times, want 1", woken.Load())
 	}
-	j.Clean(ctx) // nothing expired: no error to log, nothing to check but that it runs
+	// Clean: unconfirmed addresses are handed to ExpirePending, a session
+	// past its expiry is deleted, a live one kept.
+	user, err := st.CreateUser(ctx, "desk@journal.example", news.RoleAdmin, "hash")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for hash, expires := range map[string]time.Time{"old": claimed, "live": time.Now().Add(time.Hour)} {
+		if err := st.CreateSession(ctx, hash, user, "csrf", expires); err != nil {
+			t.Fatal(err)
+		}
+	}
+	j.Clean(ctx)
+	if expired.Load() == 0 {
+		t.Error("Clean did not expire pending addresses")
+	}
+	// Asked as of before its expiry, the old session is found only if its
+	// row is still there.
+	if _, err := st.SessionByHash(ctx, "old", claimed.Add(-time.Minute)); !errors.Is(err, store.ErrNotFound) {
+		t.Errorf("expired session after Clean: %v, want deleted", err)
+	}
+	if _, err := st.SessionByHash(ctx, "live", time.Now()); err != nil {
+		t.Errorf("live session after Clean: %v", err)
+	}
 	j.Stop(ctx)
 	j.Stop(ctx)
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log/slog"
-	"path/filepath"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -14,7 +13,7 @@ import (
 	"github.com/crieur/crieur/internal/dispatch"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/push"
-	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/storetest"
 )
 
 // sentMsg is what a recording push service received.
@@ -63,14 +62,7 @@ func (c *fakeClock) Add(d time.Duration) { c.ns.Add(int64(d)) }
 // is a queued row: a new pipeline (another process) sends it.
 func TestQuietHoursAndCaps(t *testing.T) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "c.db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	clock := &fakeClock{}
 	clock.Set(time.Date(2026, 12, 7, 17, 0, 0, 0, time.UTC)) // 22:45 in Kathmandu, 18:00 in Paris
 	browsers := map[string]news.PushSubscription{
@@ -147,6 +139,10 @@ func TestQuietHoursAndCaps(t *testing.T) {
 	}
 	short := send(news.Normal, time.Hour)
 	settled(short, 1, 2) // night: quiet hours outlast 1 h; capped: over its cap
+	// A breaking alert goes to the capped browser although it is over its
+	// cap (the first breaking one went while it was under).
+	late := send(news.Breaking, time.Hour)
+	settled(late, 3, 0)
 
 	// A restart: the held message is in the queue, not in this process.
 	stopWithin(p, 5*time.Second)
@@ -172,9 +168,12 @@ func TestQuietHoursAndCaps(t *testing.T) {
 	if got := to(next); len(got) != 3 {
 		t.Fatalf("next day's alert went to %v, want all three", got)
 	}
-	a, _ := st.Alert(ctx, atoi(normal))
-	if a.Targeted != a.Delivered+a.Expired+a.Failed {
-		t.Fatalf("counts do not add up: %+v", a)
+	a, err := st.Alert(ctx, atoi(normal))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Targeted != 3 || a.Targeted != a.Delivered+a.Expired+a.Failed {
+		t.Fatalf("counts do not add up to the three browsers: %+v", a)
 	}
 }
 

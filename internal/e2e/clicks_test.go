@@ -1,7 +1,6 @@
 package e2e_test
 
 import (
-	"context"
 	"fmt"
 	"net/http"
 	"net/http/httptest"
@@ -16,7 +15,7 @@ import (
 
 	"github.com/crieur/crieur/internal/e2e/e2etest"
 	"github.com/crieur/crieur/internal/mail/mailtest"
-	"github.com/crieur/crieur/internal/testenv"
+	"github.com/crieur/crieur/internal/testenv/chromiumtest"
 )
 
 var trackedLink = regexp.MustCompile(`https?://[^\s"'<>]+/r/[A-Za-z0-9_-]+`)
@@ -134,7 +133,7 @@ func fetch(t *testing.T, method, u, ua string) *http.Response {
 // fetch are counted apart, forged and altered tokens are a 400 page.
 func TestClickThroughChromium(t *testing.T) {
 	t.Parallel()
-	chromium := testenv.LookPath(t, "chromium", "chromium-browser")
+	chromium := chromiumtest.Path(t)
 	c := setupClicks(t, false)
 	alice, bob := c.links["alice@example.org"], c.links["bob@example.org"]
 	slices.Sort(alice)
@@ -144,15 +143,7 @@ func TestClickThroughChromium(t *testing.T) {
 	}
 
 	link := c.links["alice@example.org"][0]
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium), chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.NoFirstRun, chromedp.Flag("disable-background-networking", true), chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := chromiumtest.Open(t, chromium, 60*time.Second)
 	defer cancel()
 	if err := chromedp.Do(ctx, chromedp.Navigate(link), chromedp.WaitVisible(chromedp.CSS("h1"))); err != nil {
 		t.Fatalf("chromium following %s: %v", link, err)

@@ -1,20 +1,14 @@
 package e2e_test
 
 import (
-	"bytes"
 	"context"
 	"fmt"
-	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/crieur/crieur/internal/e2e/e2etest"
-	"github.com/crieur/crieur/internal/push/pushtest"
-	"github.com/crieur/crieur/internal/testenv"
 )
 
 // inNetNSQuiet marks the re-executed test binary of TestFirefoxQuietHours.
@@ -40,33 +34,7 @@ var nightZones = []string{"Pacific/Auckland", "Asia/Tokyo", "Asia/Bangkok", "Asi
 // it as for 07:00 (TestQuietHoursAndCaps covers the arithmetic, with a
 // controlled clock, across days and DST).
 func TestFirefoxQuietHours(t *testing.T) {
-	if os.Getenv(inNetNSQuiet) == "1" {
-		firefoxQuiet(t)
-		return
-	}
-	t.Parallel()
-	testenv.LookPath(t, "firefox-esr")
-	unshare := testenv.LookPath(t, "unshare")
-	testenv.LookPath(t, "ip")
-	if os.Geteuid() != 0 {
-		testenv.Missing(t, "root (unshare --net)")
-	}
-	e2etest.Binary(t)
-	ctx, cancel := context.WithTimeout(t.Context(), 200*time.Second)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, unshare, "--net", "--pid", "--fork", "--kill-child", "--", os.Args[0],
-		"-test.run=^TestFirefoxQuietHours$", "-test.v", "-test.count=1", "-test.timeout=190s")
-	cmd.Env = append(os.Environ(), inNetNSQuiet+"=1")
-	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
-	start := time.Now()
-	out, err := cmd.CombinedOutput()
-	switch {
-	case err != nil:
-		t.Fatalf("in the network namespace: %v after %v\n%s", err, time.Since(start).Round(time.Millisecond), out)
-	case bytes.Contains(out, []byte("--- SKIP")):
-		t.Skipf("skipped in the network namespace:\n%s", out)
-	}
-	t.Logf("passed in the network namespace in %v:\n%s", time.Since(start).Round(time.Millisecond), out)
+	runInNetNS(t, inNetNSQuiet, "TestFirefoxQuietHours", 190*time.Second, firefoxQuiet)
 }
 
 // nightZone returns a zone where it is between 22:00 and 06:00 at now.
@@ -85,29 +53,11 @@ func nightZone(t *testing.T, now time.Time) (string, *time.Location) {
 	return "", nil
 }
 
-func firefoxQuiet(t *testing.T) {
-	firefox := testenv.LookPath(t, "firefox-esr")
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo up: %v: %s", err, out)
-	}
+// firefoxQuiet is the test proper, run inside the network namespace.
+func firefoxQuiet(t *testing.T, firefox string) {
 	ctx, cancel := context.WithTimeout(t.Context(), 180*time.Second)
 	defer cancel()
-	dir := t.TempDir()
-
-	ap := pushtest.NewAutopush(t)
-	pub := newFFPublisher(t)
-	env := e2etest.NewEnv(dir)
-	env["CRIEUR_ALLOWED_ORIGINS"] = pub.srv.URL
-	env["CRIEUR_RETRY_BASE"] = "100ms"
-	crieur := e2etest.Start(t, env, dir)
-	t.Cleanup(func() {
-		if t.Failed() {
-			t.Logf("crieur log:\n%s", e2etest.Tail(crieur.Logs(), 8000))
-		}
-	})
-	e2etest.CLI(t, crieur.Env, "", "topic", "add", "politique", "Politique")
-	token := e2etest.Token(t, crieur.Env, "e2e-firefox", "editor")
-	pub.crieur.Store(crieur.URL)
+	dir, ap, pub, crieur, token := ffSetup(t, "politique")
 
 	now := time.Now()
 	zone, loc := nightZone(t, now)

@@ -45,8 +45,21 @@ const inNetNS = "CRIEUR_E2E_FIREFOX_NETNS"
 // namespace's 127.0.0.1. The parent only relays the child's log and
 // verdict.
 func TestFirefoxPush(t *testing.T) {
-	if os.Getenv(inNetNS) == "1" {
-		firefoxPush(t)
+	runInNetNS(t, inNetNS, "TestFirefoxPush", 90*time.Second, firefoxPush)
+}
+
+// runInNetNS runs child, the test proper of the test named name, in a
+// fresh network namespace with only loopback, given the Firefox to drive.
+// Called in the test itself, it re-executes the test binary there (marker
+// set) and relays the child's log and verdict, giving the child timeout;
+// called in that child, it brings lo up and runs child.
+func runInNetNS(t *testing.T, marker, name string, timeout time.Duration, child func(t *testing.T, firefox string)) {
+	if os.Getenv(marker) == "1" {
+		firefox := testenv.LookPath(t, "firefox-esr")
+		if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
+			t.Fatalf("ip link set lo up: %v: %s", err, out)
+		}
+		child(t, firefox)
 		return
 	}
 	t.Parallel()
@@ -60,14 +73,14 @@ func TestFirefoxPush(t *testing.T) {
 	// build is then a cache hit.
 	e2etest.Binary(t)
 
-	ctx, cancel := context.WithTimeout(t.Context(), 100*time.Second)
+	ctx, cancel := context.WithTimeout(t.Context(), timeout+10*time.Second)
 	defer cancel()
 	// --pid --fork --kill-child: the child is PID 1 of its own PID
 	// namespace, so when it ends, even by a panic, the kernel kills
 	// everything it started (crieur, Firefox): nothing outlives the test.
 	cmd := exec.CommandContext(ctx, unshare, "--net", "--pid", "--fork", "--kill-child", "--", os.Args[0],
-		"-test.run=^TestFirefoxPush$", "-test.v", "-test.count=1", "-test.timeout=90s")
-	cmd.Env = append(os.Environ(), inNetNS+"=1")
+		"-test.run=^"+name+"$", "-test.v", "-test.count=1", "-test.timeout="+timeout.String())
+	cmd.Env = append(os.Environ(), marker+"=1")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Pdeathsig: syscall.SIGKILL}
 	start := time.Now()
 	out, err := cmd.CombinedOutput()
@@ -80,31 +93,38 @@ func TestFirefoxPush(t *testing.T) {
 	t.Logf("passed in the network namespace in %v:\n%s", time.Since(start).Round(time.Millisecond), out)
 }
 
-// firefoxPush is the test proper, run inside the network namespace.
-func firefoxPush(t *testing.T) {
-	firefox := testenv.LookPath(t, "firefox-esr")
-	if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
-		t.Fatalf("ip link set lo up: %v: %s", err, out)
-	}
-	ctx, cancel := context.WithTimeout(t.Context(), 75*time.Second)
-	defer cancel()
-	dir := t.TempDir()
-
-	ap := pushtest.NewAutopush(t)
-	pub := newFFPublisher(t)
+// ffSetup starts what a Firefox test drives, inside its network
+// namespace: the push service, the publisher's page server (pointed at
+// crieur), and crieur allowing the publisher's origin and retrying
+// fast, with topics and an editor's token. dir holds crieur's files;
+// Firefox's profile goes there too.
+func ffSetup(t *testing.T, topics ...string) (dir string, ap *pushtest.Autopush, pub *ffPublisher, crieur *e2etest.Proc, token string) {
+	t.Helper()
+	dir = t.TempDir()
+	ap = pushtest.NewAutopush(t)
+	pub = newFFPublisher(t)
 	env := e2etest.NewEnv(dir)
 	env["CRIEUR_ALLOWED_ORIGINS"] = pub.srv.URL
 	env["CRIEUR_RETRY_BASE"] = "100ms"
-	crieur := e2etest.Start(t, env, dir)
+	crieur = e2etest.Start(t, env, dir)
 	t.Cleanup(func() {
 		if t.Failed() {
-			t.Logf("crieur log:\n%s", crieur.Logs())
+			t.Logf("crieur log:\n%s", e2etest.Tail(crieur.Logs(), 8000))
 		}
 	})
-	e2etest.CLI(t, crieur.Env, "", "topic", "add", "politique", "Politique")
-	e2etest.CLI(t, crieur.Env, "", "topic", "add", "afrique", "Afrique")
-	token := e2etest.Token(t, crieur.Env, "e2e-firefox", "editor")
+	for _, slug := range topics {
+		e2etest.CLI(t, crieur.Env, "", "topic", "add", slug, strings.ToUpper(slug[:1])+slug[1:])
+	}
+	token = e2etest.Token(t, crieur.Env, "e2e-firefox", "editor")
 	pub.crieur.Store(crieur.URL)
+	return dir, ap, pub, crieur, token
+}
+
+// firefoxPush is the test proper, run inside the network namespace.
+func firefoxPush(t *testing.T, firefox string) {
+	ctx, cancel := context.WithTimeout(t.Context(), 75*time.Second)
+	defer cancel()
+	dir, ap, pub, crieur, token := ffSetup(t, "politique", "afrique")
 
 	began := time.Now()
 	step := func(what string) { t.Logf("%-28s at %v", what, time.Since(began).Round(time.Millisecond)) }

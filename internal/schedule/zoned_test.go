@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -69,6 +70,39 @@ func TestZonedLooks(t *testing.T) {
 	for i := range want {
 		if rec.slots[i] != want[i] {
 			t.Fatalf("slots %v, want %v", rec.slots, want)
+		}
+	}
+}
+
+// TestZonedCatchUp: at its first start a schedule that never ran makes
+// nothing (a new install sends no digest at once); one that ran makes one
+// run, at the latest slot missed since, for every zone that missed one.
+func TestZonedCatchUp(t *testing.T) {
+	t.Parallel()
+	zones := func(context.Context, news.Frequency) ([]string, error) {
+		return []string{"", "Asia/Kolkata"}, nil
+	}
+	now := utc("2026-12-08 13:05")
+	for _, c := range []struct {
+		what string
+		last time.Time
+		want []string
+	}{
+		{"never ran", time.Time{}, nil},
+		// Kolkata's 07:00 (01:30 UTC) and UTC's 07:00 both passed: one run.
+		{"ran at midnight", utc("2026-12-08 00:00"), []string{"12-08 07:00"}},
+	} {
+		rec := &zonedRecorder{}
+		z, err := schedule.NewZoned("0 7 * * *", "0 7 * * 1", time.UTC, rec, zones, nil, slog.New(slog.DiscardHandler))
+		if err != nil {
+			t.Fatal(err)
+		}
+		lastRun := func(context.Context, news.Frequency) (time.Time, error) { return c.last, nil }
+		if err := z.CatchUp(context.Background(), now, 24*time.Hour, lastRun); err != nil {
+			t.Fatal(err)
+		}
+		if !slices.Equal(rec.slots, c.want) {
+			t.Errorf("%s: caught up %v, want %v", c.what, rec.slots, c.want)
 		}
 	}
 }

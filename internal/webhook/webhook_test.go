@@ -4,14 +4,16 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
-	"path/filepath"
+	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/crieur/crieur/internal/netguard"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/storetest"
 	"github.com/crieur/crieur/internal/webhook"
 	"github.com/crieur/crieur/internal/webhook/webhooktest"
 )
@@ -25,15 +27,7 @@ type fixture struct {
 
 func setup(t *testing.T) *fixture {
 	t.Helper()
-	ctx := t.Context()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(t.TempDir(), "db"), store.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		t.Fatal(err)
-	}
+	st := storetest.SQLite(t)
 	policy := netguard.Policy{AllowPrivate: true}
 	f := &fixture{st: st, rcv: webhooktest.New(t)}
 	f.d = webhook.New(webhook.Config{Store: st, Client: webhook.NewClient(policy), Owner: "test", RetryBase: 20 * time.Millisecond})
@@ -91,9 +85,17 @@ func TestReferenceImplementationVerifies(t *testing.T) {
 	}
 	tampered := reqs[1]
 	tampered.Body = []byte(strings.Replace(string(tampered.Body), "unsubscribed", "confirmed!!!", 1))
+	// A replay: signed as crieur would have signed it in 2020, so that
+	// only its age can make a receiver refuse it.
 	old := reqs[0]
 	old.Header = old.Header.Clone()
+	oldAt := time.Unix(1600000000, 0)
+	oldSig, err := webhook.Sign(secret, old.Header.Get("webhook-id"), oldAt, old.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
 	old.Header.Set("webhook-timestamp", "1600000000")
+	old.Header.Set("webhook-signature", oldSig)
 	res := webhooktest.Verify(t, secret, append(reqs, tampered, old))
 	for i, want := range []string{"subscriber.confirmed", "subscriber.unsubscribed"} {
 		if res[i].Error != "" || res[i].Payload["type"] != want {
@@ -118,6 +120,15 @@ func TestReferenceImplementationVerifies(t *testing.T) {
 	}
 	if err := webhook.Verify(secret, tampered.Header.Get("webhook-id"), tampered.Header.Get("webhook-timestamp"), tampered.Header.Get("webhook-signature"), tampered.Body, time.Now()); !errors.Is(err, webhook.ErrBadSignature) {
 		t.Fatalf("tampered: %v", err)
+	}
+	verifyOld := func(now time.Time) error {
+		return webhook.Verify(secret, old.Header.Get("webhook-id"), old.Header.Get("webhook-timestamp"), old.Header.Get("webhook-signature"), old.Body, now)
+	}
+	if err := verifyOld(oldAt.Add(time.Minute)); err != nil {
+		t.Fatalf("the replayed message, checked when it was sent: %v", err)
+	}
+	if err := verifyOld(time.Now()); !errors.Is(err, webhook.ErrBadSignature) {
+		t.Fatalf("replayed: %v", err)
 	}
 }
 
@@ -168,6 +179,50 @@ func TestRetriesUntilTheEndpointRecovers(t *testing.T) {
 	}
 }
 
+// TestRetryWaitsItsBackoff: on the deliverer's clock, a failed message
+// is not tried again before its back-off (RetryBase, then twice that,
+// each ±20%), and is once it has passed.
+func TestRetryWaitsItsBackoff(t *testing.T) {
+	t.Parallel()
+	f := &fixture{st: storetest.SQLite(t), rcv: webhooktest.New(t)}
+	var mu sync.Mutex
+	now := time.Now().Add(time.Second) // after the event is written
+	clock := func() time.Time { mu.Lock(); defer mu.Unlock(); return now }
+	policy := netguard.Policy{AllowPrivate: true}
+	f.d = webhook.New(webhook.Config{Store: f.st, Client: webhook.NewClient(policy), Owner: "test", RetryBase: time.Minute, Now: clock})
+	f.svc = webhook.NewService(f.st, policy, f.d.Wake)
+	if _, _, err := f.svc.Register(t.Context(), "test", f.rcv.URL(), []string{"subscriber.confirmed"}); err != nil {
+		t.Fatal(err)
+	}
+	f.rcv.FailNext(2)
+	f.confirm(t, "a@x.test")
+	start := now
+	for _, step := range []struct {
+		at   time.Duration
+		sent int
+	}{
+		{0, 1},                 // fails; the next try is due 48 to 72 s later
+		{40 * time.Second, 0},  // too soon
+		{80 * time.Second, 1},  // fails again; due 96 to 144 s later
+		{170 * time.Second, 0}, // too soon: the wait doubled
+		{230 * time.Second, 1}, // accepted
+	} {
+		mu.Lock()
+		now = start.Add(step.at)
+		mu.Unlock()
+		n, err := f.d.RunOnce(t.Context(), t.Context())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if n != step.sent {
+			t.Fatalf("at +%s: %d messages sent, want %d", step.at, n, step.sent)
+		}
+	}
+	if got, _ := f.rcv.Accepted(); len(got) != 1 || len(f.rcv.Requests()) != 3 {
+		t.Fatalf("%d accepted of %d requests, want the third", len(got), len(f.rcv.Requests()))
+	}
+}
+
 // Without CRIEUR_WEBHOOKS_ALLOW_PRIVATE, a loopback URL is refused at
 // registration and, registered anyway (a name that resolved elsewhere
 // then), never dialled.
@@ -201,6 +256,48 @@ func TestPrivateAddressesRefused(t *testing.T) {
 	}
 	if len(log) != 1 || log[0].State != "pending" || !strings.Contains(log[0].LastError, "not allowed") {
 		t.Fatalf("log %+v", log)
+	}
+}
+
+// TestVerify: the receiver's check of the README accepts what Sign made
+// within the tolerance, and refuses a changed body, another secret, and a
+// well-signed message replayed later. It needs no reference
+// implementation, so it runs everywhere.
+func TestVerify(t *testing.T) {
+	t.Parallel()
+	secret, err := webhook.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	other, err := webhook.NewSecret()
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := time.Unix(1765000000, 0)
+	body := []byte(`{"type":"subscriber.confirmed"}`)
+	sig, err := webhook.Sign(secret, "msg_1", at, body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := strconv.FormatInt(at.Unix(), 10)
+	for _, c := range []struct {
+		what   string
+		secret string
+		body   []byte
+		now    time.Time
+		ok     bool
+	}{
+		{"as sent", secret, body, at, true},
+		{"within the tolerance", secret, body, at.Add(webhook.Tolerance - time.Second), true},
+		{"changed body", secret, []byte(`{"type":"subscriber.erased"}`), at, false},
+		{"another secret", other, body, at, false},
+		{"replayed later", secret, body, at.Add(webhook.Tolerance + time.Second), false},
+		{"from the future", secret, body, at.Add(-webhook.Tolerance - time.Second), false},
+	} {
+		err := webhook.Verify(c.secret, "msg_1", ts, "v1,other "+sig, c.body, c.now)
+		if c.ok && err != nil || !c.ok && !errors.Is(err, webhook.ErrBadSignature) {
+			t.Errorf("%s: %v", c.what, err)
+		}
 	}
 }
 

@@ -20,6 +20,7 @@ import (
 	"github.com/emersion/go-imap/client"
 
 	"github.com/crieur/crieur/internal/bounce"
+	"github.com/crieur/crieur/internal/bounce/bouncetest"
 	"github.com/crieur/crieur/internal/bounce/dovecottest"
 	"github.com/crieur/crieur/internal/bounce/imapin"
 )
@@ -27,26 +28,6 @@ import (
 const domain = "bounces.example.net"
 
 var ref = bounce.Ref{DeliveryID: 31, SubscriberID: 7}
-
-type recorder struct {
-	mu      sync.Mutex
-	reports []bounce.Report
-	parked  []string
-}
-
-func (r *recorder) Record(_ context.Context, rep bounce.Report) (bounce.Outcome, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.reports = append(r.reports, rep)
-	return bounce.Applied, nil
-}
-
-func (r *recorder) Park(_ context.Context, _, reason string, _ []byte) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.parked = append(r.parked, reason)
-	return nil
-}
 
 func tokens() *bounce.Tokens { return bounce.NewTokens([]byte("imap test key, thirty-two bytes long")) }
 
@@ -136,7 +117,7 @@ func TestPollerMovesReportsLeavesOthers(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	rec := &recorder{}
+	rec := &bouncetest.Recorder{}
 	p := newPoller(t, d.URL(d.Pass), rec, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	st, err := p.RunOnce(context.Background())
 	if err != nil {
@@ -146,7 +127,7 @@ func TestPollerMovesReportsLeavesOthers(t *testing.T) {
 		t.Errorf("stats = %+v, want 3 handled, 2 left alone", st)
 	}
 	kinds := []bounce.Kind{}
-	for _, r := range rec.reports {
+	for _, r := range rec.Reports() {
 		if r.DeliveryID != ref.DeliveryID || r.SubscriberID != ref.SubscriberID || r.Source != "imap" {
 			t.Errorf("report %+v: want delivery %d reader %d from imap", r, ref.DeliveryID, ref.SubscriberID)
 		}
@@ -176,8 +157,8 @@ func TestPollerMovesReportsLeavesOthers(t *testing.T) {
 		}
 	}
 	st, err = p.RunOnce(context.Background())
-	if err != nil || st.Handled != 0 || len(rec.reports) != 2 {
-		t.Errorf("second poll: %+v, %v, %d reports; want nothing new", st, err, len(rec.reports))
+	if err != nil || st.Handled != 0 || len(rec.Reports()) != 2 {
+		t.Errorf("second poll: %+v, %v, %d reports; want nothing new", st, err, len(rec.Reports()))
 	}
 }
 
@@ -191,7 +172,7 @@ func TestPollerLoginFailure(t *testing.T) {
 	var logs bytes.Buffer
 	var mu sync.Mutex
 	log := slog.New(slog.NewTextHandler(&lockedWriter{w: &logs, mu: &mu}, nil))
-	p := newPoller(t, d.URL(wrong), &recorder{}, log)
+	p := newPoller(t, d.URL(wrong), &bouncetest.Recorder{}, log)
 	_, err := p.RunOnce(context.Background())
 	if err == nil || strings.Contains(err.Error(), wrong) || !strings.Contains(strings.ToLower(err.Error()), "login") {
 		t.Fatalf("RunOnce with a wrong password: %v; want a login error without the password", err)
@@ -249,7 +230,7 @@ func TestPollerBacksOff(t *testing.T) {
 			c.Close()
 		}
 	}()
-	p := newPoller(t, "imap://u:p@"+ln.Addr().String()+"/INBOX?tls=none&interval=50ms", &recorder{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	p := newPoller(t, "imap://u:p@"+ln.Addr().String()+"/INBOX?tls=none&interval=50ms", &bouncetest.Recorder{}, slog.New(slog.NewTextHandler(io.Discard, nil)))
 	if err := p.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
@@ -308,7 +289,7 @@ func TestPollerTLS(t *testing.T) {
 			t.Fatal(err)
 		}
 		p := imapin.New(imapin.Config{Mailbox: m, Log: log, TLSConfig: tc, Timeout: 10 * time.Second,
-			Intake: &bounce.Intake{Tokens: tokens(), Domain: domain, Recorder: &recorder{}, Log: log}})
+			Intake: &bounce.Intake{Tokens: tokens(), Domain: domain, Recorder: &bouncetest.Recorder{}, Log: log}})
 		return p.RunOnce(context.Background())
 	}
 	creds := d.User + ":" + d.Pass + "@"

@@ -8,7 +8,6 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -17,38 +16,15 @@ import (
 	"github.com/prometheus/client_golang/prometheus/testutil"
 
 	"github.com/crieur/crieur/internal/bounce"
+	"github.com/crieur/crieur/internal/bounce/bouncetest"
 	"github.com/crieur/crieur/internal/bounce/smtpin"
 )
 
 const domain = "bounces.example.net"
 
-type recorder struct {
-	mu      sync.Mutex
-	reports []bounce.Report
-	parked  []string
-	fail    bool
-}
-
-func (r *recorder) Record(_ context.Context, rep bounce.Report) (bounce.Outcome, error) {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	if r.fail {
-		return "", errors.New("database down")
-	}
-	r.reports = append(r.reports, rep)
-	return bounce.Applied, nil
-}
-
-func (r *recorder) Park(_ context.Context, _, reason string, _ []byte) error {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	r.parked = append(r.parked, reason)
-	return nil
-}
-
-func setup(t *testing.T) (string, *recorder, *bounce.Tokens, *prometheus.CounterVec) {
+func setup(t *testing.T) (string, *bouncetest.Recorder, *bounce.Tokens, *prometheus.CounterVec) {
 	t.Helper()
-	rec := &recorder{}
+	rec := &bouncetest.Recorder{}
 	counter := bounce.NewCounter()
 	tk := bounce.NewTokens([]byte("listener test key, thirty-two bytes"))
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
@@ -99,13 +75,11 @@ func TestListenerTakesReports(t *testing.T) {
 	if err := send(addr, "someone@example.org", []string{"postmaster@" + strings.ToUpper(domain)}, "Subject: hello\r\n\r\nhi\r\n"); err != nil {
 		t.Fatalf("send to postmaster: %v", err)
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.reports) != 1 || rec.reports[0].DeliveryID != 9 || rec.reports[0].SubscriberID != 3 || rec.reports[0].Kind != bounce.Hard {
-		t.Errorf("reports = %+v, want one hard bounce of delivery 9, reader 3", rec.reports)
+	if reps := rec.Reports(); len(reps) != 1 || reps[0].DeliveryID != 9 || reps[0].SubscriberID != 3 || reps[0].Kind != bounce.Hard {
+		t.Errorf("reports = %+v, want one hard bounce of delivery 9, reader 3", reps)
 	}
-	if len(rec.parked) != 1 || rec.parked[0] != "not a report" {
-		t.Errorf("parked = %q, want the mail that is no report", rec.parked)
+	if parked := rec.Parked(); len(parked) != 1 || parked[0] != "not a report" {
+		t.Errorf("parked = %q, want the mail that is no report", parked)
 	}
 	for result, want := range map[string]float64{"applied": 1, "parked": 1, "not_report": 0} {
 		if got := testutil.ToFloat64(counter.WithLabelValues("smtp", result)); got != want {
@@ -141,23 +115,17 @@ func TestListenerRefusesRelayAndHugeMail(t *testing.T) {
 		c.Close()
 	}
 	verp := tk.ReturnPath(bounce.Ref{DeliveryID: 1, SubscriberID: 1}, domain)
-	rec.mu.Lock()
-	rec.fail = true
-	rec.mu.Unlock()
+	rec.SetFail(true)
 	err = send(addr, "", []string{verp}, dsn(verp, "5.1.1"))
 	if !errors.As(err, &se) || se.Code != 451 {
 		t.Errorf("store down: %v, want 451", err)
 	}
-	rec.mu.Lock()
-	rec.fail = false
-	rec.mu.Unlock()
+	rec.SetFail(false)
 	if err := send(addr, "", []string{verp}, dsn(verp, "4.2.2")); err != nil {
 		t.Fatalf("after bad input the listener must still serve: %v", err)
 	}
-	rec.mu.Lock()
-	defer rec.mu.Unlock()
-	if len(rec.reports) != 1 || rec.reports[0].Kind != bounce.Soft {
-		t.Errorf("reports = %+v, want the one soft bounce", rec.reports)
+	if reps := rec.Reports(); len(reps) != 1 || reps[0].Kind != bounce.Soft {
+		t.Errorf("reports = %+v, want the one soft bounce", reps)
 	}
 }
 
@@ -168,7 +136,7 @@ func TestListenerBoundsConnections(t *testing.T) {
 	t.Parallel()
 	log := slog.New(slog.NewTextHandler(io.Discard, nil))
 	l := smtpin.New(smtpin.Config{Addr: "127.0.0.1:0", Domain: domain, Log: log, MaxConns: 1, CommandTimeout: 2 * time.Second,
-		Intake: &bounce.Intake{Tokens: bounce.NewTokens([]byte("k")), Domain: domain, Recorder: &recorder{}, Log: log}})
+		Intake: &bounce.Intake{Tokens: bounce.NewTokens([]byte("k")), Domain: domain, Recorder: &bouncetest.Recorder{}, Log: log}})
 	addr, err := l.Listen()
 	if err != nil {
 		t.Fatal(err)

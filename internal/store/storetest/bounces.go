@@ -122,8 +122,8 @@ func testHardBounceAndComplaint(t *testing.T, s *store.Store) {
 	// An earlier unsubscribe's suppression becomes a hard one.
 	u := confirmed(t, s, "unsub", 1, news.Daily)[0]
 	check(t, s.Unsubscribe(ctx, u, "h-unsub0@x.test", "unsubscribed", t0))
-	if h, _ := s.HardSuppressed(ctx, "h-unsub0@x.test"); h {
-		t.Fatal("an unsubscribe is a hard suppression")
+	if h, err := s.HardSuppressed(ctx, "h-unsub0@x.test"); err != nil || h {
+		t.Fatalf("an unsubscribe is a hard suppression (%v)", err)
 	}
 	_, err = s.RecordBounce(ctx, store.Bounce{SubscriberID: u, At: t0, Kind: store.BounceHard, Source: "imap"}, hashOf, softPolicy)
 	check(t, err)

@@ -72,8 +72,8 @@ func testClicksConcurrent(t *testing.T, s *store.Store) {
 		t.Fatalf("salt changed: %q then %q", salt, again)
 	}
 	check(t, s.ForgetClickers(ctx, t0.Add(time.Millisecond)))
-	if again, _ := s.ClickSalt(ctx, sc, t0); again != "" {
-		t.Fatalf("salt %q after forgetting", again)
+	if again, err := s.ClickSalt(ctx, sc, t0); err != nil || again != "" {
+		t.Fatalf("salt %q after forgetting (%v)", again, err)
 	}
 	if tot2, _ := s.ClickTotals(ctx, sc); tot2 != tot {
 		t.Fatalf("forgetting changed the totals: %+v, was %+v", tot2, tot)

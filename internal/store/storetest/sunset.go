@@ -50,8 +50,8 @@ func testSunset(t *testing.T, s *store.Store) {
 	check(t, s.AddClicks(ctx, store.ClickBatch{Readers: []store.ReaderClick{
 		{ClickScope: store.ClickScope{RunID: 2}, SubscriberID: quiet, ArticleID: 1, Scanner: true, At: now().Add(-10 * 24 * time.Hour)},
 		{ClickScope: store.ClickScope{RunID: 2}, SubscriberID: late, ArticleID: 1, At: now().Add(-10 * 24 * time.Hour)}}}))
-	if _, ok, _ := s.SunsetAsked(ctx, late); ok {
-		t.Fatal("a click did not answer the ask")
+	if _, ok, err := s.SunsetAsked(ctx, late); err != nil || ok {
+		t.Fatalf("a click did not answer the ask (%v)", err)
 	}
 	again, err := s.AskSunset(ctx, quietSince, asked, 100)
 	check(t, err)
@@ -71,14 +71,14 @@ func testSunset(t *testing.T, s *store.Store) {
 			t.Fatalf("reader %d has %d sunset emails, want 1", id, n)
 		}
 	}
-	if _, ok, _ := s.SunsetAsked(ctx, recent); ok {
-		t.Fatal("a recent reader was asked")
+	if _, ok, err := s.SunsetAsked(ctx, recent); err != nil || ok {
+		t.Fatalf("a recent reader was asked (%v)", err)
 	}
 	check(t, s.AnswerSunset(ctx, answers, now().Add(-20*24*time.Hour)))
 	// Answered 20 days ago: not asked again for a 180-day quiet period,
 	// asked again once the answer is older than the period.
-	if again, _ := s.AskSunset(ctx, now().Add(-180*24*time.Hour), now(), 100); slices.Contains(again, answers) {
-		t.Fatal("asked again soon after answering")
+	if again, err := s.AskSunset(ctx, now().Add(-180*24*time.Hour), now(), 100); err != nil || slices.Contains(again, answers) {
+		t.Fatalf("asked again soon after answering (%v)", err)
 	}
 	if again, _ := s.AskSunset(ctx, now().Add(-10*24*time.Hour), now(), 100); !slices.Contains(again, answers) {
 		t.Fatalf("not asked again once quiet since the answer: %v", again)
@@ -96,7 +96,7 @@ func testSunset(t *testing.T, s *store.Store) {
 	check(t, err)
 	_, err = s.Confirm(ctx, id, "", now())
 	check(t, err)
-	if left, _ := s.SunsetUnanswered(ctx, now().Add(time.Hour), 100); slices.Contains(left, quiet) {
-		t.Fatal("a reader who came back is held to their old ask")
+	if left, err := s.SunsetUnanswered(ctx, now().Add(time.Hour), 100); err != nil || slices.Contains(left, quiet) {
+		t.Fatalf("a reader who came back is held to their old ask (%v)", err)
 	}
 }

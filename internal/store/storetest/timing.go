@@ -252,8 +252,8 @@ func testAutoAlertRules(t *testing.T, s *store.Store) {
 	if _, raised, err := s.RaiseAutoAlert(ctx, a2, &alert, nil, []store.AutoRule{sport}, t0.Add(10*time.Minute)); err != nil || raised {
 		t.Fatalf("an alert within the rule's interval: raised=%v %v", raised, err)
 	}
-	if unseen, _ := s.UnseenArticles(ctx, 10); len(unseen) != 0 {
-		t.Fatalf("articles still unseen after settling: %+v", unseen)
+	if unseen, err := s.UnseenArticles(ctx, 10); err != nil || len(unseen) != 0 {
+		t.Fatalf("articles still unseen after settling: %+v (%v)", unseen, err)
 	}
 	art("a1", true) // the CMS flags it breaking now
 	if unseen, _ := s.UnseenArticles(ctx, 10); len(unseen) != 1 || unseen[0].ID != a1 || !unseen[0].Breaking {

@@ -12,7 +12,7 @@ import (
 
 	"github.com/crieur/crieur/internal/e2e/e2etest"
 	"github.com/crieur/crieur/internal/push/pushtest"
-	"github.com/crieur/crieur/internal/testenv"
+	"github.com/crieur/crieur/internal/testenv/chromiumtest"
 )
 
 // TestAdminInBrowser drives the admin UI of a real `crieur serve` in
@@ -21,7 +21,7 @@ import (
 // erase a reader, and see a form without its CSRF token refused.
 // Screenshots go to $CRIEUR_SCREENSHOTS, else to a temporary directory.
 func TestAdminInBrowser(t *testing.T) {
-	chromium := testenv.LookPath(t, "chromium", "chromium-browser")
+	chromium := chromiumtest.Path(t)
 	dir := t.TempDir()
 	shots := os.Getenv("CRIEUR_SCREENSHOTS")
 	if shots == "" {
@@ -64,19 +64,7 @@ func TestAdminInBrowser(t *testing.T) {
 		}
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 90*time.Second)
+	ctx, cancel := chromiumtest.Open(t, chromium, 90*time.Second, chromedp.WindowSize(1280, 900))
 	defer cancel()
 
 	shot := func(name string) chromedp.Action[chromedp.Void] {

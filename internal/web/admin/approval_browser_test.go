@@ -11,7 +11,7 @@ import (
 
 	"github.com/crieur/crieur/internal/e2e/e2etest"
 	"github.com/crieur/crieur/internal/push/pushtest"
-	"github.com/crieur/crieur/internal/testenv"
+	"github.com/crieur/crieur/internal/testenv/chromiumtest"
 )
 
 // TestApprovalInBrowser drives a `crieur serve` with
@@ -23,7 +23,7 @@ import (
 // post of the form (403); the second editor approves it from the same
 // page and it goes out; the audit log names both.
 func TestApprovalInBrowser(t *testing.T) {
-	chromium := testenv.LookPath(t, "chromium", "chromium-browser")
+	chromium := chromiumtest.Path(t)
 	dir := t.TempDir()
 	env := e2etest.NewEnv(dir)
 	env["CRIEUR_ALERT_APPROVAL"] = "true"
@@ -54,19 +54,7 @@ func TestApprovalInBrowser(t *testing.T) {
 		}
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
-		chromedp.WindowSize(1280, 900),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	author, cancelA := chromedp.NewContext(actx)
-	defer cancelA()
-	author, cancel := context.WithTimeout(author, 90*time.Second)
+	author, cancel := chromiumtest.Open(t, chromium, 90*time.Second, chromedp.WindowSize(1280, 900))
 	defer cancel()
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
 	do := func(ctx context.Context, what string, steps ...chromedp.Action[chromedp.Void]) {

@@ -16,7 +16,6 @@ import (
 	"net/http/cookiejar"
 	"net/http/httptest"
 	"net/url"
-	"path/filepath"
 	"regexp"
 	"strconv"
 	"strings"
@@ -31,6 +30,7 @@ import (
 	"github.com/crieur/crieur/internal/netguard"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/storetest"
 	"github.com/crieur/crieur/internal/subscribe"
 	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/internal/web/site"
@@ -52,14 +52,7 @@ type adminEnv struct {
 func setupAdmin(tb testing.TB) *adminEnv {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(tb.TempDir(), "crieur.db"), store.Options{})
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		tb.Fatalf("migrate: %v", err)
-	}
+	st := storetest.SQLite(tb)
 	for _, t := range [][2]string{{"politique", "Politique"}, {"afrique", "Afrique"}, {"culture", "Culture " + adminXSS}} {
 		if _, err := st.CreateTopic(ctx, t[0], t[1]); err != nil {
 			tb.Fatal(err)

@@ -4,7 +4,6 @@ import (
 	"context"
 	"log/slog"
 	"net/http/httptest"
-	"path/filepath"
 	"strings"
 	"testing"
 
@@ -12,7 +11,7 @@ import (
 	"github.com/crieur/crieur/internal/compose"
 	"github.com/crieur/crieur/internal/desk"
 	"github.com/crieur/crieur/internal/news"
-	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/storetest"
 	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/internal/web/site"
 	"github.com/crieur/crieur/internal/web/webtest"
@@ -21,14 +20,7 @@ import (
 
 func FuzzAlertJSON(f *testing.F) {
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(f.TempDir(), "crieur.db"), store.Options{})
-	if err != nil {
-		f.Fatal(err)
-	}
-	f.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		f.Fatal(err)
-	}
+	st := storetest.SQLite(f)
 	if _, err := st.CreateTopic(ctx, "afrique", "Afrique"); err != nil {
 		f.Fatal(err)
 	}

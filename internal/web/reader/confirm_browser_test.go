@@ -1,7 +1,6 @@
 package reader_test
 
 import (
-	"context"
 	"regexp"
 	"strings"
 	"testing"
@@ -11,7 +10,7 @@ import (
 
 	"github.com/crieur/crieur/internal/e2e/e2etest"
 	"github.com/crieur/crieur/internal/mail/mailtest"
-	"github.com/crieur/crieur/internal/testenv"
+	"github.com/crieur/crieur/internal/testenv/chromiumtest"
 )
 
 // TestConfirmInBrowser opens a confirmation link in headless Chromium, as a
@@ -19,7 +18,7 @@ import (
 // page's CSP nonce) posts the form by itself and the reader is confirmed,
 // with no click.
 func TestConfirmInBrowser(t *testing.T) {
-	chromium := testenv.LookPath(t, "chromium", "chromium-browser")
+	chromium := chromiumtest.Path(t)
 	dir := t.TempDir()
 	sink := mailtest.NewServer(t)
 	env := e2etest.NewEnv(dir)
@@ -47,18 +46,7 @@ func TestConfirmInBrowser(t *testing.T) {
 		t.Fatalf("before the browser: %s", s)
 	}
 
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := chromiumtest.Open(t, chromium, 60*time.Second)
 	defer cancel()
 
 	// Only navigating: the confirmed page's heading shows once the

@@ -12,7 +12,6 @@ import (
 	"net/http/httptest"
 	"net/url"
 	"path"
-	"path/filepath"
 	"regexp"
 	"slices"
 	"strings"
@@ -22,6 +21,7 @@ import (
 	"github.com/crieur/crieur/internal/compose"
 	"github.com/crieur/crieur/internal/news"
 	"github.com/crieur/crieur/internal/store"
+	"github.com/crieur/crieur/internal/store/storetest"
 	"github.com/crieur/crieur/internal/subscribe"
 	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/internal/web/reader"
@@ -46,14 +46,7 @@ type pagesEnv struct {
 func setupPages(tb testing.TB) *pagesEnv {
 	tb.Helper()
 	ctx := context.Background()
-	st, err := store.Open(ctx, "sqlite:"+filepath.Join(tb.TempDir(), "crieur.db"), store.Options{})
-	if err != nil {
-		tb.Fatalf("open store: %v", err)
-	}
-	tb.Cleanup(func() { st.Close() })
-	if _, err := st.Migrate(ctx); err != nil {
-		tb.Fatalf("migrate: %v", err)
-	}
+	st := storetest.SQLite(tb)
 	for _, t := range []struct{ slug, name string }{{"politique", "Politique"}, {"afrique", "Afrique"}, {"culture", scriptTopic}} {
 		if _, err := st.CreateTopic(ctx, t.slug, t.name); err != nil {
 			tb.Fatalf("create topic: %v", err)

@@ -1,7 +1,6 @@
 package reader_test
 
 import (
-	"context"
 	"fmt"
 	"log/slog"
 	"net/http"
@@ -12,7 +11,7 @@ import (
 
 	"github.com/chromedp/chromedp"
 
-	"github.com/crieur/crieur/internal/testenv"
+	"github.com/crieur/crieur/internal/testenv/chromiumtest"
 	"github.com/crieur/crieur/internal/web"
 	"github.com/crieur/crieur/internal/web/site"
 )
@@ -24,7 +23,7 @@ import (
 // browser, the panel offers the quiet hours of data-quiet in the page's
 // language, and the widget reports the browser's zone.
 func TestWidgetInBrowser(t *testing.T) {
-	chromium := testenv.LookPath(t, "chromium", "chromium-browser")
+	chromium := chromiumtest.Path(t)
 	h, err := site.New(web.Deps{Log: slog.New(slog.DiscardHandler), BaseURL: "https://crieur.example"})
 	if err != nil {
 		t.Fatal(err)
@@ -40,17 +39,7 @@ func TestWidgetInBrowser(t *testing.T) {
 
 	run := func(userAgent, lang string) (panel string, buttons int, st map[string]any) {
 		t.Helper()
-		opts := []chromedp.ExecAllocatorOption{
-			chromedp.ExecPath(chromium),
-			chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU, chromedp.NoFirstRun,
-			chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-			chromedp.UserDataDir(t.TempDir()), chromedp.UserAgent(userAgent),
-		}
-		actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-		defer cancelAlloc()
-		ctx, cancelCtx := chromedp.NewContext(actx)
-		defer cancelCtx()
-		ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+		ctx, cancel := chromiumtest.Open(t, chromium, 60*time.Second, chromedp.UserAgent(userAgent))
 		defer cancel()
 		if err := chromedp.Do(ctx, chromedp.Navigate(pub.URL+"/?lang="+lang)); err != nil {
 			t.Fatal(err)

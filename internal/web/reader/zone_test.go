@@ -12,7 +12,7 @@ import (
 	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
-	"github.com/crieur/crieur/internal/testenv"
+	"github.com/crieur/crieur/internal/testenv/chromiumtest"
 )
 
 // TestSubscribeFormZone: the subscribe form carries a hidden timezone
@@ -89,20 +89,9 @@ func TestPreferencesZone(t *testing.T) {
 // subscribe form sends Asia/Kathmandu by itself; set to Nouméa time,
 // the preference center offers "use this device's zone" and saves it.
 func TestZoneInBrowser(t *testing.T) {
-	chromium := testenv.LookPath(t, "chromium", "chromium-browser")
+	chromium := chromiumtest.Path(t)
 	e := setupPages(t)
-	opts := []chromedp.ExecAllocatorOption{
-		chromedp.ExecPath(chromium),
-		chromedp.Flag("headless", true), chromedp.NoSandbox, chromedp.DisableGPU,
-		chromedp.Flag("disable-quic", true), chromedp.NoFirstRun,
-		chromedp.Flag("disable-background-networking", true), chromedp.Flag("disable-component-update", true),
-		chromedp.Flag("disable-sync", true), chromedp.UserDataDir(t.TempDir()),
-	}
-	actx, cancelAlloc := chromedp.NewExecAllocator(context.Background(), opts...)
-	defer cancelAlloc()
-	ctx, cancelCtx := chromedp.NewContext(actx)
-	defer cancelCtx()
-	ctx, cancel := context.WithTimeout(ctx, 60*time.Second)
+	ctx, cancel := chromiumtest.Open(t, chromium, 60*time.Second)
 	defer cancel()
 
 	css := func(s string) chromedp.CSS { return chromedp.CSS(s) }
