@@ -56,8 +56,13 @@ GROUP BY c.article_id, a.title
 ORDER BY SUM(c.human) DESC, c.article_id
 LIMIT ?
 
--- name: AlertExists
-SELECT id FROM alerts WHERE id = ?
+-- name: PushSentTo
+-- An alert counts only the reports of browsers it was sent to: in one of
+-- its windows (subs "1,2,3"), or queued as a row of its own.
+SELECT alert_id FROM push_windows WHERE alert_id = ? AND ',' || subs || ',' LIKE ?
+UNION ALL
+SELECT alert_id FROM push_deliveries WHERE alert_id = ? AND subscription_id = ?
+LIMIT 1
 
 -- name: InsertPushShown
 INSERT INTO push_events (alert_id, subscription_id, shown_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING

@@ -133,19 +133,26 @@ func TestFollowRefused(t *testing.T) {
 	}
 }
 
-// TestPushEventsRoute: 204 always; counted once per browser and alert;
-// CORS for the publisher's origin; bad input is 400.
+// TestPushEventsRoute: 204 always; counted once per browser and alert,
+// for browsers the alert was sent to only; CORS for the publisher's origin; bad input is 400.
 func TestPushEventsRoute(t *testing.T) {
 	t.Parallel()
 	e := setupClicks(t)
 	ctx := context.Background()
 	now := time.Now()
-	if _, _, err := e.Store.SavePushSubscription(ctx, news.PushSubscription{Endpoint: "https://push.example/b1", P256dh: "k", Auth: "a", Lang: news.French}, nil, now); err != nil {
-		t.Fatal(err)
+	for _, ep := range []string{"https://push.example/b1", "https://push.example/b2"} {
+		if _, _, err := e.Store.SavePushSubscription(ctx, news.PushSubscription{Endpoint: ep, P256dh: "k", Auth: "a", Lang: news.French}, nil, now); err != nil {
+			t.Fatal(err)
+		}
 	}
 	aid, err := e.Store.CreateAlert(ctx, news.Alert{Title: "T", Body: "B", URL: "https://journal.example/a", TTL: time.Hour, Urgency: "high",
 		TopicHeader: "t", State: news.AlertDone, CreatedAt: now}, nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The alert went to b1 only.
+	if _, err := e.Store.DB().ExecContext(ctx, `INSERT INTO push_windows (alert_id, subs, size, state, created_at)
+		SELECT ?, CAST(id AS TEXT), 1, 'done', 0 FROM push_subscriptions WHERE endpoint = 'https://push.example/b1'`, aid); err != nil {
 		t.Fatal(err)
 	}
 	id := func(n int64) string { return `"` + itoa(n) + `"` }
@@ -163,6 +170,7 @@ func TestPushEventsRoute(t *testing.T) {
 		`{"alert_id":` + itoa(aid) + `,"type":"clicked","endpoint":"https://push.example/b1"}`,
 		`{"alert_id":` + id(aid) + `,"type":"clicked","endpoint":"https://push.example/unknown"}`,
 		`{"alert_id":` + id(aid+50) + `,"type":"clicked","endpoint":"https://push.example/b1"}`,
+		`{"alert_id":` + id(aid) + `,"type":"clicked","endpoint":"https://push.example/b2"}`, // not sent there
 	} {
 		rec := post(body)
 		if rec.Code != http.StatusNoContent || rec.Header().Get("Access-Control-Allow-Origin") != "https://journal.example" {
