@@ -1,6 +1,8 @@
 package e2e_test
 
 import (
+	"fmt"
+	"net"
 	"strings"
 	"testing"
 	"time"
@@ -128,5 +130,68 @@ func TestPushEventsCountOnlyAlertsSentThere(t *testing.T) {
 	p.Do(t, "GET", "/api/v1/alerts/"+mine, cms, nil, &a)
 	if a.Shown != 1 || a.Clicked != 1 {
 		t.Fatalf("the alert sent to the browser counted shown %d, clicked %d, want 1 and 1", a.Shown, a.Clicked)
+	}
+}
+
+// TestSlowArticleServerHoldsNoAlertBack: automatic alerts wait for their
+// article to answer a GET (10 s at most each). An editor token posting
+// breaking articles (or a feed whose site is slow at the worst moment)
+// whose server never answers must not hold back a person's alert posted
+// just after: it goes out within seconds, not after every check.
+func TestSlowArticleServerHoldsNoAlertBack(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := e2etest.NewEnv(dir)
+	env["CRIEUR_FEEDS_ALLOW_PRIVATE"] = "true" // the slow server is on loopback
+	e2etest.CLI(t, env, "", "topic", "add", "monde", "Monde")
+	cms := e2etest.Token(t, env, "cms", "editor")
+	p := e2etest.Start(t, env, dir)
+	var key struct {
+		PublicKey string `json:"public_key"`
+	}
+	p.Do(t, "GET", "/api/v1/push/key", "", nil, &key)
+	ps := pushtest.NewServer(t, key.PublicKey)
+	b := pushtest.NewBrowser()
+	if code := p.Do(t, "POST", "/api/v1/push/subscriptions", "", map[string]any{"subscription": map[string]any{"endpoint": ps.Endpoint(b),
+		"keys": map[string]string{"p256dh": b.P256dh, "auth": b.Auth}}, "lang": "fr"}, nil); code != 201 {
+		t.Fatalf("push subscription: %d", code)
+	}
+	// A server that accepts connections and never answers.
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			t.Cleanup(func() { c.Close() })
+		}
+	}()
+	for i := range 4 {
+		url := fmt.Sprintf("http://%s/lent/%d", ln.Addr(), i)
+		if code := p.Do(t, "POST", "/api/v1/articles", cms, map[string]any{"url": url, "title": "Lent", "topics": []string{"monde"},
+			"published_at": time.Now().Format(time.RFC3339), "breaking": true}, nil); code != 201 {
+			t.Fatalf("POST article: %d", code)
+		}
+	}
+	waitAlertFor(t, p, cms, fmt.Sprintf("http://%s/lent/3", ln.Addr()))
+	time.Sleep(1500 * time.Millisecond) // the checks are under way
+	var created struct{ ID string }
+	start := time.Now()
+	if code := p.Do(t, "POST", "/api/v1/alerts", cms, map[string]any{"title": "Séisme", "body": "Magnitude 7",
+		"url": "https://journal.example/seisme"}, &created); code != 202 {
+		t.Fatalf("POST alert: %d", code)
+	}
+	e2etest.WaitFor(t, 60*time.Second, "the person's alert delivered", func() bool {
+		var a e2eAlert
+		p.Do(t, "GET", "/api/v1/alerts/"+created.ID, cms, nil, &a)
+		return a.Delivered == 1
+	})
+	if d := time.Since(start); d > 6*time.Second {
+		t.Fatalf("a person's alert went out %v after it was posted, held back by the checks of slow articles", d.Round(time.Second))
 	}
 }
