@@ -3,7 +3,10 @@ package e2e_test
 import (
 	"fmt"
 	"net"
+	"net/http"
+	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -193,5 +196,51 @@ func TestSlowArticleServerHoldsNoAlertBack(t *testing.T) {
 	})
 	if d := time.Since(start); d > 6*time.Second {
 		t.Fatalf("a person's alert went out %v after it was posted, held back by the checks of slow articles", d.Round(time.Second))
+	}
+}
+
+// TestArticleCheckRefusesInternalAddresses: an automatic alert's article
+// is fetched once before it goes out. Articles posted by an editor token
+// at loopback (by address, by name), IPv4-mapped IPv6 and the metadata
+// address reach nothing: a server listening there gets no request, and
+// each alert says why it waits.
+func TestArticleCheckRefusesInternalAddresses(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	env := e2etest.NewEnv(dir)
+	e2etest.CLI(t, env, "", "topic", "add", "monde", "Monde")
+	cms := e2etest.Token(t, env, "cms", "editor")
+	p := e2etest.Start(t, env, dir)
+	var hits atomic.Int32
+	inside := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	t.Cleanup(inside.Close)
+	port := inside.Listener.Addr().(*net.TCPAddr).Port
+	urls := []string{
+		inside.URL + "/a",
+		fmt.Sprintf("http://localhost:%d/b", port),
+		fmt.Sprintf("http://[::ffff:127.0.0.1]:%d/c", port),
+		fmt.Sprintf("http://0.0.0.0:%d/d", port),
+		"http://169.254.169.254/latest/meta-data/",
+	}
+	for _, u := range urls {
+		if code := p.Do(t, "POST", "/api/v1/articles", cms, map[string]any{"url": u, "title": "Interne", "topics": []string{"monde"},
+			"published_at": time.Now().Format(time.RFC3339), "breaking": true}, nil); code != 201 {
+			t.Fatalf("POST article %s: %d", u, code)
+		}
+	}
+	db := e2etest.OpenDB(t, p.Env)
+	for _, u := range urls {
+		id := waitAlertFor(t, p, cms, u)
+		e2etest.WaitFor(t, 20*time.Second, "alert "+id+" refused its article", func() bool {
+			var e string
+			return db.QueryRow("SELECT error FROM alerts WHERE id = ?", id).Scan(&e) == nil && strings.Contains(e, "netguard")
+		})
+	}
+	if n := hits.Load(); n != 0 {
+		t.Fatalf("the server on loopback got %d requests from the article check", n)
+	}
+	var targeted int
+	if err := db.QueryRow("SELECT COALESCE(SUM(targeted), 0) FROM alerts").Scan(&targeted); err != nil || targeted != 0 {
+		t.Fatalf("alerts for internal articles targeted %d browsers (%v)", targeted, err)
 	}
 }
