@@ -233,3 +233,48 @@ func FuzzPushEventJSON(f *testing.F) {
 		}
 	})
 }
+
+// TestPushEventsForeignOriginAndFlood: a page on another origin than the
+// publisher's gets no CORS grant for push events (its browser sends
+// nothing), a body past 1 MiB is 413, and one client flooding the route
+// is stopped (600 at once, then 429 with Retry-After).
+func TestPushEventsForeignOriginAndFlood(t *testing.T) {
+	t.Parallel()
+	e := setupClicks(t)
+	send := func(method, origin, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, "/api/v1/push/events", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type")
+		req.RemoteAddr = "198.51.100.7:40000"
+		rec := httptest.NewRecorder()
+		e.Handler.ServeHTTP(rec, req)
+		return rec
+	}
+	event := `{"alert_id":"1","type":"shown","endpoint":"https://push.example/x"}`
+	for _, origin := range []string{"https://evil.example", "null", "https://journal.example.evil.example"} {
+		for _, method := range []string{"OPTIONS", "POST"} {
+			if h := send(method, origin, event).Header().Get("Access-Control-Allow-Origin"); h != "" {
+				t.Errorf("%s from %s: Access-Control-Allow-Origin %q", method, origin, h)
+			}
+		}
+	}
+	huge := `{"alert_id":"1","type":"shown","endpoint":"` + strings.Repeat("a", 2<<20) + `"}`
+	if rec := send("POST", "https://journal.example", huge); rec.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 2 MiB event: %d, want 413", rec.Code)
+	}
+	n := 0
+	for ; n < 1000; n++ {
+		if rec := send("POST", "https://journal.example", event); rec.Code != http.StatusNoContent {
+			webtest.MustAPIError(t, rec, 429, "rate_limited")
+			if rec.Header().Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+			break
+		}
+	}
+	if n < 590 || n > 610 {
+		t.Errorf("%d events from one client taken at once, want about 600", n)
+	}
+}
