@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"sort"
-	"strconv"
 	"strings"
 	"time"
 )
@@ -34,7 +33,7 @@ func (s *Store) RecordPushEvent(ctx context.Context, alertID int64, endpoint str
 		if err := tx.QueryRowContext(ctx, s.query("PushByEndpoint"), endpoint).Scan(&subID); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, s.query("PushSentTo"), alertID, "%,"+strconv.FormatInt(subID, 10)+",%", alertID, subID).Scan(&aID); err != nil {
+		if err := tx.QueryRowContext(ctx, s.query("PushSentTo"), alertID, subID, subID, subID).Scan(&aID); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, s.query("InsertPushShown"), alertID, subID, ms(now))
