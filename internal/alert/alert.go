@@ -53,6 +53,8 @@ type Service struct {
 	wake chan struct{}
 	life startstop.Base
 	mu   sync.Mutex // one RunOnce at a time
+	// checkMu: one round of article checks at a time (the checker loop).
+	checkMu sync.Mutex
 }
 
 // New returns a Service; Start runs its enqueuer.
@@ -245,11 +247,29 @@ func (s *Service) Start(ctx context.Context) error {
 	if !ok {
 		return nil
 	}
+	// The articles of automatic alerts are checked by a loop of their
+	// own: a GET may take 10 s, and an article server that never answers
+	// (or a flood of breaking articles on one) must not hold back a
+	// person's alert.
 	s.life.Go(func() {
 		t := time.NewTicker(time.Second)
 		defer t.Stop()
 		for {
-			if err := s.RunOnce(ctx); err != nil && ctx.Err() == nil {
+			if err := s.runChecked(ctx); err != nil && ctx.Err() == nil {
+				s.log.Error("automatic alert check failed", "err", err)
+			}
+			select {
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+		}
+	})
+	s.life.Go(func() {
+		t := time.NewTicker(time.Second)
+		defer t.Stop()
+		for {
+			if err := s.runOnce(ctx, false); err != nil && ctx.Err() == nil {
 				s.log.Error("alert enqueue failed", "err", err)
 			}
 			select {
@@ -267,9 +287,13 @@ func (s *Service) Start(ctx context.Context) error {
 // so a restart resumes where it was.
 func (s *Service) Stop(context.Context) { s.life.Stop() }
 
-// RunOnce writes the deliveries of every due alert and closes finished
-// ones.
-func (s *Service) RunOnce(ctx context.Context) error {
+// RunOnce writes the deliveries of every due alert, checking the
+// articles of automatic alerts first, and closes finished ones.
+func (s *Service) RunOnce(ctx context.Context) error { return s.runOnce(ctx, true) }
+
+// runOnce is RunOnce; without withChecked it leaves the alerts whose
+// article must be checked to runChecked (the daemon's loops).
+func (s *Service) runOnce(ctx context.Context, withChecked bool) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if err := s.raiseAuto(ctx); err != nil {
@@ -285,7 +309,20 @@ func (s *Service) RunOnce(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	for _, id := range append(ids, checked...) {
+	if withChecked {
+		ids = append(ids, checked...)
+	}
+	if err := s.enqueueAll(ctx, ids); err != nil {
+		return err
+	}
+	_, err = s.st.CloseFinishedAlerts(ctx, s.now())
+	return err
+}
+
+// enqueueAll writes the deliveries of alerts ids, once their article
+// answered for those that must be checked.
+func (s *Service) enqueueAll(ctx context.Context, ids []int64) error {
+	for _, id := range ids {
 		// One instance writes an alert's deliveries; the others send them.
 		release, ok, err := s.st.LockEnqueue(ctx, store.LockAlert, id)
 		if err != nil {
@@ -303,8 +340,26 @@ func (s *Service) RunOnce(ctx context.Context) error {
 			return err
 		}
 	}
-	_, err = s.st.CloseFinishedAlerts(ctx, s.now())
-	return err
+	return nil
+}
+
+// runChecked checks the articles of the due automatic alerts and writes
+// the deliveries of those that answered.
+func (s *Service) runChecked(ctx context.Context) error {
+	if s.reachable == nil {
+		return nil
+	}
+	s.checkMu.Lock()
+	defer s.checkMu.Unlock()
+	ids, err := s.st.AlertsToEnqueue(ctx, s.now())
+	if err != nil {
+		return err
+	}
+	_, checked, err := s.splitChecked(ctx, ids)
+	if err != nil {
+		return err
+	}
+	return s.enqueueAll(ctx, checked)
 }
 
 // enqueue writes an alert's remaining windows, waking the workers after

@@ -47,6 +47,11 @@ type Config struct {
 // flood is dropped (and logged) rather than growing without end.
 const maxPending = 200_000
 
+// maxHeldPerClient is how many fetches of one client and email may wait
+// for a burst to end: far more than the links of one email a gateway
+// opens; past it they are judged and written at once.
+const maxHeldPerClient = 256
+
 // Service resolves tracked links and counts their clicks. The redirect
 // only verifies the token, reads the target from a cache and appends the
 // click to a buffer; a background loop judges scanners and writes the
@@ -254,7 +259,10 @@ func (s *Service) RunOnce(ctx context.Context, all bool) error {
 	}
 	// Group by scope and client; a group whose last fetch is within the
 	// burst window waits for the next round, unless it has waited a
-	// minute already (a client clicking every few seconds for ever).
+	// minute already (a client clicking every few seconds for ever) or
+	// holds maxHeldPerClient fetches (a client hammering a link, whose
+	// clicks would otherwise fill the buffer, and drop everyone's, for as
+	// long as it keeps going).
 	type gkey struct {
 		kind   Kind
 		scope  int64
@@ -268,7 +276,7 @@ func (s *Service) RunOnce(ctx context.Context, all bool) error {
 	var ready, wait []*event
 	for _, g := range groups {
 		last, first := g[len(g)-1].at, g[0].at
-		if !all && now.Sub(last) < BurstWindow && now.Sub(first) < time.Minute {
+		if !all && len(g) < maxHeldPerClient && now.Sub(last) < BurstWindow && now.Sub(first) < time.Minute {
 			wait = append(wait, g...)
 			continue
 		}

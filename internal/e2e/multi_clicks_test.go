@@ -92,6 +92,12 @@ func TestClicksSeveralInstances(t *testing.T) {
 		"topics": []string{"monde"}}, &a); st != 202 {
 		t.Fatalf("alert: %d", st)
 	}
+	// The browser reports what it was sent: only then do reports count.
+	e2etest.WaitFor(t, 30*time.Second, "alert "+a.ID+" delivered", func() bool {
+		var got struct{ Delivered int }
+		p.Do(t, "GET", "/api/v1/alerts/"+a.ID, c.token, nil, &got)
+		return got.Delivered == 1
+	})
 	for _, proc := range c.procs {
 		for _, typ := range []string{"shown", "shown", "clicked"} {
 			wg.Go(func() {

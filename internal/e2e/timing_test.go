@@ -17,6 +17,7 @@ import (
 type e2eAlert struct {
 	State                                string
 	Targeted, Delivered, Failed, Expired int
+	Shown, Clicked                       int
 	Priority                             string
 	ApprovedBy                           string `json:"approved_by"`
 	Error                                string
@@ -27,7 +28,7 @@ type e2eAlert struct {
 // awaiting_approval, its author's approval is refused (403 forbidden),
 // another token's is taken (202) and it goes out. A topic set with the CLI
 // to send automatic alerts raises one from a new article, which waits for
-// approval too (anyone may approve: its author is no person), then for
+// approval too (anyone but the article's poster may approve), then for
 // its article: the article's server answers 404 (embargoed) to crieur's
 // first GET and 200 to the next, ten seconds later, and only then does the
 // alert go out, as a normal one. An article posted with "breaking": true
@@ -133,7 +134,10 @@ func TestApprovalAndAutomaticAlerts(t *testing.T) {
 	if a := get(auto); a.State != "awaiting_approval" || a.Priority != "normal" {
 		t.Fatalf("automatic alert %+v, want awaiting_approval and normal", a)
 	}
-	if code, _ := approve(auto, cms); code != 202 {
+	if code, ec := approve(auto, cms); code != 403 || ec != "forbidden" {
+		t.Fatalf("the article's poster approving its automatic alert: %d %s, want 403 forbidden", code, ec)
+	}
+	if code, _ := approve(auto, chief); code != 202 {
 		t.Fatalf("approving an automatic alert: %d", code)
 	}
 	// The 404 is recorded on the alert (after the GET returns, so wait

@@ -129,6 +129,10 @@ type Article struct {
 	Breaking bool
 	// Feed is the feed it came from ("" from the CMS API).
 	Feed string
+	// PostedBy is who posted it through the API, or flagged it breaking
+	// since, as the audit log names them ("" for a feed's item): not the
+	// one to approve its automatic alert.
+	PostedBy string
 }
 
 // Urgency is the RFC 8030 urgency of a push message.
@@ -176,7 +180,7 @@ const (
 func (p Priority) Valid() bool { return p == Breaking || p == Normal }
 
 // AutoAuthor is the author of automatic alerts: no person, so anyone may
-// approve them.
+// approve them but who posted their article through the API.
 const AutoAuthor = "auto"
 
 // Alert is a breaking-news notification sent by web push (and optionally

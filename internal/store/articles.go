@@ -31,7 +31,7 @@ func (s *Store) SaveArticle(ctx context.Context, a news.Article) (int64, bool, e
 		}
 		if err == nil {
 			if a.Breaking {
-				if _, err := tx.ExecContext(ctx, s.query("ArticleNowBreaking"), id); err != nil {
+				if _, err := tx.ExecContext(ctx, s.query("ArticleNowBreaking"), a.PostedBy, id); err != nil {
 					return err
 				}
 			}
@@ -46,7 +46,7 @@ func (s *Store) SaveArticle(ctx context.Context, a news.Article) (int64, bool, e
 			now = time.Now()
 		}
 		if err := tx.QueryRowContext(ctx, s.query("InsertArticle"), guid, a.URL, a.Title, a.Summary, a.ImageURL, a.Author,
-			ms(a.PublishedAt), ms(now), b2i(a.Breaking), a.Feed).Scan(&id); err != nil {
+			ms(a.PublishedAt), ms(now), b2i(a.Breaking), a.Feed, a.PostedBy).Scan(&id); err != nil {
 			return err
 		}
 		for _, t := range ids {
@@ -167,4 +167,18 @@ func (s *Store) articles(ctx context.Context, name string, args ...any) ([]news.
 		out = append(out, a)
 	}
 	return out, rows.Err()
+}
+
+// ArticlePoster returns who posted article id through the API or flagged
+// it breaking since ("" for a feed's item).
+func (s *Store) ArticlePoster(ctx context.Context, id int64) (string, error) {
+	var by string
+	err := s.db.QueryRowContext(ctx, s.query("ArticlePoster"), id).Scan(&by)
+	if errors.Is(err, sql.ErrNoRows) {
+		return "", ErrNotFound
+	}
+	if err != nil {
+		return "", fmt.Errorf("article poster: %w", err)
+	}
+	return by, nil
 }

@@ -22,7 +22,9 @@ const (
 // RecordPushEvent counts what the browser subscribed with endpoint reports
 // of alert id, once per browser and alert: a second "shown" counts nothing,
 // a "clicked" counts once and also counts the alert shown if that report
-// was lost. An unknown alert or endpoint counts nothing. It reports
+// was lost. An unknown alert or endpoint, or an alert never sent to that
+// browser (a stranger's own subscription reporting every alert id), counts
+// nothing. It reports
 // whether anything was counted.
 func (s *Store) RecordPushEvent(ctx context.Context, alertID int64, endpoint string, ev PushEvent, now time.Time) (bool, error) {
 	counted := false
@@ -31,7 +33,7 @@ func (s *Store) RecordPushEvent(ctx context.Context, alertID int64, endpoint str
 		if err := tx.QueryRowContext(ctx, s.query("PushByEndpoint"), endpoint).Scan(&subID); err != nil {
 			return err
 		}
-		if err := tx.QueryRowContext(ctx, s.query("AlertExists"), alertID).Scan(&aID); err != nil {
+		if err := tx.QueryRowContext(ctx, s.query("PushSentTo"), alertID, subID, subID, subID).Scan(&aID); err != nil {
 			return err
 		}
 		res, err := tx.ExecContext(ctx, s.query("InsertPushShown"), alertID, subID, ms(now))

@@ -5,8 +5,8 @@ SELECT id FROM articles WHERE guid = ?
 SELECT id FROM articles WHERE url = ? ORDER BY id LIMIT 1
 
 -- name: InsertArticle
-INSERT INTO articles (guid, url, title, summary, image_url, author, published_at, created_at, breaking, feed)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+INSERT INTO articles (guid, url, title, summary, image_url, author, published_at, created_at, breaking, feed, posted_by)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING id
 
 -- name: CorrectArticle
@@ -44,5 +44,8 @@ ORDER BY a.id DESC
 
 -- name: ArticleNowBreaking
 -- A known article the CMS now flags breaking: the automatic-alert rules
--- look at it again.
-UPDATE articles SET breaking = 1, auto_seen = 0 WHERE id = ? AND breaking = 0
+-- look at it again. Whoever flagged it is who raises its alert.
+UPDATE articles SET breaking = 1, auto_seen = 0, posted_by = ? WHERE id = ? AND breaking = 0
+
+-- name: ArticlePoster
+SELECT posted_by FROM articles WHERE id = ?

@@ -56,8 +56,17 @@ GROUP BY c.article_id, a.title
 ORDER BY SUM(c.human) DESC, c.article_id
 LIMIT ?
 
--- name: AlertExists
-SELECT id FROM alerts WHERE id = ?
+-- name: PushSentTo
+-- An alert counts only the reports of browsers it was sent to: those its
+-- enqueuing has passed (subscriptions are walked by id) and whose topics
+-- it is for, as PushWindowSubs chose them. Index lookups only: every
+-- browser of a large alert reports within minutes.
+SELECT al.id FROM alerts al
+WHERE al.id = ? AND al.enqueue_after >= ?
+  AND (NOT EXISTS (SELECT 1 FROM alert_topics a WHERE a.alert_id = al.id)
+       OR NOT EXISTS (SELECT 1 FROM push_subscription_topics x WHERE x.subscription_id = ?)
+       OR EXISTS (SELECT 1 FROM push_subscription_topics pst JOIN alert_topics a2 ON a2.topic_id = pst.topic_id
+                  WHERE a2.alert_id = al.id AND pst.subscription_id = ?))
 
 -- name: InsertPushShown
 INSERT INTO push_events (alert_id, subscription_id, shown_at) VALUES (?, ?, ?) ON CONFLICT DO NOTHING

@@ -2,6 +2,7 @@ package storetest
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -81,7 +82,7 @@ func testClicksConcurrent(t *testing.T, s *store.Store) {
 }
 
 // testPushEvents: counted once per browser and alert, unknown alert or
-// browser counts nothing, reports at once from many requests count once;
+// browser, or a browser the alert was not sent to, counts nothing, reports at once from many requests count once;
 // the alert's curve gets delivered (by the trigger on its counter), shown
 // and clicked.
 func testPushEvents(t *testing.T, s *store.Store) {
@@ -91,6 +92,13 @@ func testPushEvents(t *testing.T, s *store.Store) {
 		TopicHeader: "t", State: news.AlertSending, SendAt: t0, CreatedAt: t0}, nil)
 	check(t, err)
 	_, err = s.DB().ExecContext(ctx, rebind(s, "UPDATE alerts SET delivered = 3 WHERE id = ?"), aid)
+	check(t, err)
+	// The alert's enqueuing passed browsers 0 and 1, not yet 2.
+	var ids [3]int64
+	for i := range ids {
+		check(t, s.DB().QueryRowContext(ctx, rebind(s, "SELECT id FROM push_subscriptions WHERE endpoint = ?"), fmt.Sprintf("https://push.test/%d", i)).Scan(&ids[i]))
+	}
+	_, err = s.DB().ExecContext(ctx, rebind(s, "UPDATE alerts SET enqueue_after = ? WHERE id = ?"), ids[1], aid)
 	check(t, err)
 	report := func(ep string, id int64, ev store.PushEvent) bool {
 		t.Helper()
@@ -127,6 +135,9 @@ func testPushEvents(t *testing.T, s *store.Store) {
 	}
 	if report("https://push.test/unknown", aid, store.PushShown) || report("https://push.test/2", aid+100, store.PushShown) {
 		t.Fatal("unknown browser or alert counted")
+	}
+	if report("https://push.test/2", aid, store.PushShown) || report("https://push.test/2", aid, store.PushClicked) {
+		t.Fatal("a browser the alert was never sent to counted")
 	}
 	shown, clicked, err := s.AlertEngagement(ctx, aid)
 	check(t, err)
@@ -219,10 +230,13 @@ func testEngagementDashboards(t *testing.T, s *store.Store) {
 	}
 }
 
-// rebind writes a one-placeholder query for the store's dialect.
+// rebind writes a query with ? placeholders for the store's dialect.
 func rebind(s *store.Store, q string) string {
 	if s.Dialect() != store.Postgres {
 		return q
 	}
-	return strings.Replace(q, "?", "$1", 1)
+	for n := 1; strings.Contains(q, "?"); n++ {
+		q = strings.Replace(q, "?", "$"+strconv.Itoa(n), 1)
+	}
+	return q
 }

@@ -17,6 +17,7 @@ import (
 var feedTests = []test{
 	{"Feeds", testFeeds},
 	{"Articles", testArticles},
+	{"ArticlePoster", testArticlePoster},
 }
 
 func testFeeds(t *testing.T, s *store.Store) {
@@ -145,5 +146,33 @@ func testArticles(t *testing.T, s *store.Store) {
 	check(t, err)
 	if len(recent) != 2 || recent[0].ID != bid {
 		t.Fatalf("recent %+v", recent)
+	}
+}
+
+// testArticlePoster: an article keeps who posted it, or who flagged it
+// breaking since (who raises its automatic alert); a repost that flags
+// nothing leaves it.
+func testArticlePoster(t *testing.T, s *store.Store) {
+	t0 := now()
+	a := news.Article{GUID: "p1", URL: "https://n.test/p1", Title: "P", PublishedAt: t0, CreatedAt: t0, PostedBy: "token:chef"}
+	id, _, err := s.SaveArticle(ctx, a)
+	check(t, err)
+	if by, err := s.ArticlePoster(ctx, id); err != nil || by != "token:chef" {
+		t.Fatalf("poster %q %v, want token:chef", by, err)
+	}
+	a.PostedBy = "token:other"
+	_, _, err = s.SaveArticle(ctx, a)
+	check(t, err)
+	if by, _ := s.ArticlePoster(ctx, id); by != "token:chef" {
+		t.Fatalf("poster %q after a plain repost, want token:chef", by)
+	}
+	a.PostedBy, a.Breaking = "token:rogue", true
+	_, _, err = s.SaveArticle(ctx, a)
+	check(t, err)
+	if by, _ := s.ArticlePoster(ctx, id); by != "token:rogue" {
+		t.Fatalf("poster %q after flagging breaking, want token:rogue", by)
+	}
+	if _, err := s.ArticlePoster(ctx, id+100); !errors.Is(err, store.ErrNotFound) {
+		t.Fatalf("unknown article: %v", err)
 	}
 }

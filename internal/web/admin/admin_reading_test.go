@@ -42,6 +42,10 @@ func TestReadingPictures(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// The alert went to the browser (only its reports count).
+	if _, err := e.st.DB().ExecContext(ctx, `UPDATE alerts SET enqueue_after = (SELECT id FROM push_subscriptions WHERE endpoint = 'https://push.example/1') WHERE id = ?`, aid); err != nil {
+		t.Fatal(err)
+	}
 	if _, err := e.st.RecordPushEvent(ctx, aid, "https://push.example/1", store.PushClicked, now); err != nil {
 		t.Fatal(err)
 	}

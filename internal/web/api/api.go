@@ -199,6 +199,7 @@ func (s *handler) createArticle(w http.ResponseWriter, r *http.Request) {
 		s.srv.Fail(w, r, news.FieldError(news.CodeUnknownTopic, "topics", "unknown topic %q", unknown[0]))
 		return
 	}
+	a.PostedBy = actorOf(r.Context())
 	id, created, err := s.d.Store.SaveArticle(r.Context(), a)
 	if err != nil {
 		s.srv.Fail(w, r, err)

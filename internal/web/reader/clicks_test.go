@@ -133,19 +133,25 @@ func TestFollowRefused(t *testing.T) {
 	}
 }
 
-// TestPushEventsRoute: 204 always; counted once per browser and alert;
-// CORS for the publisher's origin; bad input is 400.
+// TestPushEventsRoute: 204 always; counted once per browser and alert,
+// for browsers the alert was sent to only; CORS for the publisher's origin; bad input is 400.
 func TestPushEventsRoute(t *testing.T) {
 	t.Parallel()
 	e := setupClicks(t)
 	ctx := context.Background()
 	now := time.Now()
-	if _, _, err := e.Store.SavePushSubscription(ctx, news.PushSubscription{Endpoint: "https://push.example/b1", P256dh: "k", Auth: "a", Lang: news.French}, nil, now); err != nil {
-		t.Fatal(err)
+	for _, ep := range []string{"https://push.example/b1", "https://push.example/b2"} {
+		if _, _, err := e.Store.SavePushSubscription(ctx, news.PushSubscription{Endpoint: ep, P256dh: "k", Auth: "a", Lang: news.French}, nil, now); err != nil {
+			t.Fatal(err)
+		}
 	}
 	aid, err := e.Store.CreateAlert(ctx, news.Alert{Title: "T", Body: "B", URL: "https://journal.example/a", TTL: time.Hour, Urgency: "high",
 		TopicHeader: "t", State: news.AlertDone, CreatedAt: now}, nil)
 	if err != nil {
+		t.Fatal(err)
+	}
+	// The alert went to b1 only.
+	if _, err := e.Store.DB().ExecContext(ctx, `UPDATE alerts SET enqueue_after = (SELECT id FROM push_subscriptions WHERE endpoint = 'https://push.example/b1') WHERE id = ?`, aid); err != nil {
 		t.Fatal(err)
 	}
 	id := func(n int64) string { return `"` + itoa(n) + `"` }
@@ -163,6 +169,7 @@ func TestPushEventsRoute(t *testing.T) {
 		`{"alert_id":` + itoa(aid) + `,"type":"clicked","endpoint":"https://push.example/b1"}`,
 		`{"alert_id":` + id(aid) + `,"type":"clicked","endpoint":"https://push.example/unknown"}`,
 		`{"alert_id":` + id(aid+50) + `,"type":"clicked","endpoint":"https://push.example/b1"}`,
+		`{"alert_id":` + id(aid) + `,"type":"clicked","endpoint":"https://push.example/b2"}`, // not sent there
 	} {
 		rec := post(body)
 		if rec.Code != http.StatusNoContent || rec.Header().Get("Access-Control-Allow-Origin") != "https://journal.example" {
@@ -224,4 +231,49 @@ func FuzzPushEventJSON(f *testing.F) {
 			t.Fatalf("/r/%q: %d", tok, rec.Code)
 		}
 	})
+}
+
+// TestPushEventsForeignOriginAndFlood: a page on another origin than the
+// publisher's gets no CORS grant for push events (its browser sends
+// nothing), a body past 1 MiB is 413, and one client flooding the route
+// is stopped (600 at once, then 429 with Retry-After).
+func TestPushEventsForeignOriginAndFlood(t *testing.T) {
+	t.Parallel()
+	e := setupClicks(t)
+	send := func(method, origin, body string) *httptest.ResponseRecorder {
+		req := httptest.NewRequest(method, "/api/v1/push/events", strings.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("Origin", origin)
+		req.Header.Set("Access-Control-Request-Method", "POST")
+		req.Header.Set("Access-Control-Request-Headers", "content-type")
+		req.RemoteAddr = "198.51.100.7:40000"
+		rec := httptest.NewRecorder()
+		e.Handler.ServeHTTP(rec, req)
+		return rec
+	}
+	event := `{"alert_id":"1","type":"shown","endpoint":"https://push.example/x"}`
+	for _, origin := range []string{"https://evil.example", "null", "https://journal.example.evil.example"} {
+		for _, method := range []string{"OPTIONS", "POST"} {
+			if h := send(method, origin, event).Header().Get("Access-Control-Allow-Origin"); h != "" {
+				t.Errorf("%s from %s: Access-Control-Allow-Origin %q", method, origin, h)
+			}
+		}
+	}
+	huge := `{"alert_id":"1","type":"shown","endpoint":"` + strings.Repeat("a", 2<<20) + `"}`
+	if rec := send("POST", "https://journal.example", huge); rec.Code != http.StatusRequestEntityTooLarge {
+		t.Errorf("a 2 MiB event: %d, want 413", rec.Code)
+	}
+	n := 0
+	for ; n < 1000; n++ {
+		if rec := send("POST", "https://journal.example", event); rec.Code != http.StatusNoContent {
+			webtest.MustAPIError(t, rec, 429, "rate_limited")
+			if rec.Header().Get("Retry-After") == "" {
+				t.Error("429 without Retry-After")
+			}
+			break
+		}
+	}
+	if n < 590 || n > 610 {
+		t.Errorf("%d events from one client taken at once, want about 600", n)
+	}
 }

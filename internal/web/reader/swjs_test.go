@@ -1,6 +1,7 @@
 package reader_test
 
 import (
+	"encoding/json"
 	"io/fs"
 	"os"
 	"os/exec"
@@ -91,5 +92,81 @@ func TestServiceWorkerAlwaysShows(t *testing.T) {
 	got := strings.Split(strings.TrimSpace(string(out)), "\n")
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("notifications per push:\n%s\nwant:\n%s", out, strings.Join(want, "\n"))
+	}
+}
+
+// swClickHarness runs sw.js in node and dispatches a notificationclick
+// for each URL given on the command line (as a push payload would carry
+// it), printing what the worker opened, one line each ("-" for nothing).
+const swClickHarness = `
+const fs = require('fs'), vm = require('vm');
+const listeners = {};
+let opened = '-';
+const self = {
+  location: {origin: 'https://journal.example', href: 'https://journal.example/crieur-sw.js'},
+  registration: {scope: 'https://journal.example/', pushManager: {getSubscription: () => Promise.resolve(null)}},
+  clients: {matchAll: () => Promise.resolve([]), claim: () => Promise.resolve(),
+    openWindow(u) { opened = u; return Promise.resolve(null); }},
+  addEventListener(name, fn) { listeners[name] = fn; },
+  skipWaiting() {},
+};
+vm.runInNewContext(fs.readFileSync(process.argv[2], 'utf8'), {self, URL, Response, caches: undefined, fetch: undefined, atob, console});
+(async () => {
+  for (const url of JSON.parse(process.argv[3])) {
+    opened = '-';
+    let p = Promise.resolve();
+    listeners.notificationclick({notification: {close() {}, data: {url, alert_id: '1'}}, waitUntil(x) { p = x; }});
+    try { await p; } catch (e) { opened = 'rejected: ' + e.message; }
+    console.log(opened);
+  }
+})();
+`
+
+// TestServiceWorkerOpensOnlyWebPages: a notification's click opens its
+// URL only when it is http(s): a javascript:, data:, file: or
+// protocol-relative URL (whatever a payload carried) opens nothing.
+func TestServiceWorkerOpensOnlyWebPages(t *testing.T) {
+	t.Parallel()
+	node := testenv.LookPath(t, "node", "nodejs")
+	dir := t.TempDir()
+	src, err := fs.ReadFile(templates.FS, "static/push/sw.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	swPath, harness := filepath.Join(dir, "sw.js"), filepath.Join(dir, "click.js")
+	if err := os.WriteFile(swPath, src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(harness, []byte(swClickHarness), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct{ url, want string }{
+		{"https://journal.example/a", "https://journal.example/a"},
+		{"HTTP://journal.example/b", "HTTP://journal.example/b"},
+		{"javascript:alert(document.domain)", "-"},
+		{" javascript:alert(1)", "-"},
+		{"JaVaScRiPt:alert(1)", "-"},
+		{"data:text/html,<script>alert(1)</script>", "-"},
+		{"file:///etc/passwd", "-"},
+		{"//evil.example/x", "-"},
+		{"", "-"},
+	}
+	var urls []string
+	for _, c := range cases {
+		urls = append(urls, c.url)
+	}
+	arg, _ := json.Marshal(urls)
+	out, err := exec.Command(node, harness, swPath, string(arg)).CombinedOutput()
+	if err != nil {
+		t.Fatalf("node: %v\n%s", err, out)
+	}
+	got := strings.Split(strings.TrimRight(string(out), "\n"), "\n")
+	if len(got) != len(cases) {
+		t.Fatalf("node printed %q", out)
+	}
+	for i, c := range cases {
+		if got[i] != c.want {
+			t.Errorf("click on a notification for %q opened %q, want %q", c.url, got[i], c.want)
+		}
 	}
 }
