@@ -263,7 +263,7 @@ func TestPushEventsForeignOriginAndFlood(t *testing.T) {
 	if rec := send("POST", "https://journal.example", huge); rec.Code != http.StatusRequestEntityTooLarge {
 		t.Errorf("a 2 MiB event: %d, want 413", rec.Code)
 	}
-	n := 0
+	n, start := 0, time.Now()
 	for ; n < 1000; n++ {
 		if rec := send("POST", "https://journal.example", event); rec.Code != http.StatusNoContent {
 			webtest.MustAPIError(t, rec, 429, "rate_limited")
@@ -273,7 +273,9 @@ func TestPushEventsForeignOriginAndFlood(t *testing.T) {
 			break
 		}
 	}
-	if n < 590 || n > 610 {
-		t.Errorf("%d events from one client taken at once, want about 600", n)
+	// 600 at once, then 20 a second: a loop slowed by a busy machine
+	// earns what the refill gave it meanwhile.
+	if most := 600 + int(20*time.Since(start).Seconds()) + 1; n < 590 || n > most {
+		t.Errorf("%d events from one client taken in %v, want 600 and the refill's 20 a second (at most %d)", n, time.Since(start), most)
 	}
 }
