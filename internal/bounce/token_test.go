@@ -162,3 +162,24 @@ func TestThreadedReport(t *testing.T) {
 		t.Errorf("report %+v, want delivery %d", rec.Reports()[0], testRef.DeliveryID)
 	}
 }
+
+// TestVERPAddressAnyCase: a mail system that upper-cases the whole
+// envelope recipient (B-TOKEN@BOUNCES.EXAMPLE) still names the delivery:
+// the report below carries no other reference, so only the address can.
+func TestVERPAddressAnyCase(t *testing.T) {
+	t.Parallel()
+	raw, err := os.ReadFile(filepath.Join("testdata", "reports", "postfix-user-unknown.eml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noRef := bytes.ReplaceAll(bytes.ReplaceAll(raw, []byte("@@VERP@@"), []byte("newsletter@news.example.com")), []byte("@@MSGID@@"), []byte("1234@elsewhere.example"))
+	rec := &bouncetest.Recorder{}
+	in := newIntake(rec)
+	rcpt := strings.ToUpper(testTokens().ReturnPath(testRef, bounceDomain))
+	if res, err := in.Handle(context.Background(), "smtp", []string{rcpt}, noRef); err != nil || res != bounce.ResultApplied {
+		t.Fatalf("report to %s: %q, %v; want applied", rcpt, res, err)
+	}
+	if got := rec.Reports(); len(got) != 1 || got[0].DeliveryID != testRef.DeliveryID || got[0].SubscriberID != testRef.SubscriberID {
+		t.Errorf("recorded %+v, want one report about %+v", got, testRef)
+	}
+}
