@@ -64,6 +64,13 @@ type Service struct {
 	urls sync.Map // urlKey → target URL; articles and alerts never change URL
 	nurl int64
 
+	// links keeps the links made for readers not tracked: every reader of
+	// a run gets the same ones, so each is signed once per run, not once
+	// per message. Cleared when it reaches maxLinks (a day's runs hold a
+	// few hundred).
+	linksMu sync.Mutex
+	links   map[Link]string
+
 	mu      sync.Mutex
 	pending []*event
 	dropped int
@@ -113,9 +120,23 @@ func (s *Service) Link(kind Kind, scope, article, reader int64) string {
 	l := Link{Kind: kind, Scope: scope, Article: article}
 	if s.cfg.TrackReaders {
 		l.Reader = reader
+		return s.cfg.BaseURL + "/r/" + s.tokens.Sign(l)
 	}
-	return s.cfg.BaseURL + "/r/" + s.tokens.Sign(l)
+	s.linksMu.Lock()
+	defer s.linksMu.Unlock()
+	if u, ok := s.links[l]; ok {
+		return u
+	}
+	if s.links == nil || len(s.links) >= maxLinks {
+		s.links = make(map[Link]string)
+	}
+	u := s.cfg.BaseURL + "/r/" + s.tokens.Sign(l)
+	s.links[l] = u
+	return u
 }
+
+// maxLinks bounds the shared links kept (see Service.links).
+const maxLinks = 4096
 
 // Resolve verifies a token and returns it and the URL it leads to: the
 // stored URL of its article, or of its alert. ErrInvalid: not a token of
