@@ -366,9 +366,11 @@ func linkURL(u string) string {
 	if err != nil || p.Host == "" {
 		return ""
 	}
-	switch strings.ToLower(p.Scheme) {
+	switch p.Scheme { // url.Parse lower-cases it
 	case "http", "https":
-		return u
+		// A mail client may not take "hTtP://" for a web link, and the
+		// checks that follow the HTML look for a lower-case scheme.
+		return p.Scheme + u[len(p.Scheme):]
 	}
 	return ""
 }
