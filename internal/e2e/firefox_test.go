@@ -62,7 +62,7 @@ func runInNetNS(t *testing.T, marker, name string, timeout time.Duration, child 
 		child(t, firefox)
 		return
 	}
-	t.Parallel()
+	e2etest.Parallel(t)
 	testenv.LookPath(t, "firefox-esr")
 	unshare := testenv.LookPath(t, "unshare")
 	testenv.LookPath(t, "ip")

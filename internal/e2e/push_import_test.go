@@ -175,13 +175,13 @@ func testPushImport100k(t *testing.T, dbURL string) {
 // through the real `crieur push import` on SQLite: each bad line reported
 // by number, the rest stored once, in seconds; importing again updates.
 func TestPushImport100k(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	testPushImport100k(t, "")
 }
 
 // TestPushImport100kPostgres is TestPushImport100k on PostgreSQL.
 func TestPushImport100kPostgres(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	testPushImport100k(t, pgtest.URL(t))
 }
 
@@ -190,7 +190,7 @@ func TestPushImport100kPostgres(t *testing.T) {
 // their own keys (the push service stub decrypts each), once crieur holds
 // the key pair they subscribed with.
 func TestPushImportReachesBrowsers(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f, ps := pushFixture(t, nil, "afrique", "sport")
 	pub := f.env["CRIEUR_VAPID_PUBLIC_KEY"]
 	onTopic, everything, sport, fromOneSignal := pushtest.NewBrowser(), pushtest.NewBrowser(), pushtest.NewBrowser(), pushtest.NewBrowser()
@@ -288,7 +288,7 @@ func gzipBomb(t *testing.T, dir string) string {
 // kind or whose every line is refused fails with one line on stderr; bad
 // usage is 2.
 func TestPushImportExitStatus(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	dir := t.TempDir()
 	env := e2etest.NewEnv(dir)
 	write := func(name, data string) string {

@@ -1,0 +1,46 @@
+package e2etest
+
+import (
+	"flag"
+	"runtime"
+	"strconv"
+	"testing"
+)
+
+// cpuSlots bounds how many busy tests run at once: as many as the
+// machine has cores, which is what `go test` allows by default.
+var cpuSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
+
+// Parallel marks t parallel and holds one of the CPU slots (one per core)
+// until it ends, its cleanups included: daemons, browsers and sinks work
+// with no more neighbours than under go test's default -parallel.
+func Parallel(t *testing.T) {
+	t.Helper()
+	t.Parallel()
+	cpuSlots <- struct{}{}
+	t.Cleanup(func() { <-cpuSlots })
+}
+
+// ParallelWaiting marks t parallel without a CPU slot. It is for tests
+// that spend minutes waiting for a wall-clock instant (a cron minute, the
+// end of quiet hours) with their daemons idle: under go test's default
+// -parallel (one test per core) they would keep busy tests waiting all
+// that time.
+func ParallelWaiting(t *testing.T) {
+	t.Helper()
+	t.Parallel()
+}
+
+// LiftParallel is for TestMain: unless -test.parallel was given, it lets
+// every parallel test start, Parallel's CPU slots being what bounds the
+// busy ones. With -test.parallel given, that bound applies as usual.
+func LiftParallel() {
+	if !flag.Parsed() {
+		flag.Parse()
+	}
+	given := false
+	flag.Visit(func(f *flag.Flag) { given = given || f.Name == "test.parallel" })
+	if !given {
+		_ = flag.Set("test.parallel", strconv.Itoa(1000))
+	}
+}
