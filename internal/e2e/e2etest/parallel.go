@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"strconv"
 	"testing"
+	"time"
 )
 
 // cpuSlots bounds how many busy tests run at once: as many as the
@@ -17,7 +18,11 @@ var cpuSlots = make(chan struct{}, runtime.GOMAXPROCS(0))
 func Parallel(t *testing.T) {
 	t.Helper()
 	t.Parallel()
+	start := time.Now()
 	cpuSlots <- struct{}{}
+	if w := time.Since(start); w > time.Second {
+		t.Logf("waited %s for a CPU slot", w.Round(time.Millisecond))
+	}
 	t.Cleanup(func() { <-cpuSlots })
 }
 
