@@ -27,10 +27,10 @@ func Parallel(t *testing.T) {
 }
 
 // ParallelWaiting marks t parallel without a CPU slot. It is for tests
-// that spend minutes waiting for a wall-clock instant (a cron minute, the
-// end of quiet hours) with their daemons idle: under go test's default
-// -parallel (one test per core) they would keep busy tests waiting all
-// that time.
+// that spend most of their time waiting, for a wall-clock instant (a cron
+// minute, the end of quiet hours) or a timeout, with their daemons idle:
+// under go test's default -parallel (one test per core) they would keep
+// busy tests waiting all that time.
 func ParallelWaiting(t *testing.T) {
 	t.Helper()
 	t.Parallel()
