@@ -9,12 +9,17 @@ import (
 	"time"
 
 	"github.com/crieur/crieur/internal/chaos"
+	"github.com/crieur/crieur/internal/e2e/e2etest"
 	"github.com/crieur/crieur/internal/store/pgtest"
 )
 
-// TestMain stops the throwaway PostgreSQL cluster of the PostgreSQL
-// scenario at the end.
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// TestMain lets the scenarios that wait out a timeout run beside the busy
+// ones (see e2etest.Parallel) and stops the throwaway PostgreSQL cluster
+// of the PostgreSQL scenario at the end.
+func TestMain(m *testing.M) {
+	e2etest.LiftParallel()
+	pgtest.Main(m)
+}
 
 // table collects one row per scenario.
 var table chaos.Table
@@ -68,6 +73,11 @@ func loadSizes(t *testing.T) sizes {
 type scenario struct {
 	name string
 	run  func(t *testing.T, sz sizes, v *verdict)
+	// waits marks a scenario that spends most of its time waiting out a
+	// timeout or an outage with its daemon idle: it runs without a CPU
+	// slot (e2etest.ParallelWaiting). Not the ones whose lease must hold
+	// under a slow peer: they keep a slot, so no more neighbours.
+	waits bool
 	// known describes a product bug this scenario is known to hit, with
 	// the issue to follow; while it reproduces, the scenario logs
 	// "KNOWN BUG" instead of failing, unless CRIEUR_CHAOS_STRICT=1.
@@ -84,7 +94,11 @@ func TestChaos(t *testing.T) {
 		for _, group := range [][]scenario{smtpScenarios, pushScenarios, processScenarios, storageScenarios} {
 			for _, sc := range group {
 				t.Run(sc.name, func(t *testing.T) {
-					t.Parallel()
+					if sc.waits {
+						e2etest.ParallelWaiting(t)
+					} else {
+						e2etest.Parallel(t)
+					}
 					v := &verdict{t: t, row: chaos.Row{Scenario: sc.name}}
 					defer v.finish(sz.strict, sc.known)
 					sc.run(t, sz, v)

@@ -26,7 +26,7 @@ const pushBound = pushConc + 2*max(256, 4*pushConc) + 64
 var pushScenarios = []scenario{
 	{name: "push 429 ± Retry-After (20%)", run: push429},
 	{name: "push 500-502-503 (15%)", run: push5xx},
-	{name: "push slow past timeout (4 endpoints)", run: pushSlow},
+	{name: "push slow past timeout (4 endpoints)", run: pushSlow, waits: true},
 	{name: "push slow reply (6s) > CRIEUR_LEASE", run: pushSlowLease},
 	{name: "push connection reset (10%)", run: pushReset},
 	{name: "push 410 (10%) and 413 (5%)", run: pushGone},

@@ -28,9 +28,9 @@ const emailBound = smtpConns + 2*max(16, 8*smtpConns) + 64
 var smtpScenarios = []scenario{
 	{name: "smtp 421-451 (10%)", run: smtpTemporary},
 	{name: "smtp drop mid-DATA (10%)", run: smtpDrop},
-	{name: "smtp stall past timeout", run: smtpStall},
+	{name: "smtp stall past timeout", run: smtpStall, waits: true},
 	{name: "smtp slow reply (8s) > CRIEUR_LEASE", run: smtpSlowLease},
-	{name: "smtp server down then back", run: smtpDown},
+	{name: "smtp server down then back", run: smtpDown, waits: true},
 	{name: "smtp 550 for 5% of readers", run: smtpRefused},
 	{name: "smtp auth suddenly refused", run: smtpAuthRefused},
 }

@@ -66,7 +66,7 @@ type pushPayload struct {
 // topics while the push service answers 410, 429, 500, 400, 403 and 413 for
 // some of them.
 func TestAlertFanout(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f, ps := pushFixture(t, nil, "monde", "sport")
 	f.start()
 
@@ -257,7 +257,7 @@ func TestAlertFanout(t *testing.T) {
 // TestAlertCancel cancels an alert while a slow push service is taking it:
 // what had not gone out stays unsent.
 func TestAlertCancel(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f, ps := pushFixture(t, map[string]string{"CRIEUR_PUSH_CONCURRENCY": "2"})
 	ps.SetGlobalFault(func(int, *http.Request) (int, http.Header, time.Duration) { return 0, nil, 200 * time.Millisecond })
 	f.start()
@@ -333,7 +333,7 @@ func (f *flow) subscribeConfirmed(sink *mailtest.Server, email string, topics []
 // TestAlertEmail: an alert with email: true also mails the confirmed
 // readers of its topics who asked for alerts, through the mail queue.
 func TestAlertEmail(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	sink := mailtest.NewServer(t)
 	f, ps := pushFixture(t, map[string]string{"CRIEUR_SMTP_URL": sink.URL()}, "monde", "sport")
 	f.start()
@@ -368,7 +368,7 @@ func TestAlertEmail(t *testing.T) {
 // TestPushEndpointPolicy: without CRIEUR_PUSH_ALLOW_PRIVATE an endpoint on
 // a loopback address is refused, even over https.
 func TestPushEndpointPolicy(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f, _ := pushFixture(t, map[string]string{"CRIEUR_PUSH_ALLOW_PRIVATE": "false"})
 	f.start()
 	b := pushtest.NewBrowser()

@@ -23,7 +23,7 @@ import (
 // refused (403 forbidden) and another token's approval is taken, the audit
 // log naming the approver and the article's poster.
 func TestArticlePosterCannotApproveItsAlert(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	dir := t.TempDir()
 	env := e2etest.NewEnv(dir)
 	env["CRIEUR_ALERT_APPROVAL"] = "true"
@@ -84,7 +84,7 @@ func TestArticlePosterCannotApproveItsAlert(t *testing.T) {
 // another topic's readers. Only an alert crieur actually sent to that
 // browser is counted; the answer is 204 either way.
 func TestPushEventsCountOnlyAlertsSentThere(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	dir := t.TempDir()
 	env := e2etest.NewEnv(dir)
 	e2etest.CLI(t, env, "", "topic", "add", "sport", "Sport")
@@ -142,7 +142,7 @@ func TestPushEventsCountOnlyAlertsSentThere(t *testing.T) {
 // whose server never answers must not hold back a person's alert posted
 // just after: it goes out within seconds, not after every check.
 func TestSlowArticleServerHoldsNoAlertBack(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	dir := t.TempDir()
 	env := e2etest.NewEnv(dir)
 	env["CRIEUR_FEEDS_ALLOW_PRIVATE"] = "true" // the slow server is on loopback
@@ -205,7 +205,7 @@ func TestSlowArticleServerHoldsNoAlertBack(t *testing.T) {
 // address reach nothing: a server listening there gets no request, and
 // each alert says why it waits.
 func TestArticleCheckRefusesInternalAddresses(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	dir := t.TempDir()
 	env := e2etest.NewEnv(dir)
 	e2etest.CLI(t, env, "", "topic", "add", "monde", "Monde")

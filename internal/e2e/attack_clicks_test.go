@@ -7,6 +7,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/crieur/crieur/internal/e2e/e2etest"
 )
 
 // TestHammeringClientHeldNoLonger: a client fetching one tracked link
@@ -17,7 +19,7 @@ import (
 // 200 MB. A client with many fetches waiting is judged and written at the
 // next round, so its clicks are counted while it still clicks.
 func TestHammeringClientHeldNoLonger(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	c := setupClicks(t, false)
 	link := c.links["alice@example.org"][0]
 	tr := &http.Transport{MaxIdleConnsPerHost: 8}

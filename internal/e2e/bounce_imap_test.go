@@ -25,7 +25,7 @@ import (
 // bounced, alice stays confirmed, the two reports are moved to
 // crieur-processed and the reader's message stays in INBOX, unread.
 func TestIMAPBouncesByMessageID(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	box := dovecottest.Start(t)
 	sink := mailtest.NewServer(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_SMTP_URL": sink.URL(), "CRIEUR_BOUNCE_MAILBOX": box.URL(box.Pass)}, "monde")

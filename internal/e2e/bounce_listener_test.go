@@ -17,7 +17,7 @@ import (
 // parked list editors see on the health page. Before, the parse error
 // quoted the line into the WARN log and into the parked reason.
 func TestUnreadableReportQuotesNothing(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	listen := e2etest.FreeAddr(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_BOUNCE_DOMAIN": "bounces.test", "CRIEUR_BOUNCE_LISTEN": listen}, "monde")
 	const victim = "lectrice.secrete@example.org"
@@ -61,7 +61,7 @@ func TestUnreadableReportQuotesNothing(t *testing.T) {
 // kept up to the 10 min session limit by a NOOP now and then) and the
 // MTA waited, unanswered, in the backlog.
 func TestBounceListenerOneClientCannotTakeEverySlot(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	listen := e2etest.FreeAddr(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_BOUNCE_DOMAIN": "bounces.test", "CRIEUR_BOUNCE_LISTEN": listen}, "monde")
 	f.start()

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/crieur/crieur/internal/bounce/provider/providertest"
+	"github.com/crieur/crieur/internal/e2e/e2etest"
 	"github.com/crieur/crieur/internal/mail/mailtest"
 )
 
@@ -20,7 +21,7 @@ import (
 // which quotes that Message-ID, still makes them bounced. Before, the
 // forged event bounced whoever it named.
 func TestMailgunSignatureNamesNoReader(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	const mgKey = "key-e2e-mailgun-account"
 	sink := mailtest.NewServer(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_SMTP_URL": sink.URL(), "CRIEUR_BOUNCE_MAILGUN_KEY": mgKey}, "monde")

@@ -28,7 +28,7 @@ import (
 // suppressed while the others, the soft one included, stay confirmed. A
 // forged report and a relay attempt at the listener change nothing.
 func TestPostfixBouncesThroughVERP(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	remote := mailtest.NewServer(t, mailtest.WithRcptHook(func(rcpt string, _ int) *smtp.SMTPError {
 		switch {
 		case strings.HasPrefix(rcpt, "gone@"):

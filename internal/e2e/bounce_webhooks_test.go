@@ -45,7 +45,7 @@ func postHook(t *testing.T, p *e2etest.Proc, name string, h http.Header, body []
 // Unsigned, wrongly signed, tampered and old calls get 401 and change
 // nothing.
 func TestProviderWebhooksMakeReadersBounced(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	sg := providertest.NewSendGrid(t)
 	const pmAuth, mgKey = "crieur:postmark-e2e-password", "key-e2e-mailgun-signing"
 	sink := mailtest.NewServer(t)

@@ -19,7 +19,7 @@ import (
 // status "unsubscribed", which may be sent its link) and the API said
 // "unsubscribed".
 func TestBouncedReaderGetsNoLinksEmail(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	var bouncing atomic.Bool
 	sink := mailtest.NewServer(t, mailtest.WithRcptHook(func(rcpt string, _ int) *smtp.SMTPError {
 		if rcpt == "gone@example.org" && bouncing.Load() {

@@ -17,7 +17,7 @@ import (
 // Before, any 5xx at end-of-data unsubscribed and suppressed every reader
 // of the run, for good: one blocklisted link wiped out a topic.
 func TestMessageRejectionKeepsReaders(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	sink := mailtest.NewServer(t,
 		mailtest.WithRcptHook(func(rcpt string, _ int) *smtp.SMTPError {
 			if strings.HasPrefix(rcpt, "gone@") {
@@ -69,7 +69,7 @@ func TestMessageRejectionKeepsReaders(t *testing.T) {
 // unsubscribed and suppressed the reader at once, though the contract
 // counts a full mailbox as soft.
 func TestFullMailboxIsSoft(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	sink := mailtest.NewServer(t, mailtest.WithRcptHook(func(rcpt string, _ int) *smtp.SMTPError {
 		if strings.HasPrefix(rcpt, "full@") {
 			return &smtp.SMTPError{Code: 552, EnhancedCode: smtp.EnhancedCode{5, 2, 2}, Message: "Mailbox full"}

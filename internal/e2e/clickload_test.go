@@ -34,7 +34,7 @@ func cpuTime(t *testing.T, pid int) time.Duration {
 // counted, once. CRIEUR_CLICK_LOAD sets how many (default 20,000; the
 // README's figures come from 200,000).
 func TestClickLoad(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	c := setupClicks(t, false)
 	n := 20_000
 	if v, err := strconv.Atoi(os.Getenv("CRIEUR_CLICK_LOAD")); err == nil && v > 0 {

@@ -132,7 +132,7 @@ func fetch(t *testing.T, method, u, ua string) *http.Response {
 // run and the article count one reader's click, a HEAD and a scanner's
 // fetch are counted apart, forged and altered tokens are a 400 page.
 func TestClickThroughChromium(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	chromium := chromiumtest.Path(t)
 	c := setupClicks(t, false)
 	alice, bob := c.links["alice@example.org"], c.links["bob@example.org"]
@@ -208,7 +208,7 @@ func TestClickThroughChromium(t *testing.T) {
 // are their own, their clicks are in their data and gone when they are
 // erased.
 func TestClicksPerReader(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	c := setupClicks(t, true)
 	alice, bob := c.links["alice@example.org"], c.links["bob@example.org"]
 	for _, l := range alice {

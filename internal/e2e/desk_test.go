@@ -20,7 +20,7 @@ import (
 // them a feed's credentials nor the addresses of the readers a run
 // failed to reach. Admins, who manage readers, see those addresses.
 func TestDeskShowsEditorsNoFeedSecretNorReaderAddress(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	sink := mailtest.NewServer(t, mailtest.WithRcptHook(func(rcpt string, _ int) *smtp.SMTPError {
 		if strings.HasPrefix(rcpt, "parti") {
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "<" + rcpt + ">: no such user"}
@@ -77,10 +77,10 @@ func TestDeskShowsEditorsNoFeedSecretNorReaderAddress(t *testing.T) {
 // path the browser sees, so logging in works, whether the proxy takes
 // /newsletter off the requests it passes on or not.
 func TestDeskUnderBasePath(t *testing.T) {
-	t.Parallel()
+	t.Parallel() // its subtests hold the CPU slots
 	for name, strip := range map[string]bool{"proxy strips the path": true, "proxy passes the path on": false} {
 		t.Run(name, func(t *testing.T) {
-			t.Parallel()
+			e2etest.Parallel(t)
 			deskUnderBasePath(t, strip)
 		})
 	}

@@ -92,7 +92,7 @@ func dkimKey(t *testing.T, dir, domain, selector string) (string, string) {
 // SpamAssassin score and DKIM of what the sink received, and a second run
 // that finds nothing new.
 func TestDigestRun(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	keyDir := t.TempDir()
 	keyFile, txt := dkimKey(t, keyDir, "gazette.example", "s1")
 
@@ -378,7 +378,7 @@ func oneClick(t *testing.T, f *flow, email string, m mailtest.Msg) {
 // TestDigestAuthRefused: a mail server that refuses our credentials fails
 // the run with a reason, and nothing is counted as sent.
 func TestDigestAuthRefused(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	sink := mailtest.NewServer(t, mailtest.WithRefuseAuth())
 	if !strings.Contains(sink.URL(), "@") {
 		t.Fatalf("sink URL %q has no credentials", sink.URL())

@@ -262,7 +262,7 @@ func logScenario(t *testing.T, name string, expected, delivered, duplicated, los
 // checks that every reader got the digest, and at most the messages that
 // were on the wire at each kill twice.
 func TestDurabilityDigestKill(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	n := durabilityN(t)
 	f, sink, addrs := digestFixture(t, n)
 	begin := time.Now()
@@ -320,7 +320,7 @@ func TestDurabilityDigestKill(t *testing.T) {
 // running daemon holds (that sent them twice), and the two finish the run
 // with every reader served once.
 func TestDurabilitySecondServe(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	n := durabilityN(t)
 	f, sink, addrs := digestFixture(t, n)
 	id := f.runDigest("daily")
@@ -345,7 +345,7 @@ func TestDurabilitySecondServe(t *testing.T) {
 // exit 0, and after a restart the run finishes with no reader getting the
 // digest twice.
 func TestDurabilityDigestTerm(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	n := durabilityN(t)
 	f, sink, addrs := digestFixture(t, n)
 	begin := time.Now()
@@ -381,7 +381,7 @@ func TestDurabilityDigestTerm(t *testing.T) {
 // TestDurabilityAlertKill kills the daemon three times while an alert fans
 // out to n push subscriptions.
 func TestDurabilityAlertKill(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	n := durabilityN(t)
 	priv, pub, err := push.GenerateVAPIDKeys()
 	if err != nil {

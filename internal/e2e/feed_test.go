@@ -68,7 +68,7 @@ func outbox(t *testing.T, env e2etest.Env) []mailtest.Msg {
 // reach the reader's digest, and nothing of the hostile items (their
 // "&lol9;" titles, their links to the attacker's host) is stored or mailed.
 func TestHostileFeedRefused(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	feeds := map[string]string{
 		"/good.xml": rssDoc(`<?xml version="1.0"?>`, rssItem("Good news from Dakar", "https://gazette.example/good", "Afrique")),
 		"/bomb.xml": rssDoc(billionLaughs(), rssItem("&lol9;", "https://attacker.example/bomb", "Afrique")),
@@ -144,7 +144,7 @@ func TestHostileFeedRefused(t *testing.T) {
 // changed (it answered 304 to conditional GETs), and reaches the digest of
 // the topic's reader.
 func TestFeedTopicAddedLater(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	doc := rssDoc(`<?xml version="1.0"?>`, rssItem("Match report", "https://gazette.example/match", "Sport"))
 	var full, notModified atomic.Int32
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

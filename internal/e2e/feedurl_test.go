@@ -12,7 +12,7 @@ import (
 // URLs without the session ids and keys that sit in their path. Before,
 // ;jsessionid=… and a key as a path segment were shown whole.
 func TestDashboardHidesSecretsInFeedPaths(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_FEEDS": "http://127.0.0.1:9/rss;jsessionid=SESS789/p " +
 		"http://127.0.0.1:9/private/KEYINPATH0123456789abcdef/rss"})
 	p := f.start()
@@ -34,7 +34,7 @@ func TestDashboardHidesSecretsInFeedPaths(t *testing.T) {
 // /p4ssw0rd-Z/) does not show; the admins' feeds page keeps the whole URL
 // to manage it. Before, both path secrets were shown to every editor.
 func TestDashboardShowsFeedHostsOnly(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_FEEDS": "http://127.0.0.1:9/u/secretkeyabcdefghij/rss http://127.0.0.1:9/p4ssw0rd-Z/feed"})
 	p := f.start()
 	d := login(t, p, "editrice@example.org", "editor")

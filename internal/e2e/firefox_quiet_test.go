@@ -33,8 +33,11 @@ var nightZones = []string{"Pacific/Auckland", "Asia/Tokyo", "Asia/Bangkok", "Asi
 // waits 10 s to 1 min 45 s instead of a night. The same code path holds
 // it as for 07:00 (TestQuietHoursAndCaps covers the arithmetic, with a
 // controlled clock, across days and DST).
+//
+// It runs without a CPU slot (e2etest.ParallelWaiting): Firefox's start
+// takes 5 to 25 s, then the held alert waits most of the test.
 func TestFirefoxQuietHours(t *testing.T) {
-	runInNetNS(t, inNetNSQuiet, "TestFirefoxQuietHours", 190*time.Second, firefoxQuiet)
+	runInNetNS(t, e2etest.ParallelWaiting, inNetNSQuiet, "TestFirefoxQuietHours", 190*time.Second, firefoxQuiet)
 }
 
 // nightZone returns a zone where it is between 22:00 and 06:00 at now.

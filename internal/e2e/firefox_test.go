@@ -45,15 +45,16 @@ const inNetNS = "CRIEUR_E2E_FIREFOX_NETNS"
 // namespace's 127.0.0.1. The parent only relays the child's log and
 // verdict.
 func TestFirefoxPush(t *testing.T) {
-	runInNetNS(t, inNetNS, "TestFirefoxPush", 90*time.Second, firefoxPush)
+	runInNetNS(t, e2etest.Parallel, inNetNS, "TestFirefoxPush", 90*time.Second, firefoxPush)
 }
 
 // runInNetNS runs child, the test proper of the test named name, in a
 // fresh network namespace with only loopback, given the Firefox to drive.
 // Called in the test itself, it re-executes the test binary there (marker
 // set) and relays the child's log and verdict, giving the child timeout;
-// called in that child, it brings lo up and runs child.
-func runInNetNS(t *testing.T, marker, name string, timeout time.Duration, child func(t *testing.T, firefox string)) {
+// called in that child, it brings lo up and runs child. parallel is
+// e2etest.Parallel or, for a test that mostly waits, ParallelWaiting.
+func runInNetNS(t *testing.T, parallel func(*testing.T), marker, name string, timeout time.Duration, child func(t *testing.T, firefox string)) {
 	if os.Getenv(marker) == "1" {
 		firefox := testenv.LookPath(t, "firefox-esr")
 		if out, err := exec.Command("ip", "link", "set", "lo", "up").CombinedOutput(); err != nil {
@@ -62,7 +63,7 @@ func runInNetNS(t *testing.T, marker, name string, timeout time.Duration, child 
 		child(t, firefox)
 		return
 	}
-	t.Parallel()
+	parallel(t)
 	testenv.LookPath(t, "firefox-esr")
 	unshare := testenv.LookPath(t, "unshare")
 	testenv.LookPath(t, "ip")

@@ -14,7 +14,7 @@ import (
 // took the CLI to 206 MB) gets a report listing the first 100 with their
 // numbers and counting the rest exactly, however long the file.
 func TestImportReportCapped(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f := flowSetup(t, nil, "politique")
 	const bad = 60_000
 	var b strings.Builder

@@ -67,7 +67,7 @@ func confirmByPost(t *testing.T, link string) string {
 // stays pending and gets no digest; the page's form, posted as its script
 // posts it, confirms.
 func TestConfirmNeedsPost(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	sink := mailtest.NewServer(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_SMTP_URL": sink.URL()}, "afrique")
 	p := f.start()
@@ -115,7 +115,7 @@ func TestConfirmNeedsPost(t *testing.T) {
 // everywhere" turns the old preference link into a 410 and emails a new
 // one that works; the old unsubscribe link still unsubscribes.
 func TestSignOutEverywhere(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	sink := mailtest.NewServer(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_SMTP_URL": sink.URL()}, "afrique")
 	p := f.start()
@@ -186,7 +186,7 @@ func TestSignOutEverywhere(t *testing.T) {
 // desk: the reader's preference link answers 410 and the action is in
 // the audit log.
 func TestAdminRevokesLinks(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	sink := mailtest.NewServer(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_SMTP_URL": sink.URL()}, "afrique")
 	const password = "une phrase de passe assez longue"

@@ -54,7 +54,7 @@ func tryLogin(t *testing.T, p *e2etest.Proc, xff, email, password string) int {
 // other addresses do not stop its owner from logging in (before, five
 // made the right password answer 429); the one guessing is still stopped.
 func TestLoginNotLockedOutByOthers(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_TRUST_PROXY": "true"})
 	const email, pw = "redaction@journal.example", "une phrase de passe assez longue"
 	e2etest.CLI(t, f.env, pw+"\n", "user", "add", "--email", email, "--role", "admin")
@@ -88,7 +88,7 @@ func TestLoginNotLockedOutByOthers(t *testing.T) {
 // read only up to 16 KiB (413 beyond) and never as multipart (415): the
 // review's 20 MiB multipart posts grew the daemon by 250 MB.
 func TestLoginFormSmall(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f := flowSetup(t, nil)
 	p := f.start()
 	// 64 KiB: beyond the limit, and still small enough for the sockets to

@@ -14,7 +14,7 @@ import (
 // Before, a non-canonical path (a doubled slash, a dot segment, a base
 // path in front) was logged raw.
 func TestRequestLogHidesAddressesAndTokens(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_LOG_LEVEL": "debug", "CRIEUR_BASE_URL": "http://localhost:8080/newsletter"})
 	p := f.start()
 	client := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
@@ -59,7 +59,7 @@ func TestRequestLogHidesAddressesAndTokens(t *testing.T) {
 // /r/ is a token prefix. Before, /preferences\TOKEN, /r/TOKEN and
 // /foo/TOKEN were logged whole.
 func TestRequestLogCutsUnroutedPaths(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_LOG_LEVEL": "debug"})
 	p := f.start()
 	paths := []string{"/preferences%5CSECRETLINKTOKEN5", `/unsubscribe\SECRETLINKTOKEN6`, "/r/SECRETLINKTOKEN7", "/foo/SECRETLINKTOKEN8", "/admin/nothing/SECRETLINKTOKEN9"}

@@ -22,7 +22,7 @@ import (
 // database). A browser's "shown" report sent to all three at once counts
 // once.
 func TestClicksSeveralInstances(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	c := newCluster(t, 3)
 	p := c.procs[0]
 	var art, run struct{ ID string }

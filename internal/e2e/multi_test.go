@@ -21,8 +21,13 @@ import (
 	"github.com/crieur/crieur/internal/store/pgtest"
 )
 
-// TestMain stops the throwaway PostgreSQL cluster when the tests end.
-func TestMain(m *testing.M) { pgtest.Main(m) }
+// TestMain lets the tests that wait for the clock run beside the busy
+// ones (see e2etest.Parallel) and stops the throwaway PostgreSQL cluster
+// when the tests end.
+func TestMain(m *testing.M) {
+	e2etest.LiftParallel()
+	pgtest.Main(m)
+}
 
 // cluster is several `crieur serve` sharing one PostgreSQL database, one
 // SMTP sink and one push service.
@@ -255,6 +260,7 @@ func (c *cluster) checkPush(t *testing.T, browsers int) {
 // Nothing is lost, the only duplicates are messages in flight at the kill,
 // and the work was shared.
 func TestMultiInstanceKill(t *testing.T) {
+	e2etest.Parallel(t)
 	readers := sizeFromEnv("CRIEUR_MULTI_N", 3000)
 	browsers := sizeFromEnv("CRIEUR_MULTI_PUSH_N", 2000)
 	c := newCluster(t, 3)

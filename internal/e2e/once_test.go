@@ -162,6 +162,7 @@ func (c *onceCluster) checkOnce(t *testing.T, alerts int) {
 // refused, another token's key is its own, and a key reused after 24 hours
 // makes a new alert. On PostgreSQL and on one SQLite file.
 func TestAlertIdempotentTwoInstances(t *testing.T) {
+	e2etest.Parallel(t)
 	for _, db := range []string{"sqlite", "postgres"} {
 		t.Run(db, func(t *testing.T) {
 			url := ""

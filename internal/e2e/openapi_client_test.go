@@ -21,7 +21,7 @@ import (
 // must not compile), and runs it against the daemon: what an integrator
 // does with the document works.
 func TestGeneratedClient(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	src, err := filepath.Abs(filepath.Join("..", "web", "api", "testdata", "client"))
 	if err != nil {
 		t.Fatal(err)

@@ -78,7 +78,7 @@ var readerLinks = regexp.MustCompile(`/(preferences|unsubscribe|confirm)/[A-Za-z
 // and audited; and the editor's mailbox refusing the preview leaves the
 // reader it showed subscribed.
 func TestDigestPreviewIsInertAndNeverTouchesTheReader(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	sink := mailtest.NewServer(t, mailtest.WithRcptHook(func(rcpt string, _ int) *smtp.SMTPError {
 		if strings.HasPrefix(rcpt, "parti") {
 			return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "no such user"}

@@ -16,7 +16,7 @@ import (
 // nobody can make every alert post to a host of their choosing; a listed
 // host is taken without a DNS lookup (the .test names never resolve).
 func TestPushEndpointHosts(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f, _ := pushFixture(t, map[string]string{"CRIEUR_PUSH_ALLOW_PRIVATE": "false",
 		"CRIEUR_PUSH_HOSTS": "push.gazette.test *.wns.gazette.test"})
 	f.start()
@@ -58,7 +58,7 @@ func TestPushEndpointHosts(t *testing.T) {
 // CRIEUR_PUSH_ALLOW_PRIVATE), one that cannot be says so, rather than
 // "not allowed".
 func TestPushEndpointUnresolved(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f, _ := pushFixture(t, nil)
 	f.start()
 	b := pushtest.NewBrowser()
@@ -77,7 +77,7 @@ func TestPushEndpointUnresolved(t *testing.T) {
 // 410 and 429 on three alerts in a row is removed; a delivery in between
 // starts the count again; 404 removes at once.
 func TestPushRefusedThreeAlerts(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f, ps := pushFixture(t, nil, "monde")
 	f.start()
 	eps := map[string]string{}

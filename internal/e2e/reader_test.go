@@ -93,7 +93,7 @@ func partCharsets(t *testing.T, raw []byte) map[string]string {
 // leak, rate limits, bad input, erasure, CSV import, the operator routes,
 // what the log must not hold, and a clean SIGTERM.
 func TestReaderFlow(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	sink := mailtest.NewServer(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_SMTP_URL": sink.URL()}, "afrique", "economie")
 	p := f.start()

@@ -20,7 +20,7 @@ import (
 // is 5.7.1 leave their readers subscribed; only 550 5.1.1 suppresses.
 // Before, each of them unsubscribed and suppressed its reader.
 func TestSenderAndRelayRefusalsKeepReaders(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	rcptReplies := map[string]*smtp.SMTPError{
 		"sender0": {Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 0}, Message: "<newsletter@gazette.example>: Sender address rejected: User unknown in local recipient table"},
 		"sender3": {Code: 553, EnhancedCode: smtp.EnhancedCode{5, 1, 3}, Message: "<newsletter@gazette.example>: Sender address rejected"},
@@ -76,7 +76,7 @@ func TestSenderAndRelayRefusalsKeepReaders(t *testing.T) {
 // a suppression with `crieur subscribers unsuppress`. Before, all 40
 // readers were unsubscribed and suppressed, with no way back.
 func TestRecipientRefusalBreaker(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	sink := mailtest.NewServer(t, mailtest.WithRcptHook(func(string, int) *smtp.SMTPError {
 		return &smtp.SMTPError{Code: 550, EnhancedCode: smtp.EnhancedCode{5, 1, 1}, Message: "User unknown"}
 	}))

@@ -38,7 +38,7 @@ func authDo(t *testing.T, p *e2etest.Proc, method, path, token, body string) raw
 // and audited, and after the reader is erased neither the audit log nor
 // the daemon's log (at debug level, every request) holds their address.
 func TestAPIRolesAndErasedReaderLeavesNoAddress(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f := flowSetup(t, nil, "afrique")
 	const reader = "lecteur.secret@example.org"
 	f.importCSV("readers.csv", []string{reader + ",afrique,daily,fr,confirmed"})

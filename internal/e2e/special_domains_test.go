@@ -15,7 +15,7 @@ import (
 // use, are still taken. Before, each was accepted (202) and its
 // confirmation queued.
 func TestSubscribeRefusesSpecialUseDomains(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f := flowSetup(t, nil, "afrique")
 	p := f.start()
 	for _, email := range []string{"foo@x.localhost", "root@localhost.localdomain", "a@printer.local", "a@metadata.google.internal",

@@ -25,7 +25,7 @@ type errorJSON struct {
 // queued. Before, foo@127.0.0.1 was accepted (202) and its confirmation
 // queued for the daemon's own network.
 func TestSubscribeRefusesIPDomains(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f := flowSetup(t, nil, "afrique")
 	p := f.start()
 	for _, email := range []string{"foo@127.0.0.1", "root@10.0.0.1", "x@[10.0.0.1]", "x@0x7f.0.0.1"} {
@@ -46,7 +46,7 @@ func TestSubscribeRefusesIPDomains(t *testing.T) {
 // reader's "email me my preferences link" working. Before, both shared
 // one per-address limit, so the reader got a 429 and no email.
 func TestStrangerCannotSpendTheLinksBudget(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	sink := mailtest.NewServer(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_SMTP_URL": sink.URL()}, "afrique")
 	p := f.start()
@@ -78,7 +78,7 @@ func TestStrangerCannotSpendTheLinksBudget(t *testing.T) {
 // gets their confirmation. Before, the bounced address was sent a
 // confirmation on every request.
 func TestBouncedAddressGetsNoConfirmation(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	var bouncing atomic.Bool
 	bouncing.Store(true)
 	sink := mailtest.NewServer(t, mailtest.WithRcptHook(func(rcpt string, _ int) *smtp.SMTPError {

@@ -18,7 +18,7 @@ import (
 // center, which asks; a GET (a scanner) answers nothing, the button's POST
 // keeps them.
 func TestSunsetEmail(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	sink := mailtest.NewServer(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_SMTP_URL": sink.URL(), "CRIEUR_TRACK_READERS": "true", "CRIEUR_SUNSET_AFTER": "3s"}, "monde")
 	f.importCSV("readers.csv", []string{"calme@example.org,monde,daily,fr,confirmed"})

@@ -34,7 +34,7 @@ type e2eAlert struct {
 // alert go out, as a normal one. An article posted with "breaking": true
 // in a topic without a rule raises one as well.
 func TestApprovalAndAutomaticAlerts(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	dir := t.TempDir()
 	env := e2etest.NewEnv(dir)
 	env["CRIEUR_ALERT_APPROVAL"] = "true"
@@ -182,7 +182,7 @@ func waitAlertFor(t *testing.T, p *e2etest.Proc, token, url string) string {
 // 30 s away, in the browser's zone Asia/Kathmandu, UTC+05:45), not before,
 // once, with the TTL left; a browser without quiet hours got it at once.
 func TestHeldAlertSurvivesKill(t *testing.T) {
-	t.Parallel()
+	e2etest.ParallelWaiting(t)
 	dir := t.TempDir()
 	env := e2etest.NewEnv(dir)
 	token := e2etest.Token(t, env, "cms", "editor")
@@ -260,7 +260,7 @@ func TestHeldAlertSurvivesKill(t *testing.T) {
 // --priority normal` returns once only held messages are left, saying so,
 // rather than waiting for readers' mornings.
 func TestCLINormalAlertDoesNotWaitForQuietHours(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	dir := t.TempDir()
 	env := e2etest.NewEnv(dir)
 	p := e2etest.Start(t, env, dir)

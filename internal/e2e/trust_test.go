@@ -38,7 +38,7 @@ func get(t *testing.T, u string) (int, string) {
 // not each make a new series in /metrics (the review's 2,000 requests with
 // random 8 KB methods made 2,018 series and a 16 MB page, held for good).
 func TestMetricsLabelsBounded(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f := flowSetup(t, nil, "politique")
 	p := f.start()
 	client := e2etest.HTTPClient()
@@ -96,7 +96,7 @@ func TestMetricsLabelsBounded(t *testing.T) {
 // TestMetricsListen: with CRIEUR_METRICS_LISTEN, /metrics is served on
 // that address only, and that listener stops with the daemon.
 func TestMetricsListen(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	addr := e2etest.FreeAddr(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_METRICS_LISTEN": addr})
 	p := f.start()
@@ -161,7 +161,7 @@ const perClientBurst = 20
 // made-up addresses at the left of X-Forwarded-For: the client is the
 // address the proxy appended. IPv6 clients are counted by /64.
 func TestTrustProxyDefault(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_TRUST_PROXY": "true"}, "politique")
 	p := f.start()
 	spoofed := func(i int) string {
@@ -187,7 +187,7 @@ func TestTrustProxyDefault(t *testing.T) {
 // walked from the right past the listed proxies; a peer not listed is the
 // client whatever it sends.
 func TestTrustedProxies(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_TRUSTED_PROXIES": "127.0.0.0/8, 198.51.100.0/24"}, "politique")
 	p := f.start()
 	chain := func(i int) string {

@@ -41,7 +41,7 @@ func decodeHook(t *testing.T, q webhooktest.Request) hookEvent {
 // reference implementation verifies every message, one reader's events
 // arrive in order, and the erased reader's events carry no address.
 func TestWebhooksEndToEnd(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	rcv := webhooktest.New(t)
 	sink := mailtest.NewServer(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_SMTP_URL": sink.URL(), "CRIEUR_WEBHOOKS_ALLOW_PRIVATE": "true"}, "monde")
@@ -192,7 +192,7 @@ func TestWebhooksEndToEnd(t *testing.T) {
 // Without CRIEUR_WEBHOOKS_ALLOW_PRIVATE, an endpoint on loopback or a
 // private network is refused (the feeds' and push services' guard).
 func TestWebhookPrivateAddressRefused(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	f := flowSetup(t, nil)
 	f.start()
 	for _, u := range []string{"http://127.0.0.1:9/hooks", "https://127.0.0.1/hooks", "https://192.168.1.20/hooks", "https://[::1]/hooks"} {
@@ -221,7 +221,7 @@ func authGet(t *testing.T, u, token string) *http.Request {
 // deliver the events of readers confirmed through either of them: each
 // event once, each reader's in order, none twice although both claim.
 func TestWebhooksAcrossInstances(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	c := newCluster(t, 2)
 	c.env["CRIEUR_WEBHOOKS_ALLOW_PRIVATE"] = "true"
 	for i, p := range c.procs {

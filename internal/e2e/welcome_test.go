@@ -96,7 +96,7 @@ func confirmTwice(t *testing.T, sink *mailtest.Server, procs []*e2etest.Proc, em
 // their language, with their topic's paragraph and the usual headers,
 // however many times the confirmation is posted.
 func TestWelcomeEmail(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	sink := mailtest.NewServer(t)
 	f := flowSetup(t, map[string]string{"CRIEUR_SMTP_URL": sink.URL()}, "monde", "sport")
 	f.start()
@@ -145,7 +145,7 @@ func TestWelcomeEmail(t *testing.T) {
 // database each take the same confirmation twice at once; the reader
 // gets one welcome email.
 func TestWelcomeOnceAcrossInstances(t *testing.T) {
-	t.Parallel()
+	e2etest.Parallel(t)
 	c := newCluster(t, 2)
 	enableWelcome(t, c.procs[0], "monde")
 	confirmTwice(t, c.smtp, c.procs, "double@example.org", "fr", []string{"monde"})

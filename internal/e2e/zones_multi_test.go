@@ -23,7 +23,7 @@ func TestLocalDigestsInstances(t *testing.T) {
 	if testing.Short() {
 		t.Skip("waits for two real minutes")
 	}
-	t.Parallel()
+	e2etest.ParallelWaiting(t)
 	zoneNames := []string{"Africa/Dakar", "Europe/Paris", "America/Montreal", "Pacific/Noumea", "Asia/Kolkata"}
 	loc := map[string]*time.Location{}
 	for _, z := range zoneNames {
@@ -33,7 +33,12 @@ func TestLocalDigestsInstances(t *testing.T) {
 		}
 		loc[z] = l
 	}
-	T := time.Now().Add(60 * time.Second).Truncate(time.Minute).Add(time.Minute)
+	// T is the next whole minute at least 40 s away: time to set up (a
+	// few seconds; checked below), once crieur is built (a minute on a
+	// busy machine with a cold build cache).
+	e2etest.Binary(t)
+	begin := time.Now()
+	T := begin.Add(40 * time.Second).Truncate(time.Minute).Add(time.Minute)
 	slot := map[string]time.Time{"Asia/Kolkata": T.Add(time.Minute)}
 	for _, z := range zoneNames[:4] {
 		slot[z] = T
@@ -77,6 +82,10 @@ func TestLocalDigestsInstances(t *testing.T) {
 		t.Fatalf("POST article: %d", st)
 	}
 
+	if time.Now().After(T.Add(-2 * time.Second)) {
+		t.Fatalf("setting up took %s: too close to the first slot, %s", time.Since(begin), T.Format(time.TimeOnly))
+	}
+	t.Logf("set up in %s; the first slot is %s later", time.Since(begin).Round(time.Millisecond), time.Until(T).Round(time.Millisecond))
 	e2etest.WaitFor(t, time.Until(T.Add(90*time.Second)), "every reader's digest", func() bool { return sink.Count() >= readers })
 	time.Sleep(5 * time.Second) // a second digest would come now
 	got := byRcpt(sink.Messages())

@@ -1,7 +1,8 @@
 // Package e2etest starts real `crieur serve` processes for end-to-end,
-// durability, multi-instance and chaos tests: the binary is built once per
-// test binary, each process gets its own port and log, and can be stopped
-// with SIGTERM or killed with SIGKILL like an operator or a crash would.
+// durability, multi-instance and chaos tests: the binary is built once for
+// all the test binaries of a checkout, each process gets its own port and
+// log, and can be stopped with SIGTERM or killed with SIGKILL like an
+// operator or a crash would.
 //
 // It must not import the daemon's packages: it drives the built binary
 // from outside, as an operator would. (apicheck, which checks exchanges
@@ -11,6 +12,8 @@ package e2etest
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -36,26 +39,50 @@ var (
 )
 
 // Binary builds ./cmd/crieur once and returns its path.
+//
+// The path is the same for every test binary of this checkout (a
+// directory named after the module's path, in the user's cache): go build
+// leaves an up-to-date binary as it is, so the packages that start
+// daemons (and the Firefox tests' children) link it once between them
+// instead of once each, several seconds apiece on a busy machine. A lock
+// keeps two test binaries from building it at the same time; a changed
+// source is rebuilt as usual.
 func Binary(tb testing.TB) string {
 	tb.Helper()
-	buildOnce.Do(func() {
-		dir, err := os.MkdirTemp("", "crieur-e2e-bin")
-		if err != nil {
-			buildErr = err
-			return
-		}
-		binPath = filepath.Join(dir, "crieur")
-		cmd := exec.Command("go", "build", "-o", binPath, "./cmd/crieur")
-		cmd.Dir = moduleRoot()
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-		if out, err := cmd.CombinedOutput(); err != nil {
-			buildErr = fmt.Errorf("go build: %v\n%s", err, out)
-		}
-	})
+	buildOnce.Do(func() { binPath, buildErr = build() })
 	if buildErr != nil {
 		tb.Fatal(buildErr)
 	}
 	return binPath
+}
+
+func build() (string, error) {
+	root := moduleRoot()
+	base, err := os.UserCacheDir()
+	if err != nil {
+		base = os.TempDir()
+	}
+	sum := sha256.Sum256([]byte(root))
+	dir := filepath.Join(base, "crieur-e2e", hex.EncodeToString(sum[:8]))
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		return "", fmt.Errorf("build crieur: %w", err)
+	}
+	lock, err := os.OpenFile(filepath.Join(dir, "lock"), os.O_CREATE|os.O_RDWR, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("build crieur: %w", err)
+	}
+	defer lock.Close() // releases the lock
+	if err := syscall.Flock(int(lock.Fd()), syscall.LOCK_EX); err != nil {
+		return "", fmt.Errorf("build crieur: lock: %w", err)
+	}
+	bin := filepath.Join(dir, "crieur")
+	cmd := exec.Command("go", "build", "-o", bin, "./cmd/crieur")
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return "", fmt.Errorf("go build: %w\n%s", err, out)
+	}
+	return bin, nil
 }
 
 func moduleRoot() string {
