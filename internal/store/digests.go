@@ -225,7 +225,7 @@ func (s *Store) insertDigestDeliveries(ctx context.Context, tx *sql.Tx, runID in
 		for i, it := range items {
 			subs[i], arts[i], more[i] = it.SubscriberID, joinIDs(it.Articles), int64(it.More)
 		}
-		_, err := tx.ExecContext(ctx, s.query("InsertDigestDeliveries"), runID, ms(now), ms(now), subs, arts, more)
+		_, err := tx.ExecContext(ctx, s.query("InsertDigestDeliveries"), runID, ms(now), ms(now), subs, arts, more, runID)
 		return err
 	}
 	for start := 0; start < len(items); start += insertChunk {
