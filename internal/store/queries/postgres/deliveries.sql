@@ -48,3 +48,20 @@ WHERE state = 'sending' AND claims = ? AND id = ANY (?::bigint[])
 SELECT id, endpoint, p256dh, auth, refusals,
     CASE WHEN quiet_from = quiet_to AND max_per_day = 0 THEN NULL ELSE timezone || '|' || quiet_from || '|' || quiet_to || '|' || max_per_day END
     FROM push_subscriptions WHERE id = ANY (?::bigint[])
+
+-- name: MarkDeliveryRetry
+-- One message's outcomes test the state as MarkDeliveriesSent does, for the
+-- same reason: by its id in the primary key, not by a scan of
+-- deliveries_claimed and the entries of every message claimed since the
+-- last vacuum (a retry storm would scan them once per retry).
+UPDATE deliveries SET state = 'pending', next_attempt_at = ?, locked_at = NULL, locked_by = NULL, last_error = ?
+WHERE id = ? AND claims = ? AND state IN ('sending', '')
+
+-- name: MarkDeliveryFailed
+UPDATE deliveries SET state = ?, locked_at = NULL, last_error = ?
+WHERE id = ? AND claims = ? AND state IN ('sending', '')
+RETURNING run_id, alert_id
+
+-- name: ReleaseDelivery
+UPDATE deliveries SET state = 'pending', locked_at = NULL, locked_by = NULL, attempts = attempts - 1
+WHERE id = ? AND claims = ? AND state IN ('sending', '')
