@@ -215,6 +215,19 @@ func (s *Store) EnqueueDigestBatch(ctx context.Context, run RunInfo, prevAfter, 
 const insertChunk = 200
 
 func (s *Store) insertDigestDeliveries(ctx context.Context, tx *sql.Tx, runID int64, items []DigestItem, now time.Time) error {
+	if len(items) == 0 {
+		return nil
+	}
+	if s.dialect == Postgres {
+		// One statement of three arrays: no 1,200-parameter statement to
+		// plan per 200 rows.
+		subs, arts, more := make([]int64, len(items)), make([]string, len(items)), make([]int64, len(items))
+		for i, it := range items {
+			subs[i], arts[i], more[i] = it.SubscriberID, joinIDs(it.Articles), int64(it.More)
+		}
+		_, err := tx.ExecContext(ctx, s.query("InsertDigestDeliveries"), runID, ms(now), ms(now), subs, arts, more, runID)
+		return err
+	}
 	for start := 0; start < len(items); start += insertChunk {
 		end := min(start+insertChunk, len(items))
 		var b strings.Builder
@@ -236,6 +249,10 @@ func (s *Store) insertDigestDeliveries(ctx context.Context, tx *sql.Tx, runID in
 }
 
 func (s *Store) advanceCursors(ctx context.Context, tx *sql.Tx, ids []int64, cursor int64) error {
+	if s.dialect == Postgres {
+		_, err := tx.ExecContext(ctx, s.query("AdvanceCursors"), cursor, cursor, ids)
+		return err
+	}
 	return s.execIn(ctx, tx, "UPDATE subscribers SET digest_cursor = ? WHERE digest_cursor < ? AND id", []any{cursor, cursor}, ids)
 }
 
@@ -267,7 +284,7 @@ func (s *Store) CloseFinishedRuns(ctx context.Context, now time.Time) ([]int64, 
 	var closed []int64
 	for _, id := range ids {
 		var busy bool
-		if err := s.db.QueryRowContext(ctx, s.query("RunBusy"), id).Scan(&busy); err != nil {
+		if err := s.db.QueryRowContext(ctx, s.query("RunBusy"), id, id).Scan(&busy); err != nil {
 			return closed, fmt.Errorf("run busy: %w", err)
 		}
 		if busy {

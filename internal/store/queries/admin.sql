@@ -12,7 +12,9 @@ GROUP BY t.slug
 SELECT frequency, COUNT(*) FROM subscribers WHERE status = 'confirmed' GROUP BY frequency
 
 -- name: AdminRunFailures
+-- The NOT IN term names deliveries_run_done's predicate, as SQLite needs
+-- to use that partial index (migration 0020).
 SELECT d.id, COALESCE(s.email, d.rcpt), d.state, d.attempts, d.last_error
 FROM deliveries d LEFT JOIN subscribers s ON s.id = d.subscriber_id
-WHERE d.run_id = ? AND d.state IN ('failed', 'expired')
+WHERE d.run_id = ? AND d.state IN ('failed', 'expired') AND d.state NOT IN ('pending', 'sending')
 ORDER BY d.id LIMIT ?

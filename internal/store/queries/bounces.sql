@@ -27,8 +27,10 @@ FROM bounces WHERE subscriber_id = ? ORDER BY at DESC, id DESC LIMIT ?
 SELECT at / 86400000 AS day, kind, COUNT(*) FROM bounces WHERE at >= ? GROUP BY at / 86400000, kind ORDER BY day
 
 -- name: RunHealth
+-- The NOT IN term names deliveries_run_done's predicate (see
+-- AdminRunFailures).
 SELECT r.id, r.frequency, r.scheduled_at,
-  (SELECT COUNT(*) FROM deliveries d WHERE d.run_id = r.id AND d.state = 'sent'),
+  (SELECT COUNT(*) FROM deliveries d WHERE d.run_id = r.id AND d.state = 'sent' AND d.state NOT IN ('pending', 'sending')),
   (SELECT COUNT(DISTINCT b.delivery_id) FROM bounces b WHERE b.run_id = r.id AND b.kind <> 'complaint'),
   (SELECT COUNT(*) FROM bounces b WHERE b.run_id = r.id AND b.kind = 'complaint')
 FROM digest_runs r ORDER BY r.id DESC LIMIT ?

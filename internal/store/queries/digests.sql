@@ -57,8 +57,12 @@ SELECT id FROM digest_runs WHERE state = 'failed' AND finished_at IS NULL
 UPDATE digest_runs SET state = ?, finished_at = ? WHERE id = ? AND finished_at IS NULL
 
 -- name: RunBusy
--- Whether a run still has messages to send; stops at the first one.
-SELECT EXISTS (SELECT 1 FROM deliveries WHERE run_id = ? AND state IN ('pending', 'sending'))
+-- Whether a run still has messages to send; stops at the first one. Read
+-- from the small pending and sending indexes (no index leads with run_id
+-- for unfinished rows since migration 0020: a digest row would enter it
+-- twice more).
+SELECT EXISTS (SELECT 1 FROM deliveries WHERE state = 'pending' AND run_id = ?)
+    OR EXISTS (SELECT 1 FROM deliveries WHERE state = 'sending' AND run_id = ?)
 
 -- name: AddRunCounts
 UPDATE digest_runs SET sent = sent + ?, failed = failed + ? WHERE id = ?
