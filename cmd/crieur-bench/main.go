@@ -169,7 +169,7 @@ func run(o options) error {
 		// For the hot statements in the report; the bench works without.
 		_ = pgcluster.Exec(c.URL("crieur_bench"), "CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
 		o.db, o.postmaster = c.URL("crieur_bench"), c.Pid()
-		o.pgNote = fmt.Sprintf("throwaway cluster (%s, fsync=off, synchronous_commit=off, full_page_writes=off, shared_buffers=256MB) on loopback TCP", c.Version())
+		o.pgNote = fmt.Sprintf("throwaway cluster (%s, durable: fsync, synchronous_commit and full_page_writes on, shared_buffers=256MB) on loopback TCP", c.Version())
 	} else if o.db != "" {
 		o.pgNote = "the server at -db"
 	}
