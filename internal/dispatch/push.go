@@ -9,6 +9,7 @@ import (
 	"math"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/crieur/crieur/internal/news"
@@ -69,6 +70,8 @@ type alertMsg struct {
 	state    news.AlertState
 	priority news.Priority
 	loaded   time.Time
+	// reloading: a worker is reading the alert again (see message).
+	reloading atomic.Bool
 }
 
 // Payload is the JSON a service worker receives.
@@ -151,10 +154,13 @@ func (p *Pusher) message(ctx context.Context, id int64) (*alertMsg, error) {
 	if v, ok := p.alerts.Load(id); ok {
 		m := v.(*alertMsg)
 		// Re-read now and then so a cancel made on another instance is seen
-		// (a cancel made here is seen at once: see Cancelled).
-		if time.Since(m.loaded) < 500*time.Millisecond {
+		// (a cancel made here is seen at once: see Cancelled). One worker
+		// re-reads; the others go on with what was read meanwhile, rather
+		// than hundreds of workers reading the same row at once.
+		if time.Since(m.loaded) < 500*time.Millisecond || !m.reloading.CompareAndSwap(false, true) {
 			return m, nil
 		}
+		defer m.reloading.Store(false) // when the read failed; a stored reread replaces m
 	}
 	a, err := p.cfg.Store.AlertBare(ctx, id)
 	if err != nil {
@@ -206,9 +212,8 @@ func (p *Pusher) payload(a news.Alert) ([]byte, error) {
 // only the unclaimed ones) do not go out either.
 func (p *Pusher) Cancelled(id int64) {
 	if v, ok := p.alerts.Load(id); ok {
-		m := *v.(*alertMsg)
-		m.state = news.AlertCancelled
-		p.alerts.Store(id, &m)
+		old := v.(*alertMsg)
+		p.alerts.Store(id, &alertMsg{msg: old.msg, deadline: old.deadline, state: news.AlertCancelled, priority: old.priority, loaded: old.loaded})
 	}
 }
 
