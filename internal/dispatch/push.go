@@ -63,6 +63,8 @@ type Pusher struct {
 	cfg    PushConfig
 	p      pipeline[store.PushTarget]
 	alerts sync.Map // id → *alertMsg
+	// firstRead serialises the first read of an alert (see message).
+	firstRead sync.Mutex
 }
 
 // alertMsg is an alert's push message, built once and shared by every
@@ -164,6 +166,15 @@ func (p *Pusher) message(ctx context.Context, id int64) (*alertMsg, error) {
 			return m, nil
 		}
 		defer m.reloading.Store(false) // when the read failed; a stored reread replaces m
+	} else {
+		// The first read: one worker reads while the others wait for it,
+		// rather than every worker (1,024 by default) querying the same
+		// row before the first push can leave.
+		p.firstRead.Lock()
+		defer p.firstRead.Unlock()
+		if v, ok := p.alerts.Load(id); ok {
+			return v.(*alertMsg), nil
+		}
 	}
 	a, err := p.cfg.Store.AlertBare(ctx, id)
 	if err != nil {
