@@ -309,7 +309,10 @@ func (p *Pusher) send(ctx context.Context, _ int, t store.PushTarget) store.Resu
 		}
 		p.observe("retry")
 		wait := max(res.RetryAfter, Backoff(t.Attempts, p.cfg.RetryBase, 10*time.Minute))
-		next := now.Add(wait)
+		// From the answer, not from the start of the send: a Retry-After
+		// counts from the response, and a send slowed by a busy machine
+		// must not bring the retry forward.
+		next := p.cfg.Now().Add(wait)
 		reason := errText(res.Err)
 		if t.Attempts >= p.cfg.MaxAttempts {
 			return store.Result{State: news.DeliveryFailed, Status: res.Status, Error: fmt.Sprintf("gave up after %d attempts: %s", t.Attempts, reason)}
