@@ -102,7 +102,7 @@ func main() {
 	flag.StringVar(&o.only, "only", "", "run one scenario: digest, push, assembly, instances, serve or push-scale (default: digest, push and assembly)")
 	flag.IntVar(&o.articles, "articles", 60, "articles published in the last 20 hours")
 	flag.IntVar(&o.smtpConns, "smtp-conns", 4, "SMTP connections (the daemon's default is 4; -only serve uses 20 unless this is given)")
-	flag.IntVar(&o.pushConc, "push-concurrency", 512, "push requests in flight (the daemon's default is 512)")
+	flag.IntVar(&o.pushConc, "push-concurrency", 512, "push requests in flight (the serve and push scenarios; the daemon's own default, which push-scale uses unless this is set, is 1024)")
 	flag.DurationVar(&o.pushLatency, "push-latency", 0, "push: how long the stub waits before answering, as a push service across the internet does (0: at once)")
 	flag.IntVar(&o.rawN, "raw-n", 0, "messages for the raw go-mail baseline (default: -n, at most 50,000)")
 	flag.IntVar(&o.baseN, "base-n", 0, "messages for each push baseline (default: -push-n, at most 50,000)")

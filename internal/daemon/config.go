@@ -96,7 +96,7 @@ func Defaults() Config {
 		LogLevel:        "info",
 		SiteName:        "Newsletter",
 		SMTPConnections: 4,
-		PushConcurrency: 512,
+		PushConcurrency: 1024,
 		Lease:           2 * time.Minute,
 		ShutdownGrace:   8 * time.Second,
 		SMTPTimeout:     30 * time.Second,

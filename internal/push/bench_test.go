@@ -166,3 +166,27 @@ func TestSideBySide(t *testing.T) {
 		t.Errorf("errors: %d %d %d", floor.Errors, crieur.Errors, wp.Errors)
 	}
 }
+
+// BenchmarkEncryptKeys is encrypt alone with a fixed ephemeral key and
+// salt: the ECDH with the browser's key, the key derivation and AES-GCM,
+// without generating a key pair.
+func BenchmarkEncryptKeys(b *testing.B) {
+	br := pushtest.NewBrowser()
+	ua := br.Key.PublicKey()
+	payload := payloadOf(benchPayload)
+	pad, err := push.PaddedLen(len(payload))
+	if err != nil {
+		b.Fatal(err)
+	}
+	eph, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		b.Fatal(err)
+	}
+	salt := make([]byte, 16)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := push.EncryptWith(payload, ua, br.AuthSecret, eph, salt, pad); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

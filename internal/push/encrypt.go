@@ -4,7 +4,6 @@ import (
 	"crypto/aes"
 	"crypto/cipher"
 	"crypto/ecdh"
-	"crypto/hkdf"
 	"crypto/sha256"
 	"encoding/binary"
 	"errors"
@@ -73,28 +72,15 @@ func encrypt(plaintext []byte, ua *ecdh.PublicKey, auth []byte, eph *ecdh.Privat
 	uaPub := ua.Bytes()
 
 	// RFC 8291 §3.4: IKM = HKDF(auth, ecdh_secret, "WebPush: info" || 0 || ua_public || as_public, 32).
-	info := make([]byte, 0, 14+2*pubKeyLen)
-	info = append(info, "WebPush: info\x00"...)
-	info = append(info, uaPub...)
-	info = append(info, asPub...)
-	ikm, err := hkdf.Key(sha256.New, secret, auth, string(info), 32)
-	if err != nil {
-		return nil, fmt.Errorf("encrypt: hkdf ikm: %w", err)
-	}
 	// RFC 8188 §2.2, 2.3: CEK and NONCE from PRK = HKDF-Extract(salt, IKM).
-	prk, err := hkdf.Extract(sha256.New, ikm, salt)
-	if err != nil {
-		return nil, fmt.Errorf("encrypt: hkdf extract: %w", err)
-	}
-	cek, err := hkdf.Expand(sha256.New, prk, string(cekInfo), 16)
-	if err != nil {
-		return nil, fmt.Errorf("encrypt: hkdf cek: %w", err)
-	}
-	nonce, err := hkdf.Expand(sha256.New, prk, string(nonceInfo), 12)
-	if err != nil {
-		return nil, fmt.Errorf("encrypt: hkdf nonce: %w", err)
-	}
-	block, err := aes.NewCipher(cek)
+	// Every output is at most one SHA-256 block, so each HKDF-Expand is
+	// the single HMAC T(1) = HMAC(PRK, info || 0x01) (RFC 5869 §2.3).
+	prkKey := hmacSHA256(auth, secret)
+	ikm := hmacSHA256(prkKey[:], []byte("WebPush: info\x00"), uaPub, asPub, []byte{1})
+	prk := hmacSHA256(salt, ikm[:])
+	cek := hmacSHA256(prk[:], cekInfo, []byte{1})
+	nonce := hmacSHA256(prk[:], nonceInfo, []byte{1})
+	block, err := aes.NewCipher(cek[:16])
 	if err != nil {
 		return nil, fmt.Errorf("encrypt: aes: %w", err)
 	}
@@ -111,6 +97,31 @@ func encrypt(plaintext []byte, ua *ecdh.PublicKey, auth []byte, eph *ecdh.Privat
 	pt := body[headerLen:]
 	copy(pt, plaintext)
 	pt[len(plaintext)] = 0x02 // last-record delimiter; the rest stays zero padding
-	gcm.Seal(pt[:0], nonce, pt, nil)
+	gcm.Seal(pt[:0], nonce[:12], pt, nil)
 	return body[:headerLen+padTo+tagLen], nil
+}
+
+// hmacSHA256 is HMAC-SHA-256 (RFC 2104) of the concatenated parts under a
+// key of at most 64 bytes (every key here is 16 or 32). Written out rather
+// than through crypto/hkdf and crypto/hmac: those allocate two hash
+// states per call, and a message needs five of them, which cost more
+// than the hashing itself.
+func hmacSHA256(key []byte, parts ...[]byte) [sha256.Size]byte {
+	var in [sha256.BlockSize + 160]byte // the longest message is the IKM info, 146 bytes
+	b := in[:sha256.BlockSize]
+	copy(b, key)
+	for i := range b {
+		b[i] ^= 0x36
+	}
+	for _, p := range parts {
+		b = append(b, p...)
+	}
+	inner := sha256.Sum256(b)
+	var out [sha256.BlockSize + sha256.Size]byte
+	copy(out[:], key)
+	for i := range sha256.BlockSize {
+		out[i] ^= 0x5c
+	}
+	copy(out[sha256.BlockSize:], inner[:])
+	return sha256.Sum256(out[:])
 }

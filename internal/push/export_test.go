@@ -3,6 +3,7 @@ package push
 import (
 	"crypto/tls"
 	"crypto/x509"
+	"net"
 	"net/http"
 )
 
@@ -20,3 +21,7 @@ func TrustRoots(c *http.Client, pool *x509.CertPool) {
 	t.h1.TLSClientConfig = &tls.Config{RootCAs: pool}
 	t.h2.TLSClientConfig = &tls.Config{RootCAs: pool}
 }
+
+// NewBatchConn exposes the write-combining connection the HTTP/2 client
+// runs on.
+func NewBatchConn(tc *tls.Conn) net.Conn { return newBatchConn(tc) }

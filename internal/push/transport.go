@@ -61,7 +61,7 @@ func newTransport(policy netguard.Policy, h1 *http.Transport, timeout time.Durat
 				tc.Close()
 				return nil, errNoH2
 			}
-			return tc, nil
+			return newBatchConn(tc), nil
 		},
 		// No gzip: push services answer with empty bodies.
 		DisableCompression: true,
