@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptest"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -274,5 +275,46 @@ func TestH1PolicyRefuses(t *testing.T) {
 	r := s.Send(t.Context(), push.Subscription{Endpoint: srv.url(), P256dh: b.P256dh, Auth: b.Auth}, push.Message{Payload: []byte("x")})
 	if r.Outcome != push.Failed || !errors.Is(r.Err, netguard.ErrNotAllowed) || srv.accepted.Load() != 0 {
 		t.Fatalf("%+v, %d connections", r, srv.accepted.Load())
+	}
+}
+
+// Over TLS, a connection idle long enough to be checked is still reused
+// when the service kept it open (what TLS sent after the handshake, such
+// as session tickets, does not count as the service closing it).
+func TestH1TLSIdleConnectionReused(t *testing.T) {
+	t.Parallel()
+	var accepted atomic.Int64
+	srv := httptest.NewUnstartedServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.WriteHeader(http.StatusCreated)
+	}))
+	srv.Config.ConnState = func(_ net.Conn, s http.ConnState) {
+		if s == http.StateNew {
+			accepted.Add(1)
+		}
+	}
+	srv.StartTLS() // HTTP/1.1 only
+	defer srv.Close()
+	client := push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0, 8)
+	push.TrustRoots(client, srv.Client().Transport.(*http.Transport).TLSClientConfig.RootCAs)
+	defer client.CloseIdleConnections()
+	s, err := push.NewSender(push.Config{PrivateKey: testVAPIDPriv, PublicKey: testVAPIDPub, Subject: "mailto:ops@example.com", Client: client})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := pushtest.NewBrowser()
+	sub := push.Subscription{Endpoint: srv.URL + "/push/1", P256dh: b.P256dh, Auth: b.Auth}
+	send := func() {
+		t.Helper()
+		if r := s.Send(t.Context(), sub, push.Message{Payload: []byte("x")}); r.Outcome != push.Delivered {
+			t.Fatalf("%+v", r)
+		}
+	}
+	send() // learns that the service does not speak h2
+	send() // the first through the HTTP/1.1 pool
+	before := accepted.Load()
+	time.Sleep(1100 * time.Millisecond)
+	send()
+	if n := accepted.Load(); n != before {
+		t.Errorf("%d new connections after an idle second, want the pooled one reused", n-before)
 	}
 }
