@@ -34,8 +34,9 @@ import (
 // It keeps net/http's rules where they matter: one request at a time per
 // connection, a connection reused only after its answer was read to the
 // end and when neither side asked to close it, an idle connection closed
-// after idleTimeout and checked before reuse when it sat idle long enough
-// for the service to have closed it, answers of any framing
+// after idleTimeout and checked before each reuse (one non-blocking peek:
+// the service may have closed it, or sent what nobody asked for, which
+// net/http's idle reader would have caught), answers of any framing
 // (Content-Length, chunked, until close).
 type h1Pool struct {
 	policy netguard.Policy
@@ -60,15 +61,9 @@ type h1Conn struct {
 	idleAt time.Time
 }
 
-// Limits on what is read from an answer; a longer header section fails
+// maxHeaderBytes bounds an answer's header section; a longer one fails
 // the request, as net/http's MaxResponseHeaderBytes does.
-const (
-	maxHeaderBytes = 64 << 10
-	// checkIdleAfter: a connection idle at least this long is checked
-	// (alive) before reuse; a push service closes idle connections after
-	// seconds, rarely less.
-	checkIdleAfter = time.Second
-)
+const maxHeaderBytes = 64 << 10
 
 func newH1Pool(policy netguard.Policy, tlsConfig func() *tls.Config, maxIdle int, idleTimeout time.Duration) *h1Pool {
 	return &h1Pool{policy: policy, tlsConfig: tlsConfig, maxIdle: max(maxIdle, 2), idleTimeout: idleTimeout, idle: map[string][]*h1Conn{}}
@@ -88,8 +83,7 @@ func (p *h1Pool) get(ctx context.Context, key, addr, serverName string, isTLS bo
 		list[len(list)-1] = nil
 		p.idle[key] = list[:len(list)-1]
 		p.mu.Unlock()
-		idle := now.Sub(c.idleAt)
-		if idle < p.idleTimeout && (idle < checkIdleAfter || c.alive()) {
+		if now.Sub(c.idleAt) < p.idleTimeout && c.alive() {
 			return c, nil
 		}
 		c.close()
@@ -279,6 +273,11 @@ func (c *h1Conn) roundTrip(req, head []byte) (status int, retryAfter string, n i
 		if _, err := readRespHeaderLines(c.br, nil); err != nil {
 			reuse = false
 		}
+	}
+	if c.br.Buffered() > 0 {
+		// Bytes past the answer: a second answer nobody asked for would
+		// be taken for the next request's.
+		reuse = false
 	}
 	return status, retryAfter, n, reuse, nil
 }
