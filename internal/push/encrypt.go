@@ -8,6 +8,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 )
 
 // Layout of an aes128gcm body (RFC 8188 §2.1) as RFC 8291 uses it: salt, record
@@ -58,6 +59,11 @@ var (
 // never be reused), padding the record plaintext to padTo bytes
 // (len(plaintext)+1 means no padding).
 func encrypt(plaintext []byte, ua *ecdh.PublicKey, auth []byte, eph *ecdh.PrivateKey, salt []byte, padTo int) ([]byte, error) {
+	return appendEncrypted(nil, plaintext, ua, auth, eph, salt, padTo)
+}
+
+// appendEncrypted appends the aes128gcm body encrypt makes to dst.
+func appendEncrypted(dst, plaintext []byte, ua *ecdh.PublicKey, auth []byte, eph *ecdh.PrivateKey, salt []byte, padTo int) ([]byte, error) {
 	if len(salt) != saltLen {
 		return nil, fmt.Errorf("encrypt: salt is %d bytes", len(salt))
 	}
@@ -89,7 +95,10 @@ func encrypt(plaintext []byte, ua *ecdh.PublicKey, auth []byte, eph *ecdh.Privat
 		return nil, fmt.Errorf("encrypt: gcm: %w", err)
 	}
 
-	body := make([]byte, headerLen+padTo, headerLen+padTo+tagLen)
+	start := len(dst)
+	dst = slices.Grow(dst, headerLen+padTo+tagLen)
+	body := dst[start : start+headerLen+padTo]
+	clear(body) // dst may be a reused buffer: the padding must be zeros
 	copy(body, salt)
 	binary.BigEndian.PutUint32(body[saltLen:], recordSize)
 	body[saltLen+4] = pubKeyLen
@@ -98,7 +107,7 @@ func encrypt(plaintext []byte, ua *ecdh.PublicKey, auth []byte, eph *ecdh.Privat
 	copy(pt, plaintext)
 	pt[len(plaintext)] = 0x02 // last-record delimiter; the rest stays zero padding
 	gcm.Seal(pt[:0], nonce[:12], pt, nil)
-	return body[:headerLen+padTo+tagLen], nil
+	return dst[:start+headerLen+padTo+tagLen], nil
 }
 
 // hmacSHA256 is HMAC-SHA-256 (RFC 2104) of the concatenated parts under a

@@ -56,3 +56,30 @@ func FuzzTopicFor(f *testing.F) {
 		}
 	})
 }
+
+// Whatever a push service answers, the HTTP/1.1 pool neither panics nor
+// reuses a connection whose answer it did not read to its end.
+func FuzzH1Answer(f *testing.F) {
+	for _, s := range []string{
+		"HTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n",
+		"HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX: y\r\n\r\n",
+		"HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 429 Too Many\r\nRetry-After: 3\r\nContent-Length: 2\r\n\r\nno",
+		"HTTP/1.0 201 Created\r\n\r\nbody",
+		"HTTP/1.1 410 Gone\r\nConnection: close\r\nContent-Length: 3\r\n\r\nbye",
+		"HTTP/1.1 201\nContent-Length: 1\n\nx",
+	} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, raw []byte) {
+		status, _, head, reuse, err := push.ReadAnswer(raw)
+		if err != nil {
+			if reuse {
+				t.Fatalf("reuse after %v", err)
+			}
+			return
+		}
+		if status < 100 || status > 999 || len(head) > 512 {
+			t.Fatalf("status %d, head %d bytes", status, len(head))
+		}
+	})
+}

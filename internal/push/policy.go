@@ -29,14 +29,14 @@ func (e *StatusError) Error() string {
 }
 
 // classify maps a push service's non-2xx answer to a Result.
-func classify(status int, h http.Header, body []byte, now time.Time) Result {
+func classify(status int, retryAfter string, body []byte, now time.Time) Result {
 	r := Result{Status: status, Err: &StatusError{StatusCode: status, Body: printable(body)}}
 	switch {
 	case status == http.StatusNotFound || status == http.StatusGone:
 		r.Outcome = Gone
 	case status == http.StatusTooManyRequests || status == http.StatusRequestTimeout || status >= 500:
 		r.Outcome = Retry
-		r.RetryAfter = RetryAfter(h.Get("Retry-After"), now)
+		r.RetryAfter = RetryAfter(retryAfter, now)
 	default:
 		// 400 (bad request), 401/403 (VAPID refused), 413 (too large), other
 		// 4xx, and 1xx/3xx that should not reach here: retrying the same

@@ -112,9 +112,12 @@ func setup(tb testing.TB, mod func(*push.Config), opts ...pushtest.Option) fixtu
 		tb.Fatal(err)
 	}
 	srv := pushtest.NewServer(tb, pub, opts...)
+	// The daemon's client: plain http goes through its HTTP/1.1 pool.
+	client := push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 5*time.Second, 64)
+	tb.Cleanup(client.CloseIdleConnections)
 	cfg := push.Config{
 		PrivateKey: priv, PublicKey: pub, Subject: "mailto:ops@example.com",
-		Client: srv.Client(), Timeout: 5 * time.Second,
+		Client: client, Timeout: 5 * time.Second,
 	}
 	if mod != nil {
 		mod(&cfg)

@@ -44,6 +44,7 @@ const defaultTimeout = 15 * time.Second
 // goroutines; create one per VAPID key and share it.
 type Sender struct {
 	rt      http.RoundTripper // the client's transport, called directly
+	tr      *transport        // rt when it is NewHTTPClient's: HTTP/1.1 services go through its h1 pool
 	timeout time.Duration
 	now     func() time.Time
 	vapid   *vapid
@@ -82,6 +83,7 @@ func NewSender(cfg Config) (*Sender, error) {
 	if s.rt == nil {
 		s.rt = http.DefaultTransport
 	}
+	s.tr, _ = s.rt.(*transport)
 	s.vapid = &vapid{
 		key:     key,
 		pubB64:  base64.RawURLEncoding.EncodeToString(pub),
@@ -143,6 +145,11 @@ const (
 // endpoint yields a Failed result. The request is bounded by Config.Timeout
 // and by ctx.
 func (s *Sender) Send(ctx context.Context, sub Subscription, m Message) Result {
+	if s.tr != nil && s.tr.viaH1(sub.Endpoint) {
+		if r, ok := s.sendH1(ctx, sub, m); ok {
+			return r
+		}
+	}
 	ctx, cancel := context.WithTimeout(ctx, s.timeout)
 	defer cancel()
 	req, err := s.request(ctx, sub, m)
@@ -164,40 +171,14 @@ func (s *Sender) Send(ctx context.Context, sub Subscription, m Message) Result {
 	var head [errBodyLen]byte
 	n, _ := io.ReadFull(resp.Body, head[:])
 	_, _ = io.CopyN(io.Discard, resp.Body, maxDrainBody)
-	return classify(resp.StatusCode, resp.Header, head[:n], s.now())
+	return classify(resp.StatusCode, resp.Header.Get("Retry-After"), head[:n], s.now())
 }
 
 // request validates m and sub and builds the encrypted, signed request.
 func (s *Sender) request(ctx context.Context, sub Subscription, m Message) (*http.Request, error) {
-	if m.TTL < 0 {
-		return nil, fmt.Errorf("%w: negative TTL %v", ErrInvalidMessage, m.TTL)
-	}
-	if m.Urgency != "" && !ValidUrgency(m.Urgency) {
-		return nil, fmt.Errorf("%w: urgency %q", ErrInvalidMessage, m.Urgency)
-	}
-	if m.Topic != "" && !ValidTopic(m.Topic) {
-		return nil, fmt.Errorf("%w: topic %q (use TopicFor)", ErrInvalidMessage, m.Topic)
-	}
-	padTo, err := paddedLen(len(m.Payload))
+	body, err := s.body(nil, sub, m)
 	if err != nil {
 		return nil, err
-	}
-	ua, auth, err := parseSubscriptionKeys(sub.P256dh, sub.Auth)
-	if err != nil {
-		return nil, err
-	}
-	// A fresh ephemeral key and salt for every message (RFC 8291 §2, RFC 8188).
-	eph, err := ecdh.P256().GenerateKey(rand.Reader)
-	if err != nil {
-		return nil, fmt.Errorf("push: ephemeral key: %w", err)
-	}
-	var salt [saltLen]byte
-	if _, err := rand.Read(salt[:]); err != nil {
-		return nil, fmt.Errorf("push: salt: %w", err)
-	}
-	body, err := encrypt(m.Payload, ua, auth, eph, salt[:], padTo)
-	if err != nil {
-		return nil, fmt.Errorf("push: %w", err)
 	}
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, sub.Endpoint, bytes.NewReader(body))
 	if err != nil {
@@ -227,4 +208,39 @@ func (s *Sender) request(ctx context.Context, sub Subscription, m Message) (*htt
 	}
 	req.Header = h
 	return req, nil
+}
+
+// body validates m and sub and appends the encrypted body to dst.
+func (s *Sender) body(dst []byte, sub Subscription, m Message) ([]byte, error) {
+	if m.TTL < 0 {
+		return nil, fmt.Errorf("%w: negative TTL %v", ErrInvalidMessage, m.TTL)
+	}
+	if m.Urgency != "" && !ValidUrgency(m.Urgency) {
+		return nil, fmt.Errorf("%w: urgency %q", ErrInvalidMessage, m.Urgency)
+	}
+	if m.Topic != "" && !ValidTopic(m.Topic) {
+		return nil, fmt.Errorf("%w: topic %q (use TopicFor)", ErrInvalidMessage, m.Topic)
+	}
+	padTo, err := paddedLen(len(m.Payload))
+	if err != nil {
+		return nil, err
+	}
+	ua, auth, err := parseSubscriptionKeys(sub.P256dh, sub.Auth)
+	if err != nil {
+		return nil, err
+	}
+	// A fresh ephemeral key and salt for every message (RFC 8291 §2, RFC 8188).
+	eph, err := ecdh.P256().GenerateKey(rand.Reader)
+	if err != nil {
+		return nil, fmt.Errorf("push: ephemeral key: %w", err)
+	}
+	var salt [saltLen]byte
+	if _, err := rand.Read(salt[:]); err != nil {
+		return nil, fmt.Errorf("push: salt: %w", err)
+	}
+	out, err := appendEncrypted(dst, m.Payload, ua, auth, eph, salt[:], padTo)
+	if err != nil {
+		return nil, fmt.Errorf("push: %w", err)
+	}
+	return out, nil
 }

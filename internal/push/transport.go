@@ -8,6 +8,7 @@ import (
 	"net"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/net/http2"
@@ -30,10 +31,13 @@ import (
 type transport struct {
 	h1 *http.Transport
 	h2 *http2.Transport
+	// fast carries the Sender's requests to HTTP/1.1 services (see
+	// h1Pool); h1 carries anything else sent through this transport.
+	fast *h1Pool
 
 	mu      sync.Mutex
 	noH2    map[string]bool // hosts whose TLS handshake did not choose h2
-	tlsConf *tls.Config
+	anyNoH2 atomic.Bool     // noH2 is not empty
 }
 
 // errNoH2 is a dial whose TLS handshake did not choose h2: the request is
@@ -42,6 +46,11 @@ var errNoH2 = errors.New("push: the service did not choose HTTP/2")
 
 func newTransport(policy netguard.Policy, h1 *http.Transport, timeout time.Duration) *transport {
 	t := &transport{h1: h1, noH2: map[string]bool{}}
+	idleTimeout := h1.IdleConnTimeout
+	if idleTimeout <= 0 {
+		idleTimeout = 90 * time.Second
+	}
+	t.fast = newH1Pool(policy, func() *tls.Config { return t.h1.TLSClientConfig }, h1.MaxIdleConnsPerHost, idleTimeout)
 	t.h2 = &http2.Transport{
 		DialTLSContext: func(ctx context.Context, network, addr string, cfg *tls.Config) (net.Conn, error) {
 			conn, err := policy.DialContext(ctx, network, addr)
@@ -83,6 +92,7 @@ func (t *transport) RoundTrip(req *http.Request) (*http.Response, error) {
 	if errors.Is(err, errNoH2) {
 		t.mu.Lock()
 		t.noH2[req.URL.Host] = true
+		t.anyNoH2.Store(true)
 		t.mu.Unlock()
 		return t.h1.RoundTrip(req)
 	}
@@ -95,8 +105,29 @@ func (t *transport) skipH2(host string) bool {
 	return t.noH2[host]
 }
 
-// CloseIdleConnections closes both pools' idle connections.
+// viaH1 reports whether a push to endpoint goes through the HTTP/1.1
+// pool: plain http, or an https service known not to speak h2. Endpoints
+// it cannot tell about cheaply take the general path.
+func (t *transport) viaH1(endpoint string) bool {
+	if len(endpoint) > 7 && endpoint[:7] == "http://" {
+		return true
+	}
+	if !t.anyNoH2.Load() || len(endpoint) <= 8 || endpoint[:8] != "https://" {
+		return false
+	}
+	host := endpoint[8:]
+	for i := range len(host) {
+		if c := host[i]; c == '/' || c == '?' || c == '#' {
+			host = host[:i]
+			break
+		}
+	}
+	return t.skipH2(host)
+}
+
+// CloseIdleConnections closes every pool's idle connections.
 func (t *transport) CloseIdleConnections() {
 	t.h1.CloseIdleConnections()
 	t.h2.CloseIdleConnections()
+	t.fast.closeIdle()
 }
