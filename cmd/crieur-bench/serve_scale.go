@@ -165,8 +165,8 @@ func runPushScale(ctx context.Context, o options) (*section, error) {
 	if err != nil {
 		return nil, err
 	}
-	progress("webpush-go: %.0f/s, %.1f µs CPU a push, %d connections, %d errors",
-		base.stats.MsgsPerSec(), us(base.stats.CPUPerMsg()), base.stub.Conns, base.stats.Errors)
+	progress("webpush-go: %.0f/s, %.1f µs CPU a push, %d connections (%d used), %d errors",
+		base.stats.MsgsPerSec(), us(base.stats.CPUPerMsg()), base.stub.Conns, base.stub.UsedConns, base.stats.Errors)
 
 	sec := &section{title: fmt.Sprintf("G. Internet scale: one alert to %d browsers on an HTTP/2 push service %v away", o.scaleN, latency)}
 	conc := "the daemon's default"
@@ -199,6 +199,7 @@ func runPushScale(ctx context.Context, o options) (*section, error) {
 	sec.row("webpush-go v1.4.0: sent / errors; received by the stub", fmt.Sprintf("%d / %d; %d", baseN, base.stats.Errors, base.stub.Count), "", ptr(bok))
 	sec.row("webpush-go v1.4.0, net/http HTTP/2 client: pushes per second", fmt.Sprintf("%.0f", base.stats.MsgsPerSec()), "", nil)
 	sec.row("webpush-go connections opened / most streams on one / most requests in flight", fmt.Sprintf("%d / %d / %d", base.stub.Conns, base.stub.PeakStreams, base.stub.PeakInFlight), "", nil)
+	sec.row("  of its connections, those that carried a push", fmt.Sprintf("%d (net/http dials one for each request no connection has a stream for, and closes those it ends up not needing)", base.stub.UsedConns), "", nil)
 	sec.row("webpush-go CPU per push (bench process)", fmt.Sprintf("%.1f µs", wCPU), "", nil)
 	sec.row("  push stub CPU per push during it", fmt.Sprintf("%.1f µs", us(base.stubCPU/time.Duration(max(base.stub.Count, 1)))), "", nil)
 	less := wCPU / cCPU
