@@ -105,7 +105,7 @@ func main() {
 	flag.IntVar(&o.pushConc, "push-concurrency", 512, "push requests in flight (the serve and push scenarios; the daemon's own default, which push-scale uses unless this is set, is 1024)")
 	flag.DurationVar(&o.pushLatency, "push-latency", 0, "push: how long the stub waits before answering, as a push service across the internet does (0: at once)")
 	flag.IntVar(&o.rawN, "raw-n", 0, "messages for the raw go-mail baseline (default: -n, at most 50,000)")
-	flag.IntVar(&o.baseN, "base-n", 0, "messages for each push baseline (default: -push-n, at most 50,000)")
+	flag.IntVar(&o.baseN, "base-n", 0, "messages for each push baseline (default: -push-n, or -scale-n for push-scale's webpush-go loop, at most 50,000)")
 	flag.IntVar(&o.reps, "reps", 3, "push and serve: repetitions of every measurement; the report gives medians")
 	flag.StringVar(&o.db, "db", "", "database: empty for a temporary SQLite file; \"postgres\" starts a throwaway PostgreSQL cluster; postgres://… runs against that server (its crieur tables are emptied)")
 	flag.StringVar(&o.instances, "instances", "", "instances scenario: crieur instances sharing the -db PostgreSQL database, e.g. 1, 2 or 1,2 (each a separate process)")

@@ -174,4 +174,18 @@ func TestPushScaleRun(t *testing.T) {
 	if conns := leadingNumber(md, "| connections the daemon opened / most streams on one / most requests in flight | "); conns < 1 || conns > 2 {
 		t.Errorf("the daemon opened %v connections to the stub, want 1 or 2:\n%s", conns, md)
 	}
+	// The webpush-go baseline on the same stub: every push arrived, over
+	// HTTP/2 (streams shared on a connection), and its figures are there.
+	if !strings.Contains(md, "| webpush-go v1.4.0: sent / errors; received by the stub | 300 / 0; 300 |  | met |") {
+		t.Errorf("not every webpush-go push arrived:\n%s", md)
+	}
+	for _, metric := range []string{"webpush-go v1.4.0, net/http HTTP/2 client: pushes per second", "webpush-go CPU per push (bench process)",
+		"**webpush-go CPU / crieur CPU** per push, HTTP/2", "webpush-go connections opened / most streams on one / most requests in flight"} {
+		if v := leadingNumber(md, "| "+metric+" | "); v <= 0 {
+			t.Errorf("%s: %v, want > 0:\n%s", metric, v, md)
+		}
+	}
+	if _, rest, _ := strings.Cut(md, "| webpush-go connections opened / most streams on one / most requests in flight | "); leadingNumber(rest, " / ") < 2 {
+		t.Errorf("webpush-go's client sent no two requests on one connection (not HTTP/2?):\n%s", md)
+	}
 }

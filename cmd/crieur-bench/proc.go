@@ -135,6 +135,7 @@ type sinkStats struct {
 	// The TLS push stub's (-push-stub-tls): connections opened since the
 	// reset, most requests in flight at once, most on one connection.
 	Conns        int64 `json:"conns,omitempty"`
+	UsedConns    int64 `json:"used_conns,omitempty"` // of which carried a request
 	PeakInFlight int64 `json:"peak_in_flight,omitempty"`
 	PeakStreams  int64 `json:"peak_streams,omitempty"`
 }

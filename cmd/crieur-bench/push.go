@@ -239,11 +239,26 @@ func baselines(ctx context.Context, origin string, browsers []*pushtest.Browser,
 		return nil
 	})
 	wpClient := push.NewHTTPClient(netguard.Policy{AllowPrivate: true}, 0, conc) // the same client as crieur's
-	wpSend = warm(func(ctx context.Context, i int) error {
+	wpSend = warm(webpushSend(wpClient, subs, vpriv, vpub, payload, topic))
+	ua := browsers[0].Key.PublicKey()
+	floorSend = warm(func(context.Context, int) error {
+		_, err := encryptFloor(payload, ua, browsers[0].AuthSecret)
+		return err
+	})
+	return senderSend, wpSend, floorSend
+}
+
+// webpushSend is the webpush-go v1.4.0 baseline's send: one
+// SendNotificationWithContext call on client, as a webpush-go user writes
+// it (VAPID, TTL 1 h, urgency high, a Topic), to subs in turn. payload must
+// have no spare capacity: webpush-go appends to it.
+func webpushSend(client webpush.HTTPClient, subs []push.Subscription, vpriv, vpub string, payload []byte,
+	topic string) func(context.Context, int) error {
+	return func(ctx context.Context, i int) error {
 		s := subs[i%len(subs)]
 		resp, err := webpush.SendNotificationWithContext(ctx, payload,
 			&webpush.Subscription{Endpoint: s.Endpoint, Keys: webpush.Keys{P256dh: s.P256dh, Auth: s.Auth}},
-			&webpush.Options{HTTPClient: wpClient, Subscriber: "ops@news.example.com", VAPIDPublicKey: vpub, VAPIDPrivateKey: vpriv,
+			&webpush.Options{HTTPClient: client, Subscriber: "ops@news.example.com", VAPIDPublicKey: vpub, VAPIDPrivateKey: vpriv,
 				TTL: 3600, Urgency: webpush.UrgencyHigh, Topic: topic})
 		if err != nil {
 			return err
@@ -254,13 +269,7 @@ func baselines(ctx context.Context, origin string, browsers []*pushtest.Browser,
 			return fmt.Errorf("status %d", resp.StatusCode)
 		}
 		return nil
-	})
-	ua := browsers[0].Key.PublicKey()
-	floorSend = warm(func(context.Context, int) error {
-		_, err := encryptFloor(payload, ua, browsers[0].AuthSecret)
-		return err
-	})
-	return senderSend, wpSend, floorSend
+	}
 }
 
 // pipeRun is one alert's trip through the real pipeline.

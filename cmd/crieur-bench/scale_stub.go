@@ -35,6 +35,12 @@ func runPushStubTLS(latency time.Duration, certFile string, streams int) error {
 		return err
 	}
 	type connKey struct{}
+	// conn is one connection's: its requests in flight, and whether one
+	// ever came (a client racing dials opens some it then closes unused).
+	type conn struct {
+		streams atomic.Int64
+		used    atomic.Bool
+	}
 	var inFlight atomic.Int64
 	srv := &http.Server{
 		Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -44,20 +50,23 @@ func runPushStubTLS(latency time.Duration, certFile string, streams int) error {
 			}
 			n, _ := io.Copy(io.Discard, r.Body)
 			c.hit(int(n))
-			onConn := r.Context().Value(connKey{}).(*atomic.Int64)
-			peak(&c.peakStreams, onConn.Add(1))
+			onConn := r.Context().Value(connKey{}).(*conn)
+			if !onConn.used.Load() && onConn.used.CompareAndSwap(false, true) {
+				c.usedConns.Add(1)
+			}
+			peak(&c.peakStreams, onConn.streams.Add(1))
 			peak(&c.peakInFlight, inFlight.Add(1))
 			if latency > 0 {
 				time.Sleep(latency)
 			}
-			onConn.Add(-1)
+			onConn.streams.Add(-1)
 			inFlight.Add(-1)
 			w.WriteHeader(http.StatusCreated)
 		}),
 		TLSConfig: &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12},
 		ConnContext: func(ctx context.Context, _ net.Conn) context.Context {
 			c.conns.Add(1)
-			return context.WithValue(ctx, connKey{}, new(atomic.Int64))
+			return context.WithValue(ctx, connKey{}, new(conn))
 		},
 		HTTP2:       &http.HTTP2Config{MaxConcurrentStreams: streams},
 		ReadTimeout: time.Minute,

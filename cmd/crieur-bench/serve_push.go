@@ -2,16 +2,12 @@ package main
 
 import (
 	"context"
-	"crypto/rand"
-	"encoding/base64"
-	"encoding/json"
 	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 	"time"
 
-	"github.com/crieur/crieur/internal/dispatch"
 	"github.com/crieur/crieur/internal/netguard"
 	"github.com/crieur/crieur/internal/push"
 	"github.com/crieur/crieur/internal/push/pushtest"
@@ -143,16 +139,10 @@ func runServePush(ctx context.Context, o options) (*section, error) {
 			// The payload the daemon sends for this alert (dispatch.Pusher's
 			// JSON: its id, and a Topic of 16 random bytes as alert.Service
 			// makes one), for the baselines.
-			tag := make([]byte, 16)
-			rand.Read(tag)
-			topic := base64.RawURLEncoding.EncodeToString(tag)
-			if payload, err = json.Marshal(dispatch.Payload{Title: benchAlert.Title, Body: benchAlert.Body, URL: benchAlert.URL,
-				Image: benchAlert.ImageURL, AlertID: m.id, Tag: topic}); err != nil {
+			var topic string
+			if payload, topic, err = alertPayload(m.id); err != nil {
 				return nil, err
 			}
-			// webpush-go appends to the payload it is given: no spare
-			// capacity, or concurrent sends would write into one array.
-			payload = payload[:len(payload):len(payload)]
 			senderSend, wpSend, floorSend = baselines(ctx, origin, browsers, sender, vpriv, vpub, payload, topic, o.pushConc)
 		}
 		rep.sender = pushtest.Measure(ctx, baseN, o.pushConc, senderSend)

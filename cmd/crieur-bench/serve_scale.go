@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/crieur/crieur/internal/daemon"
 	"github.com/crieur/crieur/internal/push"
 	"github.com/crieur/crieur/internal/push/pushtest"
 )
@@ -37,10 +38,11 @@ func runPushScale(ctx context.Context, o options) (*section, error) {
 	if err != nil {
 		return nil, err
 	}
-	keys := make([][2]string, 512)
+	browsers := make([]*pushtest.Browser, 512)
+	keys := make([][2]string, len(browsers))
 	for i := range keys {
-		b := pushtest.NewBrowser()
-		keys[i] = [2]string{b.P256dh, b.Auth}
+		browsers[i] = pushtest.NewBrowser()
+		keys[i] = [2]string{browsers[i].P256dh, browsers[i].Auth}
 	}
 	t := time.Now()
 	err = newSeeder(st).pushSubscriptions(ctx, o.scaleN, "https://"+stub.Addr, keys)
@@ -146,6 +148,26 @@ func runPushScale(ctx context.Context, o options) (*section, error) {
 	progress("%d pushes in %v (last at the stub after %v, first after %v), %d connections, %d streams at most on one",
 		a.Delivered, dur(wall), dur(last), dur(first), ss.Conns, ss.PeakStreams)
 
+	// The baseline, on the same stub once the daemon has stopped (its
+	// idle connections closed, its CPU out of the way), as many requests
+	// in flight as the daemon had.
+	d.stop()
+	inFlight := daemon.Defaults().PushConcurrency
+	if o.pushConcSet {
+		inFlight = o.pushConc
+	}
+	baseN := o.baseN
+	if baseN <= 0 {
+		baseN = min(o.scaleN, 50_000)
+	}
+	progress("webpush-go v1.4.0 on the same stub: %d pushes, %d in flight…", baseN, inFlight)
+	base, err := runScaleBaseline(ctx, stub, certFile, browsers, vpriv, vpub, started.ID, baseN, inFlight)
+	if err != nil {
+		return nil, err
+	}
+	progress("webpush-go: %.0f/s, %.1f µs CPU a push, %d connections (%d used), %d errors",
+		base.stats.MsgsPerSec(), us(base.stats.CPUPerMsg()), base.stub.Conns, base.stub.UsedConns, base.stats.Errors)
+
 	sec := &section{title: fmt.Sprintf("G. Internet scale: one alert to %d browsers on an HTTP/2 push service %v away", o.scaleN, latency)}
 	conc := "the daemon's default"
 	if o.pushConcSet {
@@ -154,6 +176,7 @@ func runPushScale(ctx context.Context, o options) (*section, error) {
 	sec.setup = []string{
 		fmt.Sprintf("A `crieur serve` process (database %s), CRIEUR_PUSH_CONCURRENCY %s, its VAPID pair given; %d browser subscriptions (512 real P-256 key pairs, cycled, no topic) written into its database before it starts.", dbName(o), conc, o.scaleN),
 		fmt.Sprintf("The push service stub is a separate process: Go's net/http server, HTTP/2 over TLS 1.3 (a self-signed certificate the daemon trusts through SSL_CERT_FILE), at most %d concurrent streams per connection, answering 201 after %v without decrypting.", o.stubStreams, latency),
+		fmt.Sprintf("Baseline, after the alert and with the daemon stopped, on the same stub process: a webpush-go v1.4.0 loop in the bench process, %d pushes, %d in flight (the daemon's), same VAPID pair, the daemon's JSON payload for the alert, TTL 1 h, urgency high, a Topic; its client is net/http's own transport trusting the stub's certificate, with ForceAttemptHTTP2 (as a webpush-go user sets it up), no connection open before the loop (nor had the daemon before its alert). Its CPU is getrusage of the bench process over the loop; the stub's apart.", baseN, inFlight),
 		"One alert: POST /api/v1/alerts (no topics: every browser), then GET /api/v1/alerts/{id} every 250 ms until done. Queued: the first answer whose `targeted` is every browser. CPU: /proc of the daemon (and PostgreSQL's processes when used) and of the stub, from just before the POST to done; everything shares this machine's cores.",
 	}
 	ok := a.Delivered == int64(o.scaleN) && ss.Count == a.Delivered
@@ -171,6 +194,16 @@ func runPushScale(ctx context.Context, o options) (*section, error) {
 		sec.row("PostgreSQL CPU per push", fmt.Sprintf("%.1f µs", us((c1.db-c0.db)/n)), "", nil)
 	}
 	sec.row("push stub CPU per push (TLS, HTTP/2; shares the cores)", fmt.Sprintf("%.1f µs", us(stubCPU/n)), "", nil)
+	wCPU, cCPU := us(base.stats.CPUPerMsg()), us((c1.crieur-c0.crieur)/n)
+	bok := base.stats.Errors == 0 && base.stub.Count == int64(baseN)
+	sec.row("webpush-go v1.4.0: sent / errors; received by the stub", fmt.Sprintf("%d / %d; %d", baseN, base.stats.Errors, base.stub.Count), "", ptr(bok))
+	sec.row("webpush-go v1.4.0, net/http HTTP/2 client: pushes per second", fmt.Sprintf("%.0f", base.stats.MsgsPerSec()), "", nil)
+	sec.row("webpush-go connections opened / most streams on one / most requests in flight", fmt.Sprintf("%d / %d / %d", base.stub.Conns, base.stub.PeakStreams, base.stub.PeakInFlight), "", nil)
+	sec.row("  of its connections, those that carried a push", fmt.Sprintf("%d (net/http dials one for each request no connection has a stream for, and closes those it ends up not needing)", base.stub.UsedConns), "", nil)
+	sec.row("webpush-go CPU per push (bench process)", fmt.Sprintf("%.1f µs", wCPU), "", nil)
+	sec.row("  push stub CPU per push during it", fmt.Sprintf("%.1f µs", us(base.stubCPU/time.Duration(max(base.stub.Count, 1)))), "", nil)
+	less := wCPU / cCPU
+	sec.row("**webpush-go CPU / crieur CPU** per push, HTTP/2", fmt.Sprintf("%.2f× less", less), "≥ 2× (issue 14)", ptr(less >= 2))
 	sec.row("peak RSS of crieur serve", fmt.Sprintf("%.0f MB%s", float64(rss)/(1<<20), resetNote(rssReset)), "", nil)
 	return sec, nil
 }

@@ -23,6 +23,7 @@ type counters struct {
 	// The TLS push stub's: connections opened, most requests in flight at
 	// once, and most on one connection (its HTTP/2 streams).
 	conns, peakInFlight, peakStreams atomic.Int64
+	usedConns                        atomic.Int64 // connections that carried a request
 
 	mu     sync.Mutex
 	sample []byte // one message close to the mean size (the SMTP sink)
@@ -71,7 +72,7 @@ func serveControl(c *counters) (string, error) {
 	mux := http.NewServeMux()
 	mux.HandleFunc("GET /stats", func(w http.ResponseWriter, _ *http.Request) {
 		_ = json.NewEncoder(w).Encode(sinkStats{Count: c.count.Load(), FirstNS: c.first.Load(), LastNS: c.last.Load(),
-			Bytes: c.bytes.Load(), CPUNS: int64(cpuTime()), Conns: c.conns.Load(), PeakInFlight: c.peakInFlight.Load(),
+			Bytes: c.bytes.Load(), CPUNS: int64(cpuTime()), Conns: c.conns.Load(), UsedConns: c.usedConns.Load(), PeakInFlight: c.peakInFlight.Load(),
 			PeakStreams: c.peakStreams.Load()})
 	})
 	mux.HandleFunc("GET /sample", func(w http.ResponseWriter, _ *http.Request) {
@@ -85,6 +86,7 @@ func serveControl(c *counters) (string, error) {
 		c.last.Store(0)
 		c.bytes.Store(0)
 		c.conns.Store(0)
+		c.usedConns.Store(0)
 		c.peakInFlight.Store(0)
 		c.peakStreams.Store(0)
 		c.mu.Lock()
