@@ -23,6 +23,7 @@ import (
 	"io/fs"
 	"net/url"
 	"strings"
+	"sync"
 	texttemplate "text/template"
 	"time"
 
@@ -107,6 +108,10 @@ type Composer struct {
 	langs    map[news.Lang]*language
 	// fallback is the English language, used for any other language.
 	fallback *language
+	// shapeKeys are the buffers shapeSum spells digest keys into: a key
+	// is ~3 KB a digest and lives only until it is hashed, a tenth of a
+	// digest's garbage when each was a new slice.
+	shapeKeys sync.Pool
 }
 
 // language holds the strings and the templates of one language; each

@@ -104,7 +104,7 @@ func (c *Composer) DigestShared(d DigestData) (Email, error) {
 		}
 	}
 	l := c.language(d.Lang)
-	key := sha256.Sum256(shapeKey(d))
+	key := c.shapeSum(d)
 	sk, ok := l.digests.get(key)
 	if !ok {
 		e, err := c.renderDigest(d, c.holeURL(holePreferences), c.holeURL(holeUnsubscribe))
@@ -229,12 +229,23 @@ func (p *skeletonPart) fill(holes [numHoles]string) string {
 	return b.String()
 }
 
-// shapeKey spells everything of d a digest's rendering reads, its links
-// aside, so that two digests with the same key differ only by their links.
-// Each value is prefixed with its length: no two different digests spell
-// the same key. The cache keeps its SHA-256 only (32 bytes, not 2 KB).
-func shapeKey(d DigestData) []byte {
-	b := make([]byte, 0, 256+512*len(d.Articles))
+// shapeSum is the SHA-256 of shapeKey(d), the digest cache's key.
+func (c *Composer) shapeSum(d DigestData) [sha256.Size]byte {
+	p, _ := c.shapeKeys.Get().(*[]byte)
+	if p == nil {
+		p = new([]byte)
+	}
+	*p = shapeKey((*p)[:0], d)
+	sum := sha256.Sum256(*p)
+	c.shapeKeys.Put(p)
+	return sum
+}
+
+// shapeKey appends to b everything of d a digest's rendering reads, its
+// links aside, so that two digests with the same key differ only by their
+// links. Each value is prefixed with its length: no two different digests
+// spell the same key. The cache keeps its SHA-256 only (32 bytes, not 2 KB).
+func shapeKey(b []byte, d DigestData) []byte {
 	field := func(s string) {
 		b = strconv.AppendInt(b, int64(len(s)), 10)
 		b = append(b, ':')

@@ -103,6 +103,11 @@ func (b *MessageBuilder) AlertCancelled(id int64) { b.alerts.Delete(id) }
 
 // Build composes one claimed delivery.
 func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, []byte, error) {
+	return b.BuildAppend(ctx, d, nil)
+}
+
+// BuildAppend is Build composed into dst's storage (see mail.AppendBytes).
+func (b *MessageBuilder) BuildAppend(ctx context.Context, d store.Delivery, dst []byte) (string, []byte, error) {
 	var sub news.Subscriber
 	// A preview is read as its sample reader (Meta) even when an older row
 	// still names the reader it previewed: it must carry none of their links.
@@ -236,7 +241,7 @@ func (b *MessageBuilder) Build(ctx context.Context, d store.Delivery) (string, [
 	if email.HTMLHead != nil {
 		msg.HTMLHead = email.HTMLHead.Memo(b.qpLines.Encode)
 	}
-	raw, err := msg.Bytes()
+	raw, err := msg.AppendBytes(dst)
 	if err != nil {
 		return "", nil, err
 	}

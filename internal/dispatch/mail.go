@@ -18,7 +18,9 @@ import (
 
 // Builder composes the bytes of one claimed email.
 type Builder interface {
-	Build(ctx context.Context, d store.Delivery) (rcpt string, raw []byte, err error)
+	// BuildAppend composes into dst's storage (its content is dropped),
+	// which the worker passes back for its next message.
+	BuildAppend(ctx context.Context, d store.Delivery, dst []byte) (rcpt string, raw []byte, err error)
 }
 
 // Bouncer records a permanent refusal of one address at RCPT as a hard
@@ -85,6 +87,9 @@ type Mailer struct {
 	limiter *rate.Limiter
 	mu      sync.Mutex
 	senders []mail.Sender
+	// bufs holds each worker's last message, whose storage composes its
+	// next one (workers are indexed, one message at a time each).
+	bufs [][]byte
 }
 
 // NewMailer returns a Mailer; Start runs it.
@@ -107,7 +112,7 @@ func NewMailer(cfg MailConfig) *Mailer {
 	if cfg.RecipientBreaker <= 0 {
 		cfg.RecipientBreaker = defaultRecipientBreaker
 	}
-	m := &Mailer{cfg: cfg, senders: make([]mail.Sender, cfg.Connections)}
+	m := &Mailer{cfg: cfg, senders: make([]mail.Sender, cfg.Connections), bufs: make([][]byte, cfg.Connections)}
 	if cfg.RatePerSecond > 0 {
 		m.limiter = rate.NewLimiter(rate.Limit(cfg.RatePerSecond), max(1, int(cfg.RatePerSecond/10)))
 	}
@@ -215,7 +220,11 @@ func (m *Mailer) dropSender(w int) {
 // pipeline ties it to d's claim).
 func (m *Mailer) send(ctx context.Context, w int, d store.Delivery) store.Result {
 	now := m.cfg.Now()
-	rcpt, raw, err := m.cfg.Builder.Build(ctx, d)
+	rcpt, raw, err := m.cfg.Builder.BuildAppend(ctx, d, m.bufs[w])
+	if raw != nil {
+		// Senders keep nothing of raw once Send returns.
+		defer func() { m.bufs[w] = raw[:0] }()
+	}
 	if err != nil {
 		if errors.Is(err, store.ErrNotFound) || errors.Is(err, ErrNotDeliverable) {
 			// The reader erased themselves or unsubscribed meanwhile.

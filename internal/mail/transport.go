@@ -7,6 +7,8 @@ import "context"
 // concurrent use; its errors are *SendError.
 type Sender interface {
 	// Send delivers raw to rcpt with envelopeFrom as the SMTP return path.
+	// It must not keep raw once it returns: the caller reuses its storage
+	// for the next message.
 	Send(ctx context.Context, envelopeFrom, rcpt string, raw []byte) error
 	// Close releases the connection.
 	Close() error
