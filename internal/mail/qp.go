@@ -11,9 +11,12 @@ const upperHex = "0123456789ABCDEF"
 // Close, several times faster: runs of plain bytes are copied a line at a
 // time instead of byte by byte.
 //
-// When s ends with a line break, EncodeQP(s) followed by EncodeQP(t) is
-// the encoding of s+t: the encoder starts every line afresh. That is what
-// lets a part shared by many messages be encoded once (Message.TextHead).
+// When s ends with a line break and has no lone '\r', EncodeQP(s)
+// followed by EncodeQP(t) is the encoding of s+t: the encoder starts every
+// line afresh. That is what lets a part shared by many messages be encoded
+// once (Message.TextHead). (The standard Writer takes a '\n' that follows
+// '\r' and escaped bytes as the line feed of that '\r', so there the line
+// goes on; composed text has no lone '\r'.)
 func EncodeQP(s string) []byte {
 	return AppendQP(make([]byte, 0, len(s)+len(s)/8+16), s)
 }

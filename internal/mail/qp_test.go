@@ -69,6 +69,13 @@ func FuzzEncodeQP(f *testing.F) {
 			return
 		}
 		head, rest := s[:i+1], s[i+1:]
+		if loneCR(head) {
+			// mime/quotedprintable (and EncodeQP with it) takes a '\n' after
+			// '\r' and escaped bytes as the line feed of that '\r', so such a head
+			// may not end on a line break. Composed text has no lone '\r':
+			// compose turns control characters into spaces.
+			return
+		}
 		want := stdQP(t, s)
 		if got := mail.AppendQP(mail.EncodeQP(head), rest); !bytes.Equal(got, want) {
 			t.Fatalf("EncodeQP(%q)+EncodeQP(%q)\n got %q\nwant %q", head, rest, got, want)
@@ -79,4 +86,14 @@ func FuzzEncodeQP(f *testing.F) {
 			t.Fatalf("QPLines.Encode(%q)+EncodeQP(%q)\n got %q\nwant %q", head, rest, got, want)
 		}
 	})
+}
+
+// loneCR reports whether s has a '\r' not followed by '\n'.
+func loneCR(s string) bool {
+	for i := range len(s) {
+		if s[i] == '\r' && (i+1 == len(s) || s[i+1] != '\n') {
+			return true
+		}
+	}
+	return false
 }
