@@ -26,6 +26,7 @@ import (
 type rawService struct {
 	ln       net.Listener
 	accepted atomic.Int64
+	closed   atomic.Int64 // connections this side has closed
 	mu       sync.Mutex
 	requests [][]byte // each request's header section, as received
 	// answer gives the raw answer to request n (from 1) and whether to
@@ -56,7 +57,10 @@ func newRawService(t *testing.T, answer func(n int) (string, bool)) *rawService 
 }
 
 func (s *rawService) serve(c net.Conn) {
-	defer c.Close()
+	defer func() {
+		c.Close()
+		s.closed.Add(1)
+	}()
 	br := bufio.NewReader(c)
 	for {
 		var head bytes.Buffer
@@ -223,7 +227,15 @@ func TestH1IdleConnectionClosedByService(t *testing.T) {
 		if r := s.Send(t.Context(), sub, push.Message{Payload: []byte("x")}); r.Outcome != push.Delivered {
 			t.Fatalf("send %d: %+v", i, r)
 		}
-		time.Sleep(100 * time.Millisecond) // the close reaches this side
+		// Wait for the close itself, not for a guessed time: on a busy
+		// machine the service's goroutine may close late, and a request
+		// written before that meets a reset, as it would through net/http.
+		for deadline := time.Now().Add(5 * time.Second); srv.closed.Load() < int64(i+1); {
+			if time.Now().After(deadline) {
+				t.Fatalf("the service did not close connection %d", i+1)
+			}
+			time.Sleep(5 * time.Millisecond)
+		}
 	}
 	if got := srv.accepted.Load(); got != 2 {
 		t.Errorf("%d connections, want 2", got)
