@@ -247,8 +247,14 @@ func TestH1IdleConnectionClosedByService(t *testing.T) {
 func TestH1CancelInFlight(t *testing.T) {
 	t.Parallel()
 	release := make(chan struct{})
+	ctx, cancel := context.WithCancel(t.Context())
+	var start time.Time
 	srv := newRawService(t, func(n int) (string, bool) {
 		if n == 1 {
+			// Cancelled once the request is in the service's hands, however
+			// slow the machine is to get it there.
+			start = time.Now()
+			cancel()
 			<-release
 		}
 		return created, false
@@ -257,9 +263,6 @@ func TestH1CancelInFlight(t *testing.T) {
 	s := rawSender(t, false)
 	b := pushtest.NewBrowser()
 	sub := push.Subscription{Endpoint: srv.url(), P256dh: b.P256dh, Auth: b.Auth}
-	ctx, cancel := context.WithCancel(t.Context())
-	time.AfterFunc(100*time.Millisecond, cancel)
-	start := time.Now()
 	r := s.Send(ctx, sub, push.Message{Payload: []byte("x")})
 	if r.Outcome != push.Retry || !errors.Is(r.Err, context.Canceled) {
 		t.Fatalf("%+v", r)
