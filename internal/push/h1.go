@@ -220,7 +220,12 @@ func (c *h1Conn) roundTrip(req, head []byte) (status int, retryAfter string, n i
 		return 0, "", 0, false, err
 	}
 	var h respHeader
-	for {
+	for interim := 0; ; interim++ {
+		// A service that sends interim answers without end would keep a
+		// core busy until the deadline; net/http gives up after as many.
+		if interim > maxInterim {
+			return 0, "", 0, false, errTooManyInterim
+		}
 		if h, err = readRespHeader(c.br); err != nil {
 			return 0, "", 0, false, err
 		}
@@ -292,6 +297,11 @@ type respHeader struct {
 }
 
 var errBadResponse = errors.New("malformed HTTP response")
+
+// maxInterim is how many interim (1xx) answers may precede the real one.
+const maxInterim = 5
+
+var errTooManyInterim = errors.New("too many 1xx informational responses")
 
 // readRespHeader reads a status line and its header section.
 func readRespHeader(br *bufio.Reader) (respHeader, error) {

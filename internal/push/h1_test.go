@@ -176,6 +176,9 @@ func TestH1AnswerFraming(t *testing.T) {
 		{"length body", "HTTP/1.1 201 Created\r\nContent-Length: 5\r\n\r\nhello", false, push.Delivered, 201, true, 0},
 		{"chunked with trailer", "HTTP/1.1 201 Created\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\nX-T: 1\r\n\r\n", false, push.Delivered, 201, true, 0},
 		{"interim 100", "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 201 Created\r\nContent-Length: 0\r\n\r\n", false, push.Delivered, 201, true, 0},
+		{"five interim", strings.Repeat("HTTP/1.1 100 Continue\r\n\r\n", 5) + created, false, push.Delivered, 201, true, 0},
+		// An endless stream of them would hold a core until the deadline.
+		{"six interim", strings.Repeat("HTTP/1.1 103 Early Hints\r\n\r\n", 6) + created, true, push.Retry, 0, false, 0},
 		{"204 no body", "HTTP/1.1 204 No Content\r\n\r\n", false, push.Delivered, 204, true, 0},
 		{"connection close", "HTTP/1.1 201 Created\r\nConnection: close\r\nContent-Length: 0\r\n\r\n", true, push.Delivered, 201, false, 0},
 		{"until close", "HTTP/1.1 201 Created\r\n\r\nbody", true, push.Delivered, 201, false, 0},
