@@ -126,17 +126,12 @@ func (s *Sender) appendH1Request(b []byte, u *url.URL, sub Subscription, m Messa
 	b = append(b, auth[0]...)
 	b = append(b, "\r\nContent-Encoding: aes128gcm\r\nContent-Type: application/octet-stream\r\n"...)
 	if m.Topic != "" {
-		b = append(b, "Topic: "...)
-		b = append(b, m.Topic...)
-		b = append(b, "\r\n"...)
+		b = appendField(b, "Topic: ", m.Topic)
 	}
-	b = append(b, "Ttl: "...)
-	b = strconv.AppendInt(b, int64(m.TTL/time.Second), 10)
+	b = strconv.AppendInt(append(b, "Ttl: "...), int64(m.TTL/time.Second), 10)
 	b = append(b, "\r\n"...)
 	if m.Urgency != "" {
-		b = append(b, "Urgency: "...)
-		b = append(b, m.Urgency...)
-		b = append(b, "\r\n"...)
+		b = appendField(b, "Urgency: ", m.Urgency)
 	}
 	b = append(b, "\r\n"...)
 	head := len(b)
@@ -149,6 +144,13 @@ func (s *Sender) appendH1Request(b []byte, u *url.URL, sub Subscription, m Messa
 		return b, fmt.Errorf("push: body of %d bytes, announced %d", len(b)-head, headerLen+padTo+tagLen)
 	}
 	return b, nil
+}
+
+// appendField appends one header line; name ends with ": ".
+func appendField(b []byte, name, value string) []byte {
+	b = append(b, name...)
+	b = append(b, value...)
+	return append(b, "\r\n"...)
 }
 
 func ascii(s string) bool {

@@ -124,7 +124,7 @@ func NewHTTPClient(policy netguard.Policy, timeout time.Duration, inFlight int) 
 		t.DisableCompression = true
 		t.MaxIdleConnsPerHost = max(t.MaxIdleConnsPerHost, inFlight)
 		t.MaxIdleConns = max(t.MaxIdleConns, 4*inFlight)
-		c.Transport = newTransport(policy, t, timeout)
+		c.Transport = newTransport(policy, t)
 	}
 	return c
 }

@@ -44,7 +44,7 @@ type transport struct {
 // sent again over HTTP/1.1, and the host remembered.
 var errNoH2 = errors.New("push: the service did not choose HTTP/2")
 
-func newTransport(policy netguard.Policy, h1 *http.Transport, timeout time.Duration) *transport {
+func newTransport(policy netguard.Policy, h1 *http.Transport) *transport {
 	t := &transport{h1: h1, noH2: map[string]bool{}}
 	idleTimeout := h1.IdleConnTimeout
 	if idleTimeout <= 0 {
@@ -80,7 +80,6 @@ func newTransport(policy netguard.Policy, h1 *http.Transport, timeout time.Durat
 		PingTimeout:                15 * time.Second,
 		IdleConnTimeout:            90 * time.Second,
 	}
-	_ = timeout // each request is bounded by its context (Sender.Send)
 	return t
 }
 
